@@ -1,0 +1,3 @@
+from bigfruits.cli import main
+import sys
+sys.exit(main())
