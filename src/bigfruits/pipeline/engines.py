@@ -25,11 +25,12 @@ except ImportError:  # pragma: no cover
 #: ``load_engine(blob: bytes, threads: int) -> Engine``; imported only when used.
 ENGINE_MODULES: Dict[str, str] = {
     "tensorflow": "bigfruits.pipeline.tf_engine",
+    "onnxruntime": "bigfruits.pipeline.onnx_engine",
 }
-#: what each engine needs installed, to say so when it is missing
-ENGINE_REQUIREMENTS: Dict[str, Tuple[str, str]] = {
-    "tensorflow": ("tensorflow", "pip install 'bigfruits[tf]'"),
-    "onnxruntime": ("onnxruntime", "pip install 'bigfruits[onnx]'"),
+#: the modules each engine needs (on the driver, which also exports the model), and the fix
+ENGINE_REQUIREMENTS: Dict[str, Tuple[Tuple[str, ...], str]] = {
+    "tensorflow": (("tensorflow",), "pip install 'bigfruits[tf]'"),
+    "onnxruntime": (("onnxruntime", "tf2onnx", "tensorflow"), "pip install 'bigfruits[tf,onnx]'"),
 }
 #: preference order for ``--engine auto``
 AUTO_ORDER = ("onnxruntime", "tensorflow")
@@ -58,8 +59,8 @@ class EnginePayload:
 
 
 def installed(engine: str) -> bool:
-    module_name = ENGINE_REQUIREMENTS[engine][0]
-    return engine in ENGINE_MODULES and importlib.util.find_spec(module_name) is not None
+    modules = ENGINE_REQUIREMENTS[engine][0]
+    return all(importlib.util.find_spec(name) is not None for name in modules)
 
 
 def resolve_engine(name: str) -> str:
