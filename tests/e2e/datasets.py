@@ -16,6 +16,28 @@ from tests.conftest import SAMPLE, SHARED_SAMPLE
 UNSEEN_CLASSES = ("Avocado ripe", "Guava", "Walnut")  # not among the bundled sample's classes
 
 
+def keras_features(paths: List[Path], weights_file: Path) -> Dict[str, np.ndarray]:
+    """Features computed without bigfruits: Keras, PIL and preprocess_input called directly."""
+    import keras
+    from keras.applications.mobilenet_v2 import preprocess_input
+
+    model = keras.applications.MobileNetV2(weights=str(weights_file), include_top=False,
+                                           input_shape=(224, 224, 3), pooling="avg")
+    batch = np.stack([np.asarray(Image.open(p).convert("RGB").resize((224, 224))) for p in paths])
+    features = model.predict(preprocess_input(batch.astype(np.float32)), verbose=0)
+    return {str(p): f for p, f in zip(paths, features)}
+
+
+def assert_features_match(features, reference: Dict[str, np.ndarray]) -> None:
+    """Every row's features within relative error 1e-4 of the reference, none missing."""
+    assert len(features) == len(reference)
+    for path, vector in zip(features["path"], features["features"]):
+        expected = reference[path[len("file:"):] if path.startswith("file:") else path]
+        got = np.asarray(vector, dtype=np.float32)
+        assert got.shape == (1280,)
+        assert np.linalg.norm(got - expected) / np.linalg.norm(expected) < 1e-4, path
+
+
 def _photo(seed: int, size=(100, 100)) -> Image.Image:
     """A synthetic 'fruit': a coloured disc with texture on a light background."""
     rng = np.random.default_rng(seed)

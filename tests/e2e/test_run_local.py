@@ -10,10 +10,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from PIL import Image
 
 from tests.conftest import python_cmd
-from tests.e2e.datasets import build_dataset
+from tests.e2e.datasets import assert_features_match, build_dataset, keras_features
 
 K = 5
 
@@ -44,17 +43,7 @@ def run(request, dataset, weights_file, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def keras_reference(dataset, weights_file):
-    """Features computed without bigfruits: Keras, PIL and preprocess_input called directly."""
-    import keras
-    from keras.applications.mobilenet_v2 import preprocess_input
-
-    _, files = dataset
-    model = keras.applications.MobileNetV2(weights=str(weights_file), include_top=False,
-                                           input_shape=(224, 224, 3), pooling="avg")
-    paths = files["good"]
-    batch = np.stack([np.asarray(Image.open(p).convert("RGB").resize((224, 224))) for p in paths])
-    features = model.predict(preprocess_input(batch.astype(np.float32)), verbose=0)
-    return {str(p): f for p, f in zip(paths, features)}
+    return keras_features(dataset[1]["good"], weights_file)
 
 
 def read(out: Path, name: str) -> pd.DataFrame:
@@ -64,12 +53,7 @@ def read(out: Path, name: str) -> pd.DataFrame:
 def test_features_equal_keras_called_directly(run, keras_reference):
     out, manifest, _, _ = run
     features = read(out, "features")
-    assert len(features) == len(keras_reference)
-    for path, vector in zip(features["path"], features["features"]):
-        expected = keras_reference[local(path)]
-        got = np.asarray(vector, dtype=np.float32)
-        assert got.shape == (1280,)
-        assert np.linalg.norm(got - expected) / np.linalg.norm(expected) < 1e-4, path
+    assert_features_match(features, keras_reference)
     assert np.std(np.stack(features["features"]), axis=0).mean() > 1e-3  # not constant
 
 

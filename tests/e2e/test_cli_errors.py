@@ -1,0 +1,89 @@
+"""A user mistake gives one line on stderr saying what to do, a non-zero exit, no traceback."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from tests.conftest import SAMPLE, python_cmd
+
+
+def run_cli(*args: str, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run(python_cmd(*args), capture_output=True, text=True, timeout=300,
+                          env=env or os.environ.copy())
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("bigfruits: error:")]
+    assert len(errors) == 1, proc.stderr[-2000:]
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+
+
+@pytest.fixture()
+def small_input(tmp_path):
+    dst = tmp_path / "in" / "Test" / "Kiwi"
+    dst.mkdir(parents=True)
+    for src in sorted((SAMPLE / "Test" / "Kiwi").glob("*.jpg"))[:3]:
+        shutil.copy(src, dst)
+    return tmp_path / "in"
+
+
+def test_missing_input(tmp_path):
+    assert_one_line_error(run_cli("run", "--input", str(tmp_path / "nope"), "--output", str(tmp_path / "o")),
+                          "input not found", "--input")
+
+
+def test_output_exists_without_overwrite(tmp_path, small_input):
+    (tmp_path / "o").mkdir()
+    assert_one_line_error(run_cli("run", "--input", str(small_input), "--output", str(tmp_path / "o")),
+                          "output already exists", "--overwrite")
+
+
+def test_k_larger_than_features():
+    assert_one_line_error(run_cli("run", "--k", "1281"), "between 1 and 1280")
+
+
+def test_k_and_variance_together():
+    assert_one_line_error(run_cli("run", "--k", "3", "--variance", "0.9"), "pass only one")
+
+
+def test_missing_weights_file(tmp_path):
+    assert_one_line_error(run_cli("run", "--weights", str(tmp_path / "w.h5"), "--output", str(tmp_path / "o")),
+                          "weights file not found")
+
+
+def test_no_java(tmp_path, small_input):
+    env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
+    python_dir = os.path.dirname(python_cmd()[0])
+    env["PATH"] = python_dir  # the venv's python, and no java
+    assert_one_line_error(run_cli("run", "--input", str(small_input), "--output", str(tmp_path / "o"), env=env),
+                          "Java was not found", "Java 17")
+
+
+def test_no_images_found(tmp_path):
+    (tmp_path / "in" / "Test" / "Kiwi").mkdir(parents=True)
+    (tmp_path / "in" / "Test" / "Kiwi" / "notes.txt").write_text("no image here")
+    assert_one_line_error(run_cli("run", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "o"),
+                                  "--weights", "random"), "no images found")
+
+
+def test_k_larger_than_images(tmp_path, small_input):
+    assert_one_line_error(run_cli("run", "--input", str(small_input), "--output", str(tmp_path / "o"),
+                                  "--weights", "random", "--k", "5"), "more than the 3 images")
+    assert not (tmp_path / "o").exists()
+
+
+def test_s3a_without_connector(tmp_path):
+    assert_one_line_error(run_cli("run", "--input", "s3a://some-bucket/fruits", "--output", str(tmp_path / "o"),
+                                  "--weights", "random"), "no S3 connector", "hadoop-aws")
+
+
+def test_unknown_class(tmp_path, small_input):
+    assert_one_line_error(run_cli("run", "--input", str(small_input), "--output", str(tmp_path / "o"),
+                                  "--weights", "random", "--classes", "Banana*"),
+                          "no class matches", "Kiwi")
