@@ -72,6 +72,19 @@ def run_command(input_uri: "str | None", output: str, k: "int | None", variance:
     click.echo(f"results: {result.output}  (open report.html)")
 
 
+@cli.command("fetch-weights")
+def fetch_weights_command() -> None:
+    """Download MobileNetV2's ImageNet weights into Keras' cache (~/.keras/models), so later
+    runs (and offline ones) find them; fails with one line when there is no internet."""
+    import socket
+
+    from bigfruits.pipeline.model import load_model
+
+    socket.setdefaulttimeout(30)
+    _, weights = load_model("imagenet")
+    click.echo(f"ImageNet weights ready (sha256 of tensors {weights.sha256[:16]}…)")
+
+
 def _register_subcommands() -> None:
     """Attach the command groups that live next to their code (one module per area)."""
     try:

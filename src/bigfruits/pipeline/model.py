@@ -105,8 +105,9 @@ def load_model(weights: str = "imagenet", seed: int = 0) -> "tuple[Any, WeightsI
         try:
             model = build_mobilenet("imagenet")
         except Exception as exc:  # Keras raises a bare Exception("URL fetch failure ...")
+            reason = str(exc).splitlines()[0].split(" on http")[0][:100]
             raise EnvironmentProblem(
-                f"could not get the ImageNet weights ({str(exc).splitlines()[0][:120]})",
+                f"could not download the ImageNet weights ({reason}; no internet?)",
                 f"without internet, pass --weights PATH to a MobileNetV2 no-top weights file "
                 f"(Keras' {IMAGENET_FILE}), or --weights random for a test run",
             ) from None
