@@ -22,7 +22,8 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from bigfruits.aws.request import AwsRequest
-from bigfruits.aws.studio import destroy_studio, ensure_studio
+from bigfruits.aws.studio import ensure_studio
+from bigfruits.aws.studio_destroy import destroy_studio
 from bigfruits.aws.studio_policies import user_policy
 from bigfruits.aws.studio_settings import StudioSettings
 from bigfruits.errors import AwsError
@@ -223,28 +224,33 @@ def test_no_default_vpc_says_what_to_pass(aws: StubbedAws) -> None:
 
 
 def test_destroy_removes_ours_in_dependency_order(aws: StubbedAws) -> None:
+    workspace = {"GroupName": "bigfruits-studio-workspace", "GroupId": "sg-w", "VpcId": "vpc-1",
+                 "Tags": OUR_TAGS, "IpPermissionsEgress": [
+                     {"IpProtocol": "tcp", "FromPort": 18888, "ToPort": 18888,
+                      "UserIdGroupPairs": [{"GroupId": "sg-e"}]}]}
+    engine = {"GroupName": "bigfruits-studio-engine", "GroupId": "sg-e", "VpcId": "vpc-1",
+              "Tags": OUR_TAGS, "IpPermissions": [
+                  {"IpProtocol": "tcp", "FromPort": 18888, "ToPort": 18888,
+                   "UserIdGroupPairs": [{"GroupId": "sg-w"}]}]}
+    # the Studio: a foreign one of the same name is skipped, ours goes with its mapping
     aws.answer("emr", "ListStudios", {"Studios": [{"StudioId": "es-OTHER", "Name": "bigfruits-studio"},
                                                   {"StudioId": "es-ABC", "Name": "bigfruits-studio"}]})
     aws.answer("emr", "DescribeStudio", {"Studio": {"StudioId": "es-OTHER", "Tags": []}})
+    aws.answer("emr", "DescribeStudio", {"Studio": {"StudioId": "es-ABC", "Tags": OUR_TAGS}})
     aws.answer("emr", "DescribeStudio", {"Studio": {"StudioId": "es-ABC", "Tags": OUR_TAGS}})
     aws.answer("emr", "ListStudioSessionMappings", {"SessionMappings": [
         {"StudioId": "es-ABC", "IdentityId": "u-1", "IdentityName": "alice", "IdentityType": "USER"}]})
     aws.answer("emr", "DeleteStudioSessionMapping", {})
     aws.answer("emr", "DeleteStudio", {})
-    aws.answer("ec2", "DescribeSecurityGroups", {"SecurityGroups": [
-        {"GroupName": "bigfruits-studio-workspace", "GroupId": "sg-w", "VpcId": "vpc-1",
-         "Tags": OUR_TAGS, "IpPermissionsEgress": [
-             {"IpProtocol": "tcp", "FromPort": 18888, "ToPort": 18888,
-              "UserIdGroupPairs": [{"GroupId": "sg-e"}]}]},
-        {"GroupName": "bigfruits-studio-engine", "GroupId": "sg-e", "VpcId": "vpc-1",
-         "Tags": OUR_TAGS, "IpPermissions": [
-             {"IpProtocol": "tcp", "FromPort": 18888, "ToPort": 18888,
-              "UserIdGroupPairs": [{"GroupId": "sg-w"}]}]}]})
+    # the groups: the engine's rule naming the workspace group goes before the workspace group
+    aws.answer("ec2", "DescribeSecurityGroups", {"SecurityGroups": [workspace, engine]})
+    aws.answer("ec2", "DescribeSecurityGroups", {"SecurityGroups": [workspace, engine]})
     aws.answer("ec2", "RevokeSecurityGroupIngress", {"Return": True})
-    aws.answer("ec2", "RevokeSecurityGroupEgress", {"Return": True})
     aws.fail("ec2", "DeleteSecurityGroup", "DependencyViolation")  # Studio's ENIs still going
     aws.answer("ec2", "DeleteSecurityGroup", {})
+    aws.answer("ec2", "DescribeSecurityGroups", {"SecurityGroups": [{**engine, "IpPermissions": []}]})
     aws.answer("ec2", "DeleteSecurityGroup", {})
+    # the roles (not someone else's under our path) and the policy
     aws.answer("iam", "ListRoles", {"Roles": [role("bigfruits-studio-service"),
                                               role("bigfruits-studio-user"), role("someone-else")],
                                     "IsTruncated": False})
@@ -268,19 +274,39 @@ def test_destroy_removes_ours_in_dependency_order(aws: StubbedAws) -> None:
     aws.answer("iam", "DeletePolicy", {})
 
     waits: List[float] = []
-    removed = destroy_studio(settings(), aws.send, sleep=waits.append, in_use_wait_s=1.0)
+    removed = destroy_studio(settings(), aws.send, sleep=waits.append)
 
     writes = [op for op in aws.operations() if op.startswith(("Delete", "Revoke", "Detach"))]
     assert writes == ["DeleteStudioSessionMapping", "DeleteStudio",
-                      "RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress",
+                      "RevokeSecurityGroupIngress",
                       "DeleteSecurityGroup", "DeleteSecurityGroup", "DeleteSecurityGroup",
                       "DetachRolePolicy", "DeleteRole", "DeleteRolePolicy", "DeleteRole",
                       "DeletePolicyVersion", "DeletePolicy"]
-    assert waits == [1.0]
+    assert len(waits) == 1
     assert aws.params("DeleteStudio") == [{"StudioId": "es-ABC"}]  # never the foreign one
+    assert aws.params("RevokeSecurityGroupIngress")[0]["GroupId"] == "sg-e"
+    assert [p["GroupId"] for p in aws.params("DeleteSecurityGroup")] == ["sg-w", "sg-w", "sg-e"]
     assert {p["RoleName"] for p in aws.params("DeleteRole")} == {
         "bigfruits-studio-service", "bigfruits-studio-user"}
-    assert len(removed) == 7
+    assert removed == ["studio es-ABC", "studio-security-group sg-w", "studio-security-group sg-e",
+                       "studio-role bigfruits-studio-user", "studio-role bigfruits-studio-service",
+                       f"studio-policy {POLICY_ARN}"]
+
+
+def test_removing_what_is_already_gone_is_fine(aws: StubbedAws) -> None:
+    """State-file ids can be stale: a missing Studio, group or role is not an error."""
+    from bigfruits.aws.studio_destroy import remove_role, remove_security_group, remove_studio
+
+    aws.fail("emr", "DescribeStudio", "InvalidRequestException")
+    remove_studio(settings(), aws.send, "es-GONE")
+    aws.answer("ec2", "DescribeSecurityGroups", {"SecurityGroups": []})
+    aws.fail("ec2", "DeleteSecurityGroup", "InvalidGroup.NotFound")
+    remove_security_group(settings(), aws.send, "sg-gone", sleep=lambda _: pytest.fail("no wait"))
+    for op in ("ListAttachedRolePolicies", "ListRolePolicies", "ListInstanceProfilesForRole",
+               "DeleteRole"):
+        aws.fail("iam", op, "NoSuchEntity")
+    remove_role(settings(), aws.send, "bigfruits-studio-user")
+    assert "DeleteStudio" not in aws.operations()
 
 
 def test_an_error_that_time_does_not_cure_is_not_retried(aws: StubbedAws) -> None:

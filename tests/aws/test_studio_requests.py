@@ -19,7 +19,8 @@ from botocore.validate import validate_parameters
 
 from bigfruits.aws import studio_iam, studio_network, studio_requests
 from bigfruits.aws.request import AwsRequest
-from bigfruits.aws.studio import ensure_studio, destroy_studio
+from bigfruits.aws.studio import ensure_studio
+from bigfruits.aws.studio_destroy import destroy_studio
 from bigfruits.aws.studio_policies import (service_role_policy, service_trust_policy,
                                            user_policy, user_trust_policy)
 from bigfruits.aws.studio_settings import StudioSettings

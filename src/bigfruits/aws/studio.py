@@ -1,5 +1,5 @@
-"""EMR Studio and what it needs: find what exists, create only what is missing, tear down in
-dependency order.
+"""EMR Studio and what it needs: find what exists, create only what is missing (the teardown
+is in ``studio_destroy``).
 
 The builders (``studio_iam``, ``studio_network``, ``studio_requests``) say *what* to ask; this
 module decides *whether* to ask it, from the answers. ``send`` performs one request and returns
@@ -16,6 +16,7 @@ from bigfruits.aws import studio_iam as iam
 from bigfruits.aws import studio_network as net
 from bigfruits.aws import studio_requests as emr
 from bigfruits.aws.request import AwsRequest
+from bigfruits.aws.send import error_code
 from bigfruits.aws.studio_policies import (policy_arn, role_arn, service_role_policy,
                                            service_trust_policy, user_policy, user_trust_policy)
 from bigfruits.aws.studio_settings import StudioSettings
@@ -26,8 +27,6 @@ Sleep = Callable[[float], None]
 
 #: New IAM roles take a few seconds to be visible to EMR; CreateStudio says so with these codes.
 _PROPAGATION_CODES = ("ValidationException", "InvalidRequestException")
-#: Studio's network interfaces outlive DeleteStudio for a while and keep the groups in use.
-_IN_USE_CODES = ("DependencyViolation",)
 
 
 @dataclass
@@ -46,24 +45,7 @@ class StudioResult:
     created: List[str] = field(default_factory=list)
 
 
-def aws_error_code(exc: BaseException) -> Optional[str]:
-    """The AWS error code behind ``exc``, looking through ``raise ... from`` chains (the
-    sender may wrap botocore's ClientError in our AwsError)."""
-    seen = 0
-    current: Optional[BaseException] = exc
-    while current is not None and seen < 5:
-        response = getattr(current, "response", None)
-        if isinstance(response, dict) and response.get("Error", {}).get("Code"):
-            return str(response["Error"]["Code"])
-        code = getattr(current, "code", None)
-        if isinstance(code, str):
-            return code
-        current = current.__cause__ or current.__context__
-        seen += 1
-    return None
-
-
-def _retry(send: Send, request: AwsRequest, codes: Tuple[str, ...], sleep: Sleep,
+def retry(send: Send, request: AwsRequest, codes: Tuple[str, ...], sleep: Sleep,
            attempts: int, wait_s: float) -> Optional[Dict[str, Any]]:
     """Send, retrying only on errors that time cures (eventual consistency), a bounded number
     of times; everything else goes straight up."""
@@ -71,13 +53,13 @@ def _retry(send: Send, request: AwsRequest, codes: Tuple[str, ...], sleep: Sleep
         try:
             return send(request)
         except Exception as exc:  # noqa: BLE001 - filtered by its AWS code just below
-            if aws_error_code(exc) not in codes or attempt == attempts - 1:
+            if error_code(exc) not in codes or attempt == attempts - 1:
                 raise
             sleep(wait_s)
     return None
 
 
-def _paged(send: Send, request: AwsRequest, key: str) -> Iterator[Dict[str, Any]]:
+def paged(send: Send, request: AwsRequest, key: str) -> Iterator[Dict[str, Any]]:
     """All items of a Marker-paginated IAM/EMR listing."""
     params = dict(request.params)
     while True:
@@ -90,7 +72,7 @@ def _paged(send: Send, request: AwsRequest, key: str) -> Iterator[Dict[str, Any]
         params = {**params, "Marker": response["Marker"]}
 
 
-def _is_ours(tags: List[Dict[str, str]], settings: StudioSettings) -> bool:
+def is_ours(tags: List[Dict[str, str]], settings: StudioSettings) -> bool:
     present = {tag["Key"]: tag["Value"] for tag in tags}
     return all(present.get(key) == value for key, value in settings.tags.items())
 
@@ -130,7 +112,7 @@ def _security_groups(settings: StudioSettings, send: Send, vpc_id: str,
                 settings.engine_sg_name: "EMR Studio engine on the cluster master (bigfruits)"}
     for name, description in purposes.items():
         if name in existing:
-            if not _is_ours(existing[name].get("Tags", []), settings):
+            if not is_ours(existing[name].get("Tags", []), settings):
                 raise AwsError(f"security group {name} in {vpc_id} exists and is not ours",
                                "delete or rename it, or use another --project")
             groups[name] = existing[name]
@@ -171,7 +153,7 @@ def _role(send: Send, name: str, trust: Dict[str, Any], description: str,
 def _user_policy(settings: StudioSettings, send: Send, account: str,
                  created: List[str]) -> str:
     document = user_policy(settings, account)
-    found = {p["PolicyName"]: p for p in _paged(send, iam.list_our_policies_request(), "Policies")}
+    found = {p["PolicyName"]: p for p in paged(send, iam.list_our_policies_request(), "Policies")}
     mine = found.get(settings.user_policy_name)
     if mine is None:
         response = send(iam.create_policy_request(
@@ -191,17 +173,13 @@ def _user_policy(settings: StudioSettings, send: Send, account: str,
     return arn
 
 
-def _find_studio(settings: StudioSettings, send: Send,
-                 foreign_is_error: bool = True) -> Optional[Dict[str, Any]]:
-    """Our Studio by name. One of that name without our tags is never a match: an error when
-    creating (the name is taken), left alone when destroying."""
-    for summary in _paged(send, emr.list_studios_request(), "Studios"):
+def find_studio(settings: StudioSettings, send: Send) -> Optional[Dict[str, Any]]:
+    """Our Studio by name; one of that name without our tags means the name is taken."""
+    for summary in paged(send, emr.list_studios_request(), "Studios"):
         if summary.get("Name") != settings.studio_name:
             continue
         studio = (send(emr.describe_studio_request(summary["StudioId"])) or {}).get("Studio", {})
-        if not _is_ours(studio.get("Tags", []), settings):
-            if not foreign_is_error:
-                continue
+        if not is_ours(studio.get("Tags", []), settings):
             raise AwsError(f"an EMR Studio named {settings.studio_name} exists and is not ours",
                            "pass --name to choose another name")
         return studio
@@ -217,7 +195,7 @@ def ensure_studio(settings: StudioSettings, send: Send, sleep: Sleep = time.slee
     vpc_id, subnets = _network(settings, send)
     ws_sg, engine_sg = _security_groups(settings, send, vpc_id, created)
 
-    roles = {r["RoleName"]: r for r in _paged(send, iam.list_our_roles_request(), "Roles")}
+    roles = {r["RoleName"]: r for r in paged(send, iam.list_our_roles_request(), "Roles")}
     service_arn = _role(send, settings.service_role_name,
                         service_trust_policy(account, settings.region),
                         "EMR Studio service role (bigfruits)", roles, settings, account, created)
@@ -228,14 +206,14 @@ def ensure_studio(settings: StudioSettings, send: Send, sleep: Sleep = time.slee
     session_policy = _user_policy(settings, send, account, created)
     send(iam.attach_policy_request(settings.user_role_name, session_policy))
 
-    studio = _find_studio(settings, send)
+    studio = find_studio(settings, send)
     studio_is_new = studio is None
     if studio is None:
         request = emr.create_studio_request(settings, vpc_id, subnets, ws_sg, engine_sg,
                                             service_arn, user_arn)
         # Only freshly created roles can be "not yet valid"; otherwise fail at once.
         attempts = propagation_attempts if any("IAM role" in c for c in created) else 1
-        response = _retry(send, request, _PROPAGATION_CODES, sleep, attempts,
+        response = retry(send, request, _PROPAGATION_CODES, sleep, attempts,
                           propagation_wait_s) or {}
         studio = {"StudioId": response.get("StudioId", "<studio-id>"),
                   "Url": response.get("Url", "<studio-url>")}
@@ -257,78 +235,3 @@ def ensure_studio(settings: StudioSettings, send: Send, sleep: Sleep = time.slee
                         subnet_ids=subnets, workspace_sg=ws_sg, engine_sg=engine_sg,
                         service_role_arn=service_arn, user_role_arn=user_arn,
                         user_policy_arn=session_policy, created=created)
-
-
-# --- destroy --------------------------------------------------------------------------------
-
-def _destroy_studio_itself(settings: StudioSettings, send: Send, removed: List[str]) -> None:
-    studio = _find_studio(settings, send, foreign_is_error=False)
-    if studio is None:
-        return
-    studio_id = studio["StudioId"]
-    mappings = (send(emr.list_session_mappings_request(studio_id)) or {}).get("SessionMappings", [])
-    for mapping in mappings:
-        send(emr.delete_session_mapping_request(studio_id, mapping))
-        removed.append(f"session mapping {mapping.get('IdentityName', mapping['IdentityId'])}")
-    send(emr.delete_studio_request(studio_id))
-    removed.append(f"EMR Studio {settings.studio_name} ({studio_id})")
-
-
-def _destroy_security_groups(settings: StudioSettings, send: Send, sleep: Sleep,
-                             removed: List[str], attempts: int, wait_s: float) -> None:
-    answer = send(net.find_tagged_security_groups_request(settings)) or {}
-    by_vpc: Dict[str, Dict[str, Dict[str, Any]]] = {}
-    for group in answer.get("SecurityGroups", []):
-        if _is_ours(group.get("Tags", []), settings):
-            by_vpc.setdefault(group.get("VpcId", ""), {})[group["GroupName"]] = group
-    for groups in by_vpc.values():
-        workspace = groups.get(settings.workspace_sg_name)
-        engine = groups.get(settings.engine_sg_name)
-        if workspace and engine:
-            revoke_ingress, revoke_egress = net.revoke_cross_references_requests(
-                engine["GroupId"], workspace["GroupId"])
-            if net.rule_keys(engine.get("IpPermissions", [])) & net.rule_keys(
-                    revoke_ingress.params["IpPermissions"]):
-                send(revoke_ingress)
-            if net.rule_keys(workspace.get("IpPermissionsEgress", [])) & net.rule_keys(
-                    revoke_egress.params["IpPermissions"]):
-                send(revoke_egress)
-        for group in (workspace, engine):
-            if group:
-                _retry(send, net.delete_security_group_request(group["GroupId"]), _IN_USE_CODES,
-                       sleep, attempts, wait_s)
-                removed.append(f"security group {group['GroupName']} ({group['GroupId']})")
-
-
-def _destroy_iam(settings: StudioSettings, send: Send, removed: List[str]) -> None:
-    roles = {r["RoleName"] for r in _paged(send, iam.list_our_roles_request(), "Roles")}
-    for role in (settings.user_role_name, settings.service_role_name):
-        if role not in roles:
-            continue
-        attached, inline, profiles = (send(r) or {} for r in iam.role_dependents_requests(role))
-        for request in iam.role_teardown_requests(
-                role, [p["PolicyArn"] for p in attached.get("AttachedPolicies", [])],
-                list(inline.get("PolicyNames", [])),
-                [p["InstanceProfileName"] for p in profiles.get("InstanceProfiles", [])]):
-            send(request)
-        removed.append(f"IAM role {role}")
-    for policy in _paged(send, iam.list_our_policies_request(), "Policies"):
-        if policy["PolicyName"] != settings.user_policy_name:
-            continue
-        versions = (send(iam.list_policy_versions_request(policy["Arn"])) or {}).get("Versions", [])
-        for request in iam.policy_teardown_requests(
-                policy["Arn"], [v["VersionId"] for v in versions if not v["IsDefaultVersion"]]):
-            send(request)
-        removed.append(f"IAM policy {policy['PolicyName']}")
-
-
-def destroy_studio(settings: StudioSettings, send: Send, sleep: Sleep = time.sleep,
-                   in_use_attempts: int = 40, in_use_wait_s: float = 15.0) -> List[str]:
-    """Remove our Studio resources, found by name and tags (no state file needed), in the order
-    AWS allows: Studio (and its mappings), then security groups, then roles and the policy.
-    Run it after the clusters are terminated: Studio puts the engine group on their master."""
-    removed: List[str] = []
-    _destroy_studio_itself(settings, send, removed)
-    _destroy_security_groups(settings, send, sleep, removed, in_use_attempts, in_use_wait_s)
-    _destroy_iam(settings, send, removed)
-    return removed
