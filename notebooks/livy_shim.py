@@ -8,8 +8,9 @@ exactly these, and nothing else:
   strings); it is checked and recorded, not applied (no Livy session to size here; applying
   ``spark.pyspark.python`` locally would even pick the wrong interpreter). Without ``-f`` once
   the session has started, it fails, as sparkmagic does.
-- ``%%info``: prints the recorded configuration instead of Livy's session list.
-- ``%matplot plt``: displays the current matplotlib figure inline, as sparkmagic does.
+- ``%%info``: prints the recorded configuration instead of Livy's session list (a bare
+  ``%%info`` cell runs as ``%info``: IPython refuses a cell magic without a body).
+- ``%matplot plt``: displays the current matplotlib figure inline as a PNG, as sparkmagic does.
 - ``spark`` and ``sc``: a local SparkSession, started before the first cell that is not one of
   the magics above (Livy starts its session at that point too).
 - ``sc.install_pypi_package(spec)``: checks that ``spec`` is a pip requirement or a URL, records
@@ -83,10 +84,16 @@ class LivyShimMagics(Magics):
     def matplot(self, line: str) -> None:
         if line.strip() != "plt":
             raise UsageError("%matplot: expected '%matplot plt'")
-        import matplotlib.pyplot as plt
-        from IPython.display import display
+        import io
 
-        display(plt.gcf())
+        import matplotlib.pyplot as plt
+        from IPython.display import Image, display
+
+        figure = plt.gcf()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", bbox_inches="tight")  # sparkmagic sends a PNG too
+        plt.close(figure)
+        display(Image(data=buffer.getvalue(), format="png"))
 
     def start_session(self, info: Any) -> None:
         """Before the first ordinary cell: the local stand-in for Livy's session."""
@@ -109,7 +116,16 @@ class LivyShimMagics(Magics):
         self.session_started = True
 
 
+def bare_info_as_line_magic(lines: List[str]) -> List[str]:
+    """sparkmagic takes ``%%info`` alone in a cell; IPython refuses a cell magic with an empty
+    body, so such a cell is run as the line magic ``%info``."""
+    if [line.strip() for line in lines if line.strip()] == ["%%info"]:
+        return ["%info\n"]
+    return lines
+
+
 def load_ipython_extension(shell: InteractiveShell) -> None:
+    shell.input_transformers_cleanup.append(bare_info_as_line_magic)
     magics = LivyShimMagics(shell)
     shell.register_magics(magics)
     shell.events.register("pre_run_cell", magics.start_session)

@@ -232,7 +232,9 @@ def test_destroy_removes_ours_in_dependency_order(aws: StubbedAws) -> None:
               "Tags": OUR_TAGS, "IpPermissions": [
                   {"IpProtocol": "tcp", "FromPort": 18888, "ToPort": 18888,
                    "UserIdGroupPairs": [{"GroupId": "sg-w"}]}]}
-    # the Studio: a foreign one of the same name is skipped, ours goes with its mapping
+    # the Studio: looked for because our service role exists; a foreign one of the same name
+    # is skipped, ours goes with its mapping
+    aws.answer("iam", "ListRoles", {"Roles": [role("bigfruits-studio-service")], "IsTruncated": False})
     aws.answer("emr", "ListStudios", {"Studios": [{"StudioId": "es-OTHER", "Name": "bigfruits-studio"},
                                                   {"StudioId": "es-ABC", "Name": "bigfruits-studio"}]})
     aws.answer("emr", "DescribeStudio", {"Studio": {"StudioId": "es-OTHER", "Tags": []}})
@@ -291,6 +293,15 @@ def test_destroy_removes_ours_in_dependency_order(aws: StubbedAws) -> None:
     assert removed == ["studio es-ABC", "studio-security-group sg-w", "studio-security-group sg-e",
                        "studio-role bigfruits-studio-user", "studio-role bigfruits-studio-service",
                        f"studio-policy {POLICY_ARN}"]
+
+
+def test_no_studio_service_role_means_no_studio_to_look_for(aws: StubbedAws) -> None:
+    """Accounts (and moto) where EMR Studio was never set up are not asked about Studios."""
+    from bigfruits.aws.studio_destroy import discover_studios
+
+    aws.answer("iam", "ListRoles", {"Roles": [role("bigfruits-emr-service-role")], "IsTruncated": False})
+    assert discover_studios(settings(), aws.send) == []
+    assert aws.operations() == ["ListRoles"]
 
 
 def test_removing_what_is_already_gone_is_fine(aws: StubbedAws) -> None:

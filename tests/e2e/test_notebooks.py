@@ -9,7 +9,7 @@ Tools and why:
 - The EMR Studio notebook needs Livy's kernel; its kernel here loads ``notebooks/livy_shim.py``
   (an IPython extension), which replaces exactly: ``%%configure`` (JSON checked, recorded, not
   applied), ``%%info`` (prints the recorded configuration), ``%matplot plt`` (displays the
-  current figure), ``spark``/``sc`` (a local SparkSession started before the first ordinary
+  current figure as a PNG), ``spark``/``sc`` (a local SparkSession started before the first ordinary
   cell) and ``sc.install_pypi_package`` (argument checked, nothing installed). Everything else,
   including every pipeline cell, runs for real on the bundled sample with random weights
   (ImageNet weights cannot be downloaded in CI).
@@ -92,7 +92,7 @@ def kernels(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
     env = {"PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(NOTEBOOKS)]),
            "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
            "PYSPARK_SUBMIT_ARGS": "--master local[2] --driver-memory 2g pyspark-shell",
-           "TF_CPP_MIN_LOG_LEVEL": "2", "MPLBACKEND": "Agg"}
+           "TF_CPP_MIN_LOG_LEVEL": "2"}
     names = {"jupyterhub": "bigfruits-test-python", "emr-studio": "bigfruits-test-livy-shim"}
     for flavor, name in names.items():
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]

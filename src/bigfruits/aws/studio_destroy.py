@@ -37,7 +37,12 @@ def _unless_gone(send: Send, request: AwsRequest) -> Optional[Dict[str, Any]]:
 # --- the Studio -----------------------------------------------------------------------------
 
 def discover_studios(settings: StudioSettings, send: Send) -> List[str]:
-    """Every Studio carrying our tags, whatever its name (``--name`` may have changed it)."""
+    """Every Studio carrying our tags, whatever its name (``--name`` may have changed it).
+
+    A Studio of ours is created after its service role and removed before it, so without that
+    role there is none to look for (and accounts, or moto, without EMR Studio are not asked)."""
+    if settings.service_role_name not in discover_roles(settings, send):
+        return []
     ours = []
     for summary in paged(send, emr.list_studios_request(), "Studios"):
         studio = (send(emr.describe_studio_request(summary["StudioId"])) or {}).get("Studio", {})
