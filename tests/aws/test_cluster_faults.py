@@ -68,6 +68,7 @@ def test_failed_step_shows_failure_details_and_stderr_tail(aws_env, built_wheel)
     assert "RUNNING" in result.output and "Unknown Error." in result.output
     assert "| ValueError: no images under s3://x/raw/" in result.output
     assert "pipeline step FAILED" in str(result.exception)
+    assert "| ValueError: no images" in run(["logs", "--lines", "1"]).output
 
 
 def _stubbed_context(tmp_path) -> tuple:  # type: ignore[no-untyped-def]

@@ -42,6 +42,8 @@ def test_whole_lifecycle_leaves_nothing_behind(aws_env, built_wheel, tmp_path: P
 
     assert "5 to upload" in run(["upload-dataset", str(data / "Test")]).output
     assert "0 to upload, 5 unchanged" in run(["upload-dataset", str(data / "Test")]).output
+    (data / "Test" / "apple" / "0.jpg").write_bytes(b"changed")
+    assert "1 to upload, 4 unchanged" in run(["upload-dataset", str(data / "Test")]).output
 
     run(["create-keypair"])
     pem = tmp_path / "xdg" / "bigfruits" / "keys" / "bigfruits-key.pem"

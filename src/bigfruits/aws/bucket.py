@@ -124,11 +124,8 @@ def delete_bucket(bucket: str) -> AwsRequest:
     return AwsRequest("s3", "DeleteBucket", {"Bucket": bucket})
 
 
-def get_object(bucket: str, key: str, byte_range: Optional[str] = None) -> AwsRequest:
-    params: Dict[str, object] = {"Bucket": bucket, "Key": key}
-    if byte_range:
-        params["Range"] = byte_range
-    return AwsRequest("s3", "GetObject", params)
+def get_object(bucket: str, key: str) -> AwsRequest:
+    return AwsRequest("s3", "GetObject", {"Bucket": bucket, "Key": key})
 
 
 def is_ours(tag_set: List[Dict[str, str]], project: str) -> bool:

@@ -3,12 +3,14 @@ Python worker from the broadcast payload and runs batched inference; an image th
 decoded becomes an error string, never a failed task."""
 from __future__ import annotations
 
-from typing import Any, Iterator, List, Optional
+import os
+import socket
+from typing import Any, Dict, Iterator, List, Optional
 
 import numpy as np
 import pandas as pd
 
-from bigfruits.pipeline.engines import Engine, engine_for
+from bigfruits.pipeline.engines import Engine, engine_for, engines_built
 from bigfruits.pipeline.images import decode_image, preprocess
 
 FEATURES_COLUMN = "features"
@@ -40,9 +42,27 @@ def featurize_contents(contents: "pd.Series", engine: Engine, batch_size: int) -
     return pd.DataFrame({FEATURES_COLUMN: features, ERROR_COLUMN: errors})
 
 
-def features_udf(payload: Any, batch_size: int, progress: Any = None) -> Any:
+class WorkerBuilds:
+    """An ``AccumulatorParam`` merging ``{"host:pid": engines built}`` from every Python worker,
+    so a run can show (and a test check) that each worker built its model once."""
+
+    def zero(self, value: Dict[str, int]) -> Dict[str, int]:
+        return {}
+
+    def addInPlace(self, a: Dict[str, int], b: Dict[str, int]) -> Dict[str, int]:
+        for worker, builds in b.items():
+            a[worker] = max(a.get(worker, 0), builds)
+        return a
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def features_udf(payload: Any, batch_size: int, progress: Any = None, builds: Any = None) -> Any:
     """The pandas UDF over the ``content`` column; ``payload`` is a Spark broadcast of an
-    ``EnginePayload``; ``progress`` an optional accumulator counting images done."""
+    ``EnginePayload``; ``progress`` an optional accumulator counting images done; ``builds`` an
+    optional ``WorkerBuilds`` accumulator."""
     from pyspark.sql.functions import pandas_udf
     from pyspark.sql.types import ArrayType, FloatType, StringType, StructField, StructType
 
@@ -54,6 +74,8 @@ def features_udf(payload: Any, batch_size: int, progress: Any = None) -> Any:
     @pandas_udf(schema)  # type: ignore[call-overload]
     def mobilenet_features(batches: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
         engine = engine_for(payload.value)
+        if builds is not None:
+            builds.add({worker_id(): engines_built(payload.value)})
         for contents in batches:
             result = featurize_contents(contents, engine, batch_size)
             if progress is not None:
@@ -63,11 +85,12 @@ def features_udf(payload: Any, batch_size: int, progress: Any = None) -> Any:
     return mobilenet_features
 
 
-def featurize(images: Any, payload: Any, batch_size: int, progress: Any = None) -> Any:
+def featurize(images: Any, payload: Any, batch_size: int, progress: Any = None,
+              builds: Any = None) -> Any:
     """``DataFrame[path, content]`` -> ``DataFrame[path, label, features, error]``."""
     from pyspark.sql import functions as F
 
-    udf = features_udf(payload, batch_size, progress)
+    udf = features_udf(payload, batch_size, progress, builds)
     return (images
             .select("path", F.regexp_extract("path", r"([^/]+)/[^/]*$", 1).alias("label"),
                     udf("content").alias("r"))

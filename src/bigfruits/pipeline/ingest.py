@@ -53,6 +53,15 @@ def label_of(path: str) -> str:
     return parts[-2] if len(parts) >= 2 else ""
 
 
+def input_not_found(uri: str) -> InputError:
+    return InputError(f"input not found: {uri}", "pass --input a folder of images "
+                      "(<split>/<class>/<image>.jpg), or omit it for the bundled sample")
+
+
+def is_local(uri: str) -> bool:
+    return not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", uri) or uri.startswith("file:")
+
+
 def resolve_input(input_uri: Optional[str]) -> str:
     """``None`` -> the bundled sample; a local path -> absolute; a URI stays as it is."""
     if input_uri is None:
@@ -104,8 +113,7 @@ def list_images(spark: Any, input_uri: str) -> Listing:
         raise InputError(f"cannot read {input_uri}: {str(exc).splitlines()[0][:200]}",
                          "check the path and your access to it") from None
     if not exists:
-        raise InputError(f"input not found: {input_uri}",
-                         "pass --input a folder of images (<split>/<class>/<image>.jpg), or omit it for the bundled sample")
+        raise input_not_found(input_uri)
     root_text = root.toString().rstrip("/")
     images: List[ImageFile] = []
     skipped: Dict[str, int] = defaultdict(int)

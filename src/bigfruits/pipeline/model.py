@@ -85,6 +85,15 @@ def randomize_weights(model: Any, seed: int) -> None:
         layer.set_weights([kernel, *rest])
 
 
+def check_weights_arg(weights: str) -> None:
+    """``imagenet``, ``random`` or an existing file, else one clear line."""
+    if weights not in ("imagenet", "random") and not os.path.isfile(os.path.expanduser(weights)):
+        raise InputError(
+            f"weights file not found: {weights}",
+            "pass --weights imagenet, --weights random, or the path to a Keras weights file",
+        )
+
+
 def load_model(weights: str = "imagenet", seed: int = 0) -> "tuple[Any, WeightsInfo]":
     """Build MobileNetV2 with ``weights`` (``imagenet``, ``random`` or a file path)."""
     keras = _keras()
@@ -103,12 +112,8 @@ def load_model(weights: str = "imagenet", seed: int = 0) -> "tuple[Any, WeightsI
             ) from None
         kind, source, meaningful = "imagenet", "keras.applications (cached download)", True
     else:
+        check_weights_arg(weights)
         path = os.path.expanduser(weights)
-        if not os.path.isfile(path):
-            raise InputError(
-                f"weights file not found: {weights}",
-                "pass --weights imagenet, --weights random, or the path to a Keras weights file",
-            )
         try:
             model = build_mobilenet(path)
         except Exception as exc:  # wrong architecture, corrupt file, wrong suffix

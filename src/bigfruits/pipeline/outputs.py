@@ -14,6 +14,11 @@ from bigfruits.errors import OutputExistsError
 from bigfruits.pipeline.ingest import hadoop_path, resolve_input
 
 
+def output_exists(uri: str) -> OutputExistsError:
+    return OutputExistsError(f"output already exists: {uri}",
+                             "pass --overwrite to replace it, or choose another --output")
+
+
 class OutputTarget:
     """The output folder of one run and its staging twin ``.<name>.staging-<run id>``."""
 
@@ -30,8 +35,7 @@ class OutputTarget:
     def check_free(self, overwrite: bool) -> None:
         """Fail before any work if the output exists and may not be replaced."""
         if self.fs.exists(self._final) and not overwrite:
-            raise OutputExistsError(f"output already exists: {self.final}",
-                                    "pass --overwrite to replace it, or choose another --output")
+            raise output_exists(self.final)
 
     def uri(self, relative: str) -> str:
         """Where a Spark writer puts ``relative`` while the run is in progress."""

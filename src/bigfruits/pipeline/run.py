@@ -3,6 +3,7 @@ and errors -> PCA -> write -> report -> publish."""
 from __future__ import annotations
 
 import math
+import os
 import platform
 import time
 from contextlib import contextmanager
@@ -14,10 +15,11 @@ from bigfruits.errors import InputError
 from bigfruits.pipeline import report
 from bigfruits.pipeline.config import RunConfig
 from bigfruits.pipeline.engines import make_payload, resolve_engine
-from bigfruits.pipeline.featurize import featurize
-from bigfruits.pipeline.ingest import ImageFile, list_images, read_images, resolve_input, select_images
-from bigfruits.pipeline.model import load_model
-from bigfruits.pipeline.outputs import OutputTarget
+from bigfruits.pipeline.featurize import WorkerBuilds, featurize
+from bigfruits.pipeline.ingest import (ImageFile, input_not_found, is_local, list_images, read_images,
+                                      resolve_input, select_images)
+from bigfruits.pipeline.model import check_weights_arg, load_model
+from bigfruits.pipeline.outputs import OutputTarget, output_exists
 from bigfruits.pipeline.progress import image_progress
 from bigfruits.pipeline.session import get_session
 
@@ -40,6 +42,7 @@ class RunResult:
 def run_pipeline(config: RunConfig, spark: Any = None) -> RunResult:
     """Run the whole pipeline; on any failure nothing is published and staging is removed."""
     started = time.perf_counter()
+    _check_local_paths(config)
     spark = spark or get_session(config.master, config.spark_conf)
     target = OutputTarget(spark, config.output)
     target.check_free(config.overwrite)
@@ -50,6 +53,16 @@ def run_pipeline(config: RunConfig, spark: Any = None) -> RunResult:
         raise
     target.cleanup_local()
     return RunResult(target.final, manifest)
+
+
+def _check_local_paths(config: RunConfig) -> None:
+    """Catch the common mistakes on local paths in a blink, before Spark and TensorFlow start."""
+    check_weights_arg(config.weights)
+    input_uri, output = resolve_input(config.input), resolve_input(config.output)
+    if is_local(input_uri) and not os.path.exists(input_uri.replace("file:", "", 1)):
+        raise input_not_found(input_uri)
+    if is_local(output) and os.path.exists(output.replace("file:", "", 1)) and not config.overwrite:
+        raise output_exists(output)
 
 
 @contextmanager
@@ -124,10 +137,11 @@ def _run(spark: Any, config: RunConfig, target: OutputTarget, started: float) ->
     del model
 
     clock = time.perf_counter()
+    builds = sc.accumulator({}, WorkerBuilds())
     with _sql_conf(spark, read_settings(selected, sc.defaultParallelism)):
         images = read_images(spark, listing, selected)
         with image_progress(spark, len(selected), config.progress) as counter:
-            featurize(images, payload, config.batch_size, counter).write.parquet(
+            featurize(images, payload, config.batch_size, counter, builds).write.parquet(
                 target.uri("_featurized"))
     timings["featurize"] = time.perf_counter() - clock
 
@@ -197,6 +211,8 @@ def _run(spark: Any, config: RunConfig, target: OutputTarget, started: float) ->
         "variance_kept": float(explained["cumulative"].iloc[-1]),
         "engine": engine,
         "inference_threads_per_task": threads,
+        "python_workers": len(builds.value),
+        "engine_builds": sum(builds.value.values()),
         "weights": weights.to_dict(),
         "features_meaningful": weights.meaningful,
         "spark_master": sc.master,

@@ -1,0 +1,54 @@
+"""The ONNX Runtime engine gives the features Keras gives, with the same (seeded) weights."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+pytest.importorskip("tf2onnx")
+pytest.importorskip("onnxruntime")
+
+from bigfruits.pipeline.onnx_engine import export_model, load_engine  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def keras_model():
+    keras.utils.set_random_seed(1234)
+    return keras.applications.MobileNetV2(
+        weights=None, include_top=False, pooling="avg", input_shape=(224, 224, 3)
+    )
+
+
+@pytest.fixture(scope="module")
+def onnx_bytes(keras_model):
+    return export_model(keras_model)
+
+
+def preprocessed_images(count: int, seed: int) -> np.ndarray:
+    """Inputs as preprocess_input leaves them: float32 in [-1, 1]."""
+    return np.random.default_rng(seed).uniform(-1, 1, (count, 224, 224, 3)).astype(np.float32)
+
+
+def relative_error(ours: np.ndarray, reference: np.ndarray) -> float:
+    return float(np.abs(ours - reference).max() / np.abs(reference).max())
+
+
+def test_onnx_features_match_keras(keras_model, onnx_bytes):
+    images = preprocessed_images(5, seed=0)
+    expected = np.asarray(keras_model(images, training=False))
+    features = load_engine(onnx_bytes, threads=1).predict(images)
+    assert features.shape == (5, 1280) and features.dtype == np.float32
+    assert np.abs(expected).max() > 0  # a non-trivial comparison
+    assert relative_error(features, expected) < 1e-4
+
+
+def test_any_batch_size_and_thread_count(keras_model, onnx_bytes):
+    images = preprocessed_images(3, seed=1)
+    engine = load_engine(onnx_bytes, threads=2)
+    assert engine.name == "onnxruntime"
+    assert engine.session.get_session_options().intra_op_num_threads == 2
+    assert engine.session.get_session_options().inter_op_num_threads == 1
+    whole = engine.predict(images)
+    one_by_one = np.concatenate([engine.predict(images[i : i + 1]) for i in range(3)])
+    np.testing.assert_allclose(whole, one_by_one, rtol=1e-5, atol=1e-6)
+    assert engine.predict(images[:0]).shape == (0, 1280)

@@ -1,0 +1,221 @@
+"""ExactPCA against scikit-learn and Spark ML, its persistence, and its errors."""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+pyspark = pytest.importorskip("pyspark")
+sklearn_decomposition = pytest.importorskip("sklearn.decomposition")
+
+from pyspark.ml import Pipeline, PipelineModel  # noqa: E402
+from pyspark.ml.feature import PCA as SparkPCA  # noqa: E402
+from pyspark.ml.linalg import Vectors  # noqa: E402
+from pyspark.sql import SparkSession  # noqa: E402
+
+from bigfruits.errors import InputError  # noqa: E402
+from bigfruits.pipeline.pca import ExactPCA, ExactPCAModel  # noqa: E402
+from bigfruits.pipeline.pca_stats import Moments, merge_moments, moments_of_block  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def spark():
+    """A small local session (or the suite's, when one is already running)."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    return (
+        SparkSession.builder.master("local[2]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .getOrCreate()
+    )
+
+
+def correlated(rows: int, width: int, seed: int = 0, offset: float = 0.0) -> np.ndarray:
+    """Data with a decaying spectrum, so components are well separated."""
+    rng = np.random.default_rng(seed)
+    scales = np.linspace(3.0, 0.1, width)
+    mixing = np.linalg.qr(rng.normal(size=(width, width)))[0]
+    return (rng.normal(size=(rows, width)) * scales) @ mixing + offset
+
+
+def frame(spark, matrix: np.ndarray, partitions: int = 3, kind: str = "float"):
+    rows = [(i, row.tolist()) for i, row in enumerate(matrix)]
+    return spark.createDataFrame(rows, f"id int, features array<{kind}>").repartition(partitions)
+
+
+def projected(model: ExactPCAModel, df) -> np.ndarray:
+    return np.array([row["pca"] for row in model.transform(df).orderBy("id").collect()])
+
+
+def assert_same_up_to_sign(ours: np.ndarray, theirs: np.ndarray, atol: float) -> None:
+    """Rows of ``ours`` equal rows of ``theirs`` up to one sign per row."""
+    signs = np.sign(np.sum(ours * theirs, axis=1))[:, None]
+    np.testing.assert_allclose(ours, theirs * signs, atol=atol)
+
+
+def test_matches_scikit_learn(spark):
+    data = correlated(400, 12).astype(np.float32)
+    exact = data.astype(np.float64)
+    model = ExactPCA(k=5).fit(frame(spark, data, partitions=4))
+    reference = sklearn_decomposition.PCA(5, svd_solver="full").fit(exact)
+
+    assert model.k == 5 and model.n_samples_ == 400
+    np.testing.assert_allclose(
+        model.explained_variance_ratio_, reference.explained_variance_ratio_, atol=1e-6
+    )
+    np.testing.assert_allclose(model.explained_variance_, reference.explained_variance_, rtol=1e-6)
+    np.testing.assert_allclose(model.mean_, reference.mean_, atol=1e-9)
+    assert_same_up_to_sign(model.components_, reference.components_, atol=1e-6)
+    assert_same_up_to_sign(
+        projected(model, frame(spark, data)).T, reference.transform(exact).T, atol=1e-4
+    )
+
+
+def test_sign_convention_is_largest_entry_positive(spark):
+    model = ExactPCA(k=4).fit(frame(spark, correlated(100, 6, seed=3)))
+    biggest = model.components_[np.arange(4), np.argmax(np.abs(model.components_), axis=1)]
+    assert (biggest > 0).all()
+
+
+def test_matches_spark_ml_pca_on_centred_data(spark):
+    data = correlated(300, 8, seed=1)
+    data -= data.mean(axis=0)
+    vectors = spark.createDataFrame([(Vectors.dense(row),) for row in data], ["features"])
+    theirs = SparkPCA(k=3, inputCol="features", outputCol="pca").fit(vectors)
+    ours = ExactPCA(k=3).fit(frame(spark, data, kind="double"))
+    assert_same_up_to_sign(ours.components_, theirs.pc.toArray().T, atol=1e-8)
+    np.testing.assert_allclose(
+        ours.explained_variance_ratio_, theirs.explainedVariance.toArray(), atol=1e-8
+    )
+
+
+def test_accepts_ml_vectors(spark):
+    data = correlated(80, 5, seed=2)
+    vectors = spark.createDataFrame(
+        [(i, Vectors.dense(row)) for i, row in enumerate(data)], ["id", "features"]
+    )
+    model = ExactPCA(k=2).fit(vectors)
+    reference = sklearn_decomposition.PCA(2, svd_solver="full").fit(data)
+    assert_same_up_to_sign(model.components_, reference.components_, atol=1e-8)
+    assert_same_up_to_sign(projected(model, vectors).T, reference.transform(data).T, atol=1e-4)
+
+
+def test_variance_threshold_keeps_smallest_k_reaching_it(spark):
+    data = correlated(200, 10, seed=4)
+    full = sklearn_decomposition.PCA(svd_solver="full").fit(data).explained_variance_ratio_
+    cumulative = np.cumsum(full)
+    threshold = float((cumulative[3] + cumulative[4]) / 2)  # reached at k = 5, not before
+    model = ExactPCA(varianceThreshold=threshold).fit(frame(spark, data, kind="double"))
+    assert model.k == 5
+    assert model.explained_variance_ratio_.sum() >= threshold
+    assert model.explained_variance_ratio_[:4].sum() < threshold
+
+
+def test_stable_with_large_offset_across_many_partitions(spark):
+    # Variance ~1 on top of 1e8: a raw sum-of-squares merge loses every digit here.
+    data = correlated(600, 6, seed=5, offset=1e8)
+    reference = sklearn_decomposition.PCA(6, svd_solver="full").fit(data)
+    model = ExactPCA(k=6).fit(frame(spark, data, partitions=7, kind="double"))
+    np.testing.assert_allclose(
+        model.explained_variance_ratio_, reference.explained_variance_ratio_, atol=1e-6
+    )
+    np.testing.assert_allclose(model.explained_variance_, reference.explained_variance_, rtol=1e-6)
+    assert_same_up_to_sign(model.components_, reference.components_, atol=1e-6)
+
+
+def test_pairwise_merge_equals_one_pass():
+    data = correlated(1000, 7, seed=6, offset=1e6)
+    parts = [data[:1], data[1:400], data[400:401], data[401:]]
+    merged = None
+    for part in parts:
+        merged = merge_moments(merged, moments_of_block(part))
+    whole = moments_of_block(data)
+    assert merged.count == whole.count
+    np.testing.assert_allclose(merged.mean, whole.mean, rtol=1e-13)
+    np.testing.assert_allclose(merged.m2, whole.m2, rtol=1e-9, atol=1e-6)
+    empty = Moments(0, np.zeros(7), np.zeros((7, 7)))
+    assert merge_moments(empty, whole) is whole and merge_moments(whole, None) is whole
+
+
+def test_rows_with_null_features_are_skipped_and_stay_null(spark):
+    data = correlated(50, 4, seed=7).astype(np.float32)
+    rows = [(i, row.tolist()) for i, row in enumerate(data)] + [(50, None)]
+    df = spark.createDataFrame(rows, "id int, features array<float>")
+    model = ExactPCA(k=2).fit(df)
+    assert model.n_samples_ == 50
+    out = {row["id"]: row["pca"] for row in model.transform(df).collect()}
+    assert out[50] is None and len(out[0]) == 2
+
+
+def test_pipeline_fit_transform_save_load(spark, tmp_path):
+    data = correlated(120, 6, seed=8).astype(np.float32)
+    df = frame(spark, data)
+    pipeline = Pipeline(stages=[ExactPCA(inputCol="features", outputCol="reduced", k=3)])
+    pipeline.write().overwrite().save(str(tmp_path / "pipeline"))
+    reloaded_pipeline = Pipeline.load(str(tmp_path / "pipeline"))
+    assert reloaded_pipeline.getStages()[0].getK() == 3
+
+    fitted = reloaded_pipeline.fit(df)
+    fitted.save(str(tmp_path / "model"))
+    reloaded = PipelineModel.load(str(tmp_path / "model"))
+    stage = reloaded.stages[0]
+    assert isinstance(stage, ExactPCAModel)
+    assert stage.uid == fitted.stages[0].uid and stage.getOutputCol() == "reduced"
+    np.testing.assert_array_equal(stage.components_, fitted.stages[0].components_)
+    np.testing.assert_array_equal(stage.mean_, fitted.stages[0].mean_)
+    assert stage.n_samples_ == 120 and stage.k == 3
+
+    before = [r["reduced"] for r in fitted.transform(df).orderBy("id").collect()]
+    after = [r["reduced"] for r in reloaded.transform(df).orderBy("id").collect()]
+    assert before == after and len(before[0]) == 3
+
+
+def test_model_save_load_alone(spark, tmp_path):
+    model = ExactPCA(varianceThreshold=0.9).fit(frame(spark, correlated(60, 5, seed=9)))
+    model.write().overwrite().save(str(tmp_path / "pca"))
+    loaded = ExactPCAModel.load(str(tmp_path / "pca"))
+    np.testing.assert_array_equal(loaded.explained_variance_ratio_, model.explained_variance_ratio_)
+    assert loaded.k == model.k
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"k": 0}, "at least 1"),
+        ({"k": 7}, "larger than min"),
+        ({}, "exactly one of"),
+        ({"k": 2, "varianceThreshold": 0.9}, "exactly one of"),
+        ({"varianceThreshold": 1.5}, "(0, 1]"),
+    ],
+)
+def test_bad_parameters(spark, params, message):
+    df = frame(spark, correlated(30, 6, seed=10))
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace("]", r"\]")):
+        ExactPCA(**params).fit(df)
+
+
+def test_k_larger_than_rows(spark):
+    with pytest.raises(InputError, match=r"rows=4"):
+        ExactPCA(k=5).fit(frame(spark, correlated(4, 6, seed=11)))
+
+
+def test_no_rows(spark):
+    empty = spark.createDataFrame([], "features array<float>")
+    with pytest.raises(InputError, match="at least 2 rows, got 0"):
+        ExactPCA(k=1).fit(empty)
+
+
+def test_wrong_column_type_and_missing_column(spark):
+    df = spark.createDataFrame([("a",), ("b",)], ["features"])
+    with pytest.raises(InputError, match="type string"):
+        ExactPCA(k=1).fit(df)
+    with pytest.raises(InputError, match="not found"):
+        ExactPCA(k=1, inputCol="nope").fit(df)
+
+
+def test_arrays_of_different_lengths(spark):
+    df = spark.createDataFrame([([1.0, 2.0],), ([1.0, 2.0, 3.0],), ([0.0, 1.0],)], ["features"])
+    with pytest.raises(InputError, match="different lengths"):
+        ExactPCA(k=1).fit(df.repartition(1))
