@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-from contextlib import redirect_stdout
 from typing import Any, Dict, List, Optional
 
 import botocore.session
@@ -186,8 +185,7 @@ def test_dry_run_prints_the_whole_plan_as_valid_json_lines() -> None:
     with placeholders where AWS would have answered with ids."""
     out = io.StringIO()
     s = settings(auth_mode="SSO", sso_users=("alice",))
-    with redirect_stdout(io.StringIO()):
-        result = ensure_studio(s, _dry_run_send(out))
+    result = ensure_studio(s, _dry_run_send(out))
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     for line in lines:
         assert set(line) == {"service", "operation", "params"}
