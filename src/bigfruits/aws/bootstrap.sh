@@ -1,10 +1,12 @@
 #!/bin/bash
 # EMR bootstrap action (runs on every node, as hadoop, before applications start):
 # installs Python 3.11 and our wheel with its extras, and writes the spark-submit driver.
-# Args: $1 = s3:// URI of the bigfruits wheel, $2 = extras (e.g. "tf,onnx").
+# Args: $1 = s3:// URI of the bigfruits wheel, $2 = extras (e.g. "tf,onnx"),
+#       $3 = s3:// URI of pip constraints matching EMR 7's Spark 3.5 (numpy<2, pandas 2.2, TF 2.16).
 set -euo pipefail
 WHEEL_URI="$1"
 EXTRAS="${2:-tf,onnx}"
+CONSTRAINTS_URI="${3:-}"
 PY=/usr/bin/python3.11
 DRIVER=/usr/local/lib/bigfruits/driver.py
 
@@ -17,8 +19,13 @@ sudo "$PY" -m pip install -q --upgrade pip
 WORK=$(mktemp -d)
 aws s3 cp "$WHEEL_URI" "$WORK/"
 WHEEL="$WORK/$(basename "$WHEEL_URI")"
+CONSTRAINTS=()
+if [ -n "$CONSTRAINTS_URI" ]; then
+  aws s3 cp "$CONSTRAINTS_URI" "$WORK/constraints.txt"
+  CONSTRAINTS=(-c "$WORK/constraints.txt")
+fi
 # pyspark comes from EMR itself (spark-submit puts it on the path): not installed here.
-sudo "$PY" -m pip install -q "${WHEEL}[${EXTRAS}]"
+sudo "$PY" -m pip install -q "${WHEEL}[${EXTRAS}]" "${CONSTRAINTS[@]}"
 
 # The step runs `spark-submit $DRIVER run ...`: the same CLI as on a laptop.
 sudo mkdir -p "$(dirname "$DRIVER")"

@@ -17,6 +17,9 @@ READY_STATES = ("WAITING", "RUNNING")
 FAILED_STATES = ("TERMINATED", "TERMINATED_WITH_ERRORS")
 FLAVOR_TAG = "bigfruits:flavor"
 BOOTSTRAP_SCRIPT = "bootstrap.sh"
+#: pip constraints matching EMR 7's Spark 3.5 (numpy<2, pandas 2.2, TF 2.16): the bootstrap
+#: installs with them, and CI's compatibility job tests the package with the same file
+CONSTRAINTS_FILE = "constraints-emr7.txt"
 WHEEL_EXTRAS = "tf,onnx"
 
 
@@ -60,7 +63,8 @@ def bootstrap_action(bucket: str) -> Dict[str, Any]:
         "Name": "install bigfruits",
         "ScriptBootstrapAction": {
             "Path": s3_uri(bucket, BOOTSTRAP_PREFIX + BOOTSTRAP_SCRIPT),
-            "Args": [s3_uri(bucket, BOOTSTRAP_PREFIX + wheel_name()), WHEEL_EXTRAS],
+            "Args": [s3_uri(bucket, BOOTSTRAP_PREFIX + wheel_name()), WHEEL_EXTRAS,
+                     s3_uri(bucket, BOOTSTRAP_PREFIX + CONSTRAINTS_FILE)],
         },
     }
 

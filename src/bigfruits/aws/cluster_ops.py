@@ -39,7 +39,8 @@ def notebook_path() -> Optional[Path]:
 
 
 def _upload_bootstrap(ctx: AwsContext, wheel: Optional[Path]) -> None:
-    place_file(ctx, Path(__file__).with_name(c.BOOTSTRAP_SCRIPT), b.BOOTSTRAP_PREFIX + c.BOOTSTRAP_SCRIPT)
+    for name in (c.BOOTSTRAP_SCRIPT, c.CONSTRAINTS_FILE):
+        place_file(ctx, Path(__file__).with_name(name), b.BOOTSTRAP_PREFIX + name)
     if ctx.dry_run and wheel is None:
         wheel = Path("the wheel built from this checkout")
     with tempfile.TemporaryDirectory() as tmp:
