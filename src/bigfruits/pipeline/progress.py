@@ -17,11 +17,13 @@ def image_progress(spark: Any, total: int, enabled: bool = True) -> Iterator[Opt
 
     counter = spark.sparkContext.accumulator(0)
     stop = threading.Event()
-    bar = tqdm(total=total, unit="img", desc="featurize", dynamic_ncols=True)
+    bar = tqdm(total=total, unit="img", desc="featurize", dynamic_ncols=True, mininterval=1.0)
 
     def follow() -> None:
         while not stop.wait(0.5):
-            bar.update(min(counter.value, total) - bar.n)
+            done = min(counter.value, total) - bar.n
+            if done > 0:  # redraw only on news: step logs and CI logs stay short
+                bar.update(done)
 
     thread = threading.Thread(target=follow, daemon=True)
     thread.start()

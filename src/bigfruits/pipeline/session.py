@@ -10,6 +10,7 @@ from typing import Any, Dict, Optional
 
 from bigfruits.errors import EnvironmentProblem
 
+LOG4J_CONFIG = os.path.join(os.path.dirname(__file__), "log4j2.properties")
 JAVA_HINT = "install Java 17 (Debian/Ubuntu: apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
 
 
@@ -55,6 +56,7 @@ def get_session(master: str = "local[*]", conf: Optional[Dict[str, str]] = None,
                    .config("spark.pyspark.python", sys.executable)
                    .config("spark.pyspark.driver.python", sys.executable)
                    .config("spark.ui.showConsoleProgress", "false")
+                   .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}")
                    .config("spark.sql.session.timeZone", "UTC"))
     for key, value in (conf or {}).items():
         builder = builder.config(key, value)
