@@ -17,7 +17,12 @@ from pyspark.sql import SparkSession  # noqa: E402
 
 from bigfruits.errors import InputError  # noqa: E402
 from bigfruits.pipeline.pca import ExactPCA, ExactPCAModel  # noqa: E402
-from bigfruits.pipeline.pca_stats import Moments, merge_moments, moments_of_block  # noqa: E402
+from bigfruits.pipeline.pca_stats import (  # noqa: E402
+    Moments,
+    merge_moments,
+    moments_of_block,
+    top_components,
+)
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +144,16 @@ def test_pairwise_merge_equals_one_pass():
     assert merge_moments(empty, whole) is whole and merge_moments(whole, None) is whole
 
 
+def test_top_components_same_with_and_without_scipy(monkeypatch):
+    pytest.importorskip("scipy.linalg")
+    data = correlated(200, 9, seed=12)
+    cov = np.cov(data, rowvar=False)
+    with_scipy = top_components(cov, 4)
+    monkeypatch.setitem(sys.modules, "scipy.linalg", None)  # makes the import fail
+    without_scipy = top_components(cov, 4)
+    np.testing.assert_allclose(with_scipy, without_scipy, atol=1e-10)
+
+
 def test_rows_with_null_features_are_skipped_and_stay_null(spark):
     data = correlated(50, 4, seed=7).astype(np.float32)
     rows = [(i, row.tolist()) for i, row in enumerate(data)] + [(50, None)]
@@ -213,6 +228,12 @@ def test_wrong_column_type_and_missing_column(spark):
         ExactPCA(k=1).fit(df)
     with pytest.raises(InputError, match="not found"):
         ExactPCA(k=1, inputCol="nope").fit(df)
+
+
+def test_identical_rows_have_no_variance(spark):
+    df = spark.createDataFrame([([1.0, 2.0],)] * 3, ["features"])
+    with pytest.raises(InputError, match="no variance"):
+        ExactPCA(k=1).fit(df)
 
 
 def test_arrays_of_different_lengths(spark):

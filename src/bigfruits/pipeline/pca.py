@@ -36,7 +36,12 @@ from bigfruits.pipeline.pca_arrow import (
     project_batches,
     row_as_moments,
 )
-from bigfruits.pipeline.pca_stats import components_for_variance, decompose
+from bigfruits.pipeline.pca_stats import (
+    components_for_variance,
+    covariance,
+    top_components,
+    variances,
+)
 
 
 class _PCAColumns(HasInputCol, HasOutputCol):
@@ -147,8 +152,15 @@ class ExactPCA(Estimator, _PCAColumns, DefaultParamsReadable, DefaultParamsWrita
             count = 0 if moments is None else moments.count
             raise InputError(f"PCA needs at least 2 rows, got {count}", "give more images")
         width = moments.mean.shape[0]
-        decomposition = decompose(moments)
-        ratios = decomposition.explained_variance / decomposition.total_variance
+        cov = covariance(moments)
+        total_variance = float(np.trace(cov))
+        if total_variance <= 0.0:
+            raise InputError(
+                "PCA input has no variance: every feature vector is the same",
+                "check the images (are they all identical?)",
+            )
+        explained = variances(cov)
+        ratios = explained / total_variance
         if self.isSet(self.k):
             k = self.getK()
             if k > min(moments.count, width):
@@ -160,8 +172,8 @@ class ExactPCA(Estimator, _PCAColumns, DefaultParamsReadable, DefaultParamsWrita
             k = components_for_variance(ratios, self.getVarianceThreshold())
         model = ExactPCAModel(
             mean=moments.mean,
-            components=decomposition.components[:k],
-            explained_variance=decomposition.explained_variance[:k],
+            components=top_components(cov, k),
+            explained_variance=explained[:k],
             explained_variance_ratio=ratios[:k],
             n_samples=moments.count,
         )

@@ -60,31 +60,35 @@ def moments_of_blocks(blocks: Iterable[np.ndarray]) -> Optional[Moments]:
     return total
 
 
-class Decomposition(NamedTuple):
-    """Principal axes of a covariance matrix, largest variance first."""
-
-    components: np.ndarray  # (p, p) rows are unit eigenvectors, sign fixed
-    explained_variance: np.ndarray  # (p,) eigenvalues, clipped at 0
-    total_variance: float  # trace of the covariance
+def covariance(moments: Moments) -> np.ndarray:
+    """The sample covariance (n - 1 denominator, like scikit-learn), exactly symmetric."""
+    matrix = moments.m2 / (moments.count - 1)
+    return (matrix + matrix.T) / 2
 
 
-def decompose(moments: Moments) -> Decomposition:
-    """Eigendecomposition of the sample covariance (n - 1 denominator), like scikit-learn.
+def variances(covariance_matrix: np.ndarray) -> np.ndarray:
+    """All eigenvalues, largest first, clipped at 0 (eigenvalues only: ~20x cheaper than eigh)."""
+    return np.clip(np.linalg.eigvalsh(covariance_matrix)[::-1], 0.0, None)
 
-    Sign convention: each component's entry of largest magnitude is positive, which is what
-    scikit-learn's ``svd_flip(u_based_decision=False)`` (PCA since 1.5) produces.
+
+def top_components(covariance_matrix: np.ndarray, k: int) -> np.ndarray:
+    """The k leading unit eigenvectors as rows (k x p), largest variance first.
+
+    Only k eigenvectors are computed when scipy is there (MRRR, ~5x faster than a full eigh at
+    p = 1280). Sign convention: each component's entry of largest magnitude is positive, which
+    is what scikit-learn's ``svd_flip(u_based_decision=False)`` (PCA since 1.5) produces.
     """
-    covariance = moments.m2 / (moments.count - 1)
-    covariance = (covariance + covariance.T) / 2  # exact symmetry for eigh
-    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
-    order = np.argsort(eigenvalues)[::-1]
-    components = eigenvectors[:, order].T
-    biggest = np.argmax(np.abs(components), axis=1)
-    signs = np.sign(components[np.arange(components.shape[0]), biggest])
-    signs[signs == 0] = 1.0
-    components *= signs[:, None]
-    explained = np.clip(eigenvalues[order], 0.0, None)
-    return Decomposition(components, explained, float(np.trace(covariance)))
+    width = covariance_matrix.shape[0]
+    try:
+        from scipy.linalg import eigh
+    except ImportError:  # numpy only: every eigenvector, then keep k
+        vectors = np.linalg.eigh(covariance_matrix)[1][:, width - k :]
+    else:
+        vectors = eigh(covariance_matrix, subset_by_index=[width - k, width - 1])[1]
+    components = np.ascontiguousarray(vectors[:, ::-1].T)
+    biggest = components[np.arange(k), np.argmax(np.abs(components), axis=1)]
+    components *= np.where(biggest < 0, -1.0, 1.0)[:, None]
+    return components
 
 
 def components_for_variance(ratios: np.ndarray, threshold: float) -> int:
