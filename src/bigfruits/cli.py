@@ -16,6 +16,62 @@ def cli() -> None:
     """Fruit photos -> MobileNetV2 features on Spark -> distributed PCA, locally or on AWS EMR."""
 
 
+def _parse_conf(pairs: "tuple[str, ...]") -> "dict[str, str]":
+    conf = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--conf")
+        conf[key.strip()] = value
+    return conf
+
+
+@cli.command("run")
+@click.option("--input", "input_uri", metavar="PATH|s3://…",
+              help="Folder of images (<split>/<class>/<image>.jpg), local or s3:// / s3a://. "
+                   "Default: the bundled sample.")
+@click.option("--output", default="output", show_default=True, metavar="PATH|s3://…",
+              help="Where results are published (local or S3).")
+@click.option("--k", type=int, default=None, help="Number of PCA components [default: 50].")
+@click.option("--variance", type=float, default=None,
+              help="Instead of --k: the smallest k keeping this share of variance, e.g. 0.95.")
+@click.option("--weights", default="imagenet", show_default=True, metavar="imagenet|random|PATH",
+              help="MobileNetV2 weights: Keras' ImageNet download, a seeded random model "
+                   "(not meaningful, for tests), or a Keras weights file.")
+@click.option("--engine", type=click.Choice(["auto", "onnxruntime", "tensorflow"]), default="auto",
+              show_default=True, help="Inference engine (auto: ONNX Runtime when installed).")
+@click.option("--classes", metavar="GLOB[,GLOB…]", help="Only these classes, e.g. 'Apple*'.")
+@click.option("--limit", type=int, help="At most N images, spread evenly over the classes.")
+@click.option("--master", default="local[*]", show_default=True,
+              help="Spark master URL (ignored under spark-submit, which sets its own).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for --weights random.")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Images per inference call.")
+@click.option("--conf", "conf", multiple=True, metavar="KEY=VALUE",
+              help="Extra Spark configuration (repeatable), e.g. spark.driver.memory=4g.")
+@click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+def run_command(input_uri: "str | None", output: str, k: "int | None", variance: "float | None",
+                weights: str, engine: str, classes: "str | None", limit: "int | None", master: str,
+                overwrite: bool, seed: int, batch_size: int, conf: "tuple[str, ...]",
+                no_progress: bool) -> None:
+    """Featurize images with MobileNetV2 on Spark, reduce them with PCA, write the results."""
+    from bigfruits.pipeline.config import RunConfig
+    from bigfruits.pipeline.run import run_pipeline
+
+    config = RunConfig(input=input_uri, output=output, k=k, variance=variance, weights=weights,
+                       engine=engine, classes=classes, limit=limit, master=master,
+                       overwrite=overwrite, seed=seed, batch_size=batch_size,
+                       progress=not no_progress, spark_conf=_parse_conf(conf))
+    result = run_pipeline(config)
+    m = result.manifest
+    click.echo(f"{m['images_ok']} of {m['images_total']} images featurized "
+               f"({m['images_failed']} failed, see errors/), k={m['k']} keeps "
+               f"{m['variance_kept']:.1%} of the variance, {m['images_per_s']:.1f} images/s.")
+    if not m["features_meaningful"]:
+        click.echo("warning: RANDOM weights: these features are not meaningful (test run).", err=True)
+    click.echo(f"results: {result.output}  (open report.html)")
+
+
 def _register_subcommands() -> None:
     """Attach the command groups that live next to their code (one module per area)."""
     try:

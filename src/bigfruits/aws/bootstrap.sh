@@ -1,0 +1,33 @@
+#!/bin/bash
+# EMR bootstrap action (runs on every node, as hadoop, before applications start):
+# installs Python 3.11 and our wheel with its extras, and writes the spark-submit driver.
+# Args: $1 = s3:// URI of the bigfruits wheel, $2 = extras (e.g. "tf,onnx").
+set -euo pipefail
+WHEEL_URI="$1"
+EXTRAS="${2:-tf,onnx}"
+PY=/usr/bin/python3.11
+DRIVER=/usr/local/lib/bigfruits/driver.py
+
+# Amazon Linux 2023 (EMR 7) ships python3.9; 3.11 is one package away.
+if [ ! -x "$PY" ]; then
+  sudo dnf install -y -q python3.11 python3.11-pip python3.11-devel
+fi
+sudo "$PY" -m pip install -q --upgrade pip
+
+WORK=$(mktemp -d)
+aws s3 cp "$WHEEL_URI" "$WORK/"
+WHEEL="$WORK/$(basename "$WHEEL_URI")"
+# pyspark comes from EMR itself (spark-submit puts it on the path): not installed here.
+sudo "$PY" -m pip install -q "${WHEEL}[${EXTRAS}]"
+
+# The step runs `spark-submit $DRIVER run ...`: the same CLI as on a laptop.
+sudo mkdir -p "$(dirname "$DRIVER")"
+sudo tee "$DRIVER" > /dev/null <<'PYEOF'
+import sys
+
+from bigfruits.cli import main
+
+sys.exit(main(sys.argv[1:]))
+PYEOF
+sudo chmod 0644 "$DRIVER"
+echo "bigfruits installed for $($PY --version)"

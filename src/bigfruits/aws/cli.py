@@ -1,0 +1,236 @@
+"""``bigfruits aws ...``: parses options and delegates; nothing here talks to AWS itself.
+
+Extending: a module registers more commands on the ``aws`` group and gets the same context
+with ``@pass_aws`` (``studio_cli.py`` adds ``create-studio`` this way; it is imported at the
+end of this file when present).
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional
+
+import click
+
+from bigfruits.aws.context import AwsContext, Injected
+from bigfruits.aws.flavors import FLAVORS
+from bigfruits.aws.settings import build_settings, parse_forward, read_config
+
+#: Optional modules that add commands to the group (absent ones are skipped).
+EXTENSIONS = ("bigfruits.aws.studio_cli",)
+
+
+class _Invocation:
+    """What the group parsed, plus the injected outside world (tests pass ``obj=Injected``)."""
+
+    def __init__(self, overrides: Dict[str, Any], dry_run: bool, config: Optional[Path],
+                 injected: Injected) -> None:
+        self.overrides = overrides
+        self.dry_run = dry_run
+        self.config = config
+        self.injected = injected
+
+    def context(self, **more: Any) -> AwsContext:
+        overrides = {**self.overrides, **{k: v for k, v in more.items() if v is not None}}
+        settings = build_settings(read_config(self.config), overrides)
+        return AwsContext.create(settings, self.dry_run, self.injected)
+
+
+def pass_aws(**setting_params: str) -> Callable:
+    """Decorator: build the ``AwsContext`` (with the named command options as settings
+    overrides, e.g. ``pass_aws(bucket="bucket")``) and pass it as the first argument."""
+
+    def decorate(func: Callable) -> Callable:
+        @functools.wraps(func)
+        @click.pass_obj
+        def wrapper(inv: _Invocation, *args: Any, **kwargs: Any) -> Any:
+            overrides = {setting: kwargs.pop(param) for setting, param in setting_params.items()}
+            return func(inv.context(**overrides), *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--profile", envvar="AWS_PROFILE", help="AWS profile (else AWS_PROFILE / default).")
+@click.option("--region", help="AWS region (else AWS_REGION / the profile's region / config).")
+@click.option("--project", help="Name prefix and tag value of everything created [bigfruits].")
+@click.option("--bucket", help="Bucket name [<project>-<account>-<region>].")
+@click.option("--config", "config", type=click.Path(path_type=Path),
+              help="TOML config file with an [aws] table [~/.config/bigfruits/config.toml].")
+@click.option("--state-file", type=click.Path(path_type=Path), help="Where to remember what was created.")
+@click.option("--dry-run", is_flag=True, help="Send nothing; print each request as one JSON line.")
+@click.pass_context
+def aws(ctx: click.Context, profile: Optional[str], region: Optional[str], project: Optional[str],
+        bucket: Optional[str], config: Optional[Path], state_file: Optional[Path], dry_run: bool) -> None:
+    """Run the pipeline on AWS EMR: bucket, dataset, cluster (JupyterHub), steps, teardown."""
+    injected = ctx.obj if isinstance(ctx.obj, Injected) else Injected()
+    overrides = {"profile": profile, "region": region, "project": project, "bucket": bucket,
+                 "state_file": state_file}
+    ctx.obj = _Invocation(overrides, dry_run, config, injected)
+
+
+@aws.command("create-bucket")
+@click.option("--bucket", "bucket_name", help="Bucket name (overrides the group's --bucket).")
+@pass_aws(bucket="bucket_name")
+def create_bucket_cmd(ctx: AwsContext) -> None:
+    """A private, encrypted, TLS-only bucket with our layout (idempotent)."""
+    from bigfruits.aws.storage_ops import create_bucket
+
+    create_bucket(ctx)
+
+
+@aws.command("upload-dataset")
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@pass_aws()
+def upload_dataset_cmd(ctx: AwsContext, path: Optional[Path]) -> None:
+    """Upload images to s3://<bucket>/raw/ (only what changed). Default: the bundled sample."""
+    from bigfruits.aws.storage_ops import upload_dataset
+
+    upload_dataset(ctx, path)
+
+
+@aws.command("create-keypair")
+@click.option("--key-name", help="EC2 key pair name [<project>-key].")
+@pass_aws(key_name="key_name")
+def create_keypair_cmd(ctx: AwsContext) -> None:
+    """EC2 key pair for SSH; the private key saved with mode 0600 (idempotent)."""
+    from bigfruits.aws.access_ops import create_keypair
+
+    create_keypair(ctx)
+
+
+@aws.command("create-cluster")
+@click.option("--flavor", type=click.Choice(sorted(FLAVORS)), default="jupyterhub", show_default=True)
+@click.option("--release", help="EMR release label [emr-7.9.0].")
+@click.option("--master-type", help="Master instance type [m5.xlarge].")
+@click.option("--core-type", help="Core instance type [m5.xlarge].")
+@click.option("--core-count", type=int, help="Number of core nodes [2].")
+@click.option("--idle-timeout", "idle_timeout_s", type=int, help="Auto-terminate after this many idle seconds [3600].")
+@click.option("--key-name", help="EC2 key pair name [<project>-key].")
+@click.option("--wheel", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Use this bigfruits wheel instead of building one from the checkout.")
+@click.option("--notebook", type=click.Path(path_type=Path), help="Notebook to place for JupyterHub.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--no-wait", is_flag=True, help="Return once requested, without waiting for WAITING.")
+@pass_aws(release="release", master_type="master_type", core_type="core_type",
+          core_count="core_count", idle_timeout_s="idle_timeout_s", key_name="key_name")
+def create_cluster_cmd(ctx: AwsContext, flavor: str, wheel: Optional[Path], notebook: Optional[Path],
+                       yes: bool, no_wait: bool) -> None:
+    """An EMR cluster running our package (shows the cost estimate, asks first)."""
+    from bigfruits.aws.cluster_ops import create_cluster
+
+    create_cluster(ctx, flavor, yes=yes, wheel=wheel, notebook=notebook, wait=not no_wait)
+
+
+@aws.command("status")
+@click.option("--cluster-id", help="Another cluster than the current one.")
+@pass_aws()
+def status_cmd(ctx: AwsContext, cluster_id: Optional[str]) -> None:
+    """State, uptime, master, applications, steps, cost so far; warns about others running."""
+    from bigfruits.aws.cluster_ops import status
+
+    status(ctx, cluster_id)
+
+
+@aws.command("connect")
+@click.option("--cluster-id")
+@click.option("--forward", "forwards", multiple=True, metavar="LOCAL:REMOTE",
+              help="Port to forward (repeatable) [9443, 18080, 8088].")
+@click.option("--host", help="Reach the master at this address instead of its public DNS.")
+@click.option("--ssh-port", type=int, default=22, show_default=True)
+@click.option("--user", "ssh_user", help="SSH user [hadoop].")
+@click.option("--my-ip", help="Your public IPv4 (else looked up at checkip.amazonaws.com).")
+@pass_aws(ssh_user="ssh_user")
+def connect_cmd(ctx: AwsContext, cluster_id: Optional[str], forwards: tuple, host: Optional[str],
+                ssh_port: int, my_ip: Optional[str]) -> None:
+    """SSH tunnel to JupyterHub (9443) and the Spark/YARN UIs, in the background."""
+    from bigfruits.aws.access_ops import connect
+    from bigfruits.aws.cluster_ops import current_cluster
+    from bigfruits.aws.tunnel import DEFAULT_FORWARDS
+
+    pairs = [parse_forward(f) for f in forwards] or list(DEFAULT_FORWARDS)
+    connect(ctx, current_cluster(ctx, cluster_id), pairs, host, ssh_port, my_ip)
+
+
+@aws.command("disconnect")
+@pass_aws()
+def disconnect_cmd(ctx: AwsContext) -> None:
+    """Close the background SSH tunnel."""
+    from bigfruits.aws.access_ops import disconnect
+
+    disconnect(ctx)
+
+
+@aws.command("submit", context_settings={"ignore_unknown_options": True})
+@click.option("--input", "input_uri", help="s3:// input [s3://<bucket>/raw/].")
+@click.option("--output", "output_uri", help="s3:// output [s3://<bucket>/output/].")
+@click.option("--cluster-id")
+@click.option("--no-wait", is_flag=True)
+@click.option("--timeout", "timeout_s", type=float, default=3 * 3600, show_default=True, help="Seconds.")
+@click.argument("pipeline_args", nargs=-1, type=click.UNPROCESSED)
+@pass_aws()
+def submit_cmd(ctx: AwsContext, input_uri: Optional[str], output_uri: Optional[str],
+               cluster_id: Optional[str], no_wait: bool, timeout_s: float, pipeline_args: tuple) -> None:
+    """Run the pipeline as an EMR step; extra args go to `bigfruits run` (e.g. -- --k 50)."""
+    from bigfruits.aws.cluster_ops import submit
+
+    submit(ctx, input_uri, output_uri, pipeline_args, cluster_id, wait=not no_wait, timeout_s=timeout_s)
+
+
+@aws.command("logs")
+@click.option("--step-id", help="Step [the last submitted].")
+@click.option("--stream", type=click.Choice(["stderr", "stdout", "controller"]), default="stderr", show_default=True)
+@click.option("--lines", type=int, default=30, show_default=True)
+@click.option("--cluster-id")
+@pass_aws()
+def logs_cmd(ctx: AwsContext, step_id: Optional[str], stream: str, lines: int, cluster_id: Optional[str]) -> None:
+    """The end of a step's log from S3."""
+    from bigfruits.aws.cluster_ops import logs
+
+    logs(ctx, step_id, stream, cluster_id, lines)
+
+
+@aws.command("download-results")
+@click.argument("dest", required=False, default="results", type=click.Path(path_type=Path))
+@pass_aws()
+def download_results_cmd(ctx: AwsContext, dest: Path) -> None:
+    """Download s3://<bucket>/output/ (features, PCA) to DEST [./results]."""
+    from bigfruits.aws.storage_ops import download_results
+
+    download_results(ctx, dest)
+
+
+@aws.command("terminate")
+@click.option("--cluster-id")
+@click.option("--no-wait", is_flag=True)
+@pass_aws()
+def terminate_cmd(ctx: AwsContext, cluster_id: Optional[str], no_wait: bool) -> None:
+    """Close port 22 and the tunnel, terminate the cluster and wait until it is gone."""
+    from bigfruits.aws.cluster_ops import terminate
+
+    terminate(ctx, cluster_id, wait=not no_wait)
+
+
+@aws.command("destroy")
+@click.option("--yes", is_flag=True, help="Also delete the bucket without asking.")
+@pass_aws()
+def destroy_cmd(ctx: AwsContext, yes: bool) -> None:
+    """Remove everything bigfruits created (from the state file and from tags)."""
+    from bigfruits.aws.destroy import destroy
+
+    destroy(ctx, yes=yes)
+
+
+def _load_extensions() -> None:
+    for name in EXTENSIONS:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+_load_extensions()

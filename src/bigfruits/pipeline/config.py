@@ -1,0 +1,46 @@
+"""The parameters of one run, checked before any work starts."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, Optional
+
+from bigfruits.errors import InputError
+from bigfruits.pipeline.model import FEATURE_DIM
+
+
+@dataclass
+class RunConfig:
+    """Everything ``bigfruits run`` takes; ``input=None`` means the bundled sample."""
+
+    input: Optional[str] = None
+    output: str = "output"
+    k: Optional[int] = None
+    variance: Optional[float] = None
+    weights: str = "imagenet"
+    engine: str = "auto"
+    classes: Optional[str] = None
+    limit: Optional[int] = None
+    master: str = "local[*]"
+    overwrite: bool = False
+    seed: int = 0
+    batch_size: int = 64
+    progress: bool = True
+    spark_conf: Dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.k is not None and self.variance is not None:
+            raise InputError("--k and --variance were both given", "pass only one of them")
+        if self.k is None and self.variance is None:
+            self.k = 50
+        if self.k is not None and not 1 <= self.k <= FEATURE_DIM:
+            raise InputError(f"--k must be between 1 and {FEATURE_DIM} (got {self.k})",
+                             "pass a smaller --k, or --variance 0.95 to choose it from the data")
+        if self.variance is not None and not 0.0 < self.variance <= 1.0:
+            raise InputError(f"--variance must be in (0, 1] (got {self.variance})",
+                             "pass a share of variance to keep, e.g. --variance 0.95")
+        if self.batch_size < 1:
+            raise InputError(f"--batch-size must be at least 1 (got {self.batch_size})",
+                             "pass e.g. --batch-size 64")
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)

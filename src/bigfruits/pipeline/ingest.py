@@ -1,0 +1,174 @@
+"""Find the images, label them by folder, select part of a dataset, and read their bytes.
+
+Listing goes through Hadoop's FileSystem (the same code for local paths, ``s3://`` on EMR and
+``s3a://``) because Spark's ``binaryFile`` source silently drops zero-byte files: the listing is
+the ground truth that every input is accounted for against.
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from itertools import zip_longest
+from typing import Any, Dict, List, Optional, Tuple
+
+from bigfruits.errors import EnvironmentProblem, InputError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+#: binaryFile's own filter, case-insensitive (Hadoop glob syntax)
+IMAGE_GLOB = "*.{[jJ][pP][gG],[jJ][pP][eE][gG],[pP][nN][gG]}"
+BUNDLED_SAMPLE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "sample")
+S3A_PACKAGE_HINT = (
+    "on EMR use s3:// (native); elsewhere use s3a:// and add Hadoop's S3 connector, e.g. "
+    "--conf spark.jars.packages=org.apache.hadoop:hadoop-aws:{hadoop} (see README, 'Reading from S3')"
+)
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """One input image: its fully qualified path (as Spark writes it), size and label."""
+
+    path: str
+    size: int
+
+    @property
+    def label(self) -> str:
+        return label_of(self.path)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What was found under the input: the images, and what was passed over and why."""
+
+    root: str
+    images: List[ImageFile]
+    skipped: Dict[str, int]
+
+
+def label_of(path: str) -> str:
+    """The class of an image is its parent folder's name (``.../Test/Apple Red 1/x.jpg``)."""
+    parts = path.rstrip("/").split("/")
+    return parts[-2] if len(parts) >= 2 else ""
+
+
+def input_not_found(uri: str) -> InputError:
+    return InputError(f"input not found: {uri}", "pass --input a folder of images "
+                      "(<split>/<class>/<image>.jpg), or omit it for the bundled sample")
+
+
+def is_local(uri: str) -> bool:
+    return not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", uri) or uri.startswith("file:")
+
+
+def resolve_input(input_uri: Optional[str]) -> str:
+    """``None`` -> the bundled sample; a local path -> absolute; a URI stays as it is."""
+    if input_uri is None:
+        return os.path.abspath(BUNDLED_SAMPLE)
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", input_uri):
+        return input_uri
+    return os.path.abspath(os.path.expanduser(input_uri))
+
+
+def hadoop_path(spark: Any, uri: str) -> Tuple[Any, Any]:
+    """``(FileSystem, qualified Path)`` for ``uri``; a missing connector becomes one clear line."""
+    jvm = spark.sparkContext._jvm
+    path = jvm.org.apache.hadoop.fs.Path(uri)
+    try:
+        fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    except Exception as exc:  # py4j wraps UnsupportedFileSystemException / ClassNotFoundException
+        text = str(exc)
+        if "No FileSystem for scheme" in text or "ClassNotFound" in text:
+            scheme = uri.split("://", 1)[0]
+            hadoop = jvm.org.apache.hadoop.util.VersionInfo.getVersion()
+            raise EnvironmentProblem(
+                f"Spark here cannot read {scheme}:// paths (no S3 connector)",
+                S3A_PACKAGE_HINT.format(hadoop=hadoop),
+            ) from None
+        raise
+    return fs, fs.makeQualified(path)
+
+
+def _skip_reason(relative: str) -> Optional[str]:
+    """Why a file under the input is not an input image, or ``None`` if it is one.
+
+    Spark ignores every path with a part starting with ``.`` or ``_`` (hidden files, macOS
+    ``._x.jpg`` companions, ``_SUCCESS``), so we ignore them too, and say how many.
+    """
+    parts = relative.split("/")
+    if any(part.startswith((".", "_")) for part in parts):
+        return "hidden (a path part starts with '.' or '_')"
+    if not parts[-1].lower().endswith(IMAGE_EXTENSIONS):
+        return "not .jpg/.jpeg/.png"
+    return None
+
+
+def list_images(spark: Any, input_uri: str) -> Listing:
+    """Every image below ``input_uri`` (recursively), zero-byte files included, sorted by path."""
+    fs, root = hadoop_path(spark, input_uri)
+    try:
+        exists = fs.exists(root)
+    except Exception as exc:  # credentials, bucket in another region, ...
+        raise InputError(f"cannot read {input_uri}: {str(exc).splitlines()[0][:200]}",
+                         "check the path and your access to it") from None
+    if not exists:
+        raise input_not_found(input_uri)
+    root_text = root.toString().rstrip("/")
+    images: List[ImageFile] = []
+    skipped: Dict[str, int] = defaultdict(int)
+    files = fs.listFiles(root, True)
+    while files.hasNext():
+        status = files.next()
+        path = status.getPath().toString()
+        relative = path[len(root_text):].lstrip("/") if path.startswith(root_text) else path
+        reason = _skip_reason(relative)
+        if reason:
+            skipped[reason] += 1
+        else:
+            images.append(ImageFile(path, int(status.getLen())))
+    if not images:
+        raise InputError(f"no images found in {input_uri}",
+                         "expected .jpg/.jpeg/.png files in <split>/<class>/ folders")
+    images.sort(key=lambda image: image.path)
+    return Listing(root_text, images, dict(skipped))
+
+
+def select_images(images: List[ImageFile], classes: Optional[str] = None,
+                  limit: Optional[int] = None) -> List[ImageFile]:
+    """Keep the classes matching ``classes`` (comma-separated globs, e.g. ``Apple*``), then at
+    most ``limit`` images spread evenly over the classes (round robin in path order), so
+    ``--limit 300`` is a small but representative run rather than the first three classes."""
+    selected = images
+    if classes:
+        patterns = [p.strip() for p in classes.split(",") if p.strip()]
+        selected = [im for im in images if any(fnmatch.fnmatchcase(im.label, p) for p in patterns)]
+        if not selected:
+            known = sorted({im.label for im in images})
+            shown = ", ".join(known[:8]) + (", ..." if len(known) > 8 else "")
+            raise InputError(f"no class matches --classes {classes!r}",
+                             f"class names are folder names, e.g. {shown}")
+    if limit is not None:
+        if limit < 1:
+            raise InputError(f"--limit must be at least 1 (got {limit})", "pass a positive number")
+        by_class: Dict[str, List[ImageFile]] = defaultdict(list)
+        for image in selected:
+            by_class[image.label].append(image)
+        round_robin = [im for row in zip_longest(*(by_class[c] for c in sorted(by_class)))
+                       for im in row if im is not None]
+        selected = sorted(round_robin[:limit], key=lambda image: image.path)
+    return selected
+
+
+def _escape_glob(path: str) -> str:
+    """Spark treats load() paths as Hadoop globs; a file named ``a[1].jpg`` must stay literal."""
+    return re.sub(r"([\\*?\[\]{}])", r"\\\1", path)
+
+
+def read_images(spark: Any, listing: Listing, selected: List[ImageFile]) -> Any:
+    """``DataFrame[path, content]`` of the selected images through Spark's ``binaryFile``."""
+    reader = spark.read.format("binaryFile")
+    if len(selected) == len(listing.images):
+        return (reader.option("recursiveFileLookup", "true").option("pathGlobFilter", IMAGE_GLOB)
+                .load(listing.root).select("path", "content"))
+    return reader.load([_escape_glob(image.path) for image in selected]).select("path", "content")

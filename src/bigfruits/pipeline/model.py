@@ -1,0 +1,125 @@
+"""MobileNetV2 without its top (global average pooling, 1280 features) with the chosen weights.
+
+``--weights`` takes ``imagenet`` (Keras' own download and cache), a path to a Keras weights file,
+or ``random`` (seeded; the features then mean nothing, and the manifest says so).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from typing import Any, List
+
+import numpy as np
+
+from bigfruits.errors import EnvironmentProblem, InputError
+
+INPUT_SHAPE = (224, 224, 3)
+FEATURE_DIM = 1280
+IMAGENET_FILE = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    """Which weights a run used: ``kind`` (imagenet, file, random), where from, and the sha256
+    of the weight tensors themselves (so two runs can be compared whatever the source)."""
+
+    kind: str
+    source: str
+    sha256: str
+    meaningful: bool
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "source": self.source, "sha256": self.sha256,
+                "meaningful": self.meaningful}
+
+
+def _keras() -> Any:
+    from bigfruits.pipeline.tfimport import import_tensorflow
+
+    try:
+        import_tensorflow()
+        import keras  # noqa: F401
+        from keras import applications  # noqa: F401
+    except ImportError as exc:
+        raise EnvironmentProblem(
+            "TensorFlow/Keras is not installed",
+            "install it with `pip install 'bigfruits[tf]'` (needed on the driver to build the model)",
+        ) from exc
+    return keras
+
+
+def build_mobilenet(weights: "str | None") -> Any:
+    """The Keras model: 224x224x3 in, 1280 average-pooled features out."""
+    keras = _keras()
+    return keras.applications.MobileNetV2(
+        input_shape=INPUT_SHAPE, include_top=False, weights=weights, pooling="avg"
+    )
+
+
+def weights_sha256(weights: List[np.ndarray]) -> str:
+    """A digest of the weight tensors (shapes and values), independent of the file format."""
+    digest = hashlib.sha256()
+    for array in weights:
+        array = np.ascontiguousarray(array)
+        digest.update(str(array.shape).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def randomize_weights(model: Any, seed: int) -> None:
+    """Seeded He-normal kernels drawn with numpy (the same on every Keras version).
+
+    Keras' default (Glorot) initialisation shrinks activations through MobileNetV2's depth until
+    the features are ~1e-11; He scaling keeps them around 1, so a random model still makes a
+    useful test model (its features are well-scaled, though they mean nothing)."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind not in ("Conv2D", "DepthwiseConv2D"):
+            continue
+        kernel, *rest = layer.get_weights()
+        kh, kw, channels, _ = kernel.shape
+        fan_in = kh * kw * (1 if kind == "DepthwiseConv2D" else channels)
+        kernel = rng.normal(0.0, np.sqrt(2.0 / fan_in), size=kernel.shape).astype(np.float32)
+        layer.set_weights([kernel, *rest])
+
+
+def check_weights_arg(weights: str) -> None:
+    """``imagenet``, ``random`` or an existing file, else one clear line."""
+    if weights not in ("imagenet", "random") and not os.path.isfile(os.path.expanduser(weights)):
+        raise InputError(
+            f"weights file not found: {weights}",
+            "pass --weights imagenet, --weights random, or the path to a Keras weights file",
+        )
+
+
+def load_model(weights: str = "imagenet", seed: int = 0) -> "tuple[Any, WeightsInfo]":
+    """Build MobileNetV2 with ``weights`` (``imagenet``, ``random`` or a file path)."""
+    keras = _keras()
+    if weights == "random":
+        model = build_mobilenet(None)
+        randomize_weights(model, seed)
+        kind, source, meaningful = "random", f"seed={seed}", False
+    elif weights == "imagenet":
+        try:
+            model = build_mobilenet("imagenet")
+        except Exception as exc:  # Keras raises a bare Exception("URL fetch failure ...")
+            raise EnvironmentProblem(
+                f"could not get the ImageNet weights ({str(exc).splitlines()[0][:120]})",
+                f"without internet, pass --weights PATH to a MobileNetV2 no-top weights file "
+                f"(Keras' {IMAGENET_FILE}), or --weights random for a test run",
+            ) from None
+        kind, source, meaningful = "imagenet", "keras.applications (cached download)", True
+    else:
+        check_weights_arg(weights)
+        path = os.path.expanduser(weights)
+        try:
+            model = build_mobilenet(path)
+        except Exception as exc:  # wrong architecture, corrupt file, wrong suffix
+            raise InputError(
+                f"cannot load weights from {weights} ({str(exc).splitlines()[0][:160]})",
+                "pass a MobileNetV2 include_top=False weights file (.weights.h5 or .h5)",
+            ) from None
+        kind, source, meaningful = "file", os.path.abspath(path), True
+    return model, WeightsInfo(kind, source, weights_sha256(model.get_weights()), meaningful)

@@ -1,0 +1,69 @@
+"""The Spark session: the caller's (spark-submit, a notebook) when there is one, otherwise an
+embedded one whose Python workers run this very interpreter and environment."""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import warnings
+from typing import Any, Dict, Optional
+
+from bigfruits.errors import EnvironmentProblem
+
+JAVA_HINT = "install Java 17 (Debian/Ubuntu: apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
+
+
+def java_executable() -> Optional[str]:
+    home = os.environ.get("JAVA_HOME")
+    if home and os.access(os.path.join(home, "bin", "java"), os.X_OK):
+        return os.path.join(home, "bin", "java")
+    return shutil.which("java")
+
+
+def _import_pyspark() -> Any:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise EnvironmentProblem("PySpark is not installed",
+                                 "pip install 'bigfruits[spark]' (EMR clusters provide it)") from None
+    return SparkSession
+
+
+def quiet_libraries() -> None:
+    """Keep the terminal for what matters: TensorFlow's C++ start-up chatter off (inherited by
+    the Python workers), and PySpark's blanket warning about pandas 3 (tested here) silenced."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                            category=FutureWarning)
+
+
+def get_session(master: str = "local[*]", conf: Optional[Dict[str, str]] = None,
+                app_name: str = "bigfruits") -> Any:
+    """Reuse the active session (spark-submit, notebooks); else start one on ``master``."""
+    quiet_libraries()
+    SparkSession = _import_pyspark()
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    builder = SparkSession.builder.appName(app_name)
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:  # not under spark-submit: we choose
+        if java_executable() is None:
+            raise EnvironmentProblem("Java was not found", JAVA_HINT)
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+        os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+        builder = (builder.master(master)
+                   .config("spark.pyspark.python", sys.executable)
+                   .config("spark.pyspark.driver.python", sys.executable)
+                   .config("spark.ui.showConsoleProgress", "false")
+                   .config("spark.sql.session.timeZone", "UTC"))
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:
+        text = str(exc)
+        if "Java gateway process exited" in text or "JAVA_HOME" in text:
+            raise EnvironmentProblem("Spark could not start Java", JAVA_HINT) from None
+        raise
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark

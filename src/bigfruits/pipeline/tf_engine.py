@@ -1,0 +1,56 @@
+"""TensorFlow engine: the weights travel as an ``.npz`` blob; each worker rebuilds MobileNetV2
+and runs it as a compiled ``tf.function`` (not ``model.predict``, whose per-call set-up costs
+more than the inference on small batches)."""
+from __future__ import annotations
+
+import io
+from typing import Any, List
+
+import numpy as np
+
+from bigfruits.pipeline.model import INPUT_SHAPE
+
+
+def export_model(model: Any) -> bytes:
+    buffer = io.BytesIO()
+    weights: List[np.ndarray] = model.get_weights()
+    np.savez(buffer, *weights)
+    return buffer.getvalue()
+
+
+def _limit_threads(threads: int) -> None:
+    """Spark tasks x inference threads <= cores: pin TF's pools before TF starts them."""
+    from bigfruits.pipeline.tfimport import import_tensorflow
+
+    tf = import_tensorflow()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # TF already initialised in this process: keep its pools
+        pass
+
+
+class TensorFlowEngine:
+    name = "tensorflow"
+
+    def __init__(self, blob: bytes, threads: int) -> None:
+        _limit_threads(threads)
+        import tensorflow as tf
+
+        from bigfruits.pipeline.model import build_mobilenet
+
+        with np.load(io.BytesIO(blob)) as arrays:
+            weights = [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
+        self._model = build_mobilenet(None)
+        self._model.set_weights(weights)
+        self._call = tf.function(
+            lambda x: self._model(x, training=False),
+            input_signature=[tf.TensorSpec((None,) + INPUT_SHAPE, tf.float32)],
+        )
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        return np.asarray(self._call(batch), dtype=np.float32)
+
+
+def load_engine(blob: bytes, threads: int) -> TensorFlowEngine:
+    return TensorFlowEngine(blob, threads)

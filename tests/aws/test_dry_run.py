@@ -1,0 +1,73 @@
+"""--dry-run prints each request as one JSON line, valid against botocore's service models,
+and sends nothing (no endpoint, no credentials are set up here: any sending would fail)."""
+from __future__ import annotations
+
+import json
+from typing import List
+
+import botocore.session
+import pytest
+from botocore.validate import ParamValidator
+from click.testing import CliRunner
+
+from bigfruits.aws.cli import aws
+from bigfruits.aws.context import Injected
+
+COMMANDS = [
+    ["create-bucket", "--bucket", "my-bucket"],
+    ["create-keypair"],
+    ["create-cluster", "--yes"],
+    ["create-cluster", "--yes", "--flavor", "studio"],
+    ["submit", "--", "--k", "20"],
+    ["status"],
+    ["terminate"],
+    ["destroy", "--yes"],
+]
+
+
+def _validate(lines: List[str]) -> List[str]:
+    loader = botocore.session.get_session()
+    operations = []
+    for line in lines:
+        request = json.loads(line)
+        model = loader.get_service_model(request["service"]).operation_model(request["operation"])
+        report = ParamValidator().validate(request["params"], model.input_shape)
+        assert not report.has_errors(), (line, report.generate_report())
+        operations.append(request["operation"])
+    return operations
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a))
+def test_dry_run_prints_only_valid_requests(args, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.setenv("BIGFRUITS_CONFIG", str(tmp_path / "none.toml"))
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"resources": {}, "cluster": "j-EXISTING"}))
+    injected = Injected(session_factory=lambda p, r: pytest.fail("a dry run must not make a session"),
+                        ip_lookup=lambda: "203.0.113.7")
+    result = CliRunner().invoke(
+        aws, ["--dry-run", "--region", "eu-west-1", "--state-file", str(state), "--bucket", "b", *args],
+        obj=injected)
+    assert result.exit_code == 0, (result.output, result.stderr, result.exception)
+    lines = result.stdout.strip().splitlines()
+    operations = _validate(lines)
+    assert operations, "a dry run prints the requests"
+    assert json.loads(state.read_text()) == {"resources": {}, "cluster": "j-EXISTING"}, "nothing remembered"
+    if args[0] == "create-cluster":
+        run = [json.loads(x) for x in lines if '"RunJobFlow"' in x][0]["params"]
+        assert run["AutoTerminationPolicy"] == {"IdleTimeout": 3600}
+        assert "CreateRole" in operations and "CreateKeyPair" in operations and "PutObject" in operations
+    if args[0] == "submit":
+        assert operations == ["AddJobFlowSteps"]
+        assert '"JobFlowId": "j-EXISTING"' in lines[0]
+
+
+def test_dry_run_placeholders_name_unknown_values(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    result = CliRunner().invoke(
+        aws, ["--dry-run", "--region", "us-east-1", "--state-file", str(tmp_path / "s.json"),
+              "create-cluster", "--yes"], obj=Injected())
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "<account-id>" in out and "<security-group-id>" in out and "<random-password>" in out
+    assert "<cluster-id>" in result.stderr  # "cluster <cluster-id> requested" goes to stderr

@@ -1,0 +1,111 @@
+"""``connect`` against a real sshd on 127.0.0.1 forwarding to a local web server, then
+``disconnect``, and ``terminate`` closing port 22 (the rule lives in the moto server).
+
+moto server: cluster, security group and rule. Real sshd + ssh: the tunnel itself."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Iterator, Tuple
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "aws"))
+from mock_aws import (  # noqa: E402
+    CALLER_IP, aws_env, boto, built_wheel, free_port, moto_tls, moto_url, run,
+)
+
+__all__ = ["aws_env", "built_wheel", "moto_tls", "moto_url"]
+SSHD = "/usr/sbin/sshd"
+
+
+@pytest.fixture
+def sshd(tmp_path: Path) -> Iterator[Tuple[int, Path]]:
+    """A throwaway sshd on 127.0.0.1 that accepts one generated key for the current user."""
+    if not (os.path.exists(SSHD) and shutil.which("ssh") and shutil.which("ssh-keygen")):
+        pytest.skip("openssh-server/openssh-client not installed (apt-get install openssh-server)")
+    if os.geteuid() != 0:
+        pytest.skip("sshd with a throwaway config must run as root here")
+    folder = tmp_path / "sshd"
+    folder.mkdir()
+    for name in ("host", "client"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / name)], check=True)
+    (folder / "authorized_keys").write_text((folder / "client.pub").read_text())
+    port = free_port()
+    (folder / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {folder / 'host'}\n"
+        f"AuthorizedKeysFile {folder / 'authorized_keys'}\nPidFile {folder / 'sshd.pid'}\n"
+        "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+        "UsePAM no\nStrictModes no\nAllowTcpForwarding yes\n")
+    Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory
+    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(folder / "sshd_config")],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            import socket
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.skip(f"sshd could not start: {proc.stderr.read().decode()[-300:] if proc.stderr else ''}")
+            time.sleep(0.1)
+    yield port, folder / "client"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[int]:
+    """A local web server standing in for JupyterHub."""
+    root = tmp_path / "www"
+    root.mkdir()
+    (root / "index.html").write_text("hello from the master")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def _ssh_rules() -> list:
+    return [r["CidrIp"] for g in boto("ec2").describe_security_groups()["SecurityGroups"]
+            for p in g.get("IpPermissions", []) if p.get("FromPort") == 22 for r in p["IpRanges"]]
+
+
+@pytest.mark.slow
+def test_connect_forwards_through_a_real_sshd(aws_env, built_wheel, sshd, web) -> None:
+    ssh_port, client_key = sshd
+    run(["create-bucket"])
+    run(["create-cluster", "--yes", "--wheel", str(built_wheel)])
+    pem = aws_env["tmp"] / "xdg" / "bigfruits" / "keys" / "bigfruits-key.pem"
+    pem.write_bytes(client_key.read_bytes())  # the moto key pair's key stands for the real one
+    local = free_port()
+    args = ["connect", "--host", "127.0.0.1", "--ssh-port", str(ssh_port), "--user", "root",
+            "--forward", f"{local}:{web}"]
+    try:
+        out = run(args).output
+        assert "tunnel up in the background" in out
+        assert _ssh_rules() == [f"{CALLER_IP}/32"]
+        body = urllib.request.urlopen(f"http://127.0.0.1:{local}/index.html", timeout=10).read()
+        assert body == b"hello from the master"
+
+        assert "tunnel closed" in run(["disconnect"]).output
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{local}/index.html", timeout=5)
+
+        run(args)  # again, then terminate closes both the tunnel and port 22
+        out = run(["terminate"]).output
+        assert f"port 22 closed for {CALLER_IP}/32" in out and "tunnel closed" in out
+        assert _ssh_rules() == []
+    finally:
+        run(["disconnect"], expect_ok=False)

@@ -1,0 +1,34 @@
+"""``destroy`` finds our resources from tags when the state file is lost (moto server), asks
+before deleting the bucket, and leaves other people's resources alone."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "aws"))
+from mock_aws import (  # noqa: E402
+    aws_env, boto, built_wheel, injected, moto_tls, moto_url, nothing_of_ours_left, run,
+)
+
+__all__ = ["aws_env", "built_wheel", "moto_tls", "moto_url"]
+
+
+@pytest.mark.slow
+def test_destroy_from_tags_after_state_loss(aws_env, built_wheel) -> None:
+    run(["create-bucket"])
+    run(["create-cluster", "--yes", "--wheel", str(built_wheel)])
+    boto("ec2").create_key_pair(KeyName="not-ours")
+    for state in (aws_env["tmp"] / "state").glob("*.json"):
+        state.unlink()
+
+    out = run(["destroy"], injected(answers=[False])).output  # keep the bucket this time
+    assert "kept bucket" in out and "removed cluster" in out and "removed security-group" in out
+    assert boto("s3").list_buckets()["Buckets"]
+
+    out = run(["destroy"], injected(answers=[True])).output
+    assert "removed bucket" in out
+    left = nothing_of_ours_left()
+    assert left.pop("key_pairs") == ["not-ours"]
+    assert left == {k: [] for k in left}, left

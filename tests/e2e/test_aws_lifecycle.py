@@ -1,0 +1,80 @@
+"""The whole JupyterHub lifecycle as a user types it, against a moto server on 127.0.0.1:
+create-bucket -> upload-dataset -> create-keypair -> create-cluster --yes -> status ->
+submit -> download-results -> terminate -> destroy, ending with nothing of ours in moto.
+
+moto: everything except step progress. FakeEmr (moto underneath): the step goes
+PENDING -> RUNNING -> COMPLETED and "writes" the pipeline's output, because moto's steps never run.
+"""
+from __future__ import annotations
+
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "aws"))
+from mock_aws import (  # noqa: E402
+    BUCKET, FakeEmr, aws_env, boto, built_wheel, injected, make_dataset, moto_tls, moto_url,
+    nothing_of_ours_left, run,
+)
+
+__all__ = ["aws_env", "built_wheel", "moto_tls", "moto_url"]  # fixtures used below
+
+
+def _write_outputs(cluster_id: str, step_id: str) -> None:
+    """What the pipeline step writes when it completes (moto does not run it)."""
+    s3 = boto("s3")
+    s3.put_object(Bucket=BUCKET, Key="output/features/part-0.parquet", Body=b"PAR1features")
+    s3.put_object(Bucket=BUCKET, Key="output/pca/components.csv", Body=b"pc1,pc2\n0.1,0.2\n")
+
+
+@pytest.mark.slow
+def test_whole_lifecycle_leaves_nothing_behind(aws_env, built_wheel, tmp_path: Path) -> None:
+    data = make_dataset(tmp_path / "fruits")
+    notebook = tmp_path / "bigfruits-jupyterhub.ipynb"
+    notebook.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+
+    out = run(["create-bucket"]).output
+    assert f"s3://{BUCKET}" in out
+    assert boto("s3").get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"]["BlockPublicAcls"]
+    run(["create-bucket"])  # idempotent
+
+    assert "5 to upload" in run(["upload-dataset", str(data / "Test")]).output
+    assert "0 to upload, 5 unchanged" in run(["upload-dataset", str(data / "Test")]).output
+    (data / "Test" / "apple" / "0.jpg").write_bytes(b"changed")
+    assert "1 to upload, 4 unchanged" in run(["upload-dataset", str(data / "Test")]).output
+
+    run(["create-keypair"])
+    pem = tmp_path / "xdg" / "bigfruits" / "keys" / "bigfruits-key.pem"
+    assert stat.S_IMODE(pem.stat().st_mode) == 0o600
+
+    out = run(["create-cluster", "--yes", "--wheel", str(built_wheel), "--notebook", str(notebook)],
+              injected(lambda s: FakeEmr(s))).output
+    assert "BOOTSTRAPPING" in out and "password" in out
+    cluster_id = boto("emr").list_clusters()["Clusters"][0]["Id"]
+    keys = [o["Key"] for o in boto("s3").list_objects_v2(Bucket=BUCKET, Prefix="")["Contents"]]
+    assert "bootstrap/bigfruits-0.1.0-py3-none-any.whl" in keys
+    assert "jupyter/jovyan/bigfruits-jupyterhub.ipynb" in keys
+
+    out = run(["status"]).output
+    assert cluster_id in out and "WAITING" in out and "$" in out
+
+    out = run(["submit", "--", "--k", "5"], injected(lambda s: FakeEmr(s, on_step_done=_write_outputs))).output
+    assert "RUNNING" in out and "completed" in out
+    step = boto("emr").list_steps(ClusterId=cluster_id)["Steps"][0]
+    assert step["Config"]["Args"][-2:] == ["--k", "5"]
+
+    dest = tmp_path / "results"
+    run(["download-results", str(dest)])
+    assert (dest / "pca" / "components.csv").read_text().startswith("pc1")
+
+    out = run(["terminate"]).output
+    assert "terminated" in out
+    assert boto("emr").describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"].startswith("TERMINATED")
+
+    out = run(["destroy", "--yes"]).output
+    assert "removed bucket" in out and "removed key-pair" in out and "removed iam-role" in out
+    left = nothing_of_ours_left()
+    assert left == {k: [] for k in left}, left
+    assert not pem.exists()
