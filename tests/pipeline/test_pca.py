@@ -1,7 +1,6 @@
 """ExactPCA against scikit-learn and Spark ML, its persistence, and its errors."""
 from __future__ import annotations
 
-import os
 import sys
 
 import numpy as np
@@ -13,7 +12,6 @@ sklearn_decomposition = pytest.importorskip("sklearn.decomposition")
 from pyspark.ml import Pipeline, PipelineModel  # noqa: E402
 from pyspark.ml.feature import PCA as SparkPCA  # noqa: E402
 from pyspark.ml.linalg import Vectors  # noqa: E402
-from pyspark.sql import SparkSession  # noqa: E402
 
 from bigfruits.errors import InputError  # noqa: E402
 from bigfruits.pipeline.pca import ExactPCA, ExactPCAModel  # noqa: E402
@@ -23,18 +21,6 @@ from bigfruits.pipeline.pca_stats import (  # noqa: E402
     moments_of_block,
     top_components,
 )
-
-
-@pytest.fixture(scope="module")
-def spark():
-    """A small local session (or the suite's, when one is already running)."""
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    return (
-        SparkSession.builder.master("local[2]")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .getOrCreate()
-    )
 
 
 def correlated(rows: int, width: int, seed: int = 0, offset: float = 0.0) -> np.ndarray:
