@@ -131,6 +131,8 @@ def measure(settings: BenchSettings, spark: Any) -> Dict[str, Any]:
             rates[f"run_{engine}_end_to_end"] = settings.images / timings["total"]
             rates[f"run_{engine}_featurize_stage"] = settings.images / timings["featurize"]
             results.setdefault("manifests", {})[engine] = manifest
+            if engine == settings.engines[0]:
+                results.setdefault("sized_runs", {})[str(settings.images)] = timings
         results["breakdown"] = breakdown(results, settings.images, cores)
 
     def pca() -> None:
@@ -144,11 +146,13 @@ def measure(settings: BenchSettings, spark: Any) -> Dict[str, Any]:
             with peak_memory() as peak:
                 manifest = bench.run_pipeline(count, settings.engines[0])
             results["memory"].append({"images": count, **peak, "total_s": manifest["timings"]["total"]})
+            results.setdefault("sized_runs", {})[str(count)] = manifest["timings"]
 
     def scale() -> None:
         manifest = bench.run_pipeline(FULL_SIZE_IMAGES, settings.engines[0])
         results["scale"] = {"images": FULL_SIZE_IMAGES, "total_s": manifest["timings"]["total"],
                             "timings": manifest["timings"]}
+        results.setdefault("sized_runs", {})[str(FULL_SIZE_IMAGES)] = manifest["timings"]
 
     steps = {"users": users, "ceilings": engine_ceilings, "runs": runs, "pca": pca, "memory": memory}
     for name in settings.steps:

@@ -33,20 +33,29 @@ def throughput_rows(results: Dict[str, Any]) -> List[Tuple[str, Optional[float],
             for key, label in labels if key in rates]
 
 
+def largest_run(results: Dict[str, Any]) -> Tuple[Optional[int], Optional[float]]:
+    """(images, end-to-end images/s) of the default engine's largest run: the set-up, PCA and
+    writes cost seconds whatever the size, so throughput targets are judged at scale."""
+    sized = results.get("sized_runs", {})
+    if not sized:
+        return None, None
+    images = max(int(count) for count in sized)
+    return images, images / sized[str(images)]["total"]
+
+
 def targets(results: Dict[str, Any]) -> List[Tuple[str, str, Optional[bool]]]:
     """(target, measured, met) for each target of issue 3; met is None when not measured."""
     rates, pca = results.get("rates", {}), results.get("pca", {})
-    default = results.get("default_engine", "onnxruntime")
-    end_to_end = rates.get(f"run_{default}_end_to_end")
+    images, end_to_end = largest_run(results)
     users, ceiling = rates.get("users_rebuild_per_batch"), rates.get("raw_onnxruntime")
     share, speedup = _ratio(end_to_end, ceiling), _ratio(end_to_end, users)
     over_spark = _ratio(pca.get("spark_ml_s"), pca.get("ours_s"))
     over_sklearn = _ratio(pca.get("ours_s"), pca.get("sklearn_s"))
     full = results.get("scale", {}).get("total_s")
     rows = [
-        ("run end to end >= 70% of raw ONNX Runtime",
+        (f"run end to end ({images} images) >= 70% of raw ONNX Runtime",
          _fmt(share, "{:.0%}"), None if share is None else share >= 0.7),
-        ("run end to end >= 10x users' pattern",
+        (f"run end to end ({images} images) >= 10x users' pattern",
          _fmt(speedup, "{:.1f}x"), None if speedup is None else speedup >= 10),
         ("PCA fit >= 5x faster than Spark ML",
          _fmt(over_spark, "{:.1f}x"), None if over_spark is None else over_spark >= 5),
@@ -94,9 +103,11 @@ def markdown(results: Dict[str, Any]) -> str:
     memory = results.get("memory", [])
     if memory:
         lines += _markdown_table(
-            ["images", "peak driver Python (MiB)", "peak all processes (MiB)", "seconds"],
+            ["images", "peak driver Python (MiB)", "peak all processes (MiB)", "seconds",
+             "images/s end to end"],
             [[str(m["images"]), f"{m['driver_python'] / 2**20:.0f}",
-              f"{m['all_processes'] / 2**20:.0f}", f"{m['total_s']:.1f}"] for m in memory],
+              f"{m['all_processes'] / 2**20:.0f}", f"{m['total_s']:.1f}",
+              f"{m['images'] / m['total_s']:.1f}"] for m in memory],
         )
     breakdown = results.get("breakdown", {})
     if breakdown:
