@@ -134,10 +134,12 @@ def test_top_components_same_with_and_without_scipy(monkeypatch):
     pytest.importorskip("scipy.linalg")
     data = correlated(200, 9, seed=12)
     cov = np.cov(data, rowvar=False)
-    with_scipy = top_components(cov, 4)
+    values, with_scipy = top_components(cov, 4)
     monkeypatch.setitem(sys.modules, "scipy.linalg", None)  # makes the import fail
-    without_scipy = top_components(cov, 4)
+    values_numpy, without_scipy = top_components(cov, 4)
     np.testing.assert_allclose(with_scipy, without_scipy, atol=1e-10)
+    np.testing.assert_allclose(values, values_numpy, rtol=1e-12)
+    np.testing.assert_allclose(values, np.linalg.eigvalsh(cov)[::-1][:4], rtol=1e-12)
 
 
 def test_rows_with_null_features_are_skipped_and_stay_null(spark):

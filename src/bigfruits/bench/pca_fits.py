@@ -37,10 +37,18 @@ def write_features_parquet(matrix: np.ndarray, folder: str, files: int = 8) -> s
     return folder
 
 
+REPEATS = 2
+
+
 def _seconds(action) -> float:
-    clock = time.perf_counter()
-    action()
-    return time.perf_counter() - clock
+    """Best of REPEATS runs: the first run of each method also pays one-off costs (JIT, Python
+    workers importing numpy), which the users' full runs pay once, not per fit."""
+    best = float("inf")
+    for _ in range(REPEATS):
+        clock = time.perf_counter()
+        action()
+        best = min(best, time.perf_counter() - clock)
+    return best
 
 
 def time_pca_fits(spark: Any, matrix: np.ndarray, folder: str, k: int = 50) -> Dict[str, Any]:
@@ -53,13 +61,11 @@ def time_pca_fits(spark: Any, matrix: np.ndarray, folder: str, k: int = 50) -> D
     from bigfruits.pipeline.pca import ExactPCA
 
     features = spark.read.parquet(write_features_parquet(matrix, folder))
-    ExactPCA(k=2).fit(features.limit(100))  # start the Python workers outside the timing
     ours_holder = {}
-    ours = _seconds(lambda: ours_holder.setdefault("m", ExactPCA(k=k).fit(features)))
+    ours = _seconds(lambda: ours_holder.update(m=ExactPCA(k=k).fit(features)))
     vectors = features.select(array_to_vector("features").alias("features"))
     spark_ml = _seconds(lambda: SparkPCA(k=k, inputCol="features", outputCol="pca").fit(vectors))
-    sklearn_holder = {}
-    sklearn = _seconds(lambda: sklearn_holder.setdefault("m", SklearnPCA(n_components=k).fit(matrix)))
+    sklearn = _seconds(lambda: SklearnPCA(n_components=k).fit(matrix))
     exact = SklearnPCA(n_components=k, svd_solver="full").fit(matrix.astype(np.float64))
     deviation = np.abs(ours_holder["m"].explained_variance_ratio_ - exact.explained_variance_ratio_)
     return {

@@ -157,19 +157,19 @@ class ExactPCA(Estimator, _PCAColumns, DefaultParamsReadable, DefaultParamsWrita
             count = 0 if moments is None else moments.count
             raise InputError(f"PCA needs at least 2 rows, got {count}", "give more images")
         with blas_threads(1):  # robust on busy cores; a 1280 x 1280 eigh takes ~0.2 s on one
-            cov, explained, components, k = self._decompose(moments)
+            explained, components, total_variance = self._decompose(moments)
         model = ExactPCAModel(
             mean=moments.mean,
             components=components,
-            explained_variance=explained[:k],
-            explained_variance_ratio=explained[:k] / float(np.trace(cov)),
+            explained_variance=explained,
+            explained_variance_ratio=explained / total_variance,
             n_samples=moments.count,
         )
         self._copyValues(model)
         return model
 
-    def _decompose(self, moments: Moments) -> Tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """(covariance, all variances, the k leading components, k)."""
+    def _decompose(self, moments: Moments) -> Tuple[np.ndarray, np.ndarray, float]:
+        """(the k leading variances, their components, the total variance)."""
         width = moments.mean.shape[0]
         cov = covariance(moments)
         total_variance = float(np.trace(cov))
@@ -178,8 +178,6 @@ class ExactPCA(Estimator, _PCAColumns, DefaultParamsReadable, DefaultParamsWrita
                 "PCA input has no variance: every feature vector is the same",
                 "check the images (are they all identical?)",
             )
-        explained = variances(cov)
-        ratios = explained / total_variance
         if self.isSet(self.k):
             k = self.getK()
             if k > min(moments.count, width):
@@ -187,9 +185,11 @@ class ExactPCA(Estimator, _PCAColumns, DefaultParamsReadable, DefaultParamsWrita
                     f"PCA k={k} is larger than min(rows={moments.count}, features={width})",
                     f"pass k <= {min(moments.count, width)}",
                 )
-        else:
+        else:  # all the variances are needed to choose k
+            ratios = variances(cov) / total_variance
             k = components_for_variance(ratios, self.getVarianceThreshold())
-        return cov, explained, top_components(cov, k), k
+        explained, components = top_components(cov, k)
+        return explained, components, total_variance
 
 
 class ExactPCAModel(Model, _PCAColumns, MLReadable, MLWritable):

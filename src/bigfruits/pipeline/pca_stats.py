@@ -7,7 +7,7 @@ when the data sit on a large common offset, while the Chan et al. pairwise merge
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterable, Iterator, NamedTuple, Optional
+from typing import Iterable, Iterator, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -89,24 +89,25 @@ def variances(covariance_matrix: np.ndarray) -> np.ndarray:
     return np.clip(np.linalg.eigvalsh(covariance_matrix)[::-1], 0.0, None)
 
 
-def top_components(covariance_matrix: np.ndarray, k: int) -> np.ndarray:
-    """The k leading unit eigenvectors as rows (k x p), largest variance first.
+def top_components(covariance_matrix: np.ndarray, k: int) -> Tuple[np.ndarray, np.ndarray]:
+    """(the k largest eigenvalues clipped at 0, their unit eigenvectors as rows, k x p).
 
-    Only k eigenvectors are computed when scipy is there (MRRR, ~5x faster than a full eigh at
+    Only k eigenpairs are computed when scipy is there (MRRR, ~5x faster than a full eigh at
     p = 1280). Sign convention: each component's entry of largest magnitude is positive, which
     is what scikit-learn's ``svd_flip(u_based_decision=False)`` (PCA since 1.5) produces.
     """
     width = covariance_matrix.shape[0]
     try:
         from scipy.linalg import eigh
-    except ImportError:  # numpy only: every eigenvector, then keep k
-        vectors = np.linalg.eigh(covariance_matrix)[1][:, width - k :]
+    except ImportError:  # numpy only: every eigenpair, then keep k
+        values, vectors = np.linalg.eigh(covariance_matrix)
+        values, vectors = values[width - k :], vectors[:, width - k :]
     else:
-        vectors = eigh(covariance_matrix, subset_by_index=[width - k, width - 1])[1]
+        values, vectors = eigh(covariance_matrix, subset_by_index=[width - k, width - 1])
     components = np.ascontiguousarray(vectors[:, ::-1].T)
     biggest = components[np.arange(k), np.argmax(np.abs(components), axis=1)]
     components *= np.where(biggest < 0, -1.0, 1.0)[:, None]
-    return components
+    return np.clip(values[::-1], 0.0, None), components
 
 
 def components_for_variance(ratios: np.ndarray, threshold: float) -> int:
