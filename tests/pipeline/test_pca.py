@@ -1,7 +1,6 @@
 """ExactPCA against scikit-learn and Spark ML, its persistence, and its errors."""
 from __future__ import annotations
 
-import os
 import sys
 
 import numpy as np
@@ -13,23 +12,15 @@ sklearn_decomposition = pytest.importorskip("sklearn.decomposition")
 from pyspark.ml import Pipeline, PipelineModel  # noqa: E402
 from pyspark.ml.feature import PCA as SparkPCA  # noqa: E402
 from pyspark.ml.linalg import Vectors  # noqa: E402
-from pyspark.sql import SparkSession  # noqa: E402
 
 from bigfruits.errors import InputError  # noqa: E402
 from bigfruits.pipeline.pca import ExactPCA, ExactPCAModel  # noqa: E402
-from bigfruits.pipeline.pca_stats import Moments, merge_moments, moments_of_block  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def spark():
-    """A small local session (or the suite's, when one is already running)."""
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    return (
-        SparkSession.builder.master("local[2]")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .getOrCreate()
-    )
+from bigfruits.pipeline.pca_stats import (  # noqa: E402
+    Moments,
+    merge_moments,
+    moments_of_block,
+    top_components,
+)
 
 
 def correlated(rows: int, width: int, seed: int = 0, offset: float = 0.0) -> np.ndarray:
@@ -139,6 +130,18 @@ def test_pairwise_merge_equals_one_pass():
     assert merge_moments(empty, whole) is whole and merge_moments(whole, None) is whole
 
 
+def test_top_components_same_with_and_without_scipy(monkeypatch):
+    pytest.importorskip("scipy.linalg")
+    data = correlated(200, 9, seed=12)
+    cov = np.cov(data, rowvar=False)
+    values, with_scipy = top_components(cov, 4)
+    monkeypatch.setitem(sys.modules, "scipy.linalg", None)  # makes the import fail
+    values_numpy, without_scipy = top_components(cov, 4)
+    np.testing.assert_allclose(with_scipy, without_scipy, atol=1e-10)
+    np.testing.assert_allclose(values, values_numpy, rtol=1e-12)
+    np.testing.assert_allclose(values, np.linalg.eigvalsh(cov)[::-1][:4], rtol=1e-12)
+
+
 def test_rows_with_null_features_are_skipped_and_stay_null(spark):
     data = correlated(50, 4, seed=7).astype(np.float32)
     rows = [(i, row.tolist()) for i, row in enumerate(data)] + [(50, None)]
@@ -213,6 +216,12 @@ def test_wrong_column_type_and_missing_column(spark):
         ExactPCA(k=1).fit(df)
     with pytest.raises(InputError, match="not found"):
         ExactPCA(k=1, inputCol="nope").fit(df)
+
+
+def test_identical_rows_have_no_variance(spark):
+    df = spark.createDataFrame([([1.0, 2.0],)] * 3, ["features"])
+    with pytest.raises(InputError, match="no variance"):
+        ExactPCA(k=1).fit(df)
 
 
 def test_arrays_of_different_lengths(spark):

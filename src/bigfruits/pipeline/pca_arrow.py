@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bigfruits.pipeline.pca_stats import Moments, merge_moments, moments_of_blocks
+from bigfruits.pipeline.pca_stats import Moments, blas_threads, merge_moments, moments_of_blocks
 
 # The one row each partition sends to the driver: its moments as raw float64 bytes (only
 # p + p*p numbers travel, never the features), or a message saying why its rows are unusable.
@@ -82,8 +82,11 @@ def partial_row(moments: Optional[Moments], problem: Optional[str]) -> pa.Record
     )
 
 
-def partition_moments(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """``mapInArrow`` function: the moments of all rows of a partition's first column."""
+def partition_moments(
+    batches: Iterator[pa.RecordBatch], threads: int = 1
+) -> Iterator[pa.RecordBatch]:
+    """``mapInArrow`` function: the moments of all rows of a partition's first column, with
+    ``threads`` BLAS threads (the task's share of the cores)."""
 
     def matrices() -> Iterator[np.ndarray]:
         for batch in batches:
@@ -92,7 +95,8 @@ def partition_moments(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBa
                 yield matrix
 
     try:
-        total = moments_of_blocks(matrices())
+        with blas_threads(threads):
+            total = moments_of_blocks(matrices())
     except ValueError as problem:
         yield partial_row(None, str(problem))
         return
@@ -129,9 +133,22 @@ def project_batches(
     output_col: str,
     mean: np.ndarray,
     components: np.ndarray,
+    threads: int = 1,
 ) -> Iterator[pa.RecordBatch]:
     """``mapInArrow`` function: append ``(x - mean) @ components.T`` to every batch."""
     width = mean.shape[0]
+    with blas_threads(threads):
+        yield from _project(batches, input_col, output_col, mean, components, width)
+
+
+def _project(
+    batches: Iterator[pa.RecordBatch],
+    input_col: str,
+    output_col: str,
+    mean: np.ndarray,
+    components: np.ndarray,
+    width: int,
+) -> Iterator[pa.RecordBatch]:
     for batch in batches:
         valid_mask, matrix = list_column_as_matrix(batch.column(input_col))
         if matrix.shape[0] and matrix.shape[1] != width:

@@ -1,0 +1,1 @@
+"""The benchmark behind issue 3: ``python -m bigfruits.bench`` (see bench/README.md)."""

@@ -1,0 +1,72 @@
+"""``python -m bigfruits.bench``: measure issue 3's figures, print the table, write JSON + Markdown."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from typing import Optional
+
+import click
+
+from bigfruits.bench.runner import BenchSettings, default_workdir, measure
+from bigfruits.bench.table import markdown
+
+
+def _sizes(text: str) -> tuple:
+    return tuple(int(part) for part in text.split(",") if part.strip())
+
+
+@click.command()
+@click.option("--source", type=click.Path(exists=True, file_okay=False),
+              help="Images to replicate (default: the bundled sample).")
+@click.option("--quick", is_flag=True, help="Small sizes: checks the benchmark works (minutes).")
+@click.option("--scale", is_flag=True, help="Also run the full size: 67,692 replicated images.")
+@click.option("--images", type=int, help="Images for the ceilings and end-to-end runs.")
+@click.option("--users-images", type=int, help="Images for the users' (slow) patterns.")
+@click.option("--pca-rows", type=int, help="Rows of the synthetic 1280-wide PCA input.")
+@click.option("--memory-sizes", help="Comma-separated image counts for peak memory, e.g. 1000,20000.")
+@click.option("--engines", default="onnxruntime,tensorflow", show_default=True,
+              help="Engines for the end-to-end runs; the first is the one the targets use.")
+@click.option("--weights", default="random", show_default=True,
+              help="random, imagenet or a weights file (speed does not depend on the values).")
+@click.option("--steps", default="users,ceilings,runs,pca,memory", show_default=True)
+@click.option("--master", default="local[*]", show_default=True)
+@click.option("--out", "out_dir", default="bench/results", show_default=True,
+              type=click.Path(file_okay=False), help="Where latest.json and latest.md go.")
+@click.option("--workdir", type=click.Path(file_okay=False),
+              help="Scratch folder for replicated images and outputs (default: a temporary one, removed).")
+def main(source: Optional[str], quick: bool, scale: bool, images: Optional[int],
+         users_images: Optional[int], pca_rows: Optional[int], memory_sizes: Optional[str],
+         engines: str, weights: str, steps: str, master: str, out_dir: str,
+         workdir: Optional[str]) -> None:
+    """Benchmark featurization, PCA, memory and full-size time, in one process."""
+    from bigfruits.pipeline.ingest import BUNDLED_SAMPLE
+    from bigfruits.pipeline.session import get_session
+
+    scratch = workdir or default_workdir()
+    settings = (BenchSettings.quick if quick else BenchSettings)(source or BUNDLED_SAMPLE, scratch)
+    for name, value in (("images", images), ("users_images", users_images), ("pca_rows", pca_rows)):
+        if value is not None:
+            setattr(settings, name, value)
+    if memory_sizes:
+        settings.memory_sizes = _sizes(memory_sizes)
+    settings.engines = tuple(e.strip() for e in engines.split(",") if e.strip())
+    settings.steps = tuple(s.strip() for s in steps.split(",") if s.strip())
+    settings.weights, settings.scale = weights, scale
+    try:
+        results = measure(settings, get_session(master))
+    finally:
+        if workdir is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+    report = markdown(results)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "latest.json"), "w", encoding="utf-8") as handle:
+        json.dump(results, handle, indent=2, default=str)
+    with open(os.path.join(out_dir, "latest.md"), "w", encoding="utf-8") as handle:
+        handle.write(report)
+    click.echo(report)
+    click.echo(f"written: {out_dir}/latest.json, {out_dir}/latest.md")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Peak resident memory of this process and all its children (the Spark JVM and its Python
+workers), sampled in a background thread while a measured step runs."""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Dict, Iterator
+
+import psutil
+
+SAMPLE_SECONDS = 0.2
+
+
+def _resident(process: psutil.Process) -> Dict[str, int]:
+    """RSS of the Python driver, and of everything below it (JVM, Python workers)."""
+    total = driver = process.memory_info().rss
+    for child in process.children(recursive=True):
+        try:
+            total += child.memory_info().rss
+        except psutil.Error:  # exited between listing and reading
+            continue
+    return {"driver_python": driver, "all_processes": total}
+
+
+@contextmanager
+def peak_memory() -> Iterator[Dict[str, int]]:
+    """``with peak_memory() as peak:`` -> ``peak`` holds the highest bytes seen per key."""
+    process = psutil.Process()
+    peak = _resident(process)
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(SAMPLE_SECONDS):
+            for key, value in _resident(process).items():
+                peak[key] = max(peak[key], value)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        thread.join()

@@ -1,0 +1,31 @@
+"""The benchmark command runs its steps on a tiny input and writes JSON and Markdown."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("tf2onnx")
+pytest.importorskip("psutil")
+
+
+@pytest.mark.slow
+def test_quick_benchmark_writes_results(spark, tmp_path):
+    from bigfruits.bench.__main__ import main
+
+    args = ["--quick", "--steps", "ceilings,runs,pca", "--engines", "onnxruntime",
+            "--images", "12", "--pca-rows", "300", "--out", str(tmp_path / "out"),
+            "--workdir", str(tmp_path / "work")]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "out" / "latest.json").read_text())
+    assert "errors" not in data, data.get("errors")
+    assert data["rates"]["raw_onnxruntime"] > 0 and data["rates"]["raw_tensorflow"] > 0
+    assert data["rates"]["run_onnxruntime_end_to_end"] > 0
+    assert data["manifests"]["onnxruntime"]["images_ok"] == 12
+    assert data["pca"]["max_ratio_deviation_vs_sklearn"] < 1e-6
+    assert data["breakdown"]["total"] > 0
+    table = (tmp_path / "out" / "latest.md").read_text()
+    assert "raw ONNX Runtime" in table and "PCA fit 300 x 1280 -> 50" in table
