@@ -87,6 +87,9 @@ def fetch_weights_command() -> None:
 
 def _register_subcommands() -> None:
     """Attach the command groups that live next to their code (one module per area)."""
+    from bigfruits.bench.__main__ import main as bench
+
+    cli.add_command(bench, "bench")
     try:
         from bigfruits.aws.cli import aws
     except ImportError:  # the AWS area is optional while it is being built
