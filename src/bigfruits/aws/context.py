@@ -74,7 +74,10 @@ class AwsContext:
         return self.sender.send(request)
 
     def echo(self, message: str) -> None:
-        """Messages for humans; on stderr in a dry run so stdout is only JSON lines."""
+        """Messages for humans; in a dry run on stderr (stdout is only JSON lines) and marked,
+        since what they report (created, placed, requested) did not happen."""
+        if self.dry_run:
+            message = "\n".join(f"(dry run) {line}" for line in message.splitlines())
         click.echo(message, err=self.dry_run)
 
     def confirm(self, question: str) -> bool:
