@@ -12,7 +12,8 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import zip_longest
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+from urllib.parse import urlparse
 
 from bigfruits.errors import EnvironmentProblem, InputError
 
@@ -104,6 +105,53 @@ def _skip_reason(relative: str) -> Optional[str]:
     return None
 
 
+def _walk_local(root: str) -> Iterator[Tuple[str, int]]:
+    """``(path, size)`` below a local folder, paths written as Hadoop writes them (``file:/…``)."""
+    for folder, _dirs, files in os.walk(root, followlinks=True):
+        for name in files:
+            path = os.path.join(folder, name)
+            try:
+                size = os.stat(path).st_size
+            except OSError:  # a dangling link: Spark could not read it either
+                size = 0
+            yield "file:" + path, size
+
+
+def _walk_s3(uri: str) -> Iterator[Tuple[str, int]]:
+    """``(path, size)`` of every object under an ``s3://``/``s3a://`` prefix, 1,000 per request
+    (boto3's own credentials chain and ``AWS_ENDPOINT_URL``)."""
+    import boto3
+
+    parsed = urlparse(uri)
+    prefix = parsed.path.lstrip("/")
+    prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
+    pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(
+        Bucket=parsed.netloc, Prefix=prefix)
+    for page in pages:
+        for item in page.get("Contents", []):
+            if not item["Key"].endswith("/"):  # folder markers
+                yield f"{parsed.scheme}://{parsed.netloc}/{item['Key']}", int(item["Size"])
+
+
+def _walk_hadoop(fs: Any, root: Any) -> Iterator[Tuple[str, int]]:
+    """Any other Hadoop file system, one status at a time (several py4j calls per file)."""
+    files = fs.listFiles(root, True)
+    while files.hasNext():
+        status = files.next()
+        yield status.getPath().toString(), int(status.getLen())
+
+
+def _walk(fs: Any, root: Any, root_text: str) -> Iterator[Tuple[str, int]]:
+    """The fastest lister for the scheme: listing through py4j costs ~3 ms a file (3.5 minutes
+    for Fruits-360's 67,692 images), Python's own listing a few microseconds."""
+    scheme = root_text.split(":", 1)[0]
+    if scheme == "file":
+        return _walk_local(root_text[len("file:"):])
+    if scheme in ("s3", "s3a", "s3n"):
+        return _walk_s3(root_text)
+    return _walk_hadoop(fs, root)
+
+
 def list_images(spark: Any, input_uri: str) -> Listing:
     """Every image below ``input_uri`` (recursively), zero-byte files included, sorted by path."""
     fs, root = hadoop_path(spark, input_uri)
@@ -117,16 +165,13 @@ def list_images(spark: Any, input_uri: str) -> Listing:
     root_text = root.toString().rstrip("/")
     images: List[ImageFile] = []
     skipped: Dict[str, int] = defaultdict(int)
-    files = fs.listFiles(root, True)
-    while files.hasNext():
-        status = files.next()
-        path = status.getPath().toString()
+    for path, size in _walk(fs, root, root_text):
         relative = path[len(root_text):].lstrip("/") if path.startswith(root_text) else path
         reason = _skip_reason(relative)
         if reason:
             skipped[reason] += 1
         else:
-            images.append(ImageFile(path, int(status.getLen())))
+            images.append(ImageFile(path, size))
     if not images:
         raise InputError(f"no images found in {input_uri}",
                          "expected .jpg/.jpeg/.png files in <split>/<class>/ folders")

@@ -27,6 +27,8 @@ from bigfruits.pipeline.session import get_session
 #: to balance the cores and move the progress bar
 MIN_IMAGES_PER_TASK, MAX_IMAGES_PER_TASK = 64, 2000
 ARROW_BATCH_ROWS = 256
+#: for the run only: paths and 2-D points come to the driver as Arrow, not as Row objects
+RUN_SETTINGS = {"spark.sql.execution.arrow.pyspark.enabled": "true"}
 VERSIONED_PACKAGES = ("pyspark", "tensorflow", "keras", "onnxruntime", "onnx", "numpy", "pandas",
                       "pyarrow", "pillow", "scikit-learn")
 
@@ -47,7 +49,8 @@ def run_pipeline(config: RunConfig, spark: Any = None) -> RunResult:
     target = OutputTarget(spark, config.output)
     target.check_free(config.overwrite)
     try:
-        manifest = _run(spark, config, target, started)
+        with _sql_conf(spark, RUN_SETTINGS):
+            manifest = _run(spark, config, target, started)
     except BaseException:
         target.discard()
         raise
@@ -96,14 +99,14 @@ def read_settings(images: List[ImageFile], parallelism: int) -> Dict[str, str]:
 
 def _account_missing(spark: Any, selected: List[ImageFile], staged: Any) -> Any:
     """Error rows for listed images that binaryFile never returned (zero-byte files, files
-    that vanished), so that every input path appears exactly once in features/ or errors/."""
-    from pyspark.sql import functions as F
+    that vanished), so that every input path appears exactly once in features/ or errors/.
 
-    listed = spark.createDataFrame([(im.path, im.size) for im in selected], "path string, size long")
-    return (listed.join(staged.select("path"), "path", "left_anti")
-            .select("path", F.when(F.col("size") == 0, F.lit("empty file (0 bytes)"))
-                    .otherwise(F.lit("not returned by Spark's binaryFile reader (vanished or unreadable)"))
-                    .alias("error")))
+    Only the paths come to the driver (as Arrow), never the features."""
+    returned = set(staged.select("path").toPandas()["path"])
+    missing = [(image.path, "empty file (0 bytes)" if image.size == 0 else
+                "not returned by Spark's binaryFile reader (vanished or unreadable)")
+               for image in selected if image.path not in returned]
+    return spark.createDataFrame(missing, "path string, error string")
 
 
 def _versions(spark: Any) -> Dict[str, str]:
