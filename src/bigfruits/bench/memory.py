@@ -2,11 +2,12 @@
 workers), sampled in a background thread while a measured step runs."""
 from __future__ import annotations
 
-import threading
 from contextlib import contextmanager
 from typing import Dict, Iterator
 
 import psutil
+
+from bigfruits.polling import every
 
 SAMPLE_SECONDS = 0.2
 
@@ -27,17 +28,10 @@ def peak_memory() -> Iterator[Dict[str, int]]:
     """``with peak_memory() as peak:`` -> ``peak`` holds the highest bytes seen per key."""
     process = psutil.Process()
     peak = _resident(process)
-    done = threading.Event()
 
     def sample() -> None:
-        while not done.wait(SAMPLE_SECONDS):
-            for key, value in _resident(process).items():
-                peak[key] = max(peak[key], value)
+        for key, value in _resident(process).items():
+            peak[key] = max(peak[key], value)
 
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
+    with every(SAMPLE_SECONDS, sample):
         yield peak
-    finally:
-        done.set()
-        thread.join()

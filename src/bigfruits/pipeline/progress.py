@@ -2,9 +2,10 @@
 it with tqdm (it moves as tasks finish)."""
 from __future__ import annotations
 
-import threading
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional
+
+from bigfruits.polling import every
 
 
 @contextmanager
@@ -16,21 +17,15 @@ def image_progress(spark: Any, total: int, enabled: bool = True) -> Iterator[Opt
     from tqdm.auto import tqdm
 
     counter = spark.sparkContext.accumulator(0)
-    stop = threading.Event()
     bar = tqdm(total=total, unit="img", desc="featurize", dynamic_ncols=True, mininterval=1.0)
 
     def follow() -> None:
-        while not stop.wait(0.5):
-            done = min(counter.value, total) - bar.n
-            if done > 0:  # redraw only on news: step logs and CI logs stay short
-                bar.update(done)
+        done = min(counter.value, total) - bar.n
+        if done > 0:  # redraw only on news: step logs and CI logs stay short
+            bar.update(done)
 
-    thread = threading.Thread(target=follow, daemon=True)
-    thread.start()
     try:
-        yield counter
+        with every(0.5, follow):
+            yield counter
     finally:
-        stop.set()
-        thread.join()
-        bar.update(min(counter.value, total) - bar.n)
         bar.close()
