@@ -10,16 +10,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from dataclasses import dataclass
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Protocol, Tuple
 
 import numpy as np
 
 from bigfruits.errors import EnvironmentProblem, InputError
-
-try:  # Python >= 3.8
-    from typing import Protocol
-except ImportError:  # pragma: no cover
-    Protocol = object  # type: ignore
 
 #: engine name -> module with ``export_model(model) -> bytes`` and
 #: ``load_engine(blob: bytes, threads: int) -> Engine``; imported only when used.

@@ -12,6 +12,7 @@ import pandas as pd
 
 from bigfruits.pipeline.engines import Engine, engine_for, engines_built
 from bigfruits.pipeline.images import decode_image, preprocess
+from bigfruits.pipeline.ingest import LABEL_PATTERN
 
 FEATURES_COLUMN = "features"
 ERROR_COLUMN = "error"
@@ -92,6 +93,6 @@ def featurize(images: Any, payload: Any, batch_size: int, progress: Any = None,
 
     udf = features_udf(payload, batch_size, progress, builds)
     return (images
-            .select("path", F.regexp_extract("path", r"([^/]+)/[^/]*$", 1).alias("label"),
+            .select("path", F.regexp_extract("path", LABEL_PATTERN, 1).alias("label"),
                     udf("content").alias("r"))
             .select("path", "label", f"r.{FEATURES_COLUMN}", f"r.{ERROR_COLUMN}"))

@@ -48,10 +48,14 @@ class Listing:
     skipped: Dict[str, int]
 
 
+#: the class of an image is its parent folder's name (``.../Test/Apple Red 1/x.jpg``); one
+#: pattern for the driver (``label_of``) and for Spark (``regexp_extract`` in featurize)
+LABEL_PATTERN = r"([^/]+)/[^/]*$"
+
+
 def label_of(path: str) -> str:
-    """The class of an image is its parent folder's name (``.../Test/Apple Red 1/x.jpg``)."""
-    parts = path.rstrip("/").split("/")
-    return parts[-2] if len(parts) >= 2 else ""
+    match = re.search(LABEL_PATTERN, path.rstrip("/"))
+    return match.group(1) if match else ""
 
 
 def input_not_found(uri: str) -> InputError:

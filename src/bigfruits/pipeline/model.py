@@ -96,7 +96,7 @@ def check_weights_arg(weights: str) -> None:
 
 def load_model(weights: str = "imagenet", seed: int = 0) -> "tuple[Any, WeightsInfo]":
     """Build MobileNetV2 with ``weights`` (``imagenet``, ``random`` or a file path)."""
-    keras = _keras()
+    _keras()  # a missing TensorFlow is one clear line, whatever the weights
     if weights == "random":
         model = build_mobilenet(None)
         randomize_weights(model, seed)

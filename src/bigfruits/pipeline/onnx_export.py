@@ -7,7 +7,6 @@ numpy<2 (EMR 7). Only the driver needs TensorFlow and tf2onnx; workers need onnx
 """
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from bigfruits.errors import EnvironmentProblem
@@ -19,9 +18,10 @@ INPUT_NAME = "images"
 
 def keras_to_onnx(model: Any) -> bytes:
     """The serialized ONNX graph of ``model`` (NHWC float32 in, features out, any batch size)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from bigfruits.pipeline.tfimport import import_tensorflow
+
     try:
-        import tensorflow as tf
+        tf = import_tensorflow()
         import tf2onnx
     except ImportError as missing:
         raise EnvironmentProblem(
