@@ -17,6 +17,7 @@ from bigfruits.errors import InputError  # noqa: E402
 from bigfruits.pipeline.pca import ExactPCA, ExactPCAModel  # noqa: E402
 from bigfruits.pipeline.pca_stats import (  # noqa: E402
     Moments,
+    covariance,
     merge_moments,
     moments_of_block,
     top_components,
@@ -126,7 +127,9 @@ def test_pairwise_merge_equals_one_pass():
     assert merged.count == whole.count
     np.testing.assert_allclose(merged.mean, whole.mean, rtol=1e-13)
     np.testing.assert_allclose(merged.m2, whole.m2, rtol=1e-9, atol=1e-6)
-    empty = Moments(0, np.zeros(7), np.zeros((7, 7)))
+    # M2 travels as its packed upper triangle; covariance() unpacks it to the full matrix.
+    np.testing.assert_allclose(covariance(merged), np.cov(data, rowvar=False), rtol=1e-9, atol=1e-9)
+    empty = Moments(0, np.zeros(7), np.zeros(7 * 8 // 2))
     assert merge_moments(empty, whole) is whole and merge_moments(whole, None) is whole
 
 

@@ -14,7 +14,8 @@ import pyarrow.compute as pc
 from bigfruits.pipeline.pca_stats import Moments, blas_threads, merge_moments, moments_of_blocks
 
 # The one row each partition sends to the driver: its moments as raw float64 bytes (only
-# p + p*p numbers travel, never the features), or a message saying why its rows are unusable.
+# p + p(p+1)/2 numbers travel, never the features), or a message saying why its rows are
+# unusable.
 PARTIAL_FIELDS = (
     ("count", pa.int64()),
     ("width", pa.int32()),
@@ -108,9 +109,9 @@ def row_as_moments(row) -> Tuple[Optional[str], Optional[Moments]]:
     """A partial row (pyspark Row) back to (problem, Moments) on the driver side."""
     if row["problem"] is not None:
         return row["problem"], None
-    width = row["width"]
-    mean = np.frombuffer(bytes(row["mean"]), dtype=np.float64)
-    m2 = np.frombuffer(bytes(row["m2"]), dtype=np.float64).reshape(width, width).copy()
+    # Views on the row's bytes, no copies: merges never write into their inputs.
+    mean = np.frombuffer(row["mean"], dtype=np.float64)
+    m2 = np.frombuffer(row["m2"], dtype=np.float64)
     return None, Moments(row["count"], mean, m2)
 
 
