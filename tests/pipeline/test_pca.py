@@ -20,6 +20,7 @@ from bigfruits.pipeline.pca_stats import (  # noqa: E402
     covariance,
     merge_moments,
     moments_of_block,
+    moments_of_blocks,
     top_components,
 )
 
@@ -131,6 +132,20 @@ def test_pairwise_merge_equals_one_pass():
     np.testing.assert_allclose(covariance(merged), np.cov(data, rowvar=False), rtol=1e-9, atol=1e-9)
     empty = Moments(0, np.zeros(7), np.zeros(7 * 8 // 2))
     assert merge_moments(empty, whole) is whole and merge_moments(whole, None) is whole
+
+
+def test_shifted_blocks_equal_one_pass_even_on_sorted_data_with_offset():
+    # Sorted rows: the first block's mean (the shift) is far from the overall mean.
+    data = correlated(5000, 7, seed=7, offset=1e6)
+    data = data[np.argsort(data[:, 0])]
+    whole = moments_of_block(data)
+    blocks = moments_of_blocks([data[:1], data[1:3000], data[3000:]])
+    assert blocks.count == whole.count
+    np.testing.assert_allclose(blocks.mean, whole.mean, rtol=1e-13)
+    np.testing.assert_allclose(blocks.m2, whole.m2, rtol=1e-9, atol=1e-6)
+    with pytest.raises(ValueError, match="different lengths"):
+        moments_of_blocks([data, data[:, :3]])
+    assert moments_of_blocks([data[:0]]) is None
 
 
 def test_top_components_same_with_and_without_scipy(monkeypatch):

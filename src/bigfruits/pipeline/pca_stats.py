@@ -93,14 +93,37 @@ def merge_moments(a: Optional[Moments], b: Optional[Moments]) -> Optional[Moment
 
 
 def moments_of_blocks(blocks: Iterable[np.ndarray]) -> Optional[Moments]:
-    """Merge the moments of many (n, p) blocks, each split into BLOCK_ROWS-row pieces."""
-    total: Optional[Moments] = None
+    """The moments of all rows of many (n, p) blocks, one partition's worth.
+
+    Within a partition, Gram matrices of the rows minus a fixed shift (the first block's mean)
+    are summed and corrected once at the end, M2 = G - n d d^T with d = mean - shift: one syrk
+    and one p x p addition per block, no per-block merge. The shift takes away any common
+    offset, so the correction stays small; partitions are then merged with ``merge_moments``.
+    """
+    shift: Optional[np.ndarray] = None
+    count, sums, gram = 0, None, None
     for block in blocks:
         for start in range(0, block.shape[0], BLOCK_ROWS):
-            piece = block[start : start + BLOCK_ROWS]
-            if piece.shape[0]:
-                total = merge_moments(total, moments_of_block(piece))
-    return total
+            piece = np.asarray(block[start : start + BLOCK_ROWS], dtype=np.float64)
+            if not piece.shape[0]:
+                continue
+            if shift is None:
+                shift = piece.mean(axis=0)
+                sums = np.zeros_like(shift)
+                gram = np.zeros((shift.shape[0], shift.shape[0]))
+            elif piece.shape[1] != shift.shape[0]:
+                raise ValueError(
+                    f"feature vectors have different lengths: {shift.shape[0]} and {piece.shape[1]}"
+                )
+            centred = piece - shift
+            count += piece.shape[0]
+            sums += centred.sum(axis=0)
+            gram += centred.T @ centred
+    if shift is None:
+        return None
+    offset = sums / count
+    gram -= np.outer(offset, offset) * count
+    return Moments(count, shift + offset, pack_symmetric(gram))
 
 
 def covariance(moments: Moments) -> np.ndarray:

@@ -6,9 +6,8 @@ import math
 import os
 import platform
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 from bigfruits import __version__
 from bigfruits.errors import InputError
@@ -21,7 +20,7 @@ from bigfruits.pipeline.ingest import (ImageFile, input_not_found, is_local, lis
 from bigfruits.pipeline.model import check_weights_arg, load_model
 from bigfruits.pipeline.outputs import OutputTarget, output_exists
 from bigfruits.pipeline.progress import image_progress
-from bigfruits.pipeline.session import get_session
+from bigfruits.pipeline.session import get_session, sql_conf
 
 #: images per Spark task, so tasks are long enough to amortise their start-up but many enough
 #: to balance the cores and move the progress bar
@@ -49,7 +48,7 @@ def run_pipeline(config: RunConfig, spark: Any = None) -> RunResult:
     target = OutputTarget(spark, config.output)
     target.check_free(config.overwrite)
     try:
-        with _sql_conf(spark, RUN_SETTINGS):
+        with sql_conf(spark, RUN_SETTINGS):
             manifest = _run(spark, config, target, started)
     except BaseException:
         target.discard()
@@ -66,22 +65,6 @@ def _check_local_paths(config: RunConfig) -> None:
         raise input_not_found(input_uri)
     if is_local(output) and os.path.exists(output.replace("file:", "", 1)) and not config.overwrite:
         raise output_exists(output)
-
-
-@contextmanager
-def _sql_conf(spark: Any, settings: Dict[str, str]) -> Iterator[None]:
-    """Set session SQL confs for one stage and restore the caller's afterwards."""
-    previous = {key: spark.conf.get(key, None) for key in settings}
-    for key, value in settings.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, value)
 
 
 def read_settings(images: List[ImageFile], parallelism: int) -> Dict[str, str]:
@@ -141,7 +124,7 @@ def _run(spark: Any, config: RunConfig, target: OutputTarget, started: float) ->
 
     clock = time.perf_counter()
     builds = sc.accumulator({}, WorkerBuilds())
-    with _sql_conf(spark, read_settings(selected, sc.defaultParallelism)):
+    with sql_conf(spark, read_settings(selected, sc.defaultParallelism)):
         images = read_images(spark, listing, selected)
         with image_progress(spark, len(selected), config.progress) as counter:
             featurize(images, payload, config.batch_size, counter, builds).write.parquet(

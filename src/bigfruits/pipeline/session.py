@@ -6,7 +6,8 @@ import os
 import shutil
 import sys
 import warnings
-from typing import Any, Dict, Optional
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, Optional
 
 from bigfruits.errors import EnvironmentProblem
 
@@ -69,3 +70,19 @@ def get_session(master: str = "local[*]", conf: Optional[Dict[str, str]] = None,
         raise
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+@contextmanager
+def sql_conf(spark: Any, settings: Dict[str, str]) -> Iterator[None]:
+    """Set session SQL confs for one stage and restore the caller's afterwards."""
+    previous = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
