@@ -66,6 +66,20 @@ def test_matches_scikit_learn(spark):
     )
 
 
+def test_fit_restores_the_sessions_arrow_batch_size(spark):
+    # The fit streams Arrow batches of one Gram block, then gives the caller's setting back.
+    key = "spark.sql.execution.arrow.maxRecordsPerBatch"
+    data = frame(spark, correlated(50, 4), partitions=2)
+    spark.conf.set(key, "777")
+    try:
+        ExactPCA(k=2).fit(data)
+        assert spark.conf.get(key) == "777"
+    finally:
+        spark.conf.unset(key)
+    ExactPCA(k=2).fit(data)
+    assert spark.conf.get(key) == "10000"  # Spark's default again, not ours
+
+
 def test_sign_convention_is_largest_entry_positive(spark):
     model = ExactPCA(k=4).fit(frame(spark, correlated(100, 6, seed=3)))
     biggest = model.components_[np.arange(4), np.argmax(np.abs(model.components_), axis=1)]
