@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Dict
+from typing import Any, Callable, Dict
 
 import numpy as np
 
@@ -37,19 +37,26 @@ def write_features_parquet(matrix: np.ndarray, folder: str, files: int = 8) -> s
     return folder
 
 
-REPEATS = 3
+REPEATS = 5
 
 
-def _seconds(action) -> float:
-    """Best of REPEATS runs, the same rule for every method: the first runs also pay one-off
-    costs (the JVM compiling its Parquet and Arrow paths, Python workers importing numpy), which
-    a session pays once, not per fit. Measured here, ExactPCA's successive fits in a fresh
-    session took 5.2, 1.83, 1.27, 1.35, 1.25 s: a best of 2 still times a warm-up run."""
-    best = float("inf")
-    for _ in range(REPEATS):
-        clock = time.perf_counter()
+def best_times(actions: Dict[str, Callable[[], Any]], repeats: int = REPEATS) -> Dict[str, float]:
+    """Best seconds of ``repeats`` timed runs of each action, the same rule for every method.
+
+    One untimed warm-up run each first: it pays the one-off costs (the JVM compiling its
+    Parquet and Arrow paths, Python workers importing numpy) that a session pays once, not per
+    fit; measured here, ExactPCA's successive fits in a fresh session took 5.2, 1.83, 1.27,
+    1.35, 1.25 s. Then the methods take turns, round after round, so that a slow spell on a
+    shared machine falls on all of them rather than on whichever ran during it.
+    """
+    for action in actions.values():
         action()
-        best = min(best, time.perf_counter() - clock)
+    best = {name: float("inf") for name in actions}
+    for _ in range(repeats):
+        for name, action in actions.items():
+            clock = time.perf_counter()
+            action()
+            best[name] = min(best[name], time.perf_counter() - clock)
     return best
 
 
@@ -63,19 +70,20 @@ def time_pca_fits(spark: Any, matrix: np.ndarray, folder: str, k: int = 50) -> D
     from bigfruits.pipeline.pca import ExactPCA
 
     features = spark.read.parquet(write_features_parquet(matrix, folder))
-    ours_holder = {}
-    ours = _seconds(lambda: ours_holder.update(m=ExactPCA(k=k).fit(features)))
     vectors = features.select(array_to_vector("features").alias("features"))
-    spark_ml = _seconds(lambda: SparkPCA(k=k, inputCol="features", outputCol="pca").fit(vectors))
-    sklearn = _seconds(lambda: SklearnPCA(n_components=k).fit(matrix))
+    ours = {}
+    seconds = best_times({
+        "ours_s": lambda: ours.update(model=ExactPCA(k=k).fit(features)),
+        "spark_ml_s": lambda: SparkPCA(k=k, inputCol="features", outputCol="pca").fit(vectors),
+        "sklearn_s": lambda: SklearnPCA(n_components=k).fit(matrix),
+    })
     exact = SklearnPCA(n_components=k, svd_solver="full").fit(matrix.astype(np.float64))
-    deviation = np.abs(ours_holder["m"].explained_variance_ratio_ - exact.explained_variance_ratio_)
+    deviation = np.abs(ours["model"].explained_variance_ratio_ - exact.explained_variance_ratio_)
     return {
         "rows": int(matrix.shape[0]),
         "width": int(matrix.shape[1]),
         "k": k,
-        "ours_s": ours,
-        "spark_ml_s": spark_ml,
-        "sklearn_s": sklearn,
+        **seconds,
+        "repeats": REPEATS,
         "max_ratio_deviation_vs_sklearn": float(deviation.max()),
     }
