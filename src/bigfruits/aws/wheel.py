@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 from bigfruits.aws.cluster import wheel_name
 from bigfruits.errors import EnvironmentProblem
@@ -14,6 +15,20 @@ def project_root() -> Optional[Path]:
     """The checkout this package runs from (None when installed from a wheel)."""
     root = Path(__file__).resolve().parents[3]
     return root if (root / "pyproject.toml").is_file() else None
+
+
+# pyproject.toml's SPDX ``license`` string needs setuptools 77 or newer.
+MIN_SETUPTOOLS = 77
+
+
+def isolation_flags() -> List[str]:
+    """Build with this environment's setuptools when it is new enough (fast, and offline);
+    otherwise let pip fetch one into an isolated build environment."""
+    try:
+        major = int(version("setuptools").split(".")[0])
+    except (PackageNotFoundError, ValueError):
+        return []
+    return ["--no-build-isolation"] if major >= MIN_SETUPTOOLS else []
 
 
 def build_wheel(out_dir: Path) -> Path:
@@ -26,7 +41,7 @@ def build_wheel(out_dir: Path) -> Path:
         )
     out_dir.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", *isolation_flags(), "-q",
          "-w", str(out_dir), str(root)],
         capture_output=True, text=True,
     )
