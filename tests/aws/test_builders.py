@@ -70,11 +70,22 @@ def test_each_flavor_is_one_valid_run_job_flow(name: str) -> None:
 
 
 def test_jupyterhub_flavor_persists_to_the_bucket_and_sets_a_password() -> None:
-    params = cluster.run_job_flow(SETTINGS, get_flavor("jupyterhub"), "sg-1", "s3cret").params
+    uri = "s3://bkt/" + steps.jupyterhub_password_key("0123abcd")
+    params = cluster.run_job_flow(SETTINGS, get_flavor("jupyterhub"), "sg-1", uri).params
     assert [a["Name"] for a in params["Applications"]] == ["Hadoop", "Spark", "JupyterHub"]
     conf = {c["Classification"]: c for c in params["Configurations"]}["jupyter-s3-conf"]["Properties"]
     assert conf == {"s3.persistence.enabled": "true", "s3.persistence.bucket": "bkt"}
-    assert "jovyan:s3cret" in params["Steps"][0]["HadoopJarStep"]["Args"][2]
+    command = params["Steps"][0]["HadoopJarStep"]["Args"][2]
+    # The step reads the password from S3 and deletes it on exit; the password is not in it.
+    assert f"aws s3 cp --quiet {uri} - | sudo docker exec -i jupyterhub chpasswd" in command
+    assert f"trap 'aws s3 rm --quiet {uri}' EXIT" in command
+
+
+def test_jupyterhub_password_object_is_private_and_encrypted() -> None:
+    request = steps.put_jupyterhub_password("bkt", steps.jupyterhub_password_key("ab"), "s3cret")
+    assert request.params == {"Bucket": "bkt", "Key": "secrets/jupyterhub-password-ab",
+                              "Body": "jovyan:s3cret\n", "ServerSideEncryption": "AES256"}
+    _valid(request)
 
 
 def test_studio_flavor_has_livy_gateway_and_managed_policy_tag() -> None:

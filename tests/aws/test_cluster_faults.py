@@ -81,15 +81,30 @@ def _stubbed_context(tmp_path) -> tuple:  # type: ignore[no-untyped-def]
     return ctx, Stubber(emr)
 
 
-def test_run_job_flow_carries_auto_termination_and_terminates_on_later_error(tmp_path, monkeypatch) -> None:
-    # Stubber: moto ignores AutoTerminationPolicy and cannot throttle; Stubber validates the
-    # RunJobFlow params against botocore's model and scripts a Throttling error after it.
-    ctx, stub = _stubbed_context(tmp_path)
+def _stubbed_s3(ctx) -> Stubber:  # type: ignore[no-untyped-def]
+    """The context's S3 client, stubbed too (for the JupyterHub password object)."""
+    s3 = boto3.Session(region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x").client("s3")
+    ctx.sender._clients["s3"] = s3
+    return Stubber(s3)
+
+
+def _skip_setup(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """create-cluster's preparations (roles, group, key, uploads) are tested against moto."""
     monkeypatch.setattr("bigfruits.aws.iam_ops.ensure_roles", lambda ctx: None)
     monkeypatch.setattr("bigfruits.aws.access_ops.ensure_ssh_group", lambda ctx: "sg-1")
     monkeypatch.setattr("bigfruits.aws.access_ops.create_keypair", lambda ctx: None)
     monkeypatch.setattr("bigfruits.aws.cluster_ops._upload_bootstrap", lambda ctx, wheel: None)
     monkeypatch.setattr("bigfruits.aws.cluster_ops._place_notebook", lambda ctx, f, n: None)
+
+
+def test_run_job_flow_carries_auto_termination_and_terminates_on_later_error(tmp_path, monkeypatch) -> None:
+    # Stubber: moto ignores AutoTerminationPolicy and cannot throttle; Stubber validates the
+    # RunJobFlow params against botocore's model and scripts a Throttling error after it.
+    ctx, stub = _stubbed_context(tmp_path)
+    s3_stub = _stubbed_s3(ctx)
+    s3_stub.add_response("put_object", {}, {"Bucket": "b", "Key": ANY, "Body": ANY,
+                                            "ServerSideEncryption": "AES256"})
+    _skip_setup(monkeypatch)
     expected: Any = {"Name": "bigfruits-jupyterhub", "LogUri": "s3://b/logs/", "ReleaseLabel": ANY,
                      "Applications": ANY, "Configurations": ANY, "Instances": ANY,
                      "BootstrapActions": ANY, "Steps": ANY, "ServiceRole": ANY, "JobFlowRole": ANY,
@@ -98,9 +113,35 @@ def test_run_job_flow_carries_auto_termination_and_terminates_on_later_error(tmp
     stub.add_response("run_job_flow", {"JobFlowId": "j-1"}, expected)
     stub.add_client_error("describe_cluster", "ThrottlingException", "Rate exceeded")
     stub.add_response("terminate_job_flows", {}, {"JobFlowIds": ["j-1"]})
-    with stub, pytest.raises(AwsError, match="throttling"):
+    with stub, s3_stub, pytest.raises(AwsError, match="throttling"):
         create_cluster(ctx, "jupyterhub", yes=True)
     stub.assert_no_pending_responses()
+    s3_stub.assert_no_pending_responses()
+
+
+def test_refused_cluster_takes_its_password_object_away(tmp_path, monkeypatch) -> None:
+    # Stubber: RunJobFlow refused (moto accepts any request); no cluster will ever run the
+    # step that deletes the password, so create-cluster deletes it itself.
+    ctx, stub = _stubbed_context(tmp_path)
+    s3_stub = _stubbed_s3(ctx)
+    _skip_setup(monkeypatch)
+    keys = []
+    s3_stub.add_response("put_object", {}, {"Bucket": "b", "Key": ANY, "Body": ANY,
+                                            "ServerSideEncryption": "AES256"})
+    s3_stub.add_response("delete_objects", {}, {"Bucket": "b", "Delete": ANY})
+    stub.add_client_error("run_job_flow", "ValidationException", "Invalid InstanceType")
+    original_send = ctx.sender.send
+
+    def recording_send(request):  # type: ignore[no-untyped-def]
+        if request.operation in ("PutObject", "DeleteObjects"):
+            keys.append(request.params.get("Key") or request.params["Delete"]["Objects"][0]["Key"])
+        return original_send(request)
+
+    ctx.sender.send = recording_send
+    with stub, s3_stub, pytest.raises(AwsError):
+        create_cluster(ctx, "jupyterhub", yes=True)
+    s3_stub.assert_no_pending_responses()
+    assert len(keys) == 2 and keys[0] == keys[1] and keys[0].startswith("secrets/jupyterhub-password-")
 
 
 def test_step_timeout_says_what_to_do(tmp_path) -> None:

@@ -7,6 +7,7 @@ PENDING -> RUNNING -> COMPLETED and "writes" the pipeline's output, because moto
 """
 from __future__ import annotations
 
+import re
 import stat
 import sys
 from pathlib import Path
@@ -51,11 +52,21 @@ def test_whole_lifecycle_leaves_nothing_behind(aws_env, built_wheel, tmp_path: P
 
     out = run(["create-cluster", "--yes", "--wheel", str(built_wheel), "--notebook", str(notebook)],
               injected(lambda s: FakeEmr(s))).output
-    assert "BOOTSTRAPPING" in out and "password" in out
+    assert "BOOTSTRAPPING" in out
+    password = re.search(r"JupyterHub user jovyan, password (\S+)", out).group(1)
     cluster_id = boto("emr").list_clusters()["Clusters"][0]["Id"]
     keys = [o["Key"] for o in boto("s3").list_objects_v2(Bucket=BUCKET, Prefix="")["Contents"]]
     assert "bootstrap/bigfruits-0.1.0-py3-none-any.whl" in keys
     assert "jupyter/jovyan/bigfruits-jupyterhub.ipynb" in keys
+    # The password waits, encrypted, in our bucket for the step; no EMR API shows it.
+    [secret] = [key for key in keys if key.startswith("secrets/jupyterhub-password-")]
+    stored = boto("s3").get_object(Bucket=BUCKET, Key=secret)
+    assert stored["Body"].read() == f"jovyan:{password}\n".encode()
+    assert stored["ServerSideEncryption"] == "AES256"
+    password_step = [s for s in boto("emr").list_steps(ClusterId=cluster_id)["Steps"]
+                     if s["Name"] == "set JupyterHub password"]
+    assert len(password_step) == 1 and secret in " ".join(password_step[0]["Config"]["Args"])
+    assert password not in str(boto("emr").list_steps(ClusterId=cluster_id))
 
     out = run(["status"]).output
     assert cluster_id in out and "WAITING" in out and "$" in out

@@ -73,7 +73,7 @@ def run_job_flow(
     settings: AwsSettings,
     flavor: Flavor,
     ssh_group_id: str,
-    jupyterhub_password: Optional[str] = None,
+    jupyterhub_password_uri: Optional[str] = None,
 ) -> AwsRequest:
     """The whole cluster in one request: applications and configurations from the flavor,
     our bootstrap, logs in S3, tags, our SSH group, and an idle auto-termination policy."""
@@ -82,8 +82,8 @@ def run_job_flow(
     tags.update(flavor.tags)
     tags[FLAVOR_TAG] = flavor.name
     steps = []
-    if flavor.sets_jupyterhub_password and jupyterhub_password:
-        steps.append(jupyterhub_password_step(jupyterhub_password))
+    if flavor.sets_jupyterhub_password and jupyterhub_password_uri:
+        steps.append(jupyterhub_password_step(jupyterhub_password_uri))
     params: Dict[str, Any] = {
         "Name": f"{settings.project}-{flavor.name}",
         "LogUri": s3_uri(bucket, LOGS_PREFIX),

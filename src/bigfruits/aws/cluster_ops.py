@@ -82,11 +82,19 @@ def create_cluster(
     access_ops.create_keypair(ctx)
     _upload_bootstrap(ctx, wheel)
     _place_notebook(ctx, flavor, notebook if notebook is not None else notebook_path())
-    password = None
+    password, password_key = None, None
     if flavor.sets_jupyterhub_password:
         password = "<random-password>" if ctx.dry_run else secrets.token_urlsafe(12)
-    request = c.run_job_flow(ctx.settings_with_bucket(), flavor, group_id, password)
-    cluster_id = str(ctx.send(request)["JobFlowId"])
+        password_key = s.jupyterhub_password_key(secrets.token_hex(8))
+        ctx.send(s.put_jupyterhub_password(ctx.bucket(), password_key, password))
+    password_uri = b.s3_uri(ctx.bucket(), password_key) if password_key else None
+    request = c.run_job_flow(ctx.settings_with_bucket(), flavor, group_id, password_uri)
+    try:
+        cluster_id = str(ctx.send(request)["JobFlowId"])
+    except BaseException:
+        if password_key:  # no cluster, no step to use (and delete) it
+            ctx.sender.attempt(b.delete_objects(ctx.bucket(), [password_key]))
+        raise
     ctx.state.add(CLUSTER_KIND, cluster_id, flavor=flavor.name)
     ctx.state.set("cluster", cluster_id)
     ctx.echo(f"cluster {cluster_id} requested")
@@ -101,7 +109,8 @@ def create_cluster(
         ctx.sender.attempt(c.terminate([cluster_id]))
         raise
     if password:
-        ctx.echo(f"JupyterHub user jovyan, password {password}  (shown once, not stored)")
+        ctx.echo(f"JupyterHub user jovyan, password {password}  (shown once: keep it; "
+                 "the cluster deletes its copy once set)")
     return cluster_id
 
 

@@ -38,9 +38,32 @@ def pipeline_step(input_uri: str, output_uri: str, extra_args: Sequence[str] = (
     }
 
 
-def jupyterhub_password_step(password: str) -> Dict[str, Any]:
-    """EMR's JupyterHub runs in the ``jupyterhub`` container with user jovyan/jupyter."""
-    command = f"sudo docker exec jupyterhub bash -c \"echo 'jovyan:{password}' | chpasswd\""
+#: Where create-cluster leaves the JupyterHub password for the step that sets it.
+SECRETS_PREFIX = "secrets/"
+
+
+def jupyterhub_password_key(token: str) -> str:
+    return f"{SECRETS_PREFIX}jupyterhub-password-{token}"
+
+
+def put_jupyterhub_password(bucket: str, key: str, password: str) -> AwsRequest:
+    """The password as a private, encrypted object in our bucket, for the step to read.
+
+    Why not in the step's arguments: anyone allowed ``DescribeStep`` on the account reads
+    those, for as long as the cluster is listed; this object is readable only by who may read
+    our bucket, and the step deletes it once used.
+    """
+    return AwsRequest("s3", "PutObject", {
+        "Bucket": bucket, "Key": key, "Body": f"jovyan:{password}\n",
+        "ServerSideEncryption": "AES256",
+    })
+
+
+def jupyterhub_password_step(password_uri: str) -> Dict[str, Any]:
+    """EMR's JupyterHub runs in the ``jupyterhub`` container with user jovyan/jupyter: feed
+    ``chpasswd`` there the line stored at ``password_uri``, then delete it whatever happens."""
+    command = (f"set -o pipefail; trap 'aws s3 rm --quiet {password_uri}' EXIT; "
+               f"aws s3 cp --quiet {password_uri} - | sudo docker exec -i jupyterhub chpasswd")
     return {
         "Name": "set JupyterHub password",
         "ActionOnFailure": "CONTINUE",
