@@ -91,7 +91,8 @@ def _stubbed_s3(ctx) -> Stubber:  # type: ignore[no-untyped-def]
 def _skip_setup(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """create-cluster's preparations (roles, group, key, uploads) are tested against moto."""
     monkeypatch.setattr("bigfruits.aws.iam_ops.ensure_roles", lambda ctx: None)
-    monkeypatch.setattr("bigfruits.aws.access_ops.ensure_ssh_group", lambda ctx: "sg-1")
+    monkeypatch.setattr("bigfruits.aws.access_ops.cluster_vpc", lambda ctx: "vpc-1")
+    monkeypatch.setattr("bigfruits.aws.access_ops.ensure_ssh_group", lambda ctx, vpc_id: "sg-1")
     monkeypatch.setattr("bigfruits.aws.access_ops.create_keypair", lambda ctx: None)
     monkeypatch.setattr("bigfruits.aws.cluster_ops._upload_bootstrap", lambda ctx, wheel: None)
     monkeypatch.setattr("bigfruits.aws.cluster_ops._place_notebook", lambda ctx, f, n: None)

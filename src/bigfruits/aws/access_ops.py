@@ -48,17 +48,32 @@ def write_private_key(path: Path, material: str) -> None:
         fh.write(material)
 
 
-def ensure_ssh_group(ctx: AwsContext) -> str:
-    """Our SSH group in the default VPC (found by tags, created once); returns its id."""
-    wanted = n.ssh_group_name(ctx.settings.project)
-    for group in ctx.send(n.find_our_groups(ctx.settings.project)).get("SecurityGroups", []):
-        if group.get("GroupName") == wanted:
-            ctx.state.add(SECURITY_GROUP_KIND, group["GroupId"], name=wanted)
-            return str(group["GroupId"])
+def cluster_vpc(ctx: AwsContext) -> str:
+    """The VPC the cluster will run in: its subnet's, else the region's default VPC."""
+    subnet = ctx.settings.subnet_id
+    if subnet:
+        found = ctx.sender.attempt(n.describe_subnet(subnet), "InvalidSubnetID.NotFound",
+                                   "InvalidSubnetID.Malformed") or {}
+        if not found.get("Subnets"):
+            raise InputError(f"subnet {subnet} not found in {ctx.region}",
+                             "pass a subnet id listed by `aws ec2 describe-subnets`")
+        return str(found["Subnets"][0]["VpcId"])
     vpcs = ctx.send(n.find_default_vpc()).get("Vpcs", [])
     if not vpcs:
-        raise AwsError("this region has no default VPC", "create one: `aws ec2 create-default-vpc`")
-    group_id = str(ctx.send(n.create_ssh_group(ctx.settings.project, vpcs[0]["VpcId"]))["GroupId"])
+        raise AwsError("this region has no default VPC",
+                       "pass --subnet-id, or create one: `aws ec2 create-default-vpc`")
+    return str(vpcs[0]["VpcId"])
+
+
+def ensure_ssh_group(ctx: AwsContext, vpc_id: Optional[str] = None) -> str:
+    """Our SSH group in the cluster's VPC (found by tags, created once per VPC); its id."""
+    wanted = n.ssh_group_name(ctx.settings.project)
+    vpc_id = vpc_id or cluster_vpc(ctx)
+    for group in ctx.send(n.find_our_groups(ctx.settings.project)).get("SecurityGroups", []):
+        if group.get("GroupName") == wanted and group.get("VpcId") == vpc_id:
+            ctx.state.add(SECURITY_GROUP_KIND, group["GroupId"], name=wanted)
+            return str(group["GroupId"])
+    group_id = str(ctx.send(n.create_ssh_group(ctx.settings.project, vpc_id))["GroupId"])
     ctx.state.add(SECURITY_GROUP_KIND, group_id, name=wanted)
     return group_id
 
@@ -103,7 +118,9 @@ def connect(
     target = host or cluster.get("MasterPublicDnsName")
     if not target:
         raise AwsError(f"cluster {cluster_id} has no public master address", "is it in a public subnet?")
-    open_ssh_for_caller(ctx, ensure_ssh_group(ctx), my_ip or ctx.injected.ip_lookup())
+    attached = cluster.get("Ec2InstanceAttributes", {}).get("AdditionalMasterSecurityGroups") or []
+    group_id = attached[0] if attached else ensure_ssh_group(ctx)  # ours is the only one added
+    open_ssh_for_caller(ctx, group_id, my_ip or ctx.injected.ip_lookup())
     pem = ctx.settings.private_key_path()
     if ctx.dry_run:
         return 0

@@ -110,13 +110,16 @@ def create_keypair_cmd(ctx: AwsContext) -> None:
 @click.option("--core-count", type=int, help="Number of core nodes [2].")
 @click.option("--idle-timeout", "idle_timeout_s", type=int, help="Auto-terminate after this many idle seconds [3600].")
 @click.option("--key-name", help="EC2 key pair name [<project>-key].")
+@click.option("--subnet-id", help="Subnet to start in [the default VPC; for --flavor studio, "
+              "the subnet of the Studio create-studio made].")
 @click.option("--wheel", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Use this bigfruits wheel instead of building one from the checkout.")
 @click.option("--notebook", type=click.Path(path_type=Path), help="Notebook to place for JupyterHub.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--no-wait", is_flag=True, help="Return once requested, without waiting for WAITING.")
 @pass_aws(release="release", master_type="master_type", core_type="core_type",
-          core_count="core_count", idle_timeout_s="idle_timeout_s", key_name="key_name")
+          core_count="core_count", idle_timeout_s="idle_timeout_s", key_name="key_name",
+          subnet_id="subnet_id")
 def create_cluster_cmd(ctx: AwsContext, flavor: str, wheel: Optional[Path], notebook: Optional[Path],
                        yes: bool, no_wait: bool) -> None:
     """An EMR cluster running our package (shows the cost estimate, asks first)."""

@@ -96,6 +96,7 @@ def run_job_flow(
             "KeepJobFlowAliveWhenNoSteps": True,
             "TerminationProtected": False,
             "AdditionalMasterSecurityGroups": [ssh_group_id],
+            **({"Ec2SubnetId": settings.subnet_id} if settings.subnet_id else {}),
         },
         "BootstrapActions": [bootstrap_action(bucket)],
         "Steps": steps,

@@ -6,6 +6,7 @@ import datetime as dt
 import gzip
 import secrets
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -70,6 +71,7 @@ def create_cluster(
 ) -> str:
     """Everything the cluster needs, then RunJobFlow; after that any failure terminates it."""
     flavor = get_flavor(flavor_name)
+    ctx = _in_cluster_subnet(ctx, flavor)
     settings = ctx.settings
     ctx.echo(f"cluster {settings.project}-{flavor.name}: {flavor.description}")
     ctx.echo(f"  {settings.release}, 1 x {settings.master_type} + {settings.core_count} x {settings.core_type}; "
@@ -77,8 +79,9 @@ def create_cluster(
     ctx.echo(f"  cost: {describe_cost(c.instance_counts(settings))}")
     if not (yes or ctx.dry_run) and not ctx.confirm("Create this cluster?"):
         raise InputError("cluster not created", "re-run and confirm, or pass --yes")
+    vpc_id = access_ops.cluster_vpc(ctx)  # first: a wrong --subnet-id creates nothing
     iam_ops.ensure_roles(ctx)
-    group_id = access_ops.ensure_ssh_group(ctx)
+    group_id = access_ops.ensure_ssh_group(ctx, vpc_id)
     access_ops.create_keypair(ctx)
     _upload_bootstrap(ctx, wheel)
     _place_notebook(ctx, flavor, notebook if notebook is not None else notebook_path())
@@ -112,6 +115,20 @@ def create_cluster(
         ctx.echo(f"JupyterHub user jovyan, password {password}  (shown once: keep it; "
                  "the cluster deletes its copy once set)")
     return cluster_id
+
+
+def _in_cluster_subnet(ctx: AwsContext, flavor: Flavor) -> AwsContext:
+    """The context with the cluster's subnet chosen: --subnet-id (or config) wins; a Studio
+    cluster without one starts in the subnet of the Studio we created, whose Workspaces can
+    attach only clusters of their own VPC; otherwise EMR picks one in the default VPC."""
+    if ctx.settings.subnet_id or not flavor.joins_studio_network:
+        return ctx
+    for studio_id in ctx.state.ids("studio"):
+        subnets = ctx.state.attrs("studio", studio_id).get("subnets") or []
+        if subnets:
+            ctx.echo(f"  in subnet {subnets[0]}, in the VPC of Studio {studio_id}")
+            return replace(ctx, settings=replace(ctx.settings, subnet_id=subnets[0]))
+    return ctx
 
 
 def wait_until_ready(ctx: AwsContext, cluster_id: str, timeout_s: float = START_TIMEOUT_S) -> Dict[str, Any]:

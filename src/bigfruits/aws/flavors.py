@@ -29,6 +29,8 @@ class Flavor:
     sets_jupyterhub_password: bool = False
     #: Our notebook is placed where the cluster's notebook server will find it.
     places_notebook: bool = False
+    #: Workspaces attach only to clusters in their Studio's VPC: start in the Studio's subnet.
+    joins_studio_network: bool = False
 
 
 def _spark_env() -> Dict[str, Any]:
@@ -74,6 +76,7 @@ FLAVORS: Dict[str, Flavor] = {
         ),
         # EMR Studio's managed policies only act on resources carrying this tag.
         tags={"for-use-with-amazon-emr-managed-policies": "true"},
+        joins_studio_network=True,
     ),
 }
 

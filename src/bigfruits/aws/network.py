@@ -21,6 +21,10 @@ def find_default_vpc() -> AwsRequest:
     return AwsRequest("ec2", "DescribeVpcs", {"Filters": [{"Name": "isDefault", "Values": ["true"]}]})
 
 
+def describe_subnet(subnet_id: str) -> AwsRequest:
+    return AwsRequest("ec2", "DescribeSubnets", {"SubnetIds": [subnet_id]})
+
+
 def create_ssh_group(project: str, vpc_id: str) -> AwsRequest:
     return AwsRequest(
         "ec2",

@@ -28,6 +28,7 @@ DRY_RUN_RESPONSES: Dict[str, Dict[str, Any]] = {
     "CreateKeyPair": {"KeyName": "<key-name>", "KeyMaterial": "", "KeyPairId": "<key-pair-id>"},
     "CreateSecurityGroup": {"GroupId": "<security-group-id>"},
     "DescribeVpcs": {"Vpcs": [{"VpcId": "<default-vpc-id>"}]},
+    "DescribeSubnets": {"Subnets": [{"SubnetId": "<subnet-id>", "VpcId": "<vpc-of-the-subnet>"}]},
     "DescribeCluster": {
         "Cluster": {
             "Id": "<cluster-id>",

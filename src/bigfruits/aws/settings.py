@@ -50,6 +50,8 @@ class AwsSettings:
     core_count: int = 2
     idle_timeout_s: int = 3600
     key_name: Optional[str] = None
+    #: The cluster's subnet (its VPC follows); None: the default VPC, or the Studio's subnet.
+    subnet_id: Optional[str] = None
     ssh_user: str = "hadoop"
     state_file: Optional[Path] = None
     extra: Dict[str, Any] = field(default_factory=dict)

@@ -38,7 +38,7 @@ def studio_settings(ctx: AwsContext, bucket: Optional[str] = None, **choices: An
 def _remember(ctx: AwsContext, settings: StudioSettings, result: StudioResult) -> None:
     """Record what exists in the state file (``destroy`` also finds it by tags without it)."""
     ctx.state.add("studio", result.studio_id, name=settings.studio_name, url=result.url,
-                  auth_mode=settings.auth_mode, vpc=result.vpc_id)
+                  auth_mode=settings.auth_mode, vpc=result.vpc_id, subnets=result.subnet_ids)
     ctx.state.add("studio-security-group", result.workspace_sg, name=settings.workspace_sg_name)
     ctx.state.add("studio-security-group", result.engine_sg, name=settings.engine_sg_name)
     ctx.state.add("studio-role", settings.service_role_name, arn=result.service_role_arn)
