@@ -19,7 +19,6 @@ from bigfruits.pipeline.pca_stats import (  # noqa: E402
     Moments,
     covariance,
     merge_moments,
-    moments_of_block,
     moments_of_blocks,
     top_components,
 )
@@ -132,13 +131,19 @@ def test_stable_with_large_offset_across_many_partitions(spark):
     assert_same_up_to_sign(model.components_, reference.components_, atol=1e-6)
 
 
+def one_pass_moments(data: np.ndarray) -> Moments:
+    """The reference: numpy's covariance, times n - 1, packed like ours."""
+    m2 = np.cov(data, rowvar=False) * (data.shape[0] - 1)
+    return Moments(data.shape[0], data.mean(axis=0), m2[np.triu_indices(data.shape[1])])
+
+
 def test_pairwise_merge_equals_one_pass():
     data = correlated(1000, 7, seed=6, offset=1e6)
     parts = [data[:1], data[1:400], data[400:401], data[401:]]
     merged = None
     for part in parts:
-        merged = merge_moments(merged, moments_of_block(part))
-    whole = moments_of_block(data)
+        merged = merge_moments(merged, moments_of_blocks([part]))
+    whole = one_pass_moments(data)
     assert merged.count == whole.count
     np.testing.assert_allclose(merged.mean, whole.mean, rtol=1e-13)
     np.testing.assert_allclose(merged.m2, whole.m2, rtol=1e-9, atol=1e-6)
@@ -152,7 +157,7 @@ def test_shifted_blocks_equal_one_pass_even_on_sorted_data_with_offset():
     # Sorted rows: the first block's mean (the shift) is far from the overall mean.
     data = correlated(5000, 7, seed=7, offset=1e6)
     data = data[np.argsort(data[:, 0])]
-    whole = moments_of_block(data)
+    whole = one_pass_moments(data)
     blocks = moments_of_blocks([data[:1], data[1:3000], data[3000:]])
     assert blocks.count == whole.count
     np.testing.assert_allclose(blocks.mean, whole.mean, rtol=1e-13)

@@ -65,14 +65,6 @@ def unpack_symmetric(packed: np.ndarray, width: int) -> np.ndarray:
     return matrix
 
 
-def moments_of_block(block: np.ndarray) -> Moments:
-    """The moments of an (n, p) block, with one BLAS product (numpy runs X^T X as syrk)."""
-    x = np.asarray(block, dtype=np.float64)
-    mean = x.mean(axis=0)
-    centred = x - mean
-    return Moments(x.shape[0], mean, pack_symmetric(centred.T @ centred))
-
-
 def merge_moments(a: Optional[Moments], b: Optional[Moments]) -> Optional[Moments]:
     """Chan/Welford pairwise merge; None stands for the empty set."""
     if a is None or a.count == 0:
