@@ -40,6 +40,9 @@ def test_cluster_that_fails_to_start_is_reported_and_terminated(aws_env, built_w
     cluster_id = boto("emr").list_clusters()["Clusters"][0]["Id"]
     assert fakes[0].terminated == [cluster_id]
     assert boto("emr").describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"].startswith("TERMINATED")
+    # The password step never ran, so create-cluster took its password object away itself.
+    secrets = boto("s3").list_objects_v2(Bucket=BUCKET, Prefix="secrets/").get("Contents", [])
+    assert secrets == []
 
 
 def test_cluster_start_timeout_terminates_it(aws_env, built_wheel) -> None:
@@ -105,6 +108,8 @@ def test_run_job_flow_carries_auto_termination_and_terminates_on_later_error(tmp
     s3_stub = _stubbed_s3(ctx)
     s3_stub.add_response("put_object", {}, {"Bucket": "b", "Key": ANY, "Body": ANY,
                                             "ServerSideEncryption": "AES256"})
+    # After the terminate, the password object goes too (its step will never run).
+    s3_stub.add_response("delete_objects", {}, {"Bucket": "b", "Delete": ANY})
     _skip_setup(monkeypatch)
     expected: Any = {"Name": "bigfruits-jupyterhub", "LogUri": "s3://b/logs/", "ReleaseLabel": ANY,
                      "Applications": ANY, "Configurations": ANY, "Instances": ANY,

@@ -95,8 +95,7 @@ def create_cluster(
     try:
         cluster_id = str(ctx.send(request)["JobFlowId"])
     except BaseException:
-        if password_key:  # no cluster, no step to use (and delete) it
-            ctx.sender.attempt(b.delete_objects(ctx.bucket(), [password_key]))
+        _delete_password(ctx, password_key)  # no cluster, no step to use (and delete) it
         raise
     ctx.state.add(CLUSTER_KIND, cluster_id, flavor=flavor.name)
     ctx.state.set("cluster", cluster_id)
@@ -110,11 +109,18 @@ def create_cluster(
     except BaseException:
         ctx.echo(f"cluster {cluster_id} failed after creation: terminating it so it bills nothing")
         ctx.sender.attempt(c.terminate([cluster_id]))
+        _delete_password(ctx, password_key)
         raise
     if password:
         ctx.echo(f"JupyterHub user jovyan, password {password}  (shown once: keep it; "
                  "the cluster deletes its copy once set)")
     return cluster_id
+
+
+def _delete_password(ctx: AwsContext, key: Optional[str]) -> None:
+    """Remove the JupyterHub password object when no step will (the step deletes it too)."""
+    if key:
+        ctx.sender.attempt(b.delete_objects(ctx.bucket(), [key]))
 
 
 def _in_cluster_subnet(ctx: AwsContext, flavor: Flavor) -> AwsContext:
