@@ -85,12 +85,12 @@ def create_cluster(
     access_ops.create_keypair(ctx)
     _upload_bootstrap(ctx, wheel)
     _place_notebook(ctx, flavor, notebook if notebook is not None else notebook_path())
-    password, password_key = None, None
+    password, password_key, password_uri = None, None, None
     if flavor.sets_jupyterhub_password:
         password = "<random-password>" if ctx.dry_run else secrets.token_urlsafe(12)
         password_key = s.jupyterhub_password_key(secrets.token_hex(8))
         ctx.send(s.put_jupyterhub_password(ctx.bucket(), password_key, password))
-    password_uri = b.s3_uri(ctx.bucket(), password_key) if password_key else None
+        password_uri = b.s3_uri(ctx.bucket(), password_key)
     request = c.run_job_flow(ctx.settings_with_bucket(), flavor, group_id, password_uri)
     try:
         cluster_id = str(ctx.send(request)["JobFlowId"])

@@ -13,6 +13,8 @@ from typing import Any, Iterator, List
 import numpy as np
 import pandas as pd
 
+from bigfruits.pipeline.session import ARROW_BATCH_CONF, sql_conf
+
 USERS_ARROW_BATCH = 1024
 
 
@@ -61,11 +63,7 @@ def course_iterator_udf(weights: Any) -> Any:
 def run_users_pattern(spark: Any, folder: str, udf: Any) -> None:
     """Featurize every image below ``folder`` with ``udf`` and Spark's read defaults; the
     features go to the ``noop`` sink (featurization only, as in the issue's table)."""
-    previous = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
-    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(USERS_ARROW_BATCH))
-    try:
+    with sql_conf(spark, {ARROW_BATCH_CONF: str(USERS_ARROW_BATCH)}):
         images = (spark.read.format("binaryFile").option("recursiveFileLookup", "true")
                   .option("pathGlobFilter", "*.jpg").load(folder))
         images.select(udf("content").alias("features")).write.format("noop").mode("overwrite").save()
-    finally:
-        spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", previous)

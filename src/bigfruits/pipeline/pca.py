@@ -46,9 +46,7 @@ from bigfruits.pipeline.pca_stats import (
     top_components,
     variances,
 )
-from bigfruits.pipeline.session import sql_conf
-
-ARROW_BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
+from bigfruits.pipeline.session import ARROW_BATCH_CONF, sql_conf
 
 
 class _PCAColumns(HasInputCol, HasOutputCol):

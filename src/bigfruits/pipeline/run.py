@@ -20,7 +20,7 @@ from bigfruits.pipeline.ingest import (ImageFile, input_not_found, is_local, lis
 from bigfruits.pipeline.model import check_weights_arg, load_model
 from bigfruits.pipeline.outputs import OutputTarget, output_exists
 from bigfruits.pipeline.progress import image_progress
-from bigfruits.pipeline.session import get_session, sql_conf
+from bigfruits.pipeline.session import ARROW_BATCH_CONF, get_session, sql_conf
 
 #: images per Spark task, so tasks are long enough to amortise their start-up but many enough
 #: to balance the cores and move the progress bar
@@ -76,7 +76,7 @@ def read_settings(images: List[ImageFile], parallelism: int) -> Dict[str, str]:
     return {
         "spark.sql.files.openCostInBytes": str(average),
         "spark.sql.files.maxPartitionBytes": str(per_task * 2 * average),
-        "spark.sql.execution.arrow.maxRecordsPerBatch": str(ARROW_BATCH_ROWS),
+        ARROW_BATCH_CONF: str(ARROW_BATCH_ROWS),
     }
 
 

@@ -72,6 +72,10 @@ def get_session(master: str = "local[*]", conf: Optional[Dict[str, str]] = None,
     return spark
 
 
+#: Rows per Arrow batch between the JVM and the Python workers (each stage sets its own).
+ARROW_BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
+
+
 @contextmanager
 def sql_conf(spark: Any, settings: Dict[str, str]) -> Iterator[None]:
     """Set session SQL confs for one stage and restore the caller's afterwards."""
