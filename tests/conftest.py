@@ -27,7 +27,7 @@ def spark():
 def weights_file(tmp_path_factory) -> Path:
     """A MobileNetV2 no-top weights file written by the test (ImageNet can't be downloaded
     here): seeded He-normal kernels, different from ``--weights random``'s default seed."""
-    from bigfruits.pipeline.model import build_mobilenet, randomize_weights
+    from bigfruits.pipeline.featurize.model import build_mobilenet, randomize_weights
 
     model = build_mobilenet(None)
     randomize_weights(model, seed=1234)

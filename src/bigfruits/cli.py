@@ -1,8 +1,14 @@
 """The ``bigfruits`` command: parses arguments, delegates to the package, and turns known
-errors into one line on stderr with a non-zero exit (never a traceback for a user mistake)."""
+errors into one line on stderr with a non-zero exit (never a traceback for a user mistake).
+
+``run`` and ``fetch-weights`` are defined here; ``aws`` and ``bench`` live with their code and
+are imported only when invoked, so ``bigfruits --help`` and ``bigfruits run`` load neither the
+AWS commands nor the benchmark's tools."""
 from __future__ import annotations
 
+import importlib
 import sys
+from typing import Dict, List, Optional, Tuple
 
 import click
 
@@ -10,7 +16,37 @@ from bigfruits import __version__
 from bigfruits.errors import BigfruitsError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: name -> ("module:attribute" of the click command, its help as the command's docstring
+#: starts, which ``bigfruits --help`` shortens without importing the module)
+LAZY_COMMANDS: Dict[str, Tuple[str, str]] = {
+    "aws": ("bigfruits.aws.cli:aws",
+            "Run the pipeline on AWS EMR: bucket, dataset, cluster (JupyterHub), steps, teardown."),
+    "bench": ("bigfruits.bench.__main__:main",
+              "Benchmark featurization, PCA, memory and full-size time, in one process."),
+}
+
+
+class LazyGroup(click.Group):
+    """click's lazy-loading group: ``LAZY_COMMANDS`` are listed by name and imported in
+    ``get_command``, i.e. only when one of them is invoked (or asked for its own help)."""
+
+    def list_commands(self, ctx: click.Context) -> List[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
+        if cmd_name not in LAZY_COMMANDS:
+            return super().get_command(ctx, cmd_name)
+        module, _, attribute = LAZY_COMMANDS[cmd_name][0].partition(":")
+        return getattr(importlib.import_module(module), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's own listing, with each lazy command stood in for by its help text."""
+        listed = click.Group(commands={**self.commands, **{
+            name: click.Command(name, help=text) for name, (_, text) in LAZY_COMMANDS.items()}})
+        click.Group.format_commands(listed, ctx, formatter)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="bigfruits")
 def cli() -> None:
     """Fruit photos -> MobileNetV2 features on Spark -> distributed PCA, locally or on AWS EMR."""
@@ -78,26 +114,11 @@ def fetch_weights_command() -> None:
     runs (and offline ones) find them; fails with one line when there is no internet."""
     import socket
 
-    from bigfruits.pipeline.model import load_model
+    from bigfruits.pipeline.featurize.model import load_model
 
     socket.setdefaulttimeout(30)
     _, weights = load_model("imagenet")
     click.echo(f"ImageNet weights ready (sha256 of tensors {weights.sha256[:16]}…)")
-
-
-def _register_subcommands() -> None:
-    """Attach the command groups that live next to their code (one module per area)."""
-    from bigfruits.bench.__main__ import main as bench
-
-    cli.add_command(bench, "bench")
-    try:
-        from bigfruits.aws.cli import aws
-    except ImportError:  # the AWS area is optional while it is being built
-        return
-    cli.add_command(aws)
-
-
-_register_subcommands()
 
 
 def main(argv: "list[str] | None" = None) -> int:

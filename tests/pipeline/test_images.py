@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bigfruits.pipeline.images import decode_image, preprocess
+from bigfruits.pipeline.featurize.images import decode_image, preprocess
 
 
 def encode(img: Image.Image, fmt: str = "JPEG") -> bytes:

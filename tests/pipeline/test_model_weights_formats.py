@@ -7,7 +7,7 @@ import h5py
 import pytest
 
 from bigfruits.errors import InputError
-from bigfruits.pipeline.model import build_mobilenet, load_model, randomize_weights, weights_sha256
+from bigfruits.pipeline.featurize.model import build_mobilenet, load_model, randomize_weights, weights_sha256
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ keras = pytest.importorskip("keras")
 pytest.importorskip("tf2onnx")
 pytest.importorskip("onnxruntime")
 
-from bigfruits.pipeline.onnx_engine import export_model, load_engine  # noqa: E402
+from bigfruits.pipeline.featurize.engine_onnxruntime import export_model, load_engine  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from pyspark.ml.linalg import Vectors  # noqa: E402
 
 from bigfruits.errors import InputError  # noqa: E402
 from bigfruits.pipeline.pca import ExactPCA, ExactPCAModel  # noqa: E402
-from bigfruits.pipeline.pca_stats import (  # noqa: E402
+from bigfruits.pipeline.pca.moments import (  # noqa: E402
     Moments,
     covariance,
     merge_moments,

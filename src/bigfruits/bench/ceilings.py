@@ -7,7 +7,7 @@ from typing import Any, List
 
 import numpy as np
 
-from bigfruits.pipeline.images import decode_image, preprocess
+from bigfruits.pipeline.featurize.images import decode_image, preprocess
 
 CEILING_BATCH = 64
 
@@ -52,6 +52,6 @@ def raw_tensorflow_rate(model: Any, images: np.ndarray, batch: int = CEILING_BAT
 def raw_onnxruntime_rate(
     onnx_bytes: bytes, images: np.ndarray, threads: int, batch: int = CEILING_BATCH
 ) -> float:
-    from bigfruits.pipeline.onnx_engine import load_engine
+    from bigfruits.pipeline.featurize.engine_onnxruntime import load_engine
 
     return _images_per_second(load_engine(onnx_bytes, threads).predict, images, batch)

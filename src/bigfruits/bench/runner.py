@@ -91,8 +91,8 @@ def machine() -> Dict[str, Any]:
 
 def measure(settings: BenchSettings, spark: Any) -> Dict[str, Any]:
     """Run every step in ``settings.steps`` (and the scale run if asked); the results dict."""
-    from bigfruits.pipeline.model import load_model
-    from bigfruits.pipeline.onnx_engine import export_model
+    from bigfruits.pipeline.featurize.engine_onnxruntime import export_model
+    from bigfruits.pipeline.featurize.model import load_model
 
     bench = Bench(settings, spark)
     cores = spark.sparkContext.defaultParallelism

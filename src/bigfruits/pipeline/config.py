@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, Optional
 
 from bigfruits.errors import InputError
-from bigfruits.pipeline.model import FEATURE_DIM
+from bigfruits.pipeline.featurize.model import FEATURE_DIM
 
 
 @dataclass

@@ -1,23 +1,25 @@
-"""One run of the pipeline, stage by stage, with timings: list -> featurize -> split features
-and errors -> PCA -> write -> report -> publish."""
+"""One run of the pipeline as a list of named stages: list -> engine -> featurize -> account ->
+PCA -> write -> report -> publish. Each stage is one function below, in that order; ``timed``
+measures the ones the manifest reports, and ``build_manifest`` says what the run did."""
 from __future__ import annotations
 
 import math
 import os
 import platform
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterator, List
 
 from bigfruits import __version__
 from bigfruits.errors import InputError
 from bigfruits.pipeline import report
 from bigfruits.pipeline.config import RunConfig
-from bigfruits.pipeline.engines import make_payload, resolve_engine
-from bigfruits.pipeline.featurize import WorkerBuilds, featurize
-from bigfruits.pipeline.ingest import (ImageFile, input_not_found, is_local, list_images, read_images,
-                                      resolve_input, select_images)
-from bigfruits.pipeline.model import check_weights_arg, load_model
+from bigfruits.pipeline.featurize.engines import make_payload, resolve_engine
+from bigfruits.pipeline.featurize.model import WeightsInfo, check_weights_arg, load_model
+from bigfruits.pipeline.featurize.udf import WorkerBuilds, featurize
+from bigfruits.pipeline.ingest import (ImageFile, Listing, input_not_found, is_local, list_images,
+                                       read_images, resolve_input, select_images)
 from bigfruits.pipeline.outputs import OutputTarget, output_exists
 from bigfruits.pipeline.progress import image_progress
 from bigfruits.pipeline.session import ARROW_BATCH_CONF, get_session, sql_conf
@@ -40,6 +42,45 @@ class RunResult:
     manifest: Dict[str, Any]
 
 
+@dataclass
+class Selection:
+    """What the list stage found under the input, and the images the run works on."""
+
+    listing: Listing
+    images: List[ImageFile]
+
+
+@dataclass
+class Inference:
+    """What the engine stage prepared: the engine's name, its threads per task, the weights,
+    and the Spark broadcast of the payload every Python worker rebuilds the engine from."""
+
+    engine: str
+    threads: int
+    weights: WeightsInfo
+    payload: Any
+
+
+@dataclass
+class Accounted:
+    """features/ and errors/ as written, and their counts (every listed image in exactly one)."""
+
+    features: Any
+    errors: Any
+    images_ok: int
+    images_failed: int
+
+
+@dataclass
+class Written:
+    """What the write stage produced beside the Parquet outputs: k, the explained-variance
+    table and the local paths of the plots (for the report)."""
+
+    k: int
+    explained: Any
+    plots: List[str]
+
+
 def run_pipeline(config: RunConfig, spark: Any = None) -> RunResult:
     """Run the whole pipeline; on any failure nothing is published and staging is removed."""
     started = time.perf_counter()
@@ -57,6 +98,36 @@ def run_pipeline(config: RunConfig, spark: Any = None) -> RunResult:
     return RunResult(target.final, manifest)
 
 
+def _run(spark: Any, config: RunConfig, target: OutputTarget, started: float) -> Dict[str, Any]:
+    """The stages, in order. The manifest's ``write`` time covers both stages that write
+    results: account (features/, errors/) and write (the PCA outputs and plots)."""
+    timings: Dict[str, float] = {}
+    selection = list_stage(spark, config)
+    inference = engine_stage(spark, config)
+    with timed(timings, "featurize"):
+        builds = featurize_stage(spark, config, target, selection, inference)
+    with timed(timings, "write"):
+        accounted = account_stage(spark, config, target, selection)
+    with timed(timings, "pca_fit"):
+        pca_model = pca_stage(config, accounted.features)
+    with timed(timings, "write"):
+        written = write_stage(spark, target, pca_model, accounted.features)
+    timings["total"] = time.perf_counter() - started
+    manifest = build_manifest(spark, config, target, selection, inference, builds, accounted,
+                              written, timings)
+    report_stage(target, manifest, written.plots, accounted.errors)
+    target.publish(manifest, config.overwrite)
+    return manifest
+
+
+@contextmanager
+def timed(timings: Dict[str, float], name: str) -> Iterator[None]:
+    """Add the wall time of the block to ``timings[name]``."""
+    clock = time.perf_counter()
+    yield
+    timings[name] = timings.get(name, 0.0) + time.perf_counter() - clock
+
+
 def _check_local_paths(config: RunConfig) -> None:
     """Catch the common mistakes on local paths in a blink, before Spark and TensorFlow start."""
     check_weights_arg(config.weights)
@@ -65,6 +136,25 @@ def _check_local_paths(config: RunConfig) -> None:
         raise input_not_found(input_uri)
     if is_local(output) and os.path.exists(output.replace("file:", "", 1)) and not config.overwrite:
         raise output_exists(output)
+
+
+def list_stage(spark: Any, config: RunConfig) -> Selection:
+    """List the input and select the images (``--classes``, ``--limit``)."""
+    listing = list_images(spark, resolve_input(config.input))
+    selected = select_images(listing.images, config.classes, config.limit)
+    if config.k is not None and config.k > len(selected):
+        raise InputError(f"--k {config.k} is more than the {len(selected)} images selected",
+                         f"pass --k {len(selected)} or less, or select more images")
+    return Selection(listing, selected)
+
+
+def engine_stage(spark: Any, config: RunConfig) -> Inference:
+    """Build the model on the driver and broadcast it in the chosen engine's form."""
+    model, weights = load_model(config.weights, config.seed)
+    engine = resolve_engine(config.engine)
+    threads = int(spark.conf.get("spark.task.cpus", "1"))
+    payload = spark.sparkContext.broadcast(make_payload(engine, model, weights.sha256, threads))
+    return Inference(engine, threads, weights, payload)
 
 
 def read_settings(images: List[ImageFile], parallelism: int) -> Dict[str, str]:
@@ -80,7 +170,21 @@ def read_settings(images: List[ImageFile], parallelism: int) -> Dict[str, str]:
     }
 
 
-def _account_missing(spark: Any, selected: List[ImageFile], staged: Any) -> Any:
+def featurize_stage(spark: Any, config: RunConfig, target: OutputTarget, selection: Selection,
+                    inference: Inference) -> Dict[str, int]:
+    """Read the images and write features or an error per image to staging ``_featurized``;
+    returns the engines built per Python worker."""
+    sc = spark.sparkContext
+    builds = sc.accumulator({}, WorkerBuilds())
+    with sql_conf(spark, read_settings(selection.images, sc.defaultParallelism)):
+        images = read_images(spark, selection.listing, selection.images)
+        with image_progress(spark, len(selection.images), config.progress) as counter:
+            featurize(images, inference.payload, config.batch_size, counter, builds).write.parquet(
+                target.uri("_featurized"))
+    return dict(builds.value)
+
+
+def _missing_images(spark: Any, selected: List[ImageFile], staged: Any) -> Any:
     """Error rows for listed images that binaryFile never returned (zero-byte files, files
     that vanished), so that every input path appears exactly once in features/ or errors/.
 
@@ -92,7 +196,104 @@ def _account_missing(spark: Any, selected: List[ImageFile], staged: Any) -> Any:
     return spark.createDataFrame(missing, "path string, error string")
 
 
+def account_stage(spark: Any, config: RunConfig, target: OutputTarget,
+                  selection: Selection) -> Accounted:
+    """Split ``_featurized`` into features/ and errors/ and check that every selected image is
+    in exactly one of them; fail when nothing is left to fit the PCA on."""
+    selected = selection.images
+    staged = spark.read.parquet(target.uri("_featurized"))
+    staged.where("error IS NULL").select("path", "label", "features").write.parquet(target.uri("features"))
+    (staged.where("error IS NOT NULL").select("path", "error")
+     .unionByName(_missing_images(spark, selected, staged))
+     .coalesce(1).write.parquet(target.uri("errors")))
+    target.delete_staged("_featurized")
+    features = spark.read.parquet(target.uri("features"))
+    errors = spark.read.parquet(target.uri("errors"))
+    images_ok, images_failed = features.count(), errors.count()
+    accounted = features.select("path").union(errors.select("path")).distinct().count()
+    if not (images_ok + images_failed == accounted == len(selected)):
+        raise RuntimeError(f"accounting mismatch: {len(selected)} listed, {images_ok} featurized, "
+                           f"{images_failed} failed, {accounted} distinct paths")
+    if images_ok == 0:
+        raise InputError(f"none of the {len(selected)} images could be featurized",
+                         f"see the errors above; e.g. {errors.first()['error']}")
+    if config.k is not None and config.k > images_ok:
+        raise InputError(f"--k {config.k} is more than the {images_ok} images featurized",
+                         f"pass --k {images_ok} or less")
+    return Accounted(features, errors, images_ok, images_failed)
+
+
+def pca_stage(config: RunConfig, features: Any) -> Any:
+    """Fit the exact PCA on the features (``--k`` or ``--variance``)."""
+    from bigfruits.pipeline.pca import ExactPCA
+
+    pca = ExactPCA(inputCol="features", outputCol="pca")
+    pca = pca.setK(config.k) if config.k is not None else pca.setVarianceThreshold(config.variance)
+    return pca.fit(features)
+
+
+def write_stage(spark: Any, target: OutputTarget, pca_model: Any, features: Any) -> Written:
+    """Write the projections (Parquet and CSV), the model, the explained variance and the plots."""
+    from pyspark.sql import functions as F
+
+    pca_model.transform(features).select("path", "label", "pca").write.parquet(target.uri("pca"))
+    pca_model.save(target.uri("pca_model"))
+    written = spark.read.parquet(target.uri("pca"))
+    k = int(pca_model.k)
+    written.select("path", "label", *[F.col("pca")[i].alias(f"pc{i + 1}") for i in range(k)]) \
+        .write.option("header", True).csv(target.uri("pca_csv"))
+    explained = report.explained_variance_table(pca_model.explained_variance_ratio_)
+    explained.to_csv(target.local_file("explained_variance.csv"), index=False)
+    target.put("explained_variance.csv")
+    plots = [target.local_file("plots/cumulative_variance.png"), target.local_file("plots/pc1_pc2.png")]
+    report.save_figure(report.figure_cumulative_variance(explained), plots[0])
+    if k >= 2:
+        report.save_figure(report.figure_pc_scatter(report.pc_points(written)), plots[1])
+    else:
+        plots.pop()
+    for path in plots:
+        target.put("plots/" + path.rsplit("/", 1)[1])
+    return Written(k, explained, plots)
+
+
+def build_manifest(spark: Any, config: RunConfig, target: OutputTarget, selection: Selection,
+                   inference: Inference, builds: Dict[str, int], accounted: Accounted,
+                   written: Written, timings: Dict[str, float]) -> Dict[str, Any]:
+    """``manifest.json``: what was run, on what, with which versions, what came out, how fast."""
+    images_total = len(selection.images)
+    weights = inference.weights
+    manifest: Dict[str, Any] = {
+        "bigfruits": __version__,
+        "run_id": target.run_id,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "input": selection.listing.root,
+        "output": target.final,
+        "images_total": images_total,
+        "images_ok": accounted.images_ok,
+        "images_failed": accounted.images_failed,
+        "files_skipped": selection.listing.skipped,
+        "k": written.k,
+        "variance_kept": float(written.explained["cumulative"].iloc[-1]),
+        "engine": inference.engine,
+        "inference_threads_per_task": inference.threads,
+        "python_workers": len(builds),
+        "engine_builds": sum(builds.values()),
+        "weights": weights.to_dict(),
+        "features_meaningful": weights.meaningful,
+        "spark_master": spark.sparkContext.master,
+        "versions": _versions(spark),
+        "parameters": {**config.to_dict(), "input": selection.listing.root},
+        "timings": {stage: round(seconds, 3) for stage, seconds in timings.items()},
+        "images_per_s": round(images_total / max(timings["featurize"], 1e-9), 2),
+        "images_per_s_end_to_end": round(images_total / max(timings["total"], 1e-9), 2),
+    }
+    if not weights.meaningful:
+        manifest["warning"] = "features computed with RANDOM weights: not meaningful (test run)"
+    return manifest
+
+
 def _versions(spark: Any) -> Dict[str, str]:
+    """The versions that shape the results: Python, Spark, bigfruits and the installed packages."""
     from importlib.metadata import PackageNotFoundError, version
 
     found = {"python": platform.python_version(), "spark": spark.version, "bigfruits": __version__}
@@ -104,114 +305,8 @@ def _versions(spark: Any) -> Dict[str, str]:
     return found
 
 
-def _run(spark: Any, config: RunConfig, target: OutputTarget, started: float) -> Dict[str, Any]:
-    from bigfruits.pipeline.pca import ExactPCA
-
-    timings: Dict[str, float] = {}
-    sc = spark.sparkContext
-    input_uri = resolve_input(config.input)
-    listing = list_images(spark, input_uri)
-    selected = select_images(listing.images, config.classes, config.limit)
-    if config.k is not None and config.k > len(selected):
-        raise InputError(f"--k {config.k} is more than the {len(selected)} images selected",
-                         f"pass --k {len(selected)} or less, or select more images")
-
-    model, weights = load_model(config.weights, config.seed)
-    engine = resolve_engine(config.engine)
-    threads = int(spark.conf.get("spark.task.cpus", "1"))
-    payload = sc.broadcast(make_payload(engine, model, weights.sha256, threads))
-    del model
-
-    clock = time.perf_counter()
-    builds = sc.accumulator({}, WorkerBuilds())
-    with sql_conf(spark, read_settings(selected, sc.defaultParallelism)):
-        images = read_images(spark, listing, selected)
-        with image_progress(spark, len(selected), config.progress) as counter:
-            featurize(images, payload, config.batch_size, counter, builds).write.parquet(
-                target.uri("_featurized"))
-    timings["featurize"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    staged = spark.read.parquet(target.uri("_featurized"))
-    staged.where("error IS NULL").select("path", "label", "features").write.parquet(target.uri("features"))
-    (staged.where("error IS NOT NULL").select("path", "error")
-     .unionByName(_account_missing(spark, selected, staged))
-     .coalesce(1).write.parquet(target.uri("errors")))
-    target.delete_staged("_featurized")
-    features = spark.read.parquet(target.uri("features"))
-    errors = spark.read.parquet(target.uri("errors"))
-    images_ok, images_failed = features.count(), errors.count()
-    accounted = features.select("path").union(errors.select("path")).distinct().count()
-    if not (images_ok + images_failed == accounted == len(selected)):
-        raise RuntimeError(f"accounting mismatch: {len(selected)} listed, {images_ok} featurized, "
-                           f"{images_failed} failed, {accounted} distinct paths")
-    timings["write"] = time.perf_counter() - clock
-    if images_ok == 0:
-        raise InputError(f"none of the {len(selected)} images could be featurized",
-                         f"see the errors above; e.g. {errors.first()['error']}")
-    if config.k is not None and config.k > images_ok:
-        raise InputError(f"--k {config.k} is more than the {images_ok} images featurized",
-                         f"pass --k {images_ok} or less")
-
-    clock = time.perf_counter()
-    pca = ExactPCA(inputCol="features", outputCol="pca")
-    pca = pca.setK(config.k) if config.k is not None else pca.setVarianceThreshold(config.variance)
-    pca_model = pca.fit(features)
-    timings["pca_fit"] = time.perf_counter() - clock
-
-    clock = time.perf_counter()
-    from pyspark.sql import functions as F
-
-    projected = pca_model.transform(features).select("path", "label", "pca")
-    projected.write.parquet(target.uri("pca"))
-    pca_model.save(target.uri("pca_model"))
-    written = spark.read.parquet(target.uri("pca"))
-    k = int(pca_model.k)
-    written.select("path", "label", *[F.col("pca")[i].alias(f"pc{i + 1}") for i in range(k)]) \
-        .write.option("header", True).csv(target.uri("pca_csv"))
-    explained = report.explained_variance_table(pca_model.explained_variance_ratio_)
-    explained.to_csv(target.local_file("explained_variance.csv"), index=False)
-    target.put("explained_variance.csv")
-    plot_paths = [target.local_file("plots/cumulative_variance.png"), target.local_file("plots/pc1_pc2.png")]
-    report.save_figure(report.figure_cumulative_variance(explained), plot_paths[0])
-    if k >= 2:
-        report.save_figure(report.figure_pc_scatter(report.pc_points(written)), plot_paths[1])
-    else:
-        plot_paths.pop()
-    for path in plot_paths:
-        target.put("plots/" + path.rsplit("/", 1)[1])
-    timings["write"] += time.perf_counter() - clock
-    timings["total"] = time.perf_counter() - started
-
-    manifest: Dict[str, Any] = {
-        "bigfruits": __version__,
-        "run_id": target.run_id,
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "input": listing.root,
-        "output": target.final,
-        "images_total": len(selected),
-        "images_ok": images_ok,
-        "images_failed": images_failed,
-        "files_skipped": listing.skipped,
-        "k": k,
-        "variance_kept": float(explained["cumulative"].iloc[-1]),
-        "engine": engine,
-        "inference_threads_per_task": threads,
-        "python_workers": len(builds.value),
-        "engine_builds": sum(builds.value.values()),
-        "weights": weights.to_dict(),
-        "features_meaningful": weights.meaningful,
-        "spark_master": sc.master,
-        "versions": _versions(spark),
-        "parameters": {**config.to_dict(), "input": listing.root},
-        "timings": {stage: round(seconds, 3) for stage, seconds in timings.items()},
-        "images_per_s": round(len(selected) / max(timings["featurize"], 1e-9), 2),
-        "images_per_s_end_to_end": round(len(selected) / max(timings["total"], 1e-9), 2),
-    }
-    if not weights.meaningful:
-        manifest["warning"] = "features computed with RANDOM weights: not meaningful (test run)"
+def report_stage(target: OutputTarget, manifest: Dict[str, Any], plots: List[str], errors: Any) -> None:
+    """``report.html``: the manifest's figures, the plots and the first errors, on one page."""
     with open(target.local_file("report.html"), "w", encoding="utf-8") as handle:
-        handle.write(report.render_report(manifest, plot_paths, errors.limit(50).toPandas()))
+        handle.write(report.render_report(manifest, plots, errors.limit(50).toPandas()))
     target.put("report.html")
-    target.publish(manifest, config.overwrite)
-    return manifest

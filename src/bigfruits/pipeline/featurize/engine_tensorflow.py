@@ -8,10 +8,11 @@ from typing import Any, List
 
 import numpy as np
 
-from bigfruits.pipeline.model import INPUT_SHAPE
+from bigfruits.pipeline.featurize.model import INPUT_SHAPE, build_mobilenet, import_tensorflow
 
 
 def export_model(model: Any) -> bytes:
+    """Driver side: the weights as one ``.npz`` blob (the architecture is rebuilt in code)."""
     buffer = io.BytesIO()
     weights: List[np.ndarray] = model.get_weights()
     np.savez(buffer, *weights)
@@ -20,8 +21,6 @@ def export_model(model: Any) -> bytes:
 
 def _limit_threads(threads: int) -> None:
     """Spark tasks x inference threads <= cores: pin TF's pools before TF starts them."""
-    from bigfruits.pipeline.tfimport import import_tensorflow
-
     tf = import_tensorflow()
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -31,13 +30,13 @@ def _limit_threads(threads: int) -> None:
 
 
 class TensorFlowEngine:
+    """``predict``: (n, 224, 224, 3) float32 in [-1, 1] -> (n, 1280) float32."""
+
     name = "tensorflow"
 
     def __init__(self, blob: bytes, threads: int) -> None:
         _limit_threads(threads)
         import tensorflow as tf
-
-        from bigfruits.pipeline.model import build_mobilenet
 
         with np.load(io.BytesIO(blob)) as arrays:
             weights = [arrays[f"arr_{i}"] for i in range(len(arrays.files))]
@@ -53,4 +52,5 @@ class TensorFlowEngine:
 
 
 def load_engine(blob: bytes, threads: int) -> TensorFlowEngine:
+    """Worker side: an engine from the broadcast weights."""
     return TensorFlowEngine(blob, threads)

@@ -1,12 +1,15 @@
 """MobileNetV2 without its top (global average pooling, 1280 features) with the chosen weights.
 
 ``--weights`` takes ``imagenet`` (Keras' own download and cache), a path to a Keras weights file,
-or ``random`` (seeded; the features then mean nothing, and the manifest says so).
+or ``random`` (seeded; the features then mean nothing, and the manifest says so). TensorFlow is
+imported quietly here, once for every module that needs it (the model, both engines' export).
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
+import tempfile
 from dataclasses import dataclass
 from typing import Any, List
 
@@ -34,9 +37,31 @@ class WeightsInfo:
                 "meaningful": self.meaningful}
 
 
-def _keras() -> Any:
-    from bigfruits.pipeline.tfimport import import_tensorflow
+def import_tensorflow() -> Any:
+    """Import TensorFlow without its C++ start-up chatter (oneDNN, CUDA probing), which TF >= 2.20
+    prints through absl before any log-level setting is read. What it wrote is replayed if the
+    import fails, so a broken installation still explains itself."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            import tensorflow
+        except BaseException:
+            os.dup2(saved, 2)
+            capture.seek(0)
+            sys.stderr.write(capture.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    return tensorflow
 
+
+def _keras() -> Any:
     try:
         import_tensorflow()
         import keras  # noqa: F401

@@ -10,8 +10,8 @@ from typing import Any, Dict, Iterator, List, Optional
 import numpy as np
 import pandas as pd
 
-from bigfruits.pipeline.engines import Engine, engine_for, engines_built
-from bigfruits.pipeline.images import decode_image, preprocess
+from bigfruits.pipeline.featurize.engines import Engine, engine_for, engines_built
+from bigfruits.pipeline.featurize.images import decode_image, preprocess
 from bigfruits.pipeline.ingest import LABEL_PATTERN
 
 FEATURES_COLUMN = "features"

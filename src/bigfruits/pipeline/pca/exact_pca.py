@@ -6,10 +6,15 @@ count, mean and centred Gram matrix with one BLAS product per Arrow block, the p
 merged with the stable Chan formula by ``treeAggregate`` (only the packed upper triangles of
 p x p matrices travel, never the features), and the driver takes the k leading eigenpairs of
 the p x p covariance.
+
+A fitted model is saved the way Spark ML models are: ``metadata/`` (params, as JSON, readable by
+``DefaultParamsReader``) and ``data/`` (one Parquet row of arrays), so it lives on any Hadoop
+file system (local, HDFS, S3) and inside a saved Pipeline.
 """
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
@@ -21,23 +26,27 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasOutputCol
 from pyspark.ml.util import (
     DefaultParamsReadable,
+    DefaultParamsReader,
     DefaultParamsWritable,
+    DefaultParamsWriter,
     MLReadable,
+    MLReader,
     MLWritable,
+    MLWriter,
 )
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, FloatType, NumericType, StructField, StructType
 
 from bigfruits.errors import InputError
-from bigfruits.pipeline.pca_arrow import (
+from bigfruits.pipeline.pca.arrow import (
     PARTIAL_DDL,
     merge_partials,
     partition_moments,
     project_batches,
     row_as_moments,
 )
-from bigfruits.pipeline.pca_stats import (
+from bigfruits.pipeline.pca.moments import (
     BLOCK_ROWS,
     Moments,
     blas_threads,
@@ -47,6 +56,11 @@ from bigfruits.pipeline.pca_stats import (
     variances,
 )
 from bigfruits.pipeline.session import ARROW_BATCH_CONF, sql_conf
+
+#: The module a saved model's metadata names (``DefaultParamsWriter`` records
+#: ``__module__.ClassName``, and Pipeline loading imports it back): the public path, as in every
+#: model saved before this module moved into ``pca/``, so old and new saves load alike.
+PUBLIC_MODULE = "bigfruits.pipeline.pca"
 
 
 class _PCAColumns(HasInputCol, HasOutputCol):
@@ -77,6 +91,8 @@ class _PCAColumns(HasInputCol, HasOutputCol):
 
 class ExactPCA(Estimator, _PCAColumns, DefaultParamsReadable, DefaultParamsWritable):
     """Exact PCA fitted on Spark; set exactly one of ``k`` and ``varianceThreshold``."""
+
+    __module__ = PUBLIC_MODULE
 
     k = Param(Params._dummy(), "k", "number of principal components", TypeConverters.toInt)
     varianceThreshold = Param(
@@ -199,6 +215,8 @@ class ExactPCA(Estimator, _PCAColumns, DefaultParamsReadable, DefaultParamsWrita
 class ExactPCAModel(Model, _PCAColumns, MLReadable, MLWritable):
     """A fitted exact PCA; numpy attributes named as in scikit-learn."""
 
+    __module__ = PUBLIC_MODULE
+
     def __init__(
         self,
         mean: Optional[np.ndarray] = None,
@@ -256,16 +274,56 @@ class ExactPCAModel(Model, _PCAColumns, MLReadable, MLWritable):
         copied._resetUid(self.uid)
         return self._copyValues(copied, extra)
 
-    def write(self):
-        from bigfruits.pipeline.pca_io import ExactPCAModelWriter
-
+    def write(self) -> "ExactPCAModelWriter":
         return ExactPCAModelWriter(self)
 
     @classmethod
-    def read(cls):
-        from bigfruits.pipeline.pca_io import ExactPCAModelReader
-
+    def read(cls) -> "ExactPCAModelReader":
         return ExactPCAModelReader()
+
+
+class ExactPCAModelWriter(MLWriter):
+    """Writes the params metadata and the fitted arrays."""
+
+    def __init__(self, instance: ExactPCAModel) -> None:
+        super().__init__()
+        self.instance = instance
+
+    def saveImpl(self, path: str) -> None:
+        model = self.instance
+        DefaultParamsWriter.saveMetadata(model, path, self.sc)
+        row = (
+            model.mean_.tolist(),
+            model.components_.tolist(),
+            model.explained_variance_.tolist(),
+            model.explained_variance_ratio_.tolist(),
+            model.n_samples_,
+        )
+        schema = (
+            "mean array<double>, components array<array<double>>, "
+            "explained_variance array<double>, explained_variance_ratio array<double>, "
+            "n_samples bigint"
+        )
+        data = self.sparkSession.createDataFrame([row], schema=schema)
+        data.coalesce(1).write.parquet(os.path.join(path, "data"))
+
+
+class ExactPCAModelReader(MLReader):
+    """Reads what ExactPCAModelWriter wrote."""
+
+    def load(self, path: str) -> ExactPCAModel:
+        metadata = DefaultParamsReader.loadMetadata(path, self.sc)
+        row = self.sparkSession.read.parquet(os.path.join(path, "data")).first()
+        model = ExactPCAModel(
+            mean=np.array(row["mean"]),
+            components=np.array(row["components"]),
+            explained_variance=np.array(row["explained_variance"]),
+            explained_variance_ratio=np.array(row["explained_variance_ratio"]),
+            n_samples=row["n_samples"],
+        )
+        model._resetUid(metadata["uid"])
+        DefaultParamsReader.getAndSetParams(model, metadata)
+        return model
 
 
 def _task_cpus(dataset: DataFrame) -> int:

@@ -1,4 +1,10 @@
-"""ONNX Runtime engine: the driver broadcasts ONNX bytes; each Python worker opens one session.
+"""ONNX Runtime engine: the driver exports the Keras model to ONNX bytes with tf2onnx and
+broadcasts them; each Python worker opens one session.
+
+Why tf2onnx and not a hand-written converter: measured here (TF 2.21, Keras 3.15, tf2onnx
+1.17) it converts the model in ~6 s with a relative error of 3e-7 against Keras, and tf2onnx
+1.17 only asks for numpy>=1.23.5 and protobuf>=3.20, so it also installs beside TF 2.16 and
+numpy<2 (EMR 7). Only the driver needs TensorFlow and tf2onnx; workers need onnxruntime.
 
 Threads: ``threads`` intra-op threads, one inter-op thread and sequential execution, so that
 Spark tasks x threads stays within the cores (ONNX Runtime's default takes every core in every
@@ -11,13 +17,32 @@ from typing import Any
 import numpy as np
 
 from bigfruits.errors import EnvironmentProblem
+from bigfruits.pipeline.featurize.model import import_tensorflow
+
+#: ONNX opset: 15 has every op MobileNetV2 needs and runs on onnxruntime >= 1.10.
+OPSET = 15
+INPUT_NAME = "images"
 
 
 def export_model(model: Any) -> bytes:
-    """Driver side (needs TensorFlow and tf2onnx): the Keras model as ONNX bytes."""
-    from bigfruits.pipeline.onnx_export import keras_to_onnx
+    """Driver side (needs TensorFlow and tf2onnx): the serialized ONNX graph of the Keras
+    ``model`` (NHWC float32 in, features out, any batch size)."""
+    try:
+        tf = import_tensorflow()
+        import tf2onnx
+    except ImportError as missing:
+        raise EnvironmentProblem(
+            f"cannot export the model to ONNX ({missing})",
+            "pip install 'bigfruits[onnx]' (tf2onnx and tensorflow are needed on the driver)",
+        ) from None
+    signature = (tf.TensorSpec((None,) + tuple(model.input_shape[1:]), tf.float32, INPUT_NAME),)
 
-    return keras_to_onnx(model)
+    @tf.function(input_signature=signature)
+    def features(images):
+        return model(images, training=False)
+
+    proto, _ = tf2onnx.convert.from_function(features, input_signature=signature, opset=OPSET)
+    return proto.SerializeToString()
 
 
 class OnnxRuntimeEngine:

@@ -19,8 +19,8 @@ from bigfruits.errors import EnvironmentProblem, InputError
 #: engine name -> module with ``export_model(model) -> bytes`` and
 #: ``load_engine(blob: bytes, threads: int) -> Engine``; imported only when used.
 ENGINE_MODULES: Dict[str, str] = {
-    "tensorflow": "bigfruits.pipeline.tf_engine",
-    "onnxruntime": "bigfruits.pipeline.onnx_engine",
+    "tensorflow": "bigfruits.pipeline.featurize.engine_tensorflow",
+    "onnxruntime": "bigfruits.pipeline.featurize.engine_onnxruntime",
 }
 #: the modules each engine needs (on the driver, which also exports the model), and the fix
 ENGINE_REQUIREMENTS: Dict[str, Tuple[Tuple[str, ...], str]] = {

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bigfruits.pipeline.pca_stats import Moments, blas_threads, merge_moments, moments_of_blocks
+from bigfruits.pipeline.pca.moments import Moments, blas_threads, merge_moments, moments_of_blocks
 
 # The one row each partition sends to the driver: its moments as raw float64 bytes (only
 # p + p(p+1)/2 numbers travel, never the features), or a message saying why its rows are
