@@ -1,15 +1,10 @@
-"""Shared fixtures: a Spark session, test images written on the fly, and a weights file."""
+"""Shared fixtures: a Spark session and a weights file (paths and datasets: ``tests.support``)."""
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "src" / "bigfruits" / "data" / "sample"
-SHARED_SAMPLE = REPO.parent / "shared" / "data" / "fruits-360-sample" / "Test"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -34,8 +29,3 @@ def weights_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("weights") / "mobilenet_v2_test.weights.h5"
     model.save_weights(str(path))
     return path
-
-
-def python_cmd(*args: str) -> list:
-    """The CLI as a user runs it, from this interpreter's environment."""
-    return [sys.executable, "-m", "bigfruits", *args]

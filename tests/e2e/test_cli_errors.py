@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.conftest import SAMPLE, python_cmd
+from tests.support.paths import SAMPLE, python_cmd
 
 
 def run_cli(*args: str, env=None) -> subprocess.CompletedProcess:

@@ -6,7 +6,7 @@ Tools and why:
 - papermill with kernels registered *for this test only* (kernelspecs written to a temporary
   ``JUPYTER_PATH``, ``argv[0]`` = this interpreter, ``PYTHONPATH`` = this checkout's ``src``),
   so the notebooks run on the code under test, not on whatever ``python3`` kernel is installed.
-- The EMR Studio notebook needs Livy's kernel; its kernel here loads ``notebooks/livy_shim.py``
+- The EMR Studio notebook needs Livy's kernel; its kernel here loads ``tests/support/livy_shim.py``
   (an IPython extension), which replaces exactly: ``%%configure`` (JSON checked, recorded, not
   applied), ``%%info`` (prints the recorded configuration), ``%matplot plt`` (displays the
   current figure as a PNG), ``spark``/``sc`` (a local SparkSession started before the first ordinary
@@ -26,8 +26,9 @@ from typing import Any, Dict, List
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOKS = ROOT / "notebooks"
+from tests.support.paths import REPO
+
+NOTEBOOKS = REPO / "notebooks"
 FLAVOR_FILES = {"jupyterhub": "bigfruits-jupyterhub.ipynb", "emr-studio": "bigfruits-emr-studio.ipynb"}
 
 
@@ -68,8 +69,9 @@ def test_pipeline_cells_are_identical_and_only_set_up_differs() -> None:
 
 
 def test_the_shim_rejects_what_livy_would_reject() -> None:
-    shim = _load("livy_shim_for_test", NOTEBOOKS / "livy_shim.py")
     from IPython.core.error import UsageError
+
+    from tests.support import livy_shim as shim
 
     assert shim.check_session_config('{"driverMemory": "4g", "conf": {"a.b": "1"}}')["driverMemory"] == "4g"
     for bad in ("{not json", "[1]", '{"driverMemry": "4g"}', '{"conf": {"a": 1}}'):
@@ -89,7 +91,7 @@ def test_the_shim_rejects_what_livy_would_reject() -> None:
 def kernels(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
     """Two kernelspecs in a private JUPYTER_PATH: plain, and with the Livy shim loaded."""
     home = tmp_path_factory.mktemp("jupyter")
-    env = {"PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(NOTEBOOKS)]),
+    env = {"PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]),
            "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
            "PYSPARK_SUBMIT_ARGS": "--master local[2] --driver-memory 2g pyspark-shell",
            "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -97,7 +99,7 @@ def kernels(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
     for flavor, name in names.items():
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
         if flavor == "emr-studio":
-            argv.append("--ext=livy_shim")
+            argv.append("--ext=tests.support.livy_shim")
         folder = home / "kernels" / name
         folder.mkdir(parents=True)
         (folder / "kernel.json").write_text(json.dumps(

@@ -9,7 +9,7 @@ import pytest
 from bigfruits.pipeline import pca as pca_module
 from bigfruits.pipeline.config import RunConfig
 from bigfruits.pipeline.run import run_pipeline
-from tests.conftest import SAMPLE
+from tests.support.paths import SAMPLE
 
 
 @pytest.fixture()

@@ -11,8 +11,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import python_cmd
-from tests.e2e.datasets import assert_features_match, build_dataset, keras_features
+from tests.support.paths import python_cmd
+from tests.support.datasets import assert_features_match, build_dataset, keras_features
 
 K = 5
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import SAMPLE, python_cmd
-from tests.e2e.datasets import assert_features_match, keras_features
+from tests.support.paths import SAMPLE, python_cmd
+from tests.support.datasets import assert_features_match, keras_features
 
 pytestmark = pytest.mark.slow
 START_TIMEOUT_S = 90

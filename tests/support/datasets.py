@@ -11,7 +11,7 @@ from typing import Dict, List
 import numpy as np
 from PIL import Image, ImageDraw
 
-from tests.conftest import SHARED_SAMPLE
+from tests.support.paths import SHARED_SAMPLE
 
 UNSEEN_CLASSES = ("Avocado ripe", "Guava", "Walnut")  # not among the bundled sample's classes
 

@@ -1,7 +1,8 @@
 """Local stand-ins for what EMR Studio's Livy (sparkmagic PySpark) kernel provides, so the EMR
 Studio notebook runs unchanged in a plain IPython kernel (CI, a laptop).
 
-Load it with ``%load_ext livy_shim`` or ``ipykernel_launcher --ext=livy_shim``. It replaces
+Load it with ``%load_ext tests.support.livy_shim`` or
+``ipykernel_launcher --ext=tests.support.livy_shim`` (the repository on ``PYTHONPATH``). It replaces
 exactly these, and nothing else:
 
 - ``%%configure [-f]``: the body must be a JSON object of Livy session fields (``conf`` values

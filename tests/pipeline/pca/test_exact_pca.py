@@ -1,6 +1,7 @@
 """ExactPCA against scikit-learn and Spark ML, its persistence, and its errors."""
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
@@ -265,3 +266,23 @@ def test_arrays_of_different_lengths(spark):
     df = spark.createDataFrame([([1.0, 2.0],), ([1.0, 2.0, 3.0],), ([0.0, 1.0],)], ["features"])
     with pytest.raises(InputError, match="different lengths"):
         ExactPCA(k=1).fit(df.repartition(1))
+
+
+def _saved_class(folder) -> str:
+    """The class path a saved stage's metadata records (what Pipeline loading imports)."""
+    (part,) = [p for p in (folder / "metadata").iterdir() if p.name.startswith("part-")]
+    return json.loads(part.read_text())["class"]
+
+
+def test_saved_metadata_names_the_public_path_so_older_saves_still_load(spark, tmp_path):
+    """Every model saved so far records ``bigfruits.pipeline.pca.ExactPCA[Model]``: saves keep
+    recording it, and a Pipeline loads it through that path."""
+    df = frame(spark, correlated(40, 4, seed=10).astype(np.float32))
+    fitted = Pipeline(stages=[ExactPCA(k=2)]).fit(df)
+    fitted.save(str(tmp_path / "model"))
+    ExactPCA(k=2).save(str(tmp_path / "estimator"))
+    (stage,) = (tmp_path / "model" / "stages").iterdir()
+    assert _saved_class(stage) == "bigfruits.pipeline.pca.ExactPCAModel"
+    assert _saved_class(tmp_path / "estimator") == "bigfruits.pipeline.pca.ExactPCA"
+    assert isinstance(PipelineModel.load(str(tmp_path / "model")).stages[0], ExactPCAModel)
+    assert ExactPCA.load(str(tmp_path / "estimator")).getK() == 2
