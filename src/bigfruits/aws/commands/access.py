@@ -5,11 +5,10 @@ import os
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from bigfruits.aws import cluster as c
-from bigfruits.aws import keypair as k
-from bigfruits.aws import network as n
-from bigfruits.aws import tunnel
-from bigfruits.aws.context import AwsContext
+from bigfruits.aws.commands import tunnel
+from bigfruits.aws.core.context import AwsContext
+from bigfruits.aws.requests import ec2
+from bigfruits.aws.requests.emr import clusters as c
 from bigfruits.errors import AwsError, InputError
 
 KEY_PAIR_KIND = "key-pair"
@@ -21,7 +20,7 @@ def create_keypair(ctx: AwsContext) -> Path:
     """Idempotent: an existing pair with its private key here is fine."""
     name = ctx.settings.key_pair_name
     pem = ctx.settings.private_key_path()
-    found = ctx.send(k.describe_key_pair(name)).get("KeyPairs", [])
+    found = ctx.send(ec2.describe_key_pair(name)).get("KeyPairs", [])
     if found:
         if not pem.is_file():
             raise AwsError(
@@ -30,7 +29,7 @@ def create_keypair(ctx: AwsContext) -> Path:
             )
         ctx.echo(f"key pair {name} already exists ({pem})")
     else:
-        material = ctx.send(k.create_key_pair(name, ctx.settings.project)).get("KeyMaterial", "")
+        material = ctx.send(ec2.create_key_pair(name, ctx.settings.project)).get("KeyMaterial", "")
         if not ctx.dry_run:
             write_private_key(pem, material)
         ctx.echo(f"key pair {name} created; private key in {pem} (mode 0600)")
@@ -52,13 +51,13 @@ def cluster_vpc(ctx: AwsContext) -> str:
     """The VPC the cluster will run in: its subnet's, else the region's default VPC."""
     subnet = ctx.settings.subnet_id
     if subnet:
-        found = ctx.sender.attempt(n.describe_subnet(subnet), "InvalidSubnetID.NotFound",
+        found = ctx.sender.attempt(ec2.describe_subnet(subnet), "InvalidSubnetID.NotFound",
                                    "InvalidSubnetID.Malformed") or {}
         if not found.get("Subnets"):
             raise InputError(f"subnet {subnet} not found in {ctx.region}",
                              "pass a subnet id listed by `aws ec2 describe-subnets`")
         return str(found["Subnets"][0]["VpcId"])
-    vpcs = ctx.send(n.find_default_vpc()).get("Vpcs", [])
+    vpcs = ctx.send(ec2.find_default_vpc()).get("Vpcs", [])
     if not vpcs:
         raise AwsError("this region has no default VPC",
                        "pass --subnet-id, or create one: `aws ec2 create-default-vpc`")
@@ -67,20 +66,20 @@ def cluster_vpc(ctx: AwsContext) -> str:
 
 def ensure_ssh_group(ctx: AwsContext, vpc_id: Optional[str] = None) -> str:
     """Our SSH group in the cluster's VPC (found by tags, created once per VPC); its id."""
-    wanted = n.ssh_group_name(ctx.settings.project)
+    wanted = ec2.ssh_group_name(ctx.settings.project)
     vpc_id = vpc_id or cluster_vpc(ctx)
-    for group in ctx.send(n.find_our_groups(ctx.settings.project)).get("SecurityGroups", []):
+    for group in ctx.send(ec2.find_our_groups(ctx.settings.project)).get("SecurityGroups", []):
         if group.get("GroupName") == wanted and group.get("VpcId") == vpc_id:
             ctx.state.add(SECURITY_GROUP_KIND, group["GroupId"], name=wanted)
             return str(group["GroupId"])
-    group_id = str(ctx.send(n.create_ssh_group(ctx.settings.project, vpc_id))["GroupId"])
+    group_id = str(ctx.send(ec2.create_ssh_group(ctx.settings.project, vpc_id))["GroupId"])
     ctx.state.add(SECURITY_GROUP_KIND, group_id, name=wanted)
     return group_id
 
 
 def open_ssh_for_caller(ctx: AwsContext, group_id: str, ip: str) -> str:
-    cidr = n.caller_cidr(ip)
-    ctx.sender.attempt(n.open_ssh(group_id, ip), "InvalidPermission.Duplicate")
+    cidr = ec2.caller_cidr(ip)
+    ctx.sender.attempt(ec2.open_ssh(group_id, ip), "InvalidPermission.Duplicate")
     ctx.state.add(SSH_RULE_KIND, f"{group_id}|{cidr}")
     ctx.echo(f"port 22 open for {cidr} only")
     return cidr
@@ -89,9 +88,9 @@ def open_ssh_for_caller(ctx: AwsContext, group_id: str, ip: str) -> str:
 def close_ssh_rules(ctx: AwsContext) -> List[str]:
     """Revoke every port-22 rule on our groups (what we opened, also from other IPs)."""
     closed = []
-    for group in ctx.send(n.find_our_groups(ctx.settings.project)).get("SecurityGroups", []):
-        for cidr in n.ssh_cidrs(group):
-            ctx.sender.attempt(n.close_ssh(group["GroupId"], cidr), "InvalidPermission.NotFound")
+    for group in ctx.send(ec2.find_our_groups(ctx.settings.project)).get("SecurityGroups", []):
+        for cidr in ec2.ssh_cidrs(group):
+            ctx.sender.attempt(ec2.close_ssh(group["GroupId"], cidr), "InvalidPermission.NotFound")
             ctx.state.remove(SSH_RULE_KIND, f"{group['GroupId']}|{cidr}")
             closed.append(cidr)
     return closed

@@ -1,34 +1,61 @@
-"""The one place that talks to AWS: performs an ``AwsRequest`` with an injected boto3
-session, or (``--dry-run``) prints it as one JSON line and sends nothing.
+"""The one place that talks to AWS: performs an ``AwsRequest`` with an injected boto3 session,
+or (``--dry-run``) prints it as one JSON line, sends nothing and answers with placeholders.
 
 Clients are made on first use, with botocore's adaptive retries (throttling backs off), and
-every botocore error is translated into a one-line ``AwsError`` saying what to do.
+every botocore error is translated into a one-line ``AwsError`` carrying AWS's code. On top of
+``send``: tolerating expected codes (``attempt``), retrying what time cures (``send_retrying``),
+and reading every page of a Marker-paginated listing (``paged``).
 """
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Dict, Optional, TextIO
+from typing import Any, Callable, Dict, Iterator, Optional, TextIO, Tuple, Union
 
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 
-from bigfruits.aws.errors import translate
-from bigfruits.aws.request import AwsRequest
+from bigfruits.aws.core.errors import translate
+from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.core.tags import EMR_MANAGED_POLICIES_TAG
+from bigfruits.errors import AwsError
 
 RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8})
 #: Images are small: keep each in one PUT so its ETag is its MD5 (how re-runs skip it).
 TRANSFER_CONFIG = TransferConfig(multipart_threshold=256 * 1024 * 1024)
 
+Answer = Dict[str, Any]
+Sleep = Callable[[float], None]
+
+
+def _new_security_group(params: Dict[str, Any]) -> Answer:
+    """Studio's two groups (tagged for EMR's managed policies) name each other in their rules,
+    so the printed plan must tell them apart: their placeholders carry their names."""
+    tags = [t for spec in params.get("TagSpecifications", []) for t in spec.get("Tags", [])]
+    if any(t.get("Key") == EMR_MANAGED_POLICIES_TAG for t in tags):
+        return {"GroupId": f"<sg-id of {params['GroupName']}>"}
+    return {"GroupId": "<security-group-id>"}
+
+
+def _iam_arn(kind: str, name_key: str) -> Callable[[Dict[str, Any]], Answer]:
+    """A created role's or policy's ARN is known from its path and name (the account aside)."""
+    def answer(params: Dict[str, Any]) -> Answer:
+        arn = f"arn:aws:iam::<account-id>:{kind.lower()}{params.get('Path', '/')}{params[name_key]}"
+        return {kind: {"Arn": arn}}
+    return answer
+
+
 #: What a dry run pretends AWS answered: placeholders for values only known after sending,
-#: and "nothing exists yet" for lookups, so the printed sequence is the one a fresh account gets.
-DRY_RUN_RESPONSES: Dict[str, Dict[str, Any]] = {
+#: and "nothing exists yet" for lookups, so the printed sequence is the one a fresh account
+#: gets. A callable answers from the request's parameters.
+DRY_RUN_RESPONSES: Dict[str, Union[Answer, Callable[[Dict[str, Any]], Answer]]] = {
     "GetCallerIdentity": {"Account": "<account-id>", "Arn": "<caller-arn>"},
     "RunJobFlow": {"JobFlowId": "<cluster-id>"},
     "AddJobFlowSteps": {"StepIds": ["<step-id>"]},
     "CreateKeyPair": {"KeyName": "<key-name>", "KeyMaterial": "", "KeyPairId": "<key-pair-id>"},
-    "CreateSecurityGroup": {"GroupId": "<security-group-id>"},
+    "CreateSecurityGroup": _new_security_group,
     "DescribeVpcs": {"Vpcs": [{"VpcId": "<default-vpc-id>"}]},
-    "DescribeSubnets": {"Subnets": [{"SubnetId": "<subnet-id>", "VpcId": "<vpc-of-the-subnet>"}]},
+    "DescribeSubnets": {"Subnets": [{"SubnetId": "<subnet-ids-of-the-vpc>",
+                                     "VpcId": "<vpc-of-the-subnet>"}]},
     "DescribeCluster": {
         "Cluster": {
             "Id": "<cluster-id>",
@@ -36,6 +63,9 @@ DRY_RUN_RESPONSES: Dict[str, Dict[str, Any]] = {
             "MasterPublicDnsName": "<master-dns>",
         }
     },
+    "CreateRole": _iam_arn("Role", "RoleName"),
+    "CreatePolicy": _iam_arn("Policy", "PolicyName"),
+    "CreateStudio": {"StudioId": "<studio-id>", "Url": "<studio-url>"},
 }
 
 
@@ -61,7 +91,7 @@ class Sender:
                 raise translate(exc, service, "client") from exc
         return self._clients[service]
 
-    def send(self, request: AwsRequest) -> Dict[str, Any]:
+    def send(self, request: AwsRequest) -> Answer:
         method = getattr(self.client(request.service), _snake(request.operation))
         try:
             return method(**request.params)
@@ -81,15 +111,42 @@ class Sender:
         except Exception as exc:
             raise translate(exc, "s3", "GetObject") from exc
 
-    def attempt(self, request: AwsRequest, *ok_codes: str) -> Optional[Dict[str, Any]]:
+    def attempt(self, request: AwsRequest, *ok_codes: str) -> Optional[Answer]:
         """Send, but return None when AWS answers with one of ``ok_codes`` (already exists,
         already gone...), which makes commands idempotent."""
         try:
             return self.send(request)
-        except Exception as exc:
-            if error_code(exc) in ok_codes:
+        except AwsError as exc:
+            if exc.code and exc.code in ok_codes:
                 return None
             raise
+
+    def send_retrying(self, request: AwsRequest, codes: Tuple[str, ...], sleep: Sleep,
+                      attempts: int, wait_s: float) -> Answer:
+        """Send, retrying only on errors that time cures (eventual consistency), a bounded
+        number of times; everything else goes straight up."""
+        for attempt in range(attempts - 1):
+            try:
+                return self.send(request)
+            except AwsError as exc:
+                if exc.code not in codes:
+                    raise
+            sleep(wait_s)
+        return self.send(request)
+
+    def paged(self, request: AwsRequest, key: str) -> Iterator[Any]:
+        """All items under ``key`` of a Marker-paginated listing (IAM, EMR)."""
+        params = dict(request.params)
+        while True:
+            response = self.send(AwsRequest(request.service, request.operation, params))
+            yield from response.get(key, [])
+            if not response.get("Marker") or not response.get("IsTruncated", True):
+                return
+            params = {**params, "Marker": response["Marker"]}
+
+    def account_id(self) -> str:
+        """The account these credentials act in (trust policies and ARNs name it)."""
+        return str(self.send(AwsRequest("sts", "GetCallerIdentity", {}))["Account"])
 
 
 class DryRunSender(Sender):
@@ -110,18 +167,12 @@ class DryRunSender(Sender):
     def download_file(self, bucket: str, key: str, path: str) -> None:
         self.send(AwsRequest("s3", "GetObject", {"Bucket": bucket, "Key": key}))
 
-    def send(self, request: AwsRequest) -> Dict[str, Any]:
+    def send(self, request: AwsRequest) -> Answer:
         out = self._out or sys.stdout
         out.write(request.to_json() + "\n")
         out.flush()
-        return dict(DRY_RUN_RESPONSES.get(request.operation, {}))
-
-
-def error_code(exc: BaseException) -> str:
-    """The AWS error code of a (translated) botocore ClientError, or ''."""
-    cause = exc if hasattr(exc, "response") else exc.__cause__
-    response = getattr(cause, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
+        answer = DRY_RUN_RESPONSES.get(request.operation, {})
+        return answer(request.params) if callable(answer) else dict(answer)
 
 
 def _snake(operation: str) -> str:
@@ -129,9 +180,6 @@ def _snake(operation: str) -> str:
     from botocore import xform_name
 
     return xform_name(operation)
-
-
-SessionFactory = Callable[[Optional[str], Optional[str]], Any]
 
 
 def make_session(profile: Optional[str], region: Optional[str]) -> Any:

@@ -1,6 +1,6 @@
 """Cluster flavors as data: which applications and configurations a cluster gets.
 
-``cluster.run_job_flow`` turns one of these into a RunJobFlow request; adding a flavor is adding
+``clusters.run_job_flow`` turns one of these into a RunJobFlow request; adding a flavor is adding
 an entry here, not copying cluster code. ``{bucket}`` in a property value is filled in there.
 """
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Tuple
 
+from bigfruits.aws.core.tags import EMR_MANAGED_POLICIES_TAG
 from bigfruits.errors import InputError
 
 #: The Python the bootstrap installs on every node (AL2023 ships 3.9; the package wants >= 3.9,
@@ -75,7 +76,7 @@ FLAVORS: Dict[str, Flavor] = {
             {"Classification": "livy-conf", "Properties": {"livy.server.session.timeout": "8h"}},
         ),
         # EMR Studio's managed policies only act on resources carrying this tag.
-        tags={"for-use-with-amazon-emr-managed-policies": "true"},
+        tags={EMR_MANAGED_POLICIES_TAG: "true"},
         joins_studio_network=True,
     ),
 }

@@ -1,4 +1,5 @@
-"""botocore's exceptions -> one-line ``AwsError``s that say what happened and what to do."""
+"""botocore's exceptions -> one-line ``AwsError``s that say what happened and what to do, keeping
+AWS's operation, error code and message on the error."""
 from __future__ import annotations
 
 from botocore import exceptions as bce
@@ -10,6 +11,10 @@ _THROTTLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", 
                    "TooManyRequestsException"}
 _QUOTA_CODES = {"LimitExceeded", "LimitExceededException", "InstanceLimitExceeded",
                 "VcpuLimitExceeded", "TooManyBuckets", "RulesPerSecurityGroupLimitExceeded"}
+#: Answers that mean "nothing to remove any more" (destroy and terminate tolerate them).
+GONE_CODES = ("NoSuchEntity", "InvalidKeyPair.NotFound", "InvalidGroup.NotFound", "NoSuchBucket",
+              "InvalidPermission.NotFound", "ResourceNotFoundException")
+
 _CREDENTIAL_CODES = {"InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException",
                      "ExpiredToken", "ExpiredTokenException", "InvalidAccessKeyId"}
 
@@ -45,14 +50,15 @@ def _client_error(exc: "bce.ClientError", where: str) -> BaseException:
     message = str(error.get("Message", "")).strip()
     said = f"{where}: {code}" + (f" ({message})" if message else "")
     if code in _CREDENTIAL_CODES:
-        return AwsError(said, "your credentials are invalid or expired: refresh them (aws configure / aws sso login)")
-    if code in _ACCESS_CODES or code.endswith("AccessDenied"):
-        return AwsError(said, "your IAM user/role lacks this permission: ask an admin or use another --profile")
-    if code in _THROTTLE_CODES:
-        return AwsError(said, "AWS kept throttling after retries with backoff: wait a minute and re-run")
-    if code in _QUOTA_CODES or "LimitExceeded" in code:
-        return AwsError(said, "a service quota is reached: free resources or request a quota increase (Service Quotas console)")
-    if code in ("InvalidParameterValue", "ValidationException") and "region" in message.lower():
-        return AwsError(said, "check --region")
-    wrapped = AwsError(said, "see the message above; re-run with --dry-run to inspect the request")
-    return wrapped
+        todo = "your credentials are invalid or expired: refresh them (aws configure / aws sso login)"
+    elif code in _ACCESS_CODES or code.endswith("AccessDenied"):
+        todo = "your IAM user/role lacks this permission: ask an admin or use another --profile"
+    elif code in _THROTTLE_CODES:
+        todo = "AWS kept throttling after retries with backoff: wait a minute and re-run"
+    elif code in _QUOTA_CODES or "LimitExceeded" in code:
+        todo = "a service quota is reached: free resources or request a quota increase (Service Quotas console)"
+    elif code in ("InvalidParameterValue", "ValidationException") and "region" in message.lower():
+        todo = "check --region"
+    else:
+        todo = "see the message above; re-run with --dry-run to inspect the request"
+    return AwsError(said, todo, operation=where, code=code, message=message)

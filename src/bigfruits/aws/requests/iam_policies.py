@@ -1,4 +1,5 @@
-"""IAM policy documents for EMR Studio: the service role and the user role, least privilege.
+"""IAM policy documents: the cluster roles' trust, and EMR Studio's service and user roles
+(least privilege).
 
 Follows AWS's "Create an EMR Studio service role" and "Configure EMR Studio user permissions"
 with two narrowings: S3 is limited to our bucket's ``studio/`` prefix, and the VPC and subnets
@@ -9,10 +10,14 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Sequence
 
-from bigfruits.aws.request import PROJECT_TAG
-from bigfruits.aws.studio_settings import EMR_MANAGED_POLICIES_TAG, IAM_PATH, StudioSettings
+from bigfruits.aws.core.settings import StudioSettings
+from bigfruits.aws.core.tags import EMR_MANAGED_POLICIES_TAG, PROJECT_TAG
 
 Policy = Dict[str, Any]
+
+#: Every IAM role and policy we create lives under this path: listing the path finds ours,
+#: and a role of the same name elsewhere is someone else's.
+IAM_PATH = "/bigfruits/"
 
 _EMR_TAG_ON_RESOURCE = {"StringEquals": {f"aws:ResourceTag/{EMR_MANAGED_POLICIES_TAG}": "true"}}
 _EMR_TAG_IN_REQUEST = {"StringEquals": {f"aws:RequestTag/{EMR_MANAGED_POLICIES_TAG}": "true"}}
@@ -20,6 +25,11 @@ _EMR_TAG_IN_REQUEST = {"StringEquals": {f"aws:RequestTag/{EMR_MANAGED_POLICIES_T
 
 def _document(statements: List[Dict[str, Any]]) -> Policy:
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def trust_policy(service: str) -> Policy:
+    """The AWS service (EMR, EC2) may assume the role."""
+    return _document([{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}])
 
 
 def role_arn(account_id: str, role_name: str) -> str:

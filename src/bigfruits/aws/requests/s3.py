@@ -1,4 +1,4 @@
-"""The bucket and its layout, as requests: nothing here sends anything.
+"""S3 requests: the bucket, its layout and its objects; nothing here sends anything.
 
 Layout (prefixes under ``s3://<bucket>/``): the raw images, the pipeline's output (features and
 PCA), EMR logs, notebooks (JupyterHub persistence) and the bootstrap files (wheel + script).
@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from typing import Dict, List, Optional
 
-from bigfruits.aws.request import AwsRequest, managed_tags, tag_list
-from bigfruits.aws.tags import tag_dict, tags_match
+from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.core.tags import managed_tags, tag_list
 
 RAW_PREFIX = "raw/"
 OUTPUT_PREFIX = "output/"
@@ -24,11 +24,6 @@ LAYOUT = (RAW_PREFIX, FEATURES_PREFIX, PCA_PREFIX, LOGS_PREFIX, NOTEBOOKS_PREFIX
 
 def s3_uri(bucket: str, key: str = "") -> str:
     return f"s3://{bucket}/{key}"
-
-
-def default_bucket_name(project: str, account_id: str, region: str) -> str:
-    """Bucket names are global: the account and region make ours unique and recognisable."""
-    return f"{project}-{account_id}-{region}".lower()
 
 
 def tls_only_policy(bucket: str) -> str:
@@ -128,5 +123,22 @@ def get_object(bucket: str, key: str) -> AwsRequest:
     return AwsRequest("s3", "GetObject", {"Bucket": bucket, "Key": key})
 
 
-def is_ours(tag_set: List[Dict[str, str]], project: str) -> bool:
-    return tags_match(tag_dict(tag_set), project)
+#: Where create-cluster leaves the JupyterHub password for the step that sets it.
+SECRETS_PREFIX = "secrets/"
+
+
+def jupyterhub_password_key(token: str) -> str:
+    return f"{SECRETS_PREFIX}jupyterhub-password-{token}"
+
+
+def put_jupyterhub_password(bucket: str, key: str, password: str) -> AwsRequest:
+    """The password as a private, encrypted object in our bucket, for the step to read.
+
+    Why not in the step's arguments: anyone allowed ``DescribeStep`` on the account reads
+    those, for as long as the cluster is listed; this object is readable only by who may read
+    our bucket, and the step deletes it once used.
+    """
+    return AwsRequest("s3", "PutObject", {
+        "Bucket": bucket, "Key": key, "Body": f"jovyan:{password}\n",
+        "ServerSideEncryption": "AES256",
+    })

@@ -7,13 +7,13 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import List, Optional
 
-from bigfruits.aws.cluster import wheel_name
+from bigfruits.aws.requests.emr.clusters import wheel_name
 from bigfruits.errors import EnvironmentProblem
 
 
 def project_root() -> Optional[Path]:
     """The checkout this package runs from (None when installed from a wheel)."""
-    root = Path(__file__).resolve().parents[3]
+    root = Path(__file__).resolve().parents[4]
     return root if (root / "pyproject.toml").is_file() else None
 
 

@@ -1,5 +1,5 @@
-"""Cluster commands: create-cluster, status, submit, logs, terminate (the shell around
-``cluster.py`` and ``steps.py``)."""
+"""Cluster commands: create-cluster (with the IAM roles it needs), status, submit, logs,
+terminate (around ``requests/emr``: they decide, send, wait, remember)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,19 +10,28 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from bigfruits.aws import access_ops, iam_ops
-from bigfruits.aws import bucket as b
-from bigfruits.aws import cluster as c
-from bigfruits.aws import steps as s
-from bigfruits.aws.context import AwsContext
-from bigfruits.aws.flavors import JUPYTER_PERSISTENCE_PREFIX, Flavor, get_flavor
-from bigfruits.aws.pricing import describe_cost
-from bigfruits.aws.storage_ops import place_file
-from bigfruits.aws.tags import tag_dict, tags_match
-from bigfruits.aws.wheel import build_wheel, project_root
+from bigfruits.aws.commands import access
+from bigfruits.aws.commands.pricing import describe_cost
+from bigfruits.aws.commands.storage import place_file
+from bigfruits.aws.commands.wheel import build_wheel, project_root
+from bigfruits.aws.core.context import AwsContext
+from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.core.tags import is_ours
+from bigfruits.aws.core.waiting import wait_for
+from bigfruits.aws.requests import iam
+from bigfruits.aws.requests import s3 as b
+from bigfruits.aws.requests.emr import clusters as c
+from bigfruits.aws.requests.emr import steps as s
+from bigfruits.aws.requests.emr.flavors import JUPYTER_PERSISTENCE_PREFIX, Flavor, get_flavor
 from bigfruits.errors import AwsError, InputError
 
 CLUSTER_KIND = "cluster"
+ROLE_KIND = "iam-role"
+INSTANCE_PROFILE_KIND = "instance-profile"
+#: IAM is eventually consistent: EMR may not see a brand-new instance profile for a few seconds.
+IAM_PROPAGATION_S = 10.0
+#: What runs on every node: installed by the bootstrap action (see ``requests/emr/clusters``).
+NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 NOTEBOOK_NAME = "bigfruits-jupyterhub.ipynb"
 START_TIMEOUT_S = 40 * 60
 STEP_TIMEOUT_S = 3 * 60 * 60
@@ -31,17 +40,16 @@ LOG_TAIL_LINES = 30
 
 
 def notebook_path() -> Optional[Path]:
-    """``notebooks/bigfruits-jupyterhub.ipynb`` of the checkout, or the packaged copy."""
-    candidates = [Path(__file__).resolve().parent.parent / "notebooks" / NOTEBOOK_NAME]
+    """``notebooks/bigfruits-jupyterhub.ipynb`` of the checkout (None when installed)."""
     root = project_root()
-    if root is not None:
-        candidates.insert(0, root / "notebooks" / NOTEBOOK_NAME)
-    return next((p for p in candidates if p.is_file()), None)
+    if root is None or not (root / "notebooks" / NOTEBOOK_NAME).is_file():
+        return None
+    return root / "notebooks" / NOTEBOOK_NAME
 
 
 def _upload_bootstrap(ctx: AwsContext, wheel: Optional[Path]) -> None:
     for name in (c.BOOTSTRAP_SCRIPT, c.CONSTRAINTS_FILE):
-        place_file(ctx, Path(__file__).with_name(name), b.BOOTSTRAP_PREFIX + name)
+        place_file(ctx, NODE_DIR / name, b.BOOTSTRAP_PREFIX + name)
     if ctx.dry_run and wheel is None:
         wheel = Path("the wheel built from this checkout")
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,17 +87,17 @@ def create_cluster(
     ctx.echo(f"  cost: {describe_cost(c.instance_counts(settings))}")
     if not (yes or ctx.dry_run) and not ctx.confirm("Create this cluster?"):
         raise InputError("cluster not created", "re-run and confirm, or pass --yes")
-    vpc_id = access_ops.cluster_vpc(ctx)  # first: a wrong --subnet-id creates nothing
-    iam_ops.ensure_roles(ctx)
-    group_id = access_ops.ensure_ssh_group(ctx, vpc_id)
-    access_ops.create_keypair(ctx)
+    vpc_id = access.cluster_vpc(ctx)  # first: a wrong --subnet-id creates nothing
+    ensure_roles(ctx)
+    group_id = access.ensure_ssh_group(ctx, vpc_id)
+    access.create_keypair(ctx)
     _upload_bootstrap(ctx, wheel)
     _place_notebook(ctx, flavor, notebook if notebook is not None else notebook_path())
     password, password_key, password_uri = None, None, None
     if flavor.sets_jupyterhub_password:
         password = "<random-password>" if ctx.dry_run else secrets.token_urlsafe(12)
-        password_key = s.jupyterhub_password_key(secrets.token_hex(8))
-        ctx.send(s.put_jupyterhub_password(ctx.bucket(), password_key, password))
+        password_key = b.jupyterhub_password_key(secrets.token_hex(8))
+        ctx.send(b.put_jupyterhub_password(ctx.bucket(), password_key, password))
         password_uri = b.s3_uri(ctx.bucket(), password_key)
     request = c.run_job_flow(ctx.settings_with_bucket(), flavor, group_id, password_uri)
     try:
@@ -117,6 +125,29 @@ def create_cluster(
     return cluster_id
 
 
+def _ensure_role(ctx: AwsContext, role_name: str, creation: List[AwsRequest]) -> bool:
+    """Create the role (and what follows it) unless it exists; True if created now."""
+    exists = ctx.sender.attempt(iam.get_role(role_name), "NoSuchEntity")
+    if exists and not ctx.dry_run:
+        return False
+    for request in creation:
+        ctx.sender.attempt(request, "EntityAlreadyExists")
+    return True
+
+
+def ensure_roles(ctx: AwsContext) -> None:
+    """The cluster's service role and EC2 instance profile, created once, under our path."""
+    project = ctx.settings.project
+    created = _ensure_role(ctx, iam.service_role_name(project), iam.create_service_role(project))
+    created |= _ensure_role(ctx, iam.ec2_role_name(project), iam.create_ec2_role(project))
+    ctx.state.add(ROLE_KIND, iam.service_role_name(project))
+    ctx.state.add(ROLE_KIND, iam.ec2_role_name(project))
+    ctx.state.add(INSTANCE_PROFILE_KIND, iam.instance_profile_name(project))
+    if created and not ctx.dry_run:
+        ctx.echo("IAM roles created; giving IAM a few seconds to propagate")
+        ctx.injected.sleep(IAM_PROPAGATION_S)
+
+
 def _delete_password(ctx: AwsContext, key: Optional[str]) -> None:
     """Remove the JupyterHub password object when no step will (the step deletes it too)."""
     if key:
@@ -138,8 +169,6 @@ def _in_cluster_subnet(ctx: AwsContext, flavor: Flavor) -> AwsContext:
 
 
 def wait_until_ready(ctx: AwsContext, cluster_id: str, timeout_s: float = START_TIMEOUT_S) -> Dict[str, Any]:
-    from bigfruits.aws.waiting import wait_for
-
     def state_of(answer: Dict[str, Any]) -> str:
         return str(answer["Cluster"]["Status"]["State"])
 
@@ -168,16 +197,12 @@ def current_cluster(ctx: AwsContext, cluster_id: Optional[str] = None) -> str:
 
 def our_active_clusters(ctx: AwsContext) -> List[Dict[str, Any]]:
     """Active clusters carrying our tags (DescribeCluster is where EMR returns tags)."""
-    ours, marker = [], None
-    while True:
-        page = ctx.send(c.list_active_clusters(marker))
-        for summary in page.get("Clusters", []):
-            detail = ctx.send(c.describe_cluster(summary["Id"])).get("Cluster", {})
-            if tags_match(tag_dict(detail.get("Tags", [])), ctx.settings.project):
-                ours.append(detail)
-        marker = page.get("Marker")
-        if not marker:
-            return ours
+    ours = []
+    for summary in ctx.sender.paged(c.list_active_clusters(), "Clusters"):
+        detail = ctx.send(c.describe_cluster(summary["Id"])).get("Cluster", {})
+        if is_ours(detail.get("Tags", []), ctx.settings.project):
+            ours.append(detail)
+    return ours
 
 
 def _hours_since(created: Any, now: dt.datetime) -> Optional[float]:
@@ -235,8 +260,6 @@ def submit(
     ctx.echo(f"step {step_id} submitted to {found}")
     if not wait or ctx.dry_run:
         return step_id
-    from bigfruits.aws.waiting import wait_for
-
     answer = wait_for(
         lambda: ctx.send(s.describe_step(found, step_id)),
         lambda a: str(a["Step"]["Status"]["State"]), s.STEP_DONE_STATES, f"step {step_id}",
@@ -285,16 +308,14 @@ def terminate(ctx: AwsContext, cluster_id: Optional[str] = None, wait: bool = Tr
     """Close the tunnel and port 22, terminate, and wait until EMR says TERMINATED."""
     found = current_cluster(ctx, cluster_id)
     if ctx.state.get("tunnel_control"):
-        access_ops.disconnect(ctx)
-    for cidr in access_ops.close_ssh_rules(ctx):
+        access.disconnect(ctx)
+    for cidr in access.close_ssh_rules(ctx):
         ctx.echo(f"port 22 closed for {cidr}")
     terminate_and_wait(ctx, found, wait)
     return found
 
 
 def terminate_and_wait(ctx: AwsContext, cluster_id: str, wait: bool = True) -> None:
-    from bigfruits.aws.waiting import wait_for
-
     ctx.send(c.terminate([cluster_id]))
     if wait and not ctx.dry_run:
         wait_for(lambda: ctx.send(c.describe_cluster(cluster_id)),

@@ -9,11 +9,11 @@ from typing import Any, Callable, Dict, Optional
 
 import click
 
-from bigfruits.aws import bucket as bucket_requests
-from bigfruits.aws.request import AwsRequest
-from bigfruits.aws.send import DryRunSender, Sender, make_session
-from bigfruits.aws.settings import AwsSettings
-from bigfruits.aws.state import State
+from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.core.send import DryRunSender, Sender, make_session
+from bigfruits.aws.core.settings import AwsSettings, StudioSettings, default_bucket_name
+from bigfruits.aws.core.state import State
+from bigfruits.errors import AwsError
 
 CHECKIP_URL = "https://checkip.amazonaws.com"
 
@@ -22,8 +22,6 @@ def lookup_public_ip(timeout_s: float = 10.0) -> str:
     """The caller's public IPv4 as AWS sees it (the address port 22 is opened for)."""
     import ipaddress
     import urllib.request
-
-    from bigfruits.errors import AwsError
 
     try:
         with urllib.request.urlopen(CHECKIP_URL, timeout=timeout_s) as resp:  # noqa: S310
@@ -95,18 +93,21 @@ class AwsContext:
 
     def account_id(self) -> str:
         if self._account is None:
-            self._account = str(self.send(AwsRequest("sts", "GetCallerIdentity", {}))["Account"])
+            self._account = self.sender.account_id()
         return self._account
 
     def bucket(self) -> str:
         """The configured bucket, else the one we created, else our default name."""
         name = self.settings.bucket or self.state.get("bucket")
         if not name:
-            name = bucket_requests.default_bucket_name(
-                self.settings.project, self.account_id(), self.region
-            )
+            name = default_bucket_name(self.settings.project, self.account_id(), self.region)
         return str(name)
 
     def settings_with_bucket(self) -> AwsSettings:
         """The settings with the bucket name resolved (request builders need it literally)."""
         return replace(self.settings, bucket=self.bucket())
+
+    def studio_settings(self, bucket: Optional[str] = None, **choices: Any) -> StudioSettings:
+        """The Studio's settings for this project and region (``bucket`` else ours)."""
+        return StudioSettings(project=self.settings.project, bucket=bucket or self.bucket(),
+                              region=self.region, **choices)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Sequence
 
-from bigfruits.aws.bucket import LOGS_PREFIX
-from bigfruits.aws.request import AwsRequest
+from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.requests.s3 import LOGS_PREFIX
 
 #: Written by bootstrap.sh on every node.
 DRIVER_PATH = "/usr/local/lib/bigfruits/driver.py"
@@ -36,27 +36,6 @@ def pipeline_step(input_uri: str, output_uri: str, extra_args: Sequence[str] = (
         "ActionOnFailure": "CONTINUE",
         "HadoopJarStep": {"Jar": COMMAND_RUNNER, "Args": args},
     }
-
-
-#: Where create-cluster leaves the JupyterHub password for the step that sets it.
-SECRETS_PREFIX = "secrets/"
-
-
-def jupyterhub_password_key(token: str) -> str:
-    return f"{SECRETS_PREFIX}jupyterhub-password-{token}"
-
-
-def put_jupyterhub_password(bucket: str, key: str, password: str) -> AwsRequest:
-    """The password as a private, encrypted object in our bucket, for the step to read.
-
-    Why not in the step's arguments: anyone allowed ``DescribeStep`` on the account reads
-    those, for as long as the cluster is listed; this object is readable only by who may read
-    our bucket, and the step deletes it once used.
-    """
-    return AwsRequest("s3", "PutObject", {
-        "Bucket": bucket, "Key": key, "Body": f"jovyan:{password}\n",
-        "ServerSideEncryption": "AES256",
-    })
 
 
 def jupyterhub_password_step(password_uri: str) -> Dict[str, Any]:

@@ -1,5 +1,6 @@
-"""Who we are on AWS and what we build there: one frozen value made from the config file,
-the environment and the command line (in that order of precedence, last wins).
+"""Who we are on AWS and what we build there: frozen values made from the config file, the
+environment and the command line (in that order of precedence, last wins), and the names of
+everything we create (derived from the project, so a re-run or ``destroy`` finds the same ones).
 
 Kept as plain data so every request builder is a pure function of it.
 """
@@ -7,10 +8,11 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from bigfruits.aws.core.tags import EMR_MANAGED_POLICIES_TAG, managed_tags
 from bigfruits.errors import InputError
 
 if sys.version_info >= (3, 11):
@@ -24,9 +26,8 @@ CONFIG_ENV = "BIGFRUITS_CONFIG"
 #: Environment variable that points at another state directory.
 STATE_DIR_ENV = "BIGFRUITS_STATE_DIR"
 #: Where ``upload-dataset`` looks when no path is given (a Fruits-360 ``Test/<class>/*.jpg`` tree).
-DEFAULT_DATASET_PATH = Path(__file__).resolve().parent.parent / "data" / "sample"
+DEFAULT_DATASET_PATH = Path(__file__).resolve().parents[2] / "data" / "sample"
 DEFAULT_RELEASE = "emr-7.9.0"
-DEFAULT_REGION = "eu-west-1"
 
 
 def user_config_dir() -> Path:
@@ -54,16 +55,10 @@ class AwsSettings:
     subnet_id: Optional[str] = None
     ssh_user: str = "hadoop"
     state_file: Optional[Path] = None
-    extra: Dict[str, Any] = field(default_factory=dict)
 
     @property
     def key_pair_name(self) -> str:
         return self.key_name or f"{self.project}-key"
-
-    @property
-    def name_prefix(self) -> str:
-        """Prefix of every named thing we create, so it says whose it is."""
-        return self.project
 
     def private_key_path(self) -> Path:
         return user_config_dir() / "keys" / f"{self.key_pair_name}.pem"
@@ -77,7 +72,12 @@ class AwsSettings:
 
 
 _INT_KEYS = ("core_count", "idle_timeout_s")
-_KNOWN_KEYS = {f for f in AwsSettings.__dataclass_fields__ if f not in ("extra",)}
+_KNOWN_KEYS = set(AwsSettings.__dataclass_fields__)
+
+
+def default_bucket_name(project: str, account_id: str, region: str) -> str:
+    """Bucket names are global: the account and region make ours unique and recognisable."""
+    return f"{project}-{account_id}-{region}".lower()
 
 
 def config_path() -> Path:
@@ -95,7 +95,7 @@ def read_config(path: Optional[Path] = None) -> Dict[str, Any]:
     except (OSError, _toml.TOMLDecodeError) as exc:
         raise InputError(f"cannot read config file {path} ({exc})", "fix or remove it") from exc
     table = data.get("aws", {})
-    unknown = sorted(set(table) - _KNOWN_KEYS - {"extra"})
+    unknown = sorted(set(table) - _KNOWN_KEYS)
     if unknown:
         raise InputError(
             f"unknown keys in [aws] of {path}: {', '.join(unknown)}",
@@ -120,10 +120,6 @@ def build_settings(config: Mapping[str, Any], overrides: Mapping[str, Any]) -> A
     return AwsSettings(**merged)
 
 
-def with_bucket(settings: AwsSettings, bucket: str) -> AwsSettings:
-    return replace(settings, bucket=bucket)
-
-
 def parse_forward(spec: str) -> Tuple[int, int]:
     """``"9443"`` or ``"19443:9443"`` -> (local, remote)."""
     parts = spec.split(":")
@@ -136,3 +132,83 @@ def parse_forward(spec: str) -> Tuple[int, int]:
     if len(ports) == 2:
         return ports[0], ports[1]
     raise InputError(f"bad forward {spec!r}", "use LOCAL:REMOTE ports, e.g. 9443:9443")
+
+
+# --- EMR Studio ----------------------------------------------------------------------------
+
+#: A Studio accepts at most five subnets (CreateStudio API reference).
+MAX_STUDIO_SUBNETS = 5
+
+AUTH_MODES = ("IAM", "SSO")
+
+
+@dataclass(frozen=True)
+class StudioSettings:
+    """The user's choices for ``create-studio``; everything else is derived."""
+
+    project: str
+    bucket: str
+    region: str
+    auth_mode: str = "IAM"
+    vpc_id: Optional[str] = None
+    subnet_ids: Tuple[str, ...] = ()
+    idc_instance_arn: Optional[str] = None
+    sso_users: Tuple[str, ...] = ()
+    sso_groups: Tuple[str, ...] = ()
+    name: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.auth_mode not in AUTH_MODES:
+            raise InputError(f"unknown Studio auth mode {self.auth_mode!r}",
+                             "use --auth-mode IAM (default) or SSO (IAM Identity Center)")
+        if (self.sso_users or self.sso_groups) and self.auth_mode != "SSO":
+            raise InputError("--sso-user/--sso-group need IAM Identity Center",
+                             "add --auth-mode SSO, or drop them (IAM mode uses IAM permissions)")
+        if self.subnet_ids and not self.vpc_id:
+            raise InputError("--subnet-id given without --vpc-id",
+                             "pass the subnets' VPC with --vpc-id, or neither to use the default VPC")
+        if len(self.subnet_ids) > MAX_STUDIO_SUBNETS:
+            raise InputError(f"{len(self.subnet_ids)} subnets given",
+                             f"an EMR Studio accepts at most {MAX_STUDIO_SUBNETS}")
+
+    @property
+    def studio_name(self) -> str:
+        return self.name or f"{self.project}-studio"
+
+    @property
+    def service_role_name(self) -> str:
+        return f"{self.project}-studio-service"
+
+    @property
+    def user_role_name(self) -> str:
+        return f"{self.project}-studio-user"
+
+    @property
+    def user_policy_name(self) -> str:
+        return f"{self.project}-studio-user"
+
+    @property
+    def service_policy_name(self) -> str:
+        return f"{self.project}-studio-service"
+
+    @property
+    def workspace_sg_name(self) -> str:
+        return f"{self.project}-studio-workspace"
+
+    @property
+    def engine_sg_name(self) -> str:
+        return f"{self.project}-studio-engine"
+
+    @property
+    def default_s3_location(self) -> str:
+        """Workspaces and notebooks are backed up here, so they outlive every cluster."""
+        return f"s3://{self.bucket}/studio/"
+
+    @property
+    def tags(self) -> Dict[str, str]:
+        return managed_tags(self.project)
+
+    @property
+    def security_group_tags(self) -> Dict[str, str]:
+        """Ours, plus the tag the Studio service role's tag-scoped EC2 statements require."""
+        return {**self.tags, EMR_MANAGED_POLICIES_TAG: "true"}

@@ -1,15 +1,18 @@
-"""EMR cluster requests: one function turns a flavor (data) and the settings into RunJobFlow."""
+"""EMR cluster requests: one function turns a flavor (data) and the settings into RunJobFlow.
+
+The files it names (``bootstrap.sh``, the constraints) are in ``aws/node/``."""
 from __future__ import annotations
 
 from typing import Any, Dict, List, Optional
 
 from bigfruits import __version__
-from bigfruits.aws import roles
-from bigfruits.aws.bucket import BOOTSTRAP_PREFIX, LOGS_PREFIX, s3_uri
-from bigfruits.aws.flavors import Flavor, configurations
-from bigfruits.aws.request import AwsRequest, managed_tags, tag_list
-from bigfruits.aws.settings import AwsSettings
-from bigfruits.aws.steps import jupyterhub_password_step
+from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.core.settings import AwsSettings
+from bigfruits.aws.core.tags import managed_tags, tag_list
+from bigfruits.aws.requests import iam
+from bigfruits.aws.requests.emr.flavors import Flavor, configurations
+from bigfruits.aws.requests.emr.steps import jupyterhub_password_step
+from bigfruits.aws.requests.s3 import BOOTSTRAP_PREFIX, LOGS_PREFIX, s3_uri
 
 #: States in which a cluster is alive (and billing).
 ACTIVE_STATES = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"]
@@ -100,8 +103,8 @@ def run_job_flow(
         },
         "BootstrapActions": [bootstrap_action(bucket)],
         "Steps": steps,
-        "ServiceRole": roles.service_role_name(settings.project),
-        "JobFlowRole": roles.instance_profile_name(settings.project),
+        "ServiceRole": iam.service_role_name(settings.project),
+        "JobFlowRole": iam.instance_profile_name(settings.project),
         "VisibleToAllUsers": True,
         "Tags": tag_list(tags),
         "AutoTerminationPolicy": {"IdleTimeout": settings.idle_timeout_s},
@@ -122,10 +125,6 @@ def list_active_clusters(marker: Optional[str] = None) -> AwsRequest:
 
 def terminate(cluster_ids: List[str]) -> AwsRequest:
     return AwsRequest("emr", "TerminateJobFlows", {"JobFlowIds": list(cluster_ids)})
-
-
-def get_auto_termination_policy(cluster_id: str) -> AwsRequest:
-    return AwsRequest("emr", "GetAutoTerminationPolicy", {"ClusterId": cluster_id})
 
 
 def list_instance_groups(cluster_id: str) -> AwsRequest:

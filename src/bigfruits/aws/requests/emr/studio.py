@@ -7,19 +7,20 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence
 
-from bigfruits.aws.request import AwsRequest, tag_list
-from bigfruits.aws.studio_settings import StudioSettings
+from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.core.settings import StudioSettings
+from bigfruits.aws.core.tags import tag_list
 
 
-def list_studios_request(marker: Optional[str] = None) -> AwsRequest:
+def list_studios(marker: Optional[str] = None) -> AwsRequest:
     return AwsRequest("emr", "ListStudios", {"Marker": marker} if marker else {})
 
 
-def describe_studio_request(studio_id: str) -> AwsRequest:
+def describe_studio(studio_id: str) -> AwsRequest:
     return AwsRequest("emr", "DescribeStudio", {"StudioId": studio_id})
 
 
-def create_studio_request(settings: StudioSettings, vpc_id: str, subnet_ids: Sequence[str],
+def create_studio(settings: StudioSettings, vpc_id: str, subnet_ids: Sequence[str],
                           workspace_sg: str, engine_sg: str, service_role_arn: str,
                           user_role_arn: str) -> AwsRequest:
     """IAM mode: people sign in with their own IAM identity, so no UserRole is passed (the API
@@ -43,7 +44,7 @@ def create_studio_request(settings: StudioSettings, vpc_id: str, subnet_ids: Seq
     return AwsRequest("emr", "CreateStudio", params)
 
 
-def session_mapping_requests(settings: StudioSettings, studio_id: str,
+def create_session_mappings(settings: StudioSettings, studio_id: str,
                              session_policy_arn: str) -> List[AwsRequest]:
     """One mapping per IAM Identity Center user or group, each limited by the user policy."""
     identities = ([("USER", name) for name in settings.sso_users]
@@ -53,16 +54,16 @@ def session_mapping_requests(settings: StudioSettings, studio_id: str,
         "SessionPolicyArn": session_policy_arn}) for kind, name in identities]
 
 
-def list_session_mappings_request(studio_id: str) -> AwsRequest:
+def list_session_mappings(studio_id: str) -> AwsRequest:
     return AwsRequest("emr", "ListStudioSessionMappings", {"StudioId": studio_id})
 
 
-def delete_session_mapping_request(studio_id: str, mapping: Dict[str, Any]) -> AwsRequest:
+def delete_session_mapping(studio_id: str, mapping: Dict[str, Any]) -> AwsRequest:
     """``mapping`` is one ``SessionMappings`` item from ListStudioSessionMappings."""
     return AwsRequest("emr", "DeleteStudioSessionMapping", {
         "StudioId": studio_id, "IdentityId": mapping["IdentityId"],
         "IdentityType": mapping["IdentityType"]})
 
 
-def delete_studio_request(studio_id: str) -> AwsRequest:
+def delete_studio(studio_id: str) -> AwsRequest:
     return AwsRequest("emr", "DeleteStudio", {"StudioId": studio_id})

@@ -1,5 +1,5 @@
-"""Bucket commands: create-bucket, upload-dataset, download-results (the shell around
-``bucket.py``'s requests: it decides, sends, remembers, shows progress)."""
+"""Bucket commands: create-bucket, upload-dataset, download-results (around
+``requests/s3``: they decide, send, remember, show progress)."""
 from __future__ import annotations
 
 import hashlib
@@ -9,10 +9,10 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from tqdm import tqdm
 
-from bigfruits.aws import bucket as b
-from bigfruits.aws.context import AwsContext
-from bigfruits.aws.send import error_code
-from bigfruits.aws.settings import DEFAULT_DATASET_PATH
+from bigfruits.aws.core.context import AwsContext
+from bigfruits.aws.core.settings import DEFAULT_DATASET_PATH
+from bigfruits.aws.core.tags import is_ours
+from bigfruits.aws.requests import s3 as b
 from bigfruits.errors import AwsError, InputError
 
 BUCKET_KIND = "bucket"
@@ -34,13 +34,12 @@ def create_bucket(ctx: AwsContext, name: Optional[str] = None) -> str:
         try:
             ctx.send(b.create_bucket(name, ctx.region))
         except AwsError as exc:
-            code = error_code(exc)
-            if code == "BucketAlreadyExists":
+            if exc.code == "BucketAlreadyExists":
                 raise AwsError(
                     f"bucket name {name} is taken by another AWS account",
                     "bucket names are global: pass another --bucket",
                 ) from exc
-            if code != "BucketAlreadyOwnedByYou":
+            if exc.code != "BucketAlreadyOwnedByYou":
                 raise
     for request in b.secure_bucket(name, ctx.settings.project):
         ctx.send(request)
@@ -52,7 +51,7 @@ def create_bucket(ctx: AwsContext, name: Optional[str] = None) -> str:
 
 def bucket_is_ours(ctx: AwsContext, name: str) -> bool:
     tagging = ctx.sender.attempt(b.get_bucket_tagging(name), "NoSuchTagSet", "NoSuchTagSetError")
-    return bool(tagging) and b.is_ours(tagging.get("TagSet", []), ctx.settings.project)
+    return bool(tagging) and is_ours(tagging.get("TagSet", []), ctx.settings.project)
 
 
 def list_keys(ctx: AwsContext, bucket: str, prefix: str) -> Dict[str, Tuple[int, str]]:
