@@ -5,7 +5,7 @@ from importlib.metadata import PackageNotFoundError
 
 import pytest
 
-from bigfruits.aws import wheel
+from bigfruits.aws.commands import wheel
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,8 @@
-"""Test support for the AWS area: a moto server on 127.0.0.1 (real HTTP), an environment that
-points boto3 at it with fake credentials, a fake EMR that advances state at each poll, and a
-CLI runner that injects the outside world. Imported by tests/aws/conftest.py and by the
-tests/e2e/test_aws_*.py files (they add this folder to sys.path)."""
+"""A moto server on 127.0.0.1 (real HTTPS) for the AWS tests, the environment that points boto3
+at it with fake credentials, a sender that goes there, and what is left of ours on it.
+Fixtures ``moto_tls``, ``moto_url``, ``aws_env`` (tests/aws/conftest.py imports them)."""
 from __future__ import annotations
 
-import copy
 import gzip
 import os
 import socket
@@ -18,12 +16,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import boto3
 import pytest
-from click.testing import CliRunner
 
-from bigfruits.aws.cli import aws
-from bigfruits.aws.context import Injected
-from bigfruits.aws.request import AwsRequest
-from bigfruits.aws.send import Sender
+from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.core.send import Sender
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's account
@@ -118,7 +113,7 @@ def boto(service: str) -> Any:
 class MotoSender(Sender):
     """Sends to moto, except PutBucketPolicy: moto ignores policy Conditions (see its
     ``put_bucket_policy`` docstring), so our TLS-only Deny would deny *every* later request.
-    The policy's shape is checked with botocore's Stubber in tests/aws/test_bucket.py."""
+    The policy's shape is checked with botocore's Stubber in tests/aws/requests/test_builders.py."""
 
     def __init__(self, inner: Sender) -> None:
         self.__dict__.update(inner.__dict__)
@@ -131,91 +126,8 @@ class MotoSender(Sender):
         return super().send(request)
 
 
-class FakeEmr(MotoSender):
-    """Moto's clusters jump to WAITING and its steps never finish: this sender passes every
-    request to moto, but answers DescribeCluster/DescribeStep with the next state of a script
-    at each poll (like mrjob's mock EMR), and can run a hook when a step completes."""
-
-    def __init__(self, inner: Sender, cluster_states: Optional[List[str]] = None,
-                 step_states: Optional[List[str]] = None, cluster_reason: Optional[Dict[str, str]] = None,
-                 step_failure: Optional[Dict[str, str]] = None,
-                 on_step_done: Optional[Callable[[str, str], None]] = None) -> None:
-        super().__init__(inner)
-        self.cluster_states = list(cluster_states or ["STARTING", "BOOTSTRAPPING", "WAITING"])
-        self.step_states = list(step_states or ["PENDING", "RUNNING", "COMPLETED"])
-        self.cluster_reason = cluster_reason
-        self.step_failure = step_failure
-        self.on_step_done = on_step_done
-        self.terminated: List[str] = []
-        self.polls: Dict[str, int] = {}
-
-    def _next(self, key: str, script: List[str]) -> str:
-        n = self.polls.get(key, 0)
-        self.polls[key] = n + 1
-        return script[min(n, len(script) - 1)]
-
-    def send(self, request: AwsRequest) -> Dict[str, Any]:
-        answer = super().send(request)
-        if request.operation == "TerminateJobFlows":
-            self.terminated += request.params["JobFlowIds"]
-        elif request.operation == "DescribeCluster" and request.params["ClusterId"] not in self.terminated:
-            answer = copy.deepcopy(answer)
-            state = self._next("cluster:" + request.params["ClusterId"], self.cluster_states)
-            answer["Cluster"]["Status"]["State"] = state
-            if state == "TERMINATED_WITH_ERRORS" and self.cluster_reason:
-                answer["Cluster"]["Status"]["StateChangeReason"] = self.cluster_reason
-        elif request.operation == "DescribeStep":
-            answer = copy.deepcopy(answer)
-            state = self._next("step:" + request.params["StepId"], self.step_states)
-            answer["Step"]["Status"]["State"] = state
-            if state == "FAILED" and self.step_failure:
-                answer["Step"]["Status"]["FailureDetails"] = self.step_failure
-            if state in ("COMPLETED", "FAILED") and self.on_step_done:
-                self.on_step_done(request.params["ClusterId"], request.params["StepId"])
-        return answer
-
-
-def injected(fake: Optional[Callable[[Sender], Sender]] = None, answers: Optional[List[bool]] = None) -> Injected:
-    """No real sleeping, a fixed caller IP, and scripted answers to confirmations."""
-    clock = {"t": 0.0}
-
-    def sleep(seconds: float) -> None:
-        clock["t"] += seconds
-
-    replies = list(answers or [])
-    return Injected(wrap_sender=fake or MotoSender, ip_lookup=lambda: CALLER_IP, sleep=sleep,
-                    clock=lambda: clock["t"], poll_interval_s=30.0,
-                    confirm=(lambda q: replies.pop(0)) if answers is not None else None)
-
-
-def run(args: List[str], obj: Optional[Injected] = None, expect_ok: bool = True) -> Any:
-    """``bigfruits aws <args>`` as a user types it, through click (the group object itself)."""
-    result = CliRunner().invoke(aws, args, obj=obj or injected(), catch_exceptions=True)
-    if expect_ok and result.exit_code != 0:
-        raise AssertionError(f"aws {' '.join(args)} failed ({result.exit_code}):\n{result.output}\n{result.exception!r}")
-    return result
-
-
 def put_gz(bucket: str, key: str, text: str) -> None:
     boto("s3").put_object(Bucket=bucket, Key=key, Body=gzip.compress(text.encode()))
-
-
-def make_dataset(root: Path) -> Path:
-    """A tiny Fruits-360-shaped tree (Test/<class>/<img>.jpg); bytes need not be real JPEGs."""
-    for cls, n in (("apple", 2), ("banana", 3)):
-        folder = root / "Test" / cls
-        folder.mkdir(parents=True, exist_ok=True)
-        for i in range(n):
-            (folder / f"{i}.jpg").write_bytes(f"{cls}-{i}".encode() * 10)
-    return root
-
-
-@pytest.fixture(scope="session")
-def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Our real wheel, built once (what create-cluster uploads)."""
-    from bigfruits.aws.wheel import build_wheel
-
-    return build_wheel(tmp_path_factory.mktemp("wheel"))
 
 
 def nothing_of_ours_left(project: str = "bigfruits") -> Dict[str, Any]:

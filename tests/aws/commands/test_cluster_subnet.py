@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bigfruits.aws import cluster
-from bigfruits.aws.flavors import get_flavor
-from bigfruits.aws.settings import AwsSettings
-from bigfruits.aws.state import State
+from bigfruits.aws.requests.emr import clusters
+from bigfruits.aws.requests.emr.flavors import get_flavor
+from bigfruits.aws.core.settings import AwsSettings
+from bigfruits.aws.core.state import State
 from bigfruits.errors import InputError
-from mock_aws import BUCKET, boto, nothing_of_ours_left, run
-from test_builders import _valid
+from tests.support.aws_cli import run
+from tests.support.moto_server import boto, BUCKET, nothing_of_ours_left
+from tests.support.aws_model import assert_valid as _valid
 
 __all__ = ["BUCKET"]
 
@@ -36,10 +37,10 @@ def _cluster_subnet_and_groups() -> tuple:
 
 def test_run_job_flow_names_the_subnet_only_when_chosen() -> None:
     flavor = get_flavor("jupyterhub")
-    chosen = cluster.run_job_flow(AwsSettings(bucket="b", subnet_id="subnet-1"), flavor, "sg-1")
+    chosen = clusters.run_job_flow(AwsSettings(bucket="b", subnet_id="subnet-1"), flavor, "sg-1")
     assert chosen.params["Instances"]["Ec2SubnetId"] == "subnet-1"
     _valid(chosen)
-    default = cluster.run_job_flow(AwsSettings(bucket="b"), flavor, "sg-1")
+    default = clusters.run_job_flow(AwsSettings(bucket="b"), flavor, "sg-1")
     assert "Ec2SubnetId" not in default.params["Instances"]
 
 

@@ -5,7 +5,7 @@ Studio API (CreateStudio, DescribeStudio, session mappings), so a moto server ca
 these calls. Through real clients each request is still validated against botocore's service
 model before the stub answers, and each canned answer is validated against the output shape,
 so the flow is tested on the shapes AWS really uses. The order across services is recorded by
-the ``send`` function below (one Stubber per service only orders calls within a service).
+the sender in tests/support/stubbed_aws.py (one Stubber per service only orders calls within a service).
 """
 from __future__ import annotations
 
@@ -15,54 +15,21 @@ import urllib.parse
 from contextlib import ExitStack
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-import boto3
 import pytest
-from botocore import xform_name
-from botocore.exceptions import ClientError
-from botocore.stub import Stubber
 
-from bigfruits.aws.request import AwsRequest
-from bigfruits.aws.studio import ensure_studio
-from bigfruits.aws.studio_destroy import destroy_studio
-from bigfruits.aws.studio_policies import user_policy
-from bigfruits.aws.studio_settings import StudioSettings
+from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.commands.studio import ensure_studio
+from bigfruits.aws.commands.destroy import destroy_studio
+from bigfruits.aws.requests.iam_policies import user_policy
+from bigfruits.aws.core.settings import StudioSettings
 from bigfruits.errors import AwsError
+from tests.support.stubbed_aws import StubbedAws
 
 ACCOUNT = "123456789012"
 URL = "https://es-ABC.emrstudio-prod.eu-west-3.amazonaws.com"
 OUR_TAGS = [{"Key": "bigfruits:managed", "Value": "true"},
             {"Key": "bigfruits:project", "Value": "bigfruits"}]
 NOW = datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)
-
-
-class StubbedAws:
-    """One stubbed client per service; ``send`` is what the sender does for real."""
-
-    def __init__(self) -> None:
-        session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                        region_name="eu-west-3")
-        self.clients = {name: session.client(name) for name in ("emr", "ec2", "iam", "sts")}
-        self.stubbers = {name: Stubber(client) for name, client in self.clients.items()}
-        self.sent: List[AwsRequest] = []
-
-    def answer(self, service: str, operation: str, response: Dict[str, Any]) -> "StubbedAws":
-        self.stubbers[service].add_response(xform_name(operation), response)
-        return self
-
-    def fail(self, service: str, operation: str, code: str) -> "StubbedAws":
-        self.stubbers[service].add_client_error(xform_name(operation), service_error_code=code,
-                                                service_message=f"simulated {code}")
-        return self
-
-    def send(self, request: AwsRequest) -> Optional[Dict[str, Any]]:
-        self.sent.append(request)
-        return getattr(self.clients[request.service], xform_name(request.operation))(**request.params)
-
-    def operations(self) -> List[str]:
-        return [request.operation for request in self.sent]
-
-    def params(self, operation: str) -> List[Dict[str, Any]]:
-        return [r.params for r in self.sent if r.operation == operation]
 
 
 @pytest.fixture
@@ -126,7 +93,7 @@ def fresh_account_answers(aws: StubbedAws, studio_errors: Tuple[str, ...] = (),
 
 def test_fresh_account_creates_everything_in_dependency_order(aws: StubbedAws) -> None:
     fresh_account_answers(aws)
-    result = ensure_studio(settings(), aws.send, sleep=lambda _: None)
+    result = ensure_studio(settings(), aws, sleep=lambda _: None)
     assert result.url == URL and result.studio_id == "es-ABC"
     assert (result.vpc_id, result.subnet_ids) == ("vpc-1", ["subnet-a", "subnet-b", "subnet-c"])
     ops = aws.operations()
@@ -148,7 +115,7 @@ def test_fresh_account_creates_everything_in_dependency_order(aws: StubbedAws) -
 def test_new_roles_not_yet_visible_to_emr_are_retried_then_succeed(aws: StubbedAws) -> None:
     fresh_account_answers(aws, studio_errors=("InvalidRequestException", "ValidationException"))
     waits: List[float] = []
-    result = ensure_studio(settings(), aws.send, sleep=waits.append, propagation_wait_s=3.0)
+    result = ensure_studio(settings(), aws, sleep=waits.append, propagation_wait_s=3.0)
     assert result.url == URL
     assert waits == [3.0, 3.0]
     assert aws.operations().count("CreateStudio") == 3
@@ -185,7 +152,7 @@ def test_a_second_run_creates_nothing(aws: StubbedAws) -> None:
     aws.answer("emr", "ListStudios", {"Studios": [{"StudioId": "es-ABC", "Name": "bigfruits-studio"}]})
     aws.answer("emr", "DescribeStudio", {"Studio": {"StudioId": "es-ABC", "Url": URL,
                                                     "Tags": OUR_TAGS}})
-    result = ensure_studio(s, aws.send, sleep=lambda _: None)
+    result = ensure_studio(s, aws, sleep=lambda _: None)
     assert result.url == URL and result.created == []
     writes = [op for op in aws.operations() if op.startswith(("Create", "Authorize", "Revoke"))]
     assert writes == []
@@ -195,7 +162,7 @@ def test_a_security_group_of_that_name_that_is_not_ours_is_an_error(aws: Stubbed
     network_answers(aws, [{"GroupName": "bigfruits-studio-workspace", "GroupId": "sg-x",
                            "VpcId": "vpc-1", "Tags": []}])
     with pytest.raises(AwsError, match="not ours"):
-        ensure_studio(settings(), aws.send, sleep=lambda _: None)
+        ensure_studio(settings(), aws, sleep=lambda _: None)
     assert "CreateSecurityGroup" not in aws.operations()
 
 
@@ -204,7 +171,7 @@ def test_identity_center_mode_passes_the_user_role_and_maps_users(aws: StubbedAw
     aws.answer("emr", "CreateStudioSessionMapping", {})
     aws.answer("emr", "CreateStudioSessionMapping", {})
     s = settings(auth_mode="SSO", sso_users=("alice",), sso_groups=("data-team",))
-    ensure_studio(s, aws.send, sleep=lambda _: None)
+    ensure_studio(s, aws, sleep=lambda _: None)
     (studio,) = aws.params("CreateStudio")
     assert studio["AuthMode"] == "SSO"
     assert studio["UserRole"].endswith(":role/bigfruits/bigfruits-studio-user")
@@ -220,7 +187,7 @@ def test_no_default_vpc_says_what_to_pass(aws: StubbedAws) -> None:
     aws.answer("sts", "GetCallerIdentity", {"Account": ACCOUNT})
     aws.answer("ec2", "DescribeVpcs", {"Vpcs": []})
     with pytest.raises(Exception, match="--vpc-id"):
-        ensure_studio(settings(), aws.send, sleep=lambda _: None)
+        ensure_studio(settings(), aws, sleep=lambda _: None)
 
 
 def test_destroy_removes_ours_in_dependency_order(aws: StubbedAws) -> None:
@@ -276,7 +243,7 @@ def test_destroy_removes_ours_in_dependency_order(aws: StubbedAws) -> None:
     aws.answer("iam", "DeletePolicy", {})
 
     waits: List[float] = []
-    removed = destroy_studio(settings(), aws.send, sleep=waits.append)
+    removed = destroy_studio(settings(), aws, sleep=waits.append)
 
     writes = [op for op in aws.operations() if op.startswith(("Delete", "Revoke", "Detach"))]
     assert writes == ["DeleteStudioSessionMapping", "DeleteStudio",
@@ -297,31 +264,31 @@ def test_destroy_removes_ours_in_dependency_order(aws: StubbedAws) -> None:
 
 def test_no_studio_service_role_means_no_studio_to_look_for(aws: StubbedAws) -> None:
     """Accounts (and moto) where EMR Studio was never set up are not asked about Studios."""
-    from bigfruits.aws.studio_destroy import discover_studios
+    from bigfruits.aws.commands.destroy import discover_studios
 
     aws.answer("iam", "ListRoles", {"Roles": [role("bigfruits-emr-service-role")], "IsTruncated": False})
-    assert discover_studios(settings(), aws.send) == []
+    assert discover_studios(settings(), aws) == []
     assert aws.operations() == ["ListRoles"]
 
 
 def test_removing_what_is_already_gone_is_fine(aws: StubbedAws) -> None:
     """State-file ids can be stale: a missing Studio, group or role is not an error."""
-    from bigfruits.aws.studio_destroy import remove_role, remove_security_group, remove_studio
+    from bigfruits.aws.commands.destroy import remove_role, remove_security_group, remove_studio
 
     aws.fail("emr", "DescribeStudio", "InvalidRequestException")
-    remove_studio(settings(), aws.send, "es-GONE")
+    remove_studio(settings(), aws, "es-GONE")
     aws.answer("ec2", "DescribeSecurityGroups", {"SecurityGroups": []})
     aws.fail("ec2", "DeleteSecurityGroup", "InvalidGroup.NotFound")
-    remove_security_group(settings(), aws.send, "sg-gone", sleep=lambda _: pytest.fail("no wait"))
+    remove_security_group(settings(), aws, "sg-gone", sleep=lambda _: pytest.fail("no wait"))
     for op in ("ListAttachedRolePolicies", "ListRolePolicies", "ListInstanceProfilesForRole",
                "DeleteRole"):
         aws.fail("iam", op, "NoSuchEntity")
-    remove_role(settings(), aws.send, "bigfruits-studio-user")
+    remove_role(settings(), aws, "bigfruits-studio-user")
     assert "DeleteStudio" not in aws.operations()
 
 
 def test_an_error_that_time_does_not_cure_is_not_retried(aws: StubbedAws) -> None:
     fresh_account_answers(aws, studio_errors=("AccessDeniedException",), studio_succeeds=False)
-    with pytest.raises(ClientError, match="AccessDenied"):
-        ensure_studio(settings(), aws.send, sleep=lambda _: pytest.fail("must not wait"))
+    with pytest.raises(AwsError, match="AccessDenied"):
+        ensure_studio(settings(), aws, sleep=lambda _: pytest.fail("must not wait"))
     assert aws.operations().count("CreateStudio") == 1

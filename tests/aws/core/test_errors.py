@@ -4,10 +4,11 @@ from __future__ import annotations
 import pytest
 from botocore import exceptions as bce
 
-from bigfruits.aws.errors import translate
+from bigfruits.aws.core.errors import translate
 from bigfruits.cli import main
 from bigfruits.errors import AwsError
-from mock_aws import BUCKET, boto, run
+from tests.support.aws_cli import run
+from tests.support.moto_server import boto, BUCKET
 
 
 def _client_error(code: str, message: str = "msg") -> bce.ClientError:

@@ -16,13 +16,15 @@ import botocore.session
 import pytest
 from botocore.validate import validate_parameters
 
-from bigfruits.aws import studio_iam, studio_network, studio_requests
-from bigfruits.aws.request import AwsRequest
-from bigfruits.aws.studio import ensure_studio
-from bigfruits.aws.studio_destroy import destroy_studio
-from bigfruits.aws.studio_policies import (service_role_policy, service_trust_policy,
+from bigfruits.aws.core.send import CALLER_IDENTITY, DryRunSender
+from bigfruits.aws.requests import ec2, iam
+from bigfruits.aws.requests.emr import studio
+from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.commands.studio import ensure_studio
+from bigfruits.aws.commands.destroy import destroy_studio
+from bigfruits.aws.requests.iam_policies import (service_role_policy, service_trust_policy,
                                            user_policy, user_trust_policy)
-from bigfruits.aws.studio_settings import StudioSettings
+from bigfruits.aws.core.settings import StudioSettings
 from bigfruits.errors import InputError
 
 _BOTOCORE = botocore.session.get_session()
@@ -47,34 +49,34 @@ def every_builder_request(s: StudioSettings) -> List[AwsRequest]:
     arn = "arn:aws:iam::123456789012:policy/bigfruits/x"
     mapping = {"IdentityId": "id-1", "IdentityType": "USER"}
     return [
-        studio_iam.caller_identity_request(), studio_iam.list_our_roles_request(),
-        studio_iam.list_our_policies_request(),
-        studio_iam.create_role_request("r", service_trust_policy("1", "eu-west-3"), "d", s.tags),
-        studio_iam.update_trust_request("r", user_trust_policy(s, "1")),
-        studio_iam.put_inline_policy_request("r", "p", service_role_policy(s, "vpc-1", ["subnet-1"])),
-        studio_iam.create_policy_request("p", doc, "d", s.tags),
-        studio_iam.new_policy_version_request(arn, doc), studio_iam.attach_policy_request("r", arn),
-        *studio_iam.role_dependents_requests("r"),
-        *studio_iam.role_teardown_requests("r", [arn], ["inline"], ["profile"]),
-        studio_iam.list_policy_versions_request(arn),
-        *studio_iam.policy_teardown_requests(arn, ["v1"]),
-        studio_network.find_default_vpc_request(), studio_network.find_subnets_request("vpc-1"),
-        studio_network.find_security_groups_request(s, "vpc-1"),
-        studio_network.find_tagged_security_groups_request(s),
-        studio_network.create_security_group_request(s, "n", "d", "vpc-1"),
-        studio_network.authorize_ingress_request("sg-e", studio_network.engine_ingress("sg-w")),
-        studio_network.authorize_egress_request("sg-w", studio_network.workspace_egress("sg-e")),
-        studio_network.revoke_default_egress_request("sg-w"),
-        *studio_network.revoke_cross_references_requests("sg-e", "sg-w"),
-        studio_network.delete_security_group_request("sg-w"),
-        studio_requests.list_studios_request(), studio_requests.list_studios_request("m"),
-        studio_requests.describe_studio_request("es-1"),
-        studio_requests.create_studio_request(s, "vpc-1", ["subnet-1"], "sg-w", "sg-e",
+        CALLER_IDENTITY, iam.list_our_roles(),
+        iam.list_our_policies(),
+        iam.create_role("r", service_trust_policy("1", "eu-west-3"), "d", s.tags),
+        iam.update_trust("r", user_trust_policy(s, "1")),
+        iam.put_inline_policy("r", "p", service_role_policy(s, "vpc-1", ["subnet-1"])),
+        iam.create_policy("p", doc, "d", s.tags),
+        iam.new_policy_version(arn, doc), iam.attach_policy("r", arn),
+        *iam.role_dependents("r"),
+        *iam.delete_role("r", [arn], ["inline"], ["profile"]),
+        iam.list_policy_versions(arn),
+        *iam.delete_policy(arn, ["v1"]),
+        ec2.find_default_vpc(), ec2.find_subnets("vpc-1"),
+        ec2.find_studio_groups(s, "vpc-1"),
+        ec2.find_tagged_studio_groups(s),
+        ec2.create_studio_group(s, "n", "d", "vpc-1"),
+        ec2.authorize_ingress("sg-e", ec2.engine_ingress("sg-w")),
+        ec2.authorize_egress("sg-w", ec2.workspace_egress("sg-e")),
+        ec2.revoke_default_egress("sg-w"),
+        *ec2.revoke_cross_references("sg-e", "sg-w"),
+        ec2.delete_security_group("sg-w"),
+        studio.list_studios(), studio.list_studios("m"),
+        studio.describe_studio("es-1"),
+        studio.create_studio(s, "vpc-1", ["subnet-1"], "sg-w", "sg-e",
                                               "arn:svc", "arn:user"),
-        *studio_requests.session_mapping_requests(s, "es-1", arn),
-        studio_requests.list_session_mappings_request("es-1"),
-        studio_requests.delete_session_mapping_request("es-1", mapping),
-        studio_requests.delete_studio_request("es-1"),
+        *studio.create_session_mappings(s, "es-1", arn),
+        studio.list_session_mappings("es-1"),
+        studio.delete_session_mapping("es-1", mapping),
+        studio.delete_studio("es-1"),
     ]
 
 
@@ -89,44 +91,44 @@ def test_every_builder_request_matches_the_botocore_model(mode: Dict[str, Any]) 
 
 
 def test_create_studio_iam_mode_has_no_user_role_and_uses_our_prefix() -> None:
-    params = studio_requests.create_studio_request(
+    params = studio.create_studio(
         settings(), "vpc-1", ["subnet-1", "subnet-2"], "sg-w", "sg-e", "arn:svc", "arn:user").params
     assert params["AuthMode"] == "IAM"
     assert "UserRole" not in params
     assert params["DefaultS3Location"] == "s3://bf-bucket/studio/"
     assert {"Key": "bigfruits:managed", "Value": "true"} in params["Tags"]
-    sso = studio_requests.create_studio_request(
+    sso = studio.create_studio(
         settings(auth_mode="SSO"), "vpc-1", ["subnet-1"], "sg-w", "sg-e", "arn:svc", "arn:user")
     assert sso.params["AuthMode"] == "SSO" and sso.params["UserRole"] == "arn:user"
 
 
 def test_security_group_rules_are_exactly_what_studio_needs() -> None:
-    (ingress,) = studio_network.engine_ingress("sg-w")
+    (ingress,) = ec2.engine_ingress("sg-w")
     assert (ingress["FromPort"], ingress["ToPort"], ingress["IpProtocol"]) == (18888, 18888, "tcp")
     assert [p["GroupId"] for p in ingress["UserIdGroupPairs"]] == ["sg-w"]
     assert "IpRanges" not in ingress  # never open to an address range
-    keys = studio_network.rule_keys(studio_network.workspace_egress("sg-e"))
+    keys = ec2.rule_keys(ec2.workspace_egress("sg-e"))
     assert keys == {("tcp", 18888, 18888, "sg-e"), ("tcp", 443, 443, "0.0.0.0/0"),
                     ("tcp", 443, 443, "::/0")}
-    tags = studio_network.create_security_group_request(settings(), "n", "d", "vpc-1") \
+    tags = ec2.create_studio_group(settings(), "n", "d", "vpc-1") \
         .params["TagSpecifications"][0]["Tags"]
     assert {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"} in tags
 
 
 def test_missing_permissions_only_adds_what_is_absent() -> None:
-    wanted = studio_network.workspace_egress("sg-e")
-    assert studio_network.missing_permissions(wanted, []) == wanted
-    assert studio_network.missing_permissions(wanted, wanted) == []
-    half = studio_network.missing_permissions(wanted, wanted[:1])
+    wanted = ec2.workspace_egress("sg-e")
+    assert ec2.missing_permissions(wanted, []) == wanted
+    assert ec2.missing_permissions(wanted, wanted) == []
+    half = ec2.missing_permissions(wanted, wanted[:1])
     assert half == wanted[1:]
 
 
 def test_pick_subnets_one_per_zone_at_most_five() -> None:
     subnets = [{"SubnetId": f"subnet-{i}", "AvailabilityZone": f"eu-west-3{'abcdefg'[i % 7]}",
                 "MapPublicIpOnLaunch": True} for i in range(10)]
-    picked = studio_network.pick_subnets(subnets)
+    picked = ec2.pick_subnets(subnets)
     assert len(picked) == 5 and len(set(picked)) == 5
-    assert studio_network.pick_subnets(list(reversed(subnets))) == picked
+    assert ec2.pick_subnets(list(reversed(subnets))) == picked
 
 
 def _statements(policy: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -173,16 +175,13 @@ def test_bad_settings_are_one_clear_error(bad: Dict[str, Any], words: str) -> No
         settings(**bad)
 
 
-def _dry_run_send(printed: io.StringIO):
-    def send(request: AwsRequest) -> Optional[Dict[str, Any]]:
-        print(request.to_json(), file=printed)
-        return None
-    return send
+def _dry_run_send(printed: io.StringIO) -> DryRunSender:
+    return DryRunSender(out=printed)
 
 
 def test_dry_run_prints_the_whole_plan_as_valid_json_lines() -> None:
-    """The dry-run sender prints and returns None; the plan must still reach CreateStudio,
-    with placeholders where AWS would have answered with ids."""
+    """The dry-run sender prints and answers "nothing exists yet"; the plan must still reach
+    CreateStudio, with placeholders where AWS would have answered with ids."""
     out = io.StringIO()
     s = settings(auth_mode="SSO", sso_users=("alice",))
     result = ensure_studio(s, _dry_run_send(out))

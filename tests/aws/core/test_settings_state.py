@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bigfruits.aws.settings import build_settings, parse_forward, read_config
-from bigfruits.aws.state import State
+from bigfruits.aws.core.settings import build_settings, parse_forward, read_config
+from bigfruits.aws.core.state import State
 from bigfruits.errors import InputError
 
 

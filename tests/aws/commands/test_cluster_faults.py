@@ -11,13 +11,15 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from bigfruits.aws.cluster_ops import create_cluster, submit
-from bigfruits.aws.context import AwsContext
-from bigfruits.aws.send import Sender
-from bigfruits.aws.settings import AwsSettings
-from bigfruits.aws.state import State
+from bigfruits.aws.commands.cluster import create_cluster, submit
+from bigfruits.aws.core.context import AwsContext
+from bigfruits.aws.core.send import Sender
+from bigfruits.aws.core.settings import AwsSettings
+from bigfruits.aws.core.state import State
 from bigfruits.errors import AwsError
-from mock_aws import BUCKET, FakeEmr, boto, injected, put_gz, run
+from tests.support.aws_cli import injected, run
+from tests.support.fake_emr import FakeEmr
+from tests.support.moto_server import boto, BUCKET, put_gz
 
 
 def _setup(built_wheel) -> None:  # type: ignore[no-untyped-def]
@@ -93,12 +95,12 @@ def _stubbed_s3(ctx) -> Stubber:  # type: ignore[no-untyped-def]
 
 def _skip_setup(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """create-cluster's preparations (roles, group, key, uploads) are tested against moto."""
-    monkeypatch.setattr("bigfruits.aws.iam_ops.ensure_roles", lambda ctx: None)
-    monkeypatch.setattr("bigfruits.aws.access_ops.cluster_vpc", lambda ctx: "vpc-1")
-    monkeypatch.setattr("bigfruits.aws.access_ops.ensure_ssh_group", lambda ctx, vpc_id: "sg-1")
-    monkeypatch.setattr("bigfruits.aws.access_ops.create_keypair", lambda ctx: None)
-    monkeypatch.setattr("bigfruits.aws.cluster_ops._upload_bootstrap", lambda ctx, wheel: None)
-    monkeypatch.setattr("bigfruits.aws.cluster_ops._place_notebook", lambda ctx, f, n: None)
+    monkeypatch.setattr("bigfruits.aws.commands.cluster.ensure_roles", lambda ctx: None)
+    monkeypatch.setattr("bigfruits.aws.commands.access.cluster_vpc", lambda ctx: "vpc-1")
+    monkeypatch.setattr("bigfruits.aws.commands.access.ensure_ssh_group", lambda ctx, vpc_id: "sg-1")
+    monkeypatch.setattr("bigfruits.aws.commands.access.create_keypair", lambda ctx: None)
+    monkeypatch.setattr("bigfruits.aws.commands.cluster._upload_bootstrap", lambda ctx, wheel: None)
+    monkeypatch.setattr("bigfruits.aws.commands.cluster._place_notebook", lambda ctx, f, n: None)
 
 
 def test_run_job_flow_carries_auto_termination_and_terminates_on_later_error(tmp_path, monkeypatch) -> None:

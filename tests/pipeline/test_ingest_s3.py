@@ -3,7 +3,7 @@ zero-byte objects (which Spark's binaryFile drops), skips folder markers, and wr
 way Spark does (``s3://bucket/key``, spaces unencoded)."""
 from __future__ import annotations
 
-from mock_aws import boto
+from tests.support.moto_server import aws_env, boto, moto_tls, moto_url  # noqa: F401 (fixtures)
 
 from bigfruits.pipeline.ingest import _walk_s3
 

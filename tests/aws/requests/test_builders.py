@@ -6,32 +6,26 @@ import json
 import botocore.session
 import pytest
 from botocore.stub import Stubber
-from botocore.validate import ParamValidator
 
-from bigfruits.aws import bucket, cluster, keypair, network, roles, steps
-from bigfruits.aws.flavors import FLAVORS, get_flavor
-from bigfruits.aws.pricing import describe_cost, hourly_cost
-from bigfruits.aws.request import AwsRequest
-from bigfruits.aws.settings import AwsSettings
+from bigfruits.aws.commands.pricing import describe_cost, hourly_cost
+from bigfruits.aws.core.settings import AwsSettings
+from bigfruits.aws.requests import ec2, iam, s3
+from bigfruits.aws.requests.emr import clusters, steps
+from bigfruits.aws.requests.emr.flavors import FLAVORS, get_flavor
 from bigfruits.errors import InputError
+from tests.support.aws_model import assert_valid as _valid
 
 SETTINGS = AwsSettings(region="eu-west-1", bucket="bkt", core_count=3)
 
 
-def _valid(request: AwsRequest) -> None:
-    model = botocore.session.get_session().get_service_model(request.service)
-    report = ParamValidator().validate(request.params, model.operation_model(request.operation).input_shape)
-    assert not report.has_errors(), report.generate_report()
-
-
 def test_us_east_1_bucket_has_no_location_constraint() -> None:
-    assert bucket.create_bucket("b", "us-east-1").params == {"Bucket": "b"}
-    assert bucket.create_bucket("b", "eu-west-1").params["CreateBucketConfiguration"] == {
+    assert s3.create_bucket("b", "us-east-1").params == {"Bucket": "b"}
+    assert s3.create_bucket("b", "eu-west-1").params["CreateBucketConfiguration"] == {
         "LocationConstraint": "eu-west-1"}
 
 
 def test_bucket_is_private_encrypted_tls_only_and_tagged() -> None:
-    requests = bucket.secure_bucket("bkt", "proj")
+    requests = s3.secure_bucket("bkt", "proj")
     by_op = {r.operation: r for r in requests}
     assert all(by_op["PutPublicAccessBlock"].params["PublicAccessBlockConfiguration"].values())
     policy = json.loads(by_op["PutBucketPolicy"].params["Policy"])["Statement"][0]
@@ -44,17 +38,17 @@ def test_bucket_is_private_encrypted_tls_only_and_tagged() -> None:
 def test_bucket_policy_request_is_accepted_by_s3_model() -> None:
     # Stubber: moto ignores policy Conditions (it would deny everything), so the TLS-only
     # policy is checked here against S3's model instead of being sent to moto.
-    s3 = botocore.session.get_session().create_client(
+    client = botocore.session.get_session().create_client(
         "s3", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
-    request = [r for r in bucket.secure_bucket("bkt", "p") if r.operation == "PutBucketPolicy"][0]
-    with Stubber(s3) as stub:
+    request = [r for r in s3.secure_bucket("bkt", "p") if r.operation == "PutBucketPolicy"][0]
+    with Stubber(client) as stub:
         stub.add_response("put_bucket_policy", {}, request.params)
-        s3.put_bucket_policy(**request.params)
+        client.put_bucket_policy(**request.params)
 
 
 @pytest.mark.parametrize("name", sorted(FLAVORS))
 def test_each_flavor_is_one_valid_run_job_flow(name: str) -> None:
-    request = cluster.run_job_flow(SETTINGS, get_flavor(name), "sg-1", "pw")
+    request = clusters.run_job_flow(SETTINGS, get_flavor(name), "sg-1", "pw")
     _valid(request)
     params = request.params
     tags = {t["Key"]: t["Value"] for t in params["Tags"]}
@@ -70,8 +64,8 @@ def test_each_flavor_is_one_valid_run_job_flow(name: str) -> None:
 
 
 def test_jupyterhub_flavor_persists_to_the_bucket_and_sets_a_password() -> None:
-    uri = "s3://bkt/" + steps.jupyterhub_password_key("0123abcd")
-    params = cluster.run_job_flow(SETTINGS, get_flavor("jupyterhub"), "sg-1", uri).params
+    uri = "s3://bkt/" + s3.jupyterhub_password_key("0123abcd")
+    params = clusters.run_job_flow(SETTINGS, get_flavor("jupyterhub"), "sg-1", uri).params
     assert [a["Name"] for a in params["Applications"]] == ["Hadoop", "Spark", "JupyterHub"]
     conf = {c["Classification"]: c for c in params["Configurations"]}["jupyter-s3-conf"]["Properties"]
     assert conf == {"s3.persistence.enabled": "true", "s3.persistence.bucket": "bkt"}
@@ -82,14 +76,14 @@ def test_jupyterhub_flavor_persists_to_the_bucket_and_sets_a_password() -> None:
 
 
 def test_jupyterhub_password_object_is_private_and_encrypted() -> None:
-    request = steps.put_jupyterhub_password("bkt", steps.jupyterhub_password_key("ab"), "s3cret")
+    request = s3.put_jupyterhub_password("bkt", s3.jupyterhub_password_key("ab"), "s3cret")
     assert request.params == {"Bucket": "bkt", "Key": "secrets/jupyterhub-password-ab",
                               "Body": "jovyan:s3cret\n", "ServerSideEncryption": "AES256"}
     _valid(request)
 
 
 def test_studio_flavor_has_livy_gateway_and_managed_policy_tag() -> None:
-    params = cluster.run_job_flow(SETTINGS, get_flavor("studio"), "sg-1", "ignored").params
+    params = clusters.run_job_flow(SETTINGS, get_flavor("studio"), "sg-1", "ignored").params
     assert [a["Name"] for a in params["Applications"]] == ["Spark", "Livy", "JupyterEnterpriseGateway"]
     assert {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"} in params["Tags"]
     livy = {c["Classification"]: c for c in params["Configurations"]}["livy-conf"]["Properties"]
@@ -111,18 +105,18 @@ def test_pipeline_step_runs_our_cli_under_spark_submit() -> None:
 
 
 def test_ssh_rule_is_only_the_callers_address() -> None:
-    request = network.open_ssh("sg-1", "198.51.100.4")
+    request = ec2.open_ssh("sg-1", "198.51.100.4")
     assert request.params["IpPermissions"][0]["IpRanges"][0]["CidrIp"] == "198.51.100.4/32"
     _valid(request)
-    _valid(network.close_ssh("sg-1", "198.51.100.4/32"))
-    _valid(network.create_ssh_group("p", "vpc-1"))
+    _valid(ec2.close_ssh("sg-1", "198.51.100.4/32"))
+    _valid(ec2.create_ssh_group("p", "vpc-1"))
 
 
 def test_roles_and_key_pair_requests_are_valid_and_tagged() -> None:
-    for request in roles.create_service_role("p") + roles.create_ec2_role("p") + [keypair.create_key_pair("k", "p")]:
+    for request in iam.create_service_role("p") + iam.create_ec2_role("p") + [ec2.create_key_pair("k", "p")]:
         _valid(request)
-    assert roles.create_service_role("p")[0].params["Path"] == "/bigfruits/"
-    assert roles.delete_role("r", ["arn:a"])[-1].operation == "DeleteRole"
+    assert iam.create_service_role("p")[0].params["Path"] == "/bigfruits/"
+    assert iam.delete_role("r", ["arn:a"])[-1].operation == "DeleteRole"
 
 
 def test_cost_estimate_says_it_is_an_estimate() -> None:
