@@ -26,6 +26,9 @@ TRANSFER_CONFIG = TransferConfig(multipart_threshold=256 * 1024 * 1024)
 Answer = Dict[str, Any]
 Sleep = Callable[[float], None]
 
+#: Who these credentials are (the account id goes into trust policies and ARNs).
+CALLER_IDENTITY = AwsRequest("sts", "GetCallerIdentity", {})
+
 
 def _new_security_group(params: Dict[str, Any]) -> Answer:
     """Studio's two groups (tagged for EMR's managed policies) name each other in their rules,
@@ -146,7 +149,7 @@ class Sender:
 
     def account_id(self) -> str:
         """The account these credentials act in (trust policies and ARNs name it)."""
-        return str(self.send(AwsRequest("sts", "GetCallerIdentity", {}))["Account"])
+        return str(self.send(CALLER_IDENTITY)["Account"])
 
 
 class DryRunSender(Sender):
