@@ -142,6 +142,11 @@ MAX_STUDIO_SUBNETS = 5
 AUTH_MODES = ("IAM", "SSO")
 
 
+def _studio_piece(role: str) -> property:
+    """A read-only name derived from the project, so every run finds the same resource."""
+    return property(lambda self: f"{self.project}-studio-{role}")
+
+
 @dataclass(frozen=True)
 class StudioSettings:
     """The user's choices for ``create-studio``; everything else is derived."""
@@ -175,29 +180,13 @@ class StudioSettings:
     def studio_name(self) -> str:
         return self.name or f"{self.project}-studio"
 
-    @property
-    def service_role_name(self) -> str:
-        return f"{self.project}-studio-service"
-
-    @property
-    def user_role_name(self) -> str:
-        return f"{self.project}-studio-user"
-
-    @property
-    def user_policy_name(self) -> str:
-        return f"{self.project}-studio-user"
-
-    @property
-    def service_policy_name(self) -> str:
-        return f"{self.project}-studio-service"
-
-    @property
-    def workspace_sg_name(self) -> str:
-        return f"{self.project}-studio-workspace"
-
-    @property
-    def engine_sg_name(self) -> str:
-        return f"{self.project}-studio-engine"
+    #: Each piece's name: ``<project>-studio-<role>`` (the role's policy shares its name).
+    service_role_name = _studio_piece("service")
+    service_policy_name = _studio_piece("service")
+    user_role_name = _studio_piece("user")
+    user_policy_name = _studio_piece("user")
+    workspace_sg_name = _studio_piece("workspace")
+    engine_sg_name = _studio_piece("engine")
 
     @property
     def default_s3_location(self) -> str:

@@ -9,7 +9,7 @@ allows all egress by default, so that default rule is revoked on both.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, Iterable, List, Sequence, Set, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Sequence, Set, Tuple
 
 from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.settings import MAX_STUDIO_SUBNETS, StudioSettings
@@ -67,24 +67,17 @@ def delete_security_group(group_id: str) -> AwsRequest:
     return AwsRequest("ec2", "DeleteSecurityGroup", {"GroupId": group_id})
 
 
-def authorize_ingress(group_id: str, permissions: List[Permission]) -> AwsRequest:
-    return AwsRequest("ec2", "AuthorizeSecurityGroupIngress",
-                      {"GroupId": group_id, "IpPermissions": permissions})
+def _rules(operation: str) -> Callable[[str, List[Permission]], AwsRequest]:
+    """The four rule operations take the same shape: a group and its permissions."""
+    def build(group_id: str, permissions: List[Permission]) -> AwsRequest:
+        return AwsRequest("ec2", operation, {"GroupId": group_id, "IpPermissions": permissions})
+    return build
 
 
-def revoke_ingress(group_id: str, permissions: List[Permission]) -> AwsRequest:
-    return AwsRequest("ec2", "RevokeSecurityGroupIngress",
-                      {"GroupId": group_id, "IpPermissions": permissions})
-
-
-def authorize_egress(group_id: str, permissions: List[Permission]) -> AwsRequest:
-    return AwsRequest("ec2", "AuthorizeSecurityGroupEgress",
-                      {"GroupId": group_id, "IpPermissions": permissions})
-
-
-def revoke_egress(group_id: str, permissions: List[Permission]) -> AwsRequest:
-    return AwsRequest("ec2", "RevokeSecurityGroupEgress",
-                      {"GroupId": group_id, "IpPermissions": permissions})
+authorize_ingress = _rules("AuthorizeSecurityGroupIngress")
+revoke_ingress = _rules("RevokeSecurityGroupIngress")
+authorize_egress = _rules("AuthorizeSecurityGroupEgress")
+revoke_egress = _rules("RevokeSecurityGroupEgress")
 
 
 # --- the SSH group and its port-22 rule -----------------------------------------------------
