@@ -61,7 +61,7 @@ def test_unknown_subnet_is_one_line_and_creates_no_cluster(aws_env, built_wheel)
     run(["create-bucket"])
     result = run(["create-cluster", "--yes", "--subnet-id", "subnet-0nothere", "--wheel",
                   str(built_wheel)], expect_ok=False)
-    # An InputError: the CLI's main() prints it as one line and exits 2 (tests/aws/test_errors.py).
+    # An InputError: the CLI's main() prints it as one line and exits 2 (tests/aws/core/test_errors.py).
     assert isinstance(result.exception, InputError)
     assert str(result.exception).startswith("subnet subnet-0nothere not found in eu-west-1: pass")
     assert boto("emr").list_clusters()["Clusters"] == []
