@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from tqdm import tqdm
 
@@ -89,7 +89,9 @@ def local_files(root: Path) -> Iterator[Path]:
             yield path
 
 
-def _run_parallel(jobs: List[Tuple[str, object]], work, label: str) -> None:  # type: ignore[no-untyped-def]
+def _run_parallel(jobs: List[Tuple[str, str, str]], work: Callable[[str, str, str], None],
+                  label: str) -> None:
+    """Transfers in parallel (they wait on the network), with one progress bar."""
     with tqdm(total=len(jobs), unit="file", desc=label, disable=None) as bar:
         with ThreadPoolExecutor(max_workers=UPLOAD_WORKERS) as pool:
             for _ in pool.map(lambda job: work(*job), jobs):

@@ -36,10 +36,6 @@ def role_arn(account_id: str, role_name: str) -> str:
     return f"arn:aws:iam::{account_id}:role{IAM_PATH}{role_name}"
 
 
-def policy_arn(account_id: str, policy_name: str) -> str:
-    return f"arn:aws:iam::{account_id}:policy{IAM_PATH}{policy_name}"
-
-
 def service_trust_policy(account_id: str, region: str) -> Policy:
     """Only EMR, acting for this account and region, may assume the service role
     (``aws:SourceAccount``/``aws:SourceArn`` guard against the confused deputy)."""
