@@ -16,7 +16,7 @@ import pytest
 from tests.support.aws_cli import built_wheel, injected, make_dataset, run
 from tests.support.fake_emr import FakeEmr
 from tests.support.moto_server import (
-    aws_env, boto, BUCKET, moto_tls, moto_url, nothing_of_ours_left,
+    BUCKET, aws_env, boto, moto_tls, moto_url, nothing_of_ours_left,
 )
 
 __all__ = ["aws_env", "built_wheel", "moto_tls", "moto_url"]  # fixtures used below

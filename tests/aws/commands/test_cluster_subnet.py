@@ -13,7 +13,7 @@ from bigfruits.aws.core.settings import AwsSettings
 from bigfruits.aws.core.state import State
 from bigfruits.errors import InputError
 from tests.support.aws_cli import run
-from tests.support.moto_server import boto, BUCKET, nothing_of_ours_left
+from tests.support.moto_server import BUCKET, boto, nothing_of_ours_left
 from tests.support.aws_model import assert_valid as _valid
 
 __all__ = ["BUCKET"]

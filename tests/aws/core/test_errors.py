@@ -8,7 +8,7 @@ from bigfruits.aws.core.errors import translate
 from bigfruits.cli import main
 from bigfruits.errors import AwsError
 from tests.support.aws_cli import run
-from tests.support.moto_server import boto, BUCKET
+from tests.support.moto_server import BUCKET, boto
 
 
 def _client_error(code: str, message: str = "msg") -> bce.ClientError:
@@ -28,6 +28,12 @@ def test_botocore_errors_become_one_actionable_line(exc, hint) -> None:
     error = translate(exc, "emr", "RunJobFlow")
     assert isinstance(error, AwsError)
     assert hint in str(error) and "\n" not in str(error)
+
+
+def test_aws_error_keeps_aws_operation_code_and_message() -> None:
+    error = translate(_client_error("NoSuchEntity", "role x not found"), "iam", "GetRole")
+    assert (error.operation, error.code, error.message) == ("iam GetRole", "NoSuchEntity", "role x not found")
+    assert str(error).startswith("iam GetRole: NoSuchEntity (role x not found): ")
 
 
 def test_no_credentials_is_one_line_without_traceback(aws_env, monkeypatch, capsys) -> None:
