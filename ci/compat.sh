@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 venv="${COMPAT_VENV:-.venv-compat}"
 [ -x "$venv/bin/python" ] || "${PYTHON:-python3.11}" -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q -e ".[spark,tf,onnx,test]" -c src/bigfruits/aws/constraints-emr7.txt
+"$venv/bin/python" -m pip install -q -e ".[spark,tf,onnx,test]" -c src/bigfruits/aws/node/constraints-emr7.txt
 "$venv/bin/python" -m pip check
 "$venv/bin/python" - <<'PY'
 from importlib.metadata import version

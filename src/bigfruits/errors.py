@@ -28,4 +28,15 @@ class EnvironmentProblem(BigfruitsError):
 
 
 class AwsError(BigfruitsError):
-    """An AWS request failed in a way the user can act on."""
+    """An AWS request failed in a way the user can act on.
+
+    When AWS itself answered, ``operation`` (``"s3 CreateBucket"``), ``code`` and ``message``
+    are AWS's own, so callers branch on ``exc.code`` instead of parsing text or causes.
+    """
+
+    def __init__(self, what: str, todo: str = "", *, operation: str = "", code: str = "",
+                 message: str = "") -> None:
+        super().__init__(what, todo)
+        self.operation = operation
+        self.code = code
+        self.message = message

@@ -1,2 +1,3 @@
-"""Fixtures for the AWS tests (see mock_aws.py)."""
-from mock_aws import aws_env, built_wheel, moto_tls, moto_url  # noqa: F401
+"""Fixtures for the AWS tests: the moto server (tests/support/moto_server.py) and our wheel."""
+from tests.support.aws_cli import built_wheel  # noqa: F401
+from tests.support.moto_server import aws_env, moto_tls, moto_url  # noqa: F401

@@ -11,7 +11,7 @@ from botocore.validate import ParamValidator
 from click.testing import CliRunner
 
 from bigfruits.aws.cli import aws
-from bigfruits.aws.context import Injected
+from bigfruits.aws.core.context import Injected
 
 COMMANDS = [
     ["create-bucket", "--bucket", "my-bucket"],

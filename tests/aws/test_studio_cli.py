@@ -77,13 +77,12 @@ def test_a_user_mistake_is_one_line_and_a_non_zero_exit(capsys: pytest.CaptureFi
 
 
 def test_destroy_dry_run_knows_the_studio_kinds(capsys: pytest.CaptureFixture) -> None:
-    from bigfruits.aws.access_ops import SECURITY_GROUP_KIND
-    from bigfruits.aws.cluster_ops import CLUSTER_KIND
-    from bigfruits.aws.iam_ops import ROLE_KIND
-    from bigfruits.aws.resources import kinds_in_destroy_order
+    from bigfruits.aws.commands.access import SECURITY_GROUP_KIND
+    from bigfruits.aws.commands.cluster import CLUSTER_KIND, ROLE_KIND
+    from bigfruits.aws.commands.destroy import KINDS
 
     assert main(["aws", "--region", "eu-west-3", "--dry-run", "destroy"]) == 0
-    order = [kind.name for kind in kinds_in_destroy_order()]
+    order = [kind.name for kind in KINDS]
     assert order.index("studio") < order.index(CLUSTER_KIND) < order.index("studio-security-group")
     assert order.index("studio-security-group") < order.index(SECURITY_GROUP_KIND)
     assert order.index("studio-role") < order.index("studio-policy") < order.index(ROLE_KIND)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -18,10 +17,8 @@ from typing import Iterator, Tuple
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "aws"))
-from mock_aws import (  # noqa: E402
-    CALLER_IP, aws_env, boto, built_wheel, free_port, moto_tls, moto_url, run,
-)
+from tests.support.aws_cli import built_wheel, run
+from tests.support.moto_server import CALLER_IP, aws_env, boto, free_port, moto_tls, moto_url
 
 __all__ = ["aws_env", "built_wheel", "moto_tls", "moto_url"]
 SSHD = "/usr/sbin/sshd"

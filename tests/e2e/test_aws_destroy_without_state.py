@@ -2,15 +2,12 @@
 before deleting the bucket, and leaves other people's resources alone."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "aws"))
-from mock_aws import (  # noqa: E402
-    aws_env, boto, built_wheel, injected, moto_tls, moto_url, nothing_of_ours_left, run,
-)
+from tests.support.aws_cli import built_wheel, injected, run
+from tests.support.moto_server import aws_env, boto, moto_tls, moto_url, nothing_of_ours_left
 
 __all__ = ["aws_env", "built_wheel", "moto_tls", "moto_url"]
 

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import re
 import stat
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "aws"))
-from mock_aws import (  # noqa: E402
-    BUCKET, FakeEmr, aws_env, boto, built_wheel, injected, make_dataset, moto_tls, moto_url,
-    nothing_of_ours_left, run,
+from tests.support.aws_cli import built_wheel, injected, make_dataset, run
+from tests.support.fake_emr import FakeEmr
+from tests.support.moto_server import (
+    BUCKET, aws_env, boto, moto_tls, moto_url, nothing_of_ours_left,
 )
 
 __all__ = ["aws_env", "built_wheel", "moto_tls", "moto_url"]  # fixtures used below

@@ -1,24 +1,17 @@
-"""``bigfruits aws ...``: parses options and delegates; nothing here talks to AWS itself.
-
-Extending: a module registers more commands on the ``aws`` group and gets the same context
-with ``@pass_aws`` (``studio_cli.py`` adds ``create-studio`` this way; it is imported at the
-end of this file when present).
+"""``bigfruits aws ...``: every command's options, each a few lines that call ``commands/``;
+nothing here talks to AWS itself. ``@pass_aws`` builds the one ``AwsContext`` a command gets.
 """
 from __future__ import annotations
 
 import functools
-import importlib
 from pathlib import Path
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import click
 
-from bigfruits.aws.context import AwsContext, Injected
-from bigfruits.aws.flavors import FLAVORS
-from bigfruits.aws.settings import build_settings, parse_forward, read_config
-
-#: Optional modules that add commands to the group (absent ones are skipped).
-EXTENSIONS = ("bigfruits.aws.studio_cli",)
+from bigfruits.aws.core.context import AwsContext, Injected
+from bigfruits.aws.core.settings import AUTH_MODES, build_settings, parse_forward, read_config
+from bigfruits.aws.requests.emr.flavors import FLAVORS
 
 
 class _Invocation:
@@ -77,7 +70,7 @@ def aws(ctx: click.Context, profile: Optional[str], region: Optional[str], proje
 @pass_aws(bucket="bucket_name")
 def create_bucket_cmd(ctx: AwsContext) -> None:
     """A private, encrypted, TLS-only bucket with our layout (idempotent)."""
-    from bigfruits.aws.storage_ops import create_bucket
+    from bigfruits.aws.commands.storage import create_bucket
 
     create_bucket(ctx)
 
@@ -87,7 +80,7 @@ def create_bucket_cmd(ctx: AwsContext) -> None:
 @pass_aws()
 def upload_dataset_cmd(ctx: AwsContext, path: Optional[Path]) -> None:
     """Upload images to s3://<bucket>/raw/ (only what changed). Default: the bundled sample."""
-    from bigfruits.aws.storage_ops import upload_dataset
+    from bigfruits.aws.commands.storage import upload_dataset
 
     upload_dataset(ctx, path)
 
@@ -97,7 +90,7 @@ def upload_dataset_cmd(ctx: AwsContext, path: Optional[Path]) -> None:
 @pass_aws(key_name="key_name")
 def create_keypair_cmd(ctx: AwsContext) -> None:
     """EC2 key pair for SSH; the private key saved with mode 0600 (idempotent)."""
-    from bigfruits.aws.access_ops import create_keypair
+    from bigfruits.aws.commands.access import create_keypair
 
     create_keypair(ctx)
 
@@ -123,7 +116,7 @@ def create_keypair_cmd(ctx: AwsContext) -> None:
 def create_cluster_cmd(ctx: AwsContext, flavor: str, wheel: Optional[Path], notebook: Optional[Path],
                        yes: bool, no_wait: bool) -> None:
     """An EMR cluster running our package (shows the cost estimate, asks first)."""
-    from bigfruits.aws.cluster_ops import create_cluster
+    from bigfruits.aws.commands.cluster import create_cluster
 
     create_cluster(ctx, flavor, yes=yes, wheel=wheel, notebook=notebook, wait=not no_wait)
 
@@ -133,7 +126,7 @@ def create_cluster_cmd(ctx: AwsContext, flavor: str, wheel: Optional[Path], note
 @pass_aws()
 def status_cmd(ctx: AwsContext, cluster_id: Optional[str]) -> None:
     """State, uptime, master, applications, steps, cost so far; warns about others running."""
-    from bigfruits.aws.cluster_ops import status
+    from bigfruits.aws.commands.cluster import status
 
     status(ctx, cluster_id)
 
@@ -150,9 +143,9 @@ def status_cmd(ctx: AwsContext, cluster_id: Optional[str]) -> None:
 def connect_cmd(ctx: AwsContext, cluster_id: Optional[str], forwards: tuple, host: Optional[str],
                 ssh_port: int, my_ip: Optional[str]) -> None:
     """SSH tunnel to JupyterHub (9443) and the Spark/YARN UIs, in the background."""
-    from bigfruits.aws.access_ops import connect
-    from bigfruits.aws.cluster_ops import current_cluster
-    from bigfruits.aws.tunnel import DEFAULT_FORWARDS
+    from bigfruits.aws.commands.access import connect
+    from bigfruits.aws.commands.cluster import current_cluster
+    from bigfruits.aws.commands.tunnel import DEFAULT_FORWARDS
 
     pairs = [parse_forward(f) for f in forwards] or list(DEFAULT_FORWARDS)
     connect(ctx, current_cluster(ctx, cluster_id), pairs, host, ssh_port, my_ip)
@@ -162,7 +155,7 @@ def connect_cmd(ctx: AwsContext, cluster_id: Optional[str], forwards: tuple, hos
 @pass_aws()
 def disconnect_cmd(ctx: AwsContext) -> None:
     """Close the background SSH tunnel."""
-    from bigfruits.aws.access_ops import disconnect
+    from bigfruits.aws.commands.access import disconnect
 
     disconnect(ctx)
 
@@ -178,7 +171,7 @@ def disconnect_cmd(ctx: AwsContext) -> None:
 def submit_cmd(ctx: AwsContext, input_uri: Optional[str], output_uri: Optional[str],
                cluster_id: Optional[str], no_wait: bool, timeout_s: float, pipeline_args: tuple) -> None:
     """Run the pipeline as an EMR step; extra args go to `bigfruits run` (e.g. -- --k 50)."""
-    from bigfruits.aws.cluster_ops import submit
+    from bigfruits.aws.commands.cluster import submit
 
     submit(ctx, input_uri, output_uri, pipeline_args, cluster_id, wait=not no_wait, timeout_s=timeout_s)
 
@@ -191,7 +184,7 @@ def submit_cmd(ctx: AwsContext, input_uri: Optional[str], output_uri: Optional[s
 @pass_aws()
 def logs_cmd(ctx: AwsContext, step_id: Optional[str], stream: str, lines: int, cluster_id: Optional[str]) -> None:
     """The end of a step's log from S3."""
-    from bigfruits.aws.cluster_ops import logs
+    from bigfruits.aws.commands.cluster import logs
 
     logs(ctx, step_id, stream, cluster_id, lines)
 
@@ -201,7 +194,7 @@ def logs_cmd(ctx: AwsContext, step_id: Optional[str], stream: str, lines: int, c
 @pass_aws()
 def download_results_cmd(ctx: AwsContext, dest: Path) -> None:
     """Download s3://<bucket>/output/ (features, PCA) to DEST [./results]."""
-    from bigfruits.aws.storage_ops import download_results
+    from bigfruits.aws.commands.storage import download_results
 
     download_results(ctx, dest)
 
@@ -212,7 +205,7 @@ def download_results_cmd(ctx: AwsContext, dest: Path) -> None:
 @pass_aws()
 def terminate_cmd(ctx: AwsContext, cluster_id: Optional[str], no_wait: bool) -> None:
     """Close port 22 and the tunnel, terminate the cluster and wait until it is gone."""
-    from bigfruits.aws.cluster_ops import terminate
+    from bigfruits.aws.commands.cluster import terminate
 
     terminate(ctx, cluster_id, wait=not no_wait)
 
@@ -222,18 +215,29 @@ def terminate_cmd(ctx: AwsContext, cluster_id: Optional[str], no_wait: bool) -> 
 @pass_aws()
 def destroy_cmd(ctx: AwsContext, yes: bool) -> None:
     """Remove everything bigfruits created (from the state file and from tags)."""
-    from bigfruits.aws.destroy import destroy
+    from bigfruits.aws.commands.destroy import destroy
 
     destroy(ctx, yes=yes)
 
 
-def _load_extensions() -> None:
-    for name in EXTENSIONS:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+@aws.command("create-studio")
+@click.option("--name", help="Studio name [<project>-studio].")
+@click.option("--auth-mode", type=click.Choice(AUTH_MODES), default="IAM", show_default=True,
+              help="IAM: sign in with IAM; SSO: IAM Identity Center users and groups.")
+@click.option("--vpc-id", help="VPC for the Studio and the clusters it attaches to [the default VPC].")
+@click.option("--subnet-id", "subnet_ids", multiple=True,
+              help="Subnet of --vpc-id (repeatable, up to 5) [the VPC's subnets, one per zone].")
+@click.option("--idc-instance-arn", help="IAM Identity Center instance (SSO mode) [the account's].")
+@click.option("--sso-user", "sso_users", multiple=True, help="Identity Center user to assign (repeatable).")
+@click.option("--sso-group", "sso_groups", multiple=True, help="Identity Center group to assign (repeatable).")
+@pass_aws()
+def create_studio_cmd(ctx: AwsContext, name: Optional[str], auth_mode: str, vpc_id: Optional[str],
+                      subnet_ids: Tuple[str, ...], idc_instance_arn: Optional[str],
+                      sso_users: Tuple[str, ...], sso_groups: Tuple[str, ...]) -> None:
+    """An EMR Studio with its roles and security groups; notebooks kept in s3://<bucket>/studio/
+    (idempotent). Prints the Studio URL."""
+    from bigfruits.aws.commands.studio import create_studio
 
-
-_load_extensions()
+    create_studio(ctx, name=name, auth_mode=auth_mode, vpc_id=vpc_id, subnet_ids=tuple(subnet_ids),
+                  idc_instance_arn=idc_instance_arn, sso_users=tuple(sso_users),
+                  sso_groups=tuple(sso_groups))

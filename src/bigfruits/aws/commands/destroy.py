@@ -1,0 +1,314 @@
+"""``destroy``: remove every resource of ours, kind by kind in the one order AWS allows, found
+from the state file *and* from tags (or our IAM path), and say what was removed.
+
+``KINDS`` below is that order: the Studio first (it attaches to clusters), the clusters, the
+port-22 rules, Studio's security groups (cross-references first) before our SSH group, the key
+pair, the instance profile before its role, Studio's roles and user policy, our cluster roles,
+and the bucket last, after asking (data lives there). Every removal tolerates "already gone".
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Tuple
+
+from bigfruits.aws.commands import access, cluster, storage
+from bigfruits.aws.core.context import AwsContext
+from bigfruits.aws.core.errors import GONE_CODES
+from bigfruits.aws.core.send import Sender, Sleep
+from bigfruits.aws.core.settings import StudioSettings
+from bigfruits.aws.core.tags import is_ours
+from bigfruits.aws.requests import ec2, iam
+from bigfruits.aws.requests import s3 as b
+from bigfruits.aws.requests.emr import studio as emr
+from bigfruits.errors import AwsError
+
+#: Studio's network interfaces outlive DeleteStudio for a while and keep the groups in use.
+IN_USE_CODES = ("DependencyViolation",)
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    #: the key in the state file (``ctx.state.add(name, id)``)
+    name: str
+    #: ids of live resources of ours found from tags/paths (works without the state file)
+    discover: Callable[[AwsContext], List[str]]
+    #: removes one (waiting if it must); tolerates "already gone"
+    remove: Callable[[AwsContext, str], None]
+    #: ask before removing (data lives there)
+    needs_confirmation: bool = False
+
+
+def destroy(ctx: AwsContext, yes: bool = False) -> List[Tuple[str, str]]:
+    """Returns (kind, id) of everything removed; the bucket only after confirmation."""
+    removed: List[Tuple[str, str]] = []
+    for kind in KINDS:
+        ids = sorted(set(ctx.state.ids(kind.name)) | set(kind.discover(ctx)))
+        for resource_id in ids:
+            if kind.needs_confirmation and not yes and not ctx.dry_run:
+                if not ctx.confirm(f"Delete {kind.name} {resource_id} and everything in it?"):
+                    ctx.echo(f"kept {kind.name} {resource_id}")
+                    continue
+            kind.remove(ctx, resource_id)
+            ctx.state.remove(kind.name, resource_id)
+            ctx.echo(f"removed {kind.name} {resource_id}")
+            removed.append((kind.name, resource_id))
+    if not removed:
+        ctx.echo("nothing of ours left to remove")
+    return removed
+
+
+# --- clusters, SSH access, key pair ---------------------------------------------------------
+
+def _clusters(ctx: AwsContext) -> List[str]:
+    return [x["Id"] for x in cluster.our_active_clusters(ctx)]
+
+
+def _remove_cluster(ctx: AwsContext, cluster_id: str) -> None:
+    cluster.terminate_and_wait(ctx, cluster_id)
+
+
+def _ssh_rules(ctx: AwsContext) -> List[str]:
+    groups = ctx.send(ec2.find_our_groups(ctx.settings.project)).get("SecurityGroups", [])
+    return [f"{g['GroupId']}|{cidr}" for g in groups for cidr in ec2.ssh_cidrs(g)]
+
+
+def _remove_ssh_rule(ctx: AwsContext, rule: str) -> None:
+    group_id, cidr = rule.split("|", 1)
+    ctx.sender.attempt(ec2.close_ssh(group_id, cidr), *GONE_CODES)
+
+
+def _groups(ctx: AwsContext) -> List[str]:
+    return [g["GroupId"] for g in ctx.send(ec2.find_our_groups(ctx.settings.project)).get("SecurityGroups", [])]
+
+
+def _remove_group(ctx: AwsContext, group_id: str) -> None:
+    ctx.sender.attempt(ec2.delete_security_group(group_id), *GONE_CODES)
+
+
+def _key_pairs(ctx: AwsContext) -> List[str]:
+    return [x["KeyName"] for x in ctx.send(ec2.find_our_key_pairs(ctx.settings.project)).get("KeyPairs", [])]
+
+
+def _remove_key_pair(ctx: AwsContext, name: str) -> None:
+    ctx.sender.attempt(ec2.delete_key_pair(name), *GONE_CODES)
+    pem = ctx.settings.private_key_path()
+    if pem.name == f"{name}.pem" and pem.exists() and not ctx.dry_run:
+        pem.unlink()
+
+
+# --- the cluster's IAM roles ----------------------------------------------------------------
+
+def _instance_profiles(ctx: AwsContext) -> List[str]:
+    found = ctx.send(iam.list_our_instance_profiles()).get("InstanceProfiles", [])
+    return [p["InstanceProfileName"] for p in found
+            if is_ours(p.get("Tags", []), ctx.settings.project)
+            or p["InstanceProfileName"].startswith(ctx.settings.project + "-")]
+
+
+def _remove_instance_profile(ctx: AwsContext, name: str) -> None:
+    answer = ctx.sender.attempt(iam.get_instance_profile(name), *GONE_CODES)
+    if answer is None:
+        return
+    held = [x["RoleName"] for x in answer.get("InstanceProfile", {}).get("Roles", [])]
+    for request in iam.delete_instance_profile(name, held):
+        ctx.sender.attempt(request, *GONE_CODES)
+
+
+def _roles(ctx: AwsContext) -> List[str]:
+    ours = []
+    for role in ctx.send(iam.list_our_roles()).get("Roles", []):
+        tags = ctx.sender.attempt(iam.list_role_tags(role["RoleName"]), *GONE_CODES) or {}
+        if is_ours(tags.get("Tags", []), ctx.settings.project):
+            ours.append(role["RoleName"])
+    return ours
+
+
+def _remove_role(ctx: AwsContext, name: str) -> None:
+    attached = ctx.sender.attempt(iam.list_attached_policies(name), *GONE_CODES)
+    if attached is None and not ctx.dry_run:
+        return
+    arns = [p["PolicyArn"] for p in (attached or {}).get("AttachedPolicies", [])]
+    for request in iam.delete_role(name, arns):
+        ctx.sender.attempt(request, *GONE_CODES)
+
+
+# --- the bucket -----------------------------------------------------------------------------
+
+def _buckets(ctx: AwsContext) -> List[str]:
+    names = [x["Name"] for x in ctx.send(b.list_buckets()).get("Buckets", [])]
+    ours = []
+    for name in names:
+        try:
+            if storage.bucket_is_ours(ctx, name):
+                ours.append(name)
+        except Exception:  # another region's bucket or no permission: not something we can judge
+            continue
+    return ours
+
+
+def _remove_bucket(ctx: AwsContext, name: str) -> None:
+    """Empty it (1000 keys per request, S3's limit), then delete it."""
+    keys = sorted(storage.list_keys(ctx, name, ""))
+    for start in range(0, len(keys), 1000):
+        ctx.send(b.delete_objects(name, keys[start:start + 1000]))
+    ctx.sender.attempt(b.delete_bucket(name), *GONE_CODES)
+    if ctx.state.get("bucket") == name:
+        ctx.state.set("bucket", None)
+
+
+# --- EMR Studio: found by tags, names and our IAM path; no state file needed ----------------
+
+def discover_studios(settings: StudioSettings, sender: Sender) -> List[str]:
+    """Every Studio carrying our tags, whatever its name (``--name`` may have changed it).
+
+    A Studio of ours is created after its service role and removed before it, so without that
+    role there is none to look for (and accounts, or moto, without EMR Studio are not asked)."""
+    if settings.service_role_name not in discover_roles(settings, sender):
+        return []
+    ours = []
+    for summary in sender.paged(emr.list_studios(), "Studios"):
+        studio = sender.send(emr.describe_studio(summary["StudioId"])).get("Studio", {})
+        if is_ours(studio.get("Tags", []), settings.project):
+            ours.append(str(summary["StudioId"]))
+    return ours
+
+
+def remove_studio(settings: StudioSettings, sender: Sender, studio_id: str,
+                  sleep: Sleep = time.sleep) -> None:
+    """Session mappings first, then the Studio (its workspaces' files stay in S3)."""
+    try:
+        found = sender.send(emr.describe_studio(studio_id))
+    except AwsError as exc:  # EMR answers a missing Studio with InvalidRequestException
+        if exc.code in ("InvalidRequestException",) + GONE_CODES:
+            return
+        raise
+    if found.get("Studio") and not is_ours(found["Studio"].get("Tags", []), settings.project):
+        return
+    mappings = sender.send(emr.list_session_mappings(studio_id)).get("SessionMappings", [])
+    for mapping in mappings:
+        sender.attempt(emr.delete_session_mapping(studio_id, mapping), *GONE_CODES)
+    sender.send(emr.delete_studio(studio_id))
+
+
+def _our_studio_groups(settings: StudioSettings, sender: Sender) -> List[Dict[str, Any]]:
+    answer = sender.send(ec2.find_tagged_studio_groups(settings))
+    return [g for g in answer.get("SecurityGroups", []) if is_ours(g.get("Tags", []), settings.project)]
+
+
+def discover_security_groups(settings: StudioSettings, sender: Sender) -> List[str]:
+    return [str(group["GroupId"]) for group in _our_studio_groups(settings, sender)]
+
+
+def _references_to(group_id: str, permissions: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The parts of ``permissions`` whose peer is ``group_id``."""
+    found = []
+    for perm in permissions:
+        pairs = [p for p in perm.get("UserIdGroupPairs", []) if p.get("GroupId") == group_id]
+        if pairs:
+            kept = {k: perm[k] for k in ("IpProtocol", "FromPort", "ToPort") if k in perm}
+            found.append({**kept, "UserIdGroupPairs": [{"GroupId": group_id}]})
+    return found
+
+
+def remove_security_group(settings: StudioSettings, sender: Sender, group_id: str,
+                          sleep: Sleep = time.sleep, attempts: int = 40,
+                          wait_s: float = 15.0) -> None:
+    """Revoke the rules of our other groups that name this one (EC2 refuses to delete a group
+    still referenced), then delete it, waiting while Studio's network interfaces let go."""
+    for other in _our_studio_groups(settings, sender):
+        if other["GroupId"] == group_id:
+            continue
+        ingress = _references_to(group_id, other.get("IpPermissions", []))
+        if ingress:
+            sender.attempt(ec2.revoke_ingress(other["GroupId"], ingress), *GONE_CODES)
+        egress = _references_to(group_id, other.get("IpPermissionsEgress", []))
+        if egress:
+            sender.attempt(ec2.revoke_egress(other["GroupId"], egress), *GONE_CODES)
+    try:
+        sender.send_retrying(ec2.delete_security_group(group_id), IN_USE_CODES, sleep,
+                             attempts, wait_s)
+    except AwsError as exc:
+        if exc.code not in GONE_CODES:
+            raise
+
+
+def discover_roles(settings: StudioSettings, sender: Sender) -> List[str]:
+    present = {r["RoleName"] for r in sender.paged(iam.list_our_roles(), "Roles")}
+    return [name for name in (settings.user_role_name, settings.service_role_name) if name in present]
+
+
+def remove_role(settings: StudioSettings, sender: Sender, role: str,
+                sleep: Sleep = time.sleep) -> None:
+    """Detach managed policies, delete inline ones, leave instance profiles, delete the role."""
+    attached, inline, profiles = (sender.attempt(request, *GONE_CODES) or {}
+                                  for request in iam.role_dependents(role))
+    for request in iam.delete_role(
+            role, [p["PolicyArn"] for p in attached.get("AttachedPolicies", [])],
+            list(inline.get("PolicyNames", [])),
+            [p["InstanceProfileName"] for p in profiles.get("InstanceProfiles", [])]):
+        sender.attempt(request, *GONE_CODES)
+
+
+def discover_policies(settings: StudioSettings, sender: Sender) -> List[str]:
+    return [str(p["Arn"]) for p in sender.paged(iam.list_our_policies(), "Policies")
+            if p["PolicyName"] == settings.user_policy_name]
+
+
+def remove_policy(settings: StudioSettings, sender: Sender, arn: str,
+                  sleep: Sleep = time.sleep) -> None:
+    """Non-default versions first: IAM refuses to delete a policy that still has them."""
+    answer = sender.attempt(iam.list_policy_versions(arn), *GONE_CODES)
+    versions = (answer or {}).get("Versions", [])
+    for request in iam.delete_policy(
+            arn, [v["VersionId"] for v in versions if not v["IsDefaultVersion"]]):
+        sender.attempt(request, *GONE_CODES)
+
+
+StudioDiscover = Callable[[StudioSettings, Sender], List[str]]
+StudioRemove = Callable[[StudioSettings, Sender, str, Sleep], None]
+#: (kind name in the state file, discover, remove), in destroy order.
+STUDIO_KINDS: List[Tuple[str, StudioDiscover, StudioRemove]] = [
+    ("studio", discover_studios, remove_studio),
+    ("studio-security-group", discover_security_groups, remove_security_group),
+    ("studio-role", discover_roles, remove_role),
+    ("studio-policy", discover_policies, remove_policy),
+]
+
+
+def destroy_studio(settings: StudioSettings, sender: Sender, sleep: Sleep = time.sleep) -> List[str]:
+    """The Studio kinds alone, in order, without the CLI or the state file."""
+    removed: List[str] = []
+    for name, discover, remove in STUDIO_KINDS:
+        for resource_id in discover(settings, sender):
+            remove(settings, sender, resource_id, sleep)
+            removed.append(f"{name} {resource_id}")
+    return removed
+
+
+def _studio_kind(name: str) -> ResourceKind:
+    """One Studio kind, seen through the context (names and tags only: no bucket lookup)."""
+    _, discover, remove = next(kind for kind in STUDIO_KINDS if kind[0] == name)
+
+    def settings(ctx: AwsContext) -> StudioSettings:
+        bucket = ctx.settings.bucket or ctx.state.get("bucket") or "<bucket>"
+        return ctx.studio_settings(bucket=str(bucket))
+
+    return ResourceKind(name, lambda ctx: discover(settings(ctx), ctx.sender),
+                        lambda ctx, rid: remove(settings(ctx), ctx.sender, rid, ctx.injected.sleep))
+
+
+#: Every kind ``destroy`` knows, in the order they must go.
+KINDS: List[ResourceKind] = [
+    _studio_kind("studio"),
+    ResourceKind(cluster.CLUSTER_KIND, _clusters, _remove_cluster),
+    ResourceKind(access.SSH_RULE_KIND, _ssh_rules, _remove_ssh_rule),
+    _studio_kind("studio-security-group"),
+    ResourceKind(access.SECURITY_GROUP_KIND, _groups, _remove_group),
+    ResourceKind(access.KEY_PAIR_KIND, _key_pairs, _remove_key_pair),
+    ResourceKind(cluster.INSTANCE_PROFILE_KIND, _instance_profiles, _remove_instance_profile),
+    _studio_kind("studio-role"),
+    _studio_kind("studio-policy"),
+    ResourceKind(cluster.ROLE_KIND, _roles, _remove_role),
+    ResourceKind(storage.BUCKET_KIND, _buckets, _remove_bucket, needs_confirmation=True),
+]

@@ -1,0 +1,64 @@
+"""botocore's exceptions -> one-line ``AwsError``s that say what happened and what to do, keeping
+AWS's operation, error code and message on the error."""
+from __future__ import annotations
+
+from botocore import exceptions as bce
+
+from bigfruits.errors import AwsError, BigfruitsError
+
+_ACCESS_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthFailure"}
+_THROTTLE_CODES = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "SlowDown",
+                   "TooManyRequestsException"}
+_QUOTA_CODES = {"LimitExceeded", "LimitExceededException", "InstanceLimitExceeded",
+                "VcpuLimitExceeded", "TooManyBuckets", "RulesPerSecurityGroupLimitExceeded"}
+#: Answers that mean "nothing to remove any more" (destroy and terminate tolerate them).
+GONE_CODES = ("NoSuchEntity", "InvalidKeyPair.NotFound", "InvalidGroup.NotFound", "NoSuchBucket",
+              "InvalidPermission.NotFound", "ResourceNotFoundException")
+
+_CREDENTIAL_CODES = {"InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException",
+                     "ExpiredToken", "ExpiredTokenException", "InvalidAccessKeyId"}
+
+
+def translate(exc: BaseException, service: str, operation: str) -> BaseException:
+    """Return the error to raise instead of ``exc`` (``exc`` itself when it is already ours
+    or not an AWS problem we can explain)."""
+    where = f"{service} {operation}"
+    if isinstance(exc, BigfruitsError):
+        return exc
+    if isinstance(exc, (bce.NoCredentialsError, bce.PartialCredentialsError)):
+        return AwsError(
+            "no AWS credentials found",
+            "run `aws configure` (or `aws sso login`), or pass --profile / set AWS_PROFILE",
+        )
+    if isinstance(exc, bce.ProfileNotFound):
+        return AwsError(str(exc), "check --profile against ~/.aws/config")
+    if isinstance(exc, bce.NoRegionError):
+        return AwsError("no AWS region set", "pass --region, set AWS_REGION, or put region in the config file")
+    if isinstance(exc, bce.EndpointConnectionError):
+        return AwsError(
+            f"cannot reach AWS for {where} ({exc})",
+            "check the network and that --region is a real region (e.g. eu-west-1)",
+        )
+    if isinstance(exc, bce.ClientError):
+        return _client_error(exc, where)
+    return exc
+
+
+def _client_error(exc: "bce.ClientError", where: str) -> BaseException:
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", ""))
+    message = str(error.get("Message", "")).strip()
+    said = f"{where}: {code}" + (f" ({message})" if message else "")
+    if code in _CREDENTIAL_CODES:
+        todo = "your credentials are invalid or expired: refresh them (aws configure / aws sso login)"
+    elif code in _ACCESS_CODES or code.endswith("AccessDenied"):
+        todo = "your IAM user/role lacks this permission: ask an admin or use another --profile"
+    elif code in _THROTTLE_CODES:
+        todo = "AWS kept throttling after retries with backoff: wait a minute and re-run"
+    elif code in _QUOTA_CODES or "LimitExceeded" in code:
+        todo = "a service quota is reached: free resources or request a quota increase (Service Quotas console)"
+    elif code in ("InvalidParameterValue", "ValidationException") and "region" in message.lower():
+        todo = "check --region"
+    else:
+        todo = "see the message above; re-run with --dry-run to inspect the request"
+    return AwsError(said, todo, operation=where, code=code, message=message)

@@ -1,0 +1,195 @@
+"""The one place that talks to AWS: performs an ``AwsRequest`` with an injected boto3 session,
+or (``--dry-run``) prints it as one JSON line, sends nothing and answers with placeholders.
+
+Clients are made on first use, with botocore's adaptive retries (throttling backs off), and
+every botocore error is translated into a one-line ``AwsError`` carrying AWS's code. On top of
+``send``: tolerating expected codes (``attempt``), retrying what time cures (``send_retrying``),
+and reading every page of a Marker-paginated listing (``paged``).
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable, Dict, Iterator, Optional, TextIO, Tuple, Union
+
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+
+from bigfruits.aws.core.errors import translate
+from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.core.tags import EMR_MANAGED_POLICIES_TAG
+from bigfruits.errors import AwsError
+
+RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8})
+#: Images are small: keep each in one PUT so its ETag is its MD5 (how re-runs skip it).
+TRANSFER_CONFIG = TransferConfig(multipart_threshold=256 * 1024 * 1024)
+
+Answer = Dict[str, Any]
+Sleep = Callable[[float], None]
+
+#: Who these credentials are (the account id goes into trust policies and ARNs).
+CALLER_IDENTITY = AwsRequest("sts", "GetCallerIdentity", {})
+
+
+def _new_security_group(params: Dict[str, Any]) -> Answer:
+    """Studio's two groups (tagged for EMR's managed policies) name each other in their rules,
+    so the printed plan must tell them apart: their placeholders carry their names."""
+    tags = [t for spec in params.get("TagSpecifications", []) for t in spec.get("Tags", [])]
+    if any(t.get("Key") == EMR_MANAGED_POLICIES_TAG for t in tags):
+        return {"GroupId": f"<sg-id of {params['GroupName']}>"}
+    return {"GroupId": "<security-group-id>"}
+
+
+def _iam_arn(kind: str, name_key: str) -> Callable[[Dict[str, Any]], Answer]:
+    """A created role's or policy's ARN is known from its path and name (the account aside)."""
+    def answer(params: Dict[str, Any]) -> Answer:
+        arn = f"arn:aws:iam::<account-id>:{kind.lower()}{params.get('Path', '/')}{params[name_key]}"
+        return {kind: {"Arn": arn}}
+    return answer
+
+
+#: What a dry run pretends AWS answered: placeholders for values only known after sending,
+#: and "nothing exists yet" for lookups, so the printed sequence is the one a fresh account
+#: gets. A callable answers from the request's parameters.
+DRY_RUN_RESPONSES: Dict[str, Union[Answer, Callable[[Dict[str, Any]], Answer]]] = {
+    "GetCallerIdentity": {"Account": "<account-id>", "Arn": "<caller-arn>"},
+    "RunJobFlow": {"JobFlowId": "<cluster-id>"},
+    "AddJobFlowSteps": {"StepIds": ["<step-id>"]},
+    "CreateKeyPair": {"KeyName": "<key-name>", "KeyMaterial": "", "KeyPairId": "<key-pair-id>"},
+    "CreateSecurityGroup": _new_security_group,
+    "DescribeVpcs": {"Vpcs": [{"VpcId": "<default-vpc-id>"}]},
+    "DescribeSubnets": {"Subnets": [{"SubnetId": "<subnet-ids-of-the-vpc>",
+                                     "VpcId": "<vpc-of-the-subnet>"}]},
+    "DescribeCluster": {
+        "Cluster": {
+            "Id": "<cluster-id>",
+            "Status": {"State": "<state>"},
+            "MasterPublicDnsName": "<master-dns>",
+        }
+    },
+    "CreateRole": _iam_arn("Role", "RoleName"),
+    "CreatePolicy": _iam_arn("Policy", "PolicyName"),
+    "CreateStudio": {"StudioId": "<studio-id>", "Url": "<studio-url>"},
+}
+
+
+class Sender:
+    """Sends requests through one boto3 session (injected: tests pass a moto-backed one)."""
+
+    dry_run = False
+
+    def __init__(self, session: Any, endpoint_url: Optional[str] = None) -> None:
+        self._session = session
+        self._endpoint_url = endpoint_url
+        self._clients: Dict[str, Any] = {}
+
+    def client(self, service: str) -> Any:
+        """A cached client; boto3 reads ``AWS_ENDPOINT_URL`` itself when no URL is given."""
+        if service not in self._clients:
+            kwargs: Dict[str, Any] = {"config": RETRY_CONFIG}
+            if self._endpoint_url:
+                kwargs["endpoint_url"] = self._endpoint_url
+            try:
+                self._clients[service] = self._session.client(service, **kwargs)
+            except Exception as exc:  # NoRegionError, ProfileNotFound, ...
+                raise translate(exc, service, "client") from exc
+        return self._clients[service]
+
+    def send(self, request: AwsRequest) -> Answer:
+        method = getattr(self.client(request.service), _snake(request.operation))
+        try:
+            return method(**request.params)
+        except Exception as exc:
+            raise translate(exc, request.service, request.operation) from exc
+
+    def upload_file(self, path: str, bucket: str, key: str) -> None:
+        """boto3's transfer manager (multipart, retries) for one file."""
+        try:
+            self.client("s3").upload_file(path, bucket, key, Config=TRANSFER_CONFIG)
+        except Exception as exc:
+            raise translate(exc, "s3", "PutObject") from exc
+
+    def download_file(self, bucket: str, key: str, path: str) -> None:
+        try:
+            self.client("s3").download_file(bucket, key, path, Config=TRANSFER_CONFIG)
+        except Exception as exc:
+            raise translate(exc, "s3", "GetObject") from exc
+
+    def attempt(self, request: AwsRequest, *ok_codes: str) -> Optional[Answer]:
+        """Send, but return None when AWS answers with one of ``ok_codes`` (already exists,
+        already gone...), which makes commands idempotent."""
+        try:
+            return self.send(request)
+        except AwsError as exc:
+            if exc.code and exc.code in ok_codes:
+                return None
+            raise
+
+    def send_retrying(self, request: AwsRequest, codes: Tuple[str, ...], sleep: Sleep,
+                      attempts: int, wait_s: float) -> Answer:
+        """Send, retrying only on errors that time cures (eventual consistency), a bounded
+        number of times; everything else goes straight up."""
+        for attempt in range(attempts - 1):
+            try:
+                return self.send(request)
+            except AwsError as exc:
+                if exc.code not in codes:
+                    raise
+            sleep(wait_s)
+        return self.send(request)
+
+    def paged(self, request: AwsRequest, key: str) -> Iterator[Any]:
+        """All items under ``key`` of a Marker-paginated listing (IAM, EMR)."""
+        params = dict(request.params)
+        while True:
+            response = self.send(AwsRequest(request.service, request.operation, params))
+            yield from response.get(key, [])
+            if not response.get("Marker") or not response.get("IsTruncated", True):
+                return
+            params = {**params, "Marker": response["Marker"]}
+
+    def account_id(self) -> str:
+        """The account these credentials act in (trust policies and ARNs name it)."""
+        return str(self.send(CALLER_IDENTITY)["Account"])
+
+
+class DryRunSender(Sender):
+    """Prints each request as ``{"service", "operation", "params"}`` and sends nothing."""
+
+    dry_run = True
+
+    def __init__(self, out: Optional[TextIO] = None) -> None:
+        super().__init__(session=None)
+        self._out = out
+
+    def client(self, service: str) -> Any:  # pragma: no cover - guarded by design
+        raise RuntimeError("a dry run must not create AWS clients")
+
+    def upload_file(self, path: str, bucket: str, key: str) -> None:
+        self.send(AwsRequest("s3", "PutObject", {"Bucket": bucket, "Key": key, "Body": f"<contents of {path}>"}))
+
+    def download_file(self, bucket: str, key: str, path: str) -> None:
+        self.send(AwsRequest("s3", "GetObject", {"Bucket": bucket, "Key": key}))
+
+    def send(self, request: AwsRequest) -> Answer:
+        out = self._out or sys.stdout
+        out.write(request.to_json() + "\n")
+        out.flush()
+        answer = DRY_RUN_RESPONSES.get(request.operation, {})
+        return answer(request.params) if callable(answer) else dict(answer)
+
+
+def _snake(operation: str) -> str:
+    """``RunJobFlow`` -> ``run_job_flow`` via botocore's own conversion (handles acronyms)."""
+    from botocore import xform_name
+
+    return xform_name(operation)
+
+
+def make_session(profile: Optional[str], region: Optional[str]) -> Any:
+    """The real boto3 session (the CLI's default; tests inject their own factory)."""
+    import boto3
+
+    try:
+        return boto3.Session(profile_name=profile, region_name=region)
+    except Exception as exc:
+        raise translate(exc, "sts", "session") from exc

@@ -1,0 +1,219 @@
+"""EC2 requests: the VPC and subnets, security groups and their rules, the key pair.
+
+Two kinds of security groups are ours. The SSH group: EMR creates and owns its managed groups
+(ElasticMapReduce-master/-slave); we add one group of ours as an *additional* master group, so
+opening and closing port 22 never touches EMR's. EMR Studio's pair: the engine group (put on the
+cluster's master by Studio) lets TCP 18888 in from the workspace group and nothing out; the
+workspace group lets TCP 18888 out to the engine group and HTTPS 443 out for Git. A new group
+allows all egress by default, so that default rule is revoked on both.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Sequence, Set, Tuple
+
+from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.core.settings import MAX_STUDIO_SUBNETS, StudioSettings
+from bigfruits.aws.core.tags import managed_tags, ours_filters, tag_list
+
+Permission = Dict[str, Any]
+#: One rule as comparable data: (protocol, from port, to port, peer group or CIDR).
+RuleKey = Tuple[str, int, int, str]
+
+SSH_PORT = 22
+#: The port the workspace talks to the cluster's Jupyter Enterprise Gateway on.
+ENGINE_PORT = 18888
+_ALLOW_ALL_EGRESS: Permission = {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+
+
+# --- VPC and subnets ------------------------------------------------------------------------
+
+def find_default_vpc() -> AwsRequest:
+    return AwsRequest("ec2", "DescribeVpcs", {"Filters": [{"Name": "isDefault", "Values": ["true"]}]})
+
+
+def describe_subnet(subnet_id: str) -> AwsRequest:
+    return AwsRequest("ec2", "DescribeSubnets", {"SubnetIds": [subnet_id]})
+
+
+def find_subnets(vpc_id: str) -> AwsRequest:
+    return AwsRequest("ec2", "DescribeSubnets", {"Filters": [{"Name": "vpc-id", "Values": [vpc_id]}]})
+
+
+def pick_subnets(subnets: Sequence[Dict[str, Any]]) -> List[str]:
+    """Up to five subnets, one per availability zone, in a stable order (same input, same
+    Studio): public ones first, since the default VPC's subnets all are."""
+    by_zone: Dict[str, str] = {}
+    for subnet in sorted(subnets, key=lambda s: (not s.get("MapPublicIpOnLaunch", False),
+                                                 s.get("AvailabilityZone", ""), s["SubnetId"])):
+        by_zone.setdefault(subnet.get("AvailabilityZone", subnet["SubnetId"]), subnet["SubnetId"])
+    return sorted(by_zone.values())[:MAX_STUDIO_SUBNETS]
+
+
+# --- security groups ------------------------------------------------------------------------
+
+def create_security_group(name: str, description: str, vpc_id: str,
+                          tags: Dict[str, str]) -> AwsRequest:
+    return AwsRequest("ec2", "CreateSecurityGroup", {
+        "GroupName": name, "Description": description, "VpcId": vpc_id,
+        "TagSpecifications": [{"ResourceType": "security-group", "Tags": tag_list(tags)}],
+    })
+
+
+def find_our_groups(project: str) -> AwsRequest:
+    return AwsRequest("ec2", "DescribeSecurityGroups", {"Filters": ours_filters(project)})
+
+
+def delete_security_group(group_id: str) -> AwsRequest:
+    return AwsRequest("ec2", "DeleteSecurityGroup", {"GroupId": group_id})
+
+
+def _rules(operation: str) -> Callable[[str, List[Permission]], AwsRequest]:
+    """The four rule operations take the same shape: a group and its permissions."""
+    def build(group_id: str, permissions: List[Permission]) -> AwsRequest:
+        return AwsRequest("ec2", operation, {"GroupId": group_id, "IpPermissions": permissions})
+    return build
+
+
+authorize_ingress = _rules("AuthorizeSecurityGroupIngress")
+revoke_ingress = _rules("RevokeSecurityGroupIngress")
+authorize_egress = _rules("AuthorizeSecurityGroupEgress")
+revoke_egress = _rules("RevokeSecurityGroupEgress")
+
+
+# --- the SSH group and its port-22 rule -----------------------------------------------------
+
+def ssh_group_name(project: str) -> str:
+    return f"{project}-ssh"
+
+
+def create_ssh_group(project: str, vpc_id: str) -> AwsRequest:
+    return create_security_group(
+        ssh_group_name(project), f"{project}: SSH to the EMR master from the operator's IP only",
+        vpc_id, managed_tags(project))
+
+
+def ssh_permission(cidr: str) -> List[Permission]:
+    return [{"IpProtocol": "tcp", "FromPort": SSH_PORT, "ToPort": SSH_PORT,
+             "IpRanges": [{"CidrIp": cidr, "Description": "bigfruits connect"}]}]
+
+
+def caller_cidr(ip: str) -> str:
+    """One address only: never open SSH to a range."""
+    return f"{ip}/32"
+
+
+def open_ssh(group_id: str, ip: str) -> AwsRequest:
+    return authorize_ingress(group_id, ssh_permission(caller_cidr(ip)))
+
+
+def close_ssh(group_id: str, cidr: str) -> AwsRequest:
+    return revoke_ingress(group_id, ssh_permission(cidr))
+
+
+def ssh_cidrs(group: Dict[str, Any]) -> List[str]:
+    """The CIDRs a described group lets in on port 22 (to close them all at terminate)."""
+    cidrs: List[str] = []
+    for perm in group.get("IpPermissions", []) or []:
+        if perm.get("FromPort") == SSH_PORT and perm.get("ToPort") == SSH_PORT:
+            cidrs += [r["CidrIp"] for r in perm.get("IpRanges", [])]
+    return cidrs
+
+
+# --- EMR Studio's two groups ----------------------------------------------------------------
+
+def find_studio_groups(settings: StudioSettings, vpc_id: str) -> AwsRequest:
+    """Our two groups by name in this VPC; ownership is checked on their tags."""
+    return AwsRequest("ec2", "DescribeSecurityGroups", {"Filters": [
+        {"Name": "vpc-id", "Values": [vpc_id]},
+        {"Name": "group-name", "Values": [settings.workspace_sg_name, settings.engine_sg_name]},
+    ]})
+
+
+def find_tagged_studio_groups(settings: StudioSettings) -> AwsRequest:
+    """For ``destroy``: ours in any VPC, found by the tags alone (no state file needed)."""
+    return AwsRequest("ec2", "DescribeSecurityGroups", {"Filters": [
+        {"Name": f"tag:{key}", "Values": [value]} for key, value in sorted(settings.tags.items())
+    ] + [{"Name": "group-name", "Values": [settings.workspace_sg_name, settings.engine_sg_name]}]})
+
+
+def create_studio_group(settings: StudioSettings, name: str, description: str,
+                        vpc_id: str) -> AwsRequest:
+    return create_security_group(name, description, vpc_id,
+                                 {**settings.security_group_tags, "Name": name})
+
+
+def engine_ingress(workspace_sg: str) -> List[Permission]:
+    return [{"IpProtocol": "tcp", "FromPort": ENGINE_PORT, "ToPort": ENGINE_PORT,
+             "UserIdGroupPairs": [{"GroupId": workspace_sg,
+                                   "Description": "EMR Studio workspaces to the Jupyter gateway"}]}]
+
+
+def workspace_egress(engine_sg: str) -> List[Permission]:
+    return [
+        {"IpProtocol": "tcp", "FromPort": ENGINE_PORT, "ToPort": ENGINE_PORT,
+         "UserIdGroupPairs": [{"GroupId": engine_sg,
+                               "Description": "Jupyter gateway on the cluster (engine group)"}]},
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+         "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "HTTPS to Git repositories"}],
+         "Ipv6Ranges": [{"CidrIpv6": "::/0", "Description": "HTTPS to Git repositories"}]},
+    ]
+
+
+def default_egress() -> List[Permission]:
+    """The allow-all egress rule EC2 gives every new group."""
+    return [dict(_ALLOW_ALL_EGRESS)]
+
+
+def rule_keys(permissions: Iterable[Permission]) -> Set[RuleKey]:
+    """Flatten permissions into one key per peer, to compare what exists with what we want."""
+    keys: Set[RuleKey] = set()
+    for perm in permissions:
+        head = (str(perm.get("IpProtocol")), int(perm.get("FromPort", -1)), int(perm.get("ToPort", -1)))
+        peers = ([p["GroupId"] for p in perm.get("UserIdGroupPairs", [])]
+                 + [r["CidrIp"] for r in perm.get("IpRanges", [])]
+                 + [r["CidrIpv6"] for r in perm.get("Ipv6Ranges", [])])
+        keys.update(head + (peer,) for peer in peers)
+    return keys
+
+
+def missing_permissions(wanted: List[Permission], existing: Iterable[Permission]) -> List[Permission]:
+    """The wanted permissions not yet fully present, so a re-run adds nothing twice
+    (EC2 answers a duplicate rule with an error)."""
+    have: FrozenSet[RuleKey] = frozenset(rule_keys(existing))
+    return [perm for perm in wanted if not rule_keys([perm]) <= have]
+
+
+def revoke_default_egress(group_id: str) -> AwsRequest:
+    return revoke_egress(group_id, [_ALLOW_ALL_EGRESS])
+
+
+def has_default_egress(existing_egress: Iterable[Permission]) -> bool:
+    return bool(rule_keys([_ALLOW_ALL_EGRESS]) <= rule_keys(existing_egress))
+
+
+def revoke_cross_references(engine_sg: str, workspace_sg: str) -> List[AwsRequest]:
+    """Each group names the other; EC2 refuses to delete a group still referenced, so these
+    rules go first."""
+    return [revoke_ingress(engine_sg, engine_ingress(workspace_sg)),
+            revoke_egress(workspace_sg, workspace_egress(engine_sg)[:1])]
+
+
+# --- the key pair used to reach the master over SSH -----------------------------------------
+
+def create_key_pair(name: str, project: str) -> AwsRequest:
+    return AwsRequest("ec2", "CreateKeyPair", {
+        "KeyName": name, "KeyType": "rsa", "KeyFormat": "pem",
+        "TagSpecifications": [{"ResourceType": "key-pair", "Tags": tag_list(managed_tags(project))}],
+    })
+
+
+def describe_key_pair(name: str) -> AwsRequest:
+    return AwsRequest("ec2", "DescribeKeyPairs", {"Filters": [{"Name": "key-name", "Values": [name]}]})
+
+
+def find_our_key_pairs(project: str) -> AwsRequest:
+    return AwsRequest("ec2", "DescribeKeyPairs", {"Filters": ours_filters(project)})
+
+
+def delete_key_pair(name: str) -> AwsRequest:
+    return AwsRequest("ec2", "DeleteKeyPair", {"KeyName": name})

@@ -1,0 +1,1 @@
+"""EMR requests: clusters (and their flavors), steps, EMR Studio."""

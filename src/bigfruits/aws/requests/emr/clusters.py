@@ -1,0 +1,131 @@
+"""EMR cluster requests: one function turns a flavor (data) and the settings into RunJobFlow.
+
+The files it names (``bootstrap.sh``, the constraints) are in ``aws/node/``."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from bigfruits import __version__
+from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.core.settings import AwsSettings
+from bigfruits.aws.core.tags import managed_tags, tag_list
+from bigfruits.aws.requests import iam
+from bigfruits.aws.requests.emr.flavors import Flavor, configurations
+from bigfruits.aws.requests.emr.steps import jupyterhub_password_step
+from bigfruits.aws.requests.s3 import BOOTSTRAP_PREFIX, LOGS_PREFIX, s3_uri
+
+#: States in which a cluster is alive (and billing).
+ACTIVE_STATES = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"]
+READY_STATES = ("WAITING", "RUNNING")
+FAILED_STATES = ("TERMINATED", "TERMINATED_WITH_ERRORS")
+FLAVOR_TAG = "bigfruits:flavor"
+BOOTSTRAP_SCRIPT = "bootstrap.sh"
+#: pip constraints matching EMR 7's Spark 3.5 (numpy<2, pandas 2.2, TF 2.16): the bootstrap
+#: installs with them, and CI's compatibility job tests the package with the same file
+CONSTRAINTS_FILE = "constraints-emr7.txt"
+WHEEL_EXTRAS = "tf,onnx"
+
+
+def wheel_name(version: str = __version__) -> str:
+    """The file name ``pip wheel`` gives our pure-Python package (deterministic)."""
+    return f"bigfruits-{version}-py3-none-any.whl"
+
+
+def instance_counts(settings: AwsSettings) -> Dict[str, int]:
+    counts: Dict[str, int] = {settings.master_type: 1}
+    if settings.core_count:
+        counts[settings.core_type] = counts.get(settings.core_type, 0) + settings.core_count
+    return counts
+
+
+def instance_groups(settings: AwsSettings) -> List[Dict[str, Any]]:
+    groups = [
+        {
+            "Name": "master",
+            "InstanceRole": "MASTER",
+            "Market": "ON_DEMAND",
+            "InstanceType": settings.master_type,
+            "InstanceCount": 1,
+        }
+    ]
+    if settings.core_count:
+        groups.append(
+            {
+                "Name": "core",
+                "InstanceRole": "CORE",
+                "Market": "ON_DEMAND",
+                "InstanceType": settings.core_type,
+                "InstanceCount": settings.core_count,
+            }
+        )
+    return groups
+
+
+def bootstrap_action(bucket: str) -> Dict[str, Any]:
+    return {
+        "Name": "install bigfruits",
+        "ScriptBootstrapAction": {
+            "Path": s3_uri(bucket, BOOTSTRAP_PREFIX + BOOTSTRAP_SCRIPT),
+            "Args": [s3_uri(bucket, BOOTSTRAP_PREFIX + wheel_name()), WHEEL_EXTRAS,
+                     s3_uri(bucket, BOOTSTRAP_PREFIX + CONSTRAINTS_FILE)],
+        },
+    }
+
+
+def run_job_flow(
+    settings: AwsSettings,
+    flavor: Flavor,
+    ssh_group_id: str,
+    jupyterhub_password_uri: Optional[str] = None,
+) -> AwsRequest:
+    """The whole cluster in one request: applications and configurations from the flavor,
+    our bootstrap, logs in S3, tags, our SSH group, and an idle auto-termination policy."""
+    bucket = settings.bucket or ""
+    tags = dict(managed_tags(settings.project))
+    tags.update(flavor.tags)
+    tags[FLAVOR_TAG] = flavor.name
+    steps = []
+    if flavor.sets_jupyterhub_password and jupyterhub_password_uri:
+        steps.append(jupyterhub_password_step(jupyterhub_password_uri))
+    params: Dict[str, Any] = {
+        "Name": f"{settings.project}-{flavor.name}",
+        "LogUri": s3_uri(bucket, LOGS_PREFIX),
+        "ReleaseLabel": settings.release,
+        "Applications": [{"Name": name} for name in flavor.applications],
+        "Configurations": configurations(flavor, bucket),
+        "Instances": {
+            "InstanceGroups": instance_groups(settings),
+            "Ec2KeyName": settings.key_pair_name,
+            "KeepJobFlowAliveWhenNoSteps": True,
+            "TerminationProtected": False,
+            "AdditionalMasterSecurityGroups": [ssh_group_id],
+            **({"Ec2SubnetId": settings.subnet_id} if settings.subnet_id else {}),
+        },
+        "BootstrapActions": [bootstrap_action(bucket)],
+        "Steps": steps,
+        "ServiceRole": iam.service_role_name(settings.project),
+        "JobFlowRole": iam.instance_profile_name(settings.project),
+        "VisibleToAllUsers": True,
+        "Tags": tag_list(tags),
+        "AutoTerminationPolicy": {"IdleTimeout": settings.idle_timeout_s},
+    }
+    return AwsRequest("emr", "RunJobFlow", params)
+
+
+def describe_cluster(cluster_id: str) -> AwsRequest:
+    return AwsRequest("emr", "DescribeCluster", {"ClusterId": cluster_id})
+
+
+def list_active_clusters(marker: Optional[str] = None) -> AwsRequest:
+    params: Dict[str, Any] = {"ClusterStates": list(ACTIVE_STATES)}
+    if marker:
+        params["Marker"] = marker
+    return AwsRequest("emr", "ListClusters", params)
+
+
+def terminate(cluster_ids: List[str]) -> AwsRequest:
+    return AwsRequest("emr", "TerminateJobFlows", {"JobFlowIds": list(cluster_ids)})
+
+
+def list_instance_groups(cluster_id: str) -> AwsRequest:
+    return AwsRequest("emr", "ListInstanceGroups", {"ClusterId": cluster_id})

@@ -1,0 +1,178 @@
+"""IAM requests: the cluster's two roles (service role, EC2 instance profile), EMR Studio's
+two roles and user policy; create, look up, tear down. Nothing here sends anything.
+
+Everything we create lives under ``IAM_PATH`` and carries our tags, so listing that path finds
+exactly ours (``destroy`` needs no state file), and a role of the same name elsewhere is
+someone else's. The cluster's AWS-managed policies are the classic EMR ones: they work with
+default VPC subnets, which the v2 policies would require to be tagged.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Sequence
+
+from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.core.tags import managed_tags, tag_list
+from bigfruits.aws.requests.iam_policies import IAM_PATH, trust_policy
+
+SERVICE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceRole"
+EC2_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceforEC2Role"
+
+
+def _json(document: Dict[str, Any]) -> str:
+    return json.dumps(document, sort_keys=True)
+
+
+# --- lookups --------------------------------------------------------------------------------
+
+def list_our_roles() -> AwsRequest:
+    return AwsRequest("iam", "ListRoles", {"PathPrefix": IAM_PATH})
+
+
+def list_our_policies() -> AwsRequest:
+    return AwsRequest("iam", "ListPolicies", {"Scope": "Local", "PathPrefix": IAM_PATH})
+
+
+def list_our_instance_profiles() -> AwsRequest:
+    return AwsRequest("iam", "ListInstanceProfiles", {"PathPrefix": IAM_PATH})
+
+
+def get_role(name: str) -> AwsRequest:
+    return AwsRequest("iam", "GetRole", {"RoleName": name})
+
+
+def get_instance_profile(name: str) -> AwsRequest:
+    return AwsRequest("iam", "GetInstanceProfile", {"InstanceProfileName": name})
+
+
+def list_role_tags(name: str) -> AwsRequest:
+    return AwsRequest("iam", "ListRoleTags", {"RoleName": name})
+
+
+def list_attached_policies(name: str) -> AwsRequest:
+    return AwsRequest("iam", "ListAttachedRolePolicies", {"RoleName": name})
+
+
+def get_policy_version(arn: str, version_id: str) -> AwsRequest:
+    return AwsRequest("iam", "GetPolicyVersion", {"PolicyArn": arn, "VersionId": version_id})
+
+
+def list_policy_versions(arn: str) -> AwsRequest:
+    return AwsRequest("iam", "ListPolicyVersions", {"PolicyArn": arn})
+
+
+# --- creating -------------------------------------------------------------------------------
+
+def create_role(name: str, trust: Dict[str, Any], description: str,
+                tags: Dict[str, str]) -> AwsRequest:
+    return AwsRequest("iam", "CreateRole", {
+        "RoleName": name,
+        "Path": IAM_PATH,
+        "AssumeRolePolicyDocument": _json(trust),
+        "Description": description,
+        "Tags": tag_list(tags),
+    })
+
+
+def attach_policy(role: str, arn: str) -> AwsRequest:
+    return AwsRequest("iam", "AttachRolePolicy", {"RoleName": role, "PolicyArn": arn})
+
+
+def update_trust(name: str, trust: Dict[str, Any]) -> AwsRequest:
+    """An existing role gets today's trust policy (the auth mode may have changed)."""
+    return AwsRequest("iam", "UpdateAssumeRolePolicy", {"RoleName": name, "PolicyDocument": _json(trust)})
+
+
+def put_inline_policy(role: str, policy_name: str, document: Dict[str, Any]) -> AwsRequest:
+    """PutRolePolicy replaces the document in place, so re-running it is safe."""
+    return AwsRequest("iam", "PutRolePolicy", {
+        "RoleName": role, "PolicyName": policy_name, "PolicyDocument": _json(document)})
+
+
+def create_policy(name: str, document: Dict[str, Any], description: str,
+                  tags: Dict[str, str]) -> AwsRequest:
+    """A managed policy, because IAM Identity Center session mappings need a policy ARN."""
+    return AwsRequest("iam", "CreatePolicy", {
+        "PolicyName": name, "Path": IAM_PATH, "PolicyDocument": _json(document),
+        "Description": description, "Tags": tag_list(tags)})
+
+
+def new_policy_version(arn: str, document: Dict[str, Any]) -> AwsRequest:
+    return AwsRequest("iam", "CreatePolicyVersion", {
+        "PolicyArn": arn, "PolicyDocument": _json(document), "SetAsDefault": True})
+
+
+# --- the cluster's roles --------------------------------------------------------------------
+
+def service_role_name(project: str) -> str:
+    return f"{project}-emr-service-role"
+
+
+def ec2_role_name(project: str) -> str:
+    return f"{project}-emr-ec2-role"
+
+
+def instance_profile_name(project: str) -> str:
+    return ec2_role_name(project)
+
+
+def _create_cluster_role(name: str, service: str, policy_arn: str, project: str) -> List[AwsRequest]:
+    return [create_role(name, trust_policy(service), f"{project}: created by bigfruits aws",
+                        managed_tags(project)),
+            attach_policy(name, policy_arn)]
+
+
+def create_service_role(project: str) -> List[AwsRequest]:
+    return _create_cluster_role(service_role_name(project), "elasticmapreduce.amazonaws.com",
+                                SERVICE_POLICY, project)
+
+
+def create_ec2_role(project: str) -> List[AwsRequest]:
+    """The role, then the instance profile EC2 actually takes, holding that role."""
+    name = ec2_role_name(project)
+    return _create_cluster_role(name, "ec2.amazonaws.com", EC2_POLICY, project) + [
+        AwsRequest("iam", "CreateInstanceProfile", {
+            "InstanceProfileName": instance_profile_name(project), "Path": IAM_PATH,
+            "Tags": tag_list(managed_tags(project))}),
+        AwsRequest("iam", "AddRoleToInstanceProfile",
+                   {"InstanceProfileName": instance_profile_name(project), "RoleName": name}),
+    ]
+
+
+# --- teardown: a role can only be deleted once nothing hangs on it --------------------------
+
+def role_dependents(role: str) -> List[AwsRequest]:
+    """The three listings that say what must be removed before ``DeleteRole``."""
+    return [
+        list_attached_policies(role),
+        AwsRequest("iam", "ListRolePolicies", {"RoleName": role}),
+        AwsRequest("iam", "ListInstanceProfilesForRole", {"RoleName": role}),
+    ]
+
+
+def delete_role(role: str, attached_arns: Sequence[str], inline_names: Sequence[str] = (),
+                instance_profiles: Sequence[str] = ()) -> List[AwsRequest]:
+    """Detach managed policies, delete inline ones, leave instance profiles, then the role."""
+    requests = [AwsRequest("iam", "DetachRolePolicy", {"RoleName": role, "PolicyArn": arn})
+                for arn in attached_arns]
+    requests += [AwsRequest("iam", "DeleteRolePolicy", {"RoleName": role, "PolicyName": name})
+                 for name in inline_names]
+    requests += [AwsRequest("iam", "RemoveRoleFromInstanceProfile",
+                            {"RoleName": role, "InstanceProfileName": profile})
+                 for profile in instance_profiles]
+    requests.append(AwsRequest("iam", "DeleteRole", {"RoleName": role}))
+    return requests
+
+
+def delete_instance_profile(name: str, role_names: Sequence[str]) -> List[AwsRequest]:
+    return [AwsRequest("iam", "RemoveRoleFromInstanceProfile",
+                       {"InstanceProfileName": name, "RoleName": role}) for role in role_names
+            ] + [AwsRequest("iam", "DeleteInstanceProfile", {"InstanceProfileName": name})]
+
+
+def delete_policy(arn: str, old_versions: Sequence[str]) -> List[AwsRequest]:
+    """Non-default versions first: IAM refuses to delete a policy that still has them."""
+    requests = [AwsRequest("iam", "DeletePolicyVersion", {"PolicyArn": arn, "VersionId": v})
+                for v in old_versions]
+    requests.append(AwsRequest("iam", "DeletePolicy", {"PolicyArn": arn}))
+    return requests

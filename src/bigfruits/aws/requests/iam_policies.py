@@ -1,0 +1,176 @@
+"""IAM policy documents: the cluster roles' trust, and EMR Studio's service and user roles
+(least privilege).
+
+Follows AWS's "Create an EMR Studio service role" and "Configure EMR Studio user permissions"
+with two narrowings: S3 is limited to our bucket's ``studio/`` prefix, and the VPC and subnets
+are named by ARN instead of requiring the ``for-use-with-amazon-emr-managed-policies`` tag on
+them (the default VPC is not ours to tag). Our security groups do carry that tag.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Sequence
+
+from bigfruits.aws.core.settings import StudioSettings
+from bigfruits.aws.core.tags import EMR_MANAGED_POLICIES_TAG, PROJECT_TAG
+
+Policy = Dict[str, Any]
+
+#: Every IAM role and policy we create lives under this path: listing the path finds ours,
+#: and a role of the same name elsewhere is someone else's.
+IAM_PATH = "/bigfruits/"
+
+_EMR_TAG_ON_RESOURCE = {"StringEquals": {f"aws:ResourceTag/{EMR_MANAGED_POLICIES_TAG}": "true"}}
+_EMR_TAG_IN_REQUEST = {"StringEquals": {f"aws:RequestTag/{EMR_MANAGED_POLICIES_TAG}": "true"}}
+
+
+def _document(statements: List[Dict[str, Any]]) -> Policy:
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def trust_policy(service: str) -> Policy:
+    """The AWS service (EMR, EC2) may assume the role."""
+    return _document([{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}])
+
+
+def role_arn(account_id: str, role_name: str) -> str:
+    return f"arn:aws:iam::{account_id}:role{IAM_PATH}{role_name}"
+
+
+def service_trust_policy(account_id: str, region: str) -> Policy:
+    """Only EMR, acting for this account and region, may assume the service role
+    (``aws:SourceAccount``/``aws:SourceArn`` guard against the confused deputy)."""
+    return _document([{
+        "Effect": "Allow",
+        "Principal": {"Service": "elasticmapreduce.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": account_id},
+            "ArnLike": {"aws:SourceArn": f"arn:aws:elasticmapreduce:{region}:{account_id}:*"},
+        },
+    }])
+
+
+def service_role_policy(settings: StudioSettings, vpc_id: str,
+                        subnet_ids: Sequence[str]) -> Policy:
+    """What Studio itself does: network interfaces between workspaces and the cluster, the
+    workspace backups in S3, Git secrets. Statement ids follow AWS's sample policy."""
+    bucket = settings.bucket
+    subnets = [f"arn:aws:ec2:*:*:subnet/{subnet}" for subnet in subnet_ids]
+    return _document([
+        {"Sid": "AllowEMRReadOnlyActions", "Effect": "Allow",
+         "Action": ["elasticmapreduce:ListInstances", "elasticmapreduce:DescribeCluster",
+                    "elasticmapreduce:ListSteps"],
+         "Resource": "*"},
+        {"Sid": "AllowEC2ENIActionsWithEMRTags", "Effect": "Allow",
+         "Action": ["ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterface"],
+         "Resource": ["arn:aws:ec2:*:*:network-interface/*"],
+         "Condition": _EMR_TAG_ON_RESOURCE},
+        {"Sid": "AllowEC2ENIAttributeAction", "Effect": "Allow",
+         "Action": ["ec2:ModifyNetworkInterfaceAttribute"],
+         "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*:*:network-interface/*",
+                      "arn:aws:ec2:*:*:security-group/*"]},
+        {"Sid": "AllowEC2SecurityGroupActionsWithEMRTags", "Effect": "Allow",
+         "Action": ["ec2:AuthorizeSecurityGroupEgress", "ec2:AuthorizeSecurityGroupIngress",
+                    "ec2:RevokeSecurityGroupEgress", "ec2:RevokeSecurityGroupIngress",
+                    "ec2:DeleteNetworkInterfacePermission"],
+         "Resource": "*", "Condition": _EMR_TAG_ON_RESOURCE},
+        {"Sid": "AllowDefaultEC2SecurityGroupsCreationWithEMRTags", "Effect": "Allow",
+         "Action": ["ec2:CreateSecurityGroup"],
+         "Resource": ["arn:aws:ec2:*:*:security-group/*"], "Condition": _EMR_TAG_IN_REQUEST},
+        {"Sid": "AllowDefaultEC2SecurityGroupsCreationInOurVPC", "Effect": "Allow",
+         "Action": ["ec2:CreateSecurityGroup"],
+         "Resource": [f"arn:aws:ec2:*:*:vpc/{vpc_id}"]},
+        {"Sid": "AllowAddingEMRTagsDuringDefaultSecurityGroupCreation", "Effect": "Allow",
+         "Action": ["ec2:CreateTags"],
+         "Resource": "arn:aws:ec2:*:*:security-group/*",
+         "Condition": {"StringEquals": {f"aws:RequestTag/{EMR_MANAGED_POLICIES_TAG}": "true",
+                                        "ec2:CreateAction": "CreateSecurityGroup"}}},
+        {"Sid": "AllowEC2ENICreationWithEMRTags", "Effect": "Allow",
+         "Action": ["ec2:CreateNetworkInterface"],
+         "Resource": ["arn:aws:ec2:*:*:network-interface/*"], "Condition": _EMR_TAG_IN_REQUEST},
+        {"Sid": "AllowEC2ENICreationInOurSubnets", "Effect": "Allow",
+         "Action": ["ec2:CreateNetworkInterface"], "Resource": subnets},
+        {"Sid": "AllowEC2ENICreationWithOurSecurityGroups", "Effect": "Allow",
+         "Action": ["ec2:CreateNetworkInterface"],
+         "Resource": ["arn:aws:ec2:*:*:security-group/*"], "Condition": _EMR_TAG_ON_RESOURCE},
+        {"Sid": "AllowAddingTagsDuringEC2ENICreation", "Effect": "Allow",
+         "Action": ["ec2:CreateTags"],
+         "Resource": "arn:aws:ec2:*:*:network-interface/*",
+         "Condition": {"StringEquals": {"ec2:CreateAction": "CreateNetworkInterface"}}},
+        {"Sid": "AllowEC2ReadOnlyActions", "Effect": "Allow",
+         "Action": ["ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeTags", "ec2:DescribeInstances", "ec2:DescribeSubnets",
+                    "ec2:DescribeVpcs"],
+         "Resource": "*"},
+        {"Sid": "AllowSecretsManagerReadOnlyActionsWithEMRTags", "Effect": "Allow",
+         "Action": ["secretsmanager:GetSecretValue"],
+         "Resource": "arn:aws:secretsmanager:*:*:secret:*", "Condition": _EMR_TAG_ON_RESOURCE},
+        {"Sid": "AllowWorkspaceBackupInOurBucket", "Effect": "Allow",
+         "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"],
+         "Resource": [f"arn:aws:s3:::{bucket}/studio/*"]},
+        {"Sid": "AllowListingOurBucket", "Effect": "Allow",
+         "Action": ["s3:ListBucket", "s3:GetEncryptionConfiguration"],
+         "Resource": [f"arn:aws:s3:::{bucket}"]},
+    ])
+
+
+def user_trust_policy(settings: StudioSettings, account_id: str) -> Policy:
+    """IAM mode: people of this account switch to the role, then open the Studio URL.
+    IAM Identity Center mode: EMR assumes it for the mapped users (AssumeRole + SetContext)."""
+    if settings.auth_mode == "SSO":
+        return _document([{
+            "Effect": "Allow",
+            "Principal": {"Service": "elasticmapreduce.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:SetContext"],
+            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        }])
+    return _document([{
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+        "Action": "sts:AssumeRole",
+    }])
+
+
+def user_policy(settings: StudioSettings, account_id: str) -> Policy:
+    """What a Studio user may do: workspaces and their clusters, our Studio only (by tag), pass
+    the service role, read our bucket. Used as the user role's policy and as the session policy
+    of IAM Identity Center mappings."""
+    region = settings.region
+    return _document([
+        {"Sid": "AllowWorkspacesAndClusterViews", "Effect": "Allow",
+         "Action": ["elasticmapreduce:CreateEditor", "elasticmapreduce:DescribeEditor",
+                    "elasticmapreduce:ListEditors", "elasticmapreduce:StartEditor",
+                    "elasticmapreduce:StopEditor", "elasticmapreduce:DeleteEditor",
+                    "elasticmapreduce:OpenEditorConsole", "elasticmapreduce:AttachEditor",
+                    "elasticmapreduce:DetachEditor", "elasticmapreduce:CreateRepository",
+                    "elasticmapreduce:DescribeRepository", "elasticmapreduce:DeleteRepository",
+                    "elasticmapreduce:ListRepositories", "elasticmapreduce:LinkRepository",
+                    "elasticmapreduce:UnlinkRepository", "elasticmapreduce:DescribeCluster",
+                    "elasticmapreduce:ListInstanceGroups", "elasticmapreduce:ListBootstrapActions",
+                    "elasticmapreduce:ListClusters", "elasticmapreduce:ListSteps",
+                    "elasticmapreduce:CreatePersistentAppUI",
+                    "elasticmapreduce:DescribePersistentAppUI",
+                    "elasticmapreduce:GetPersistentAppUIPresignedURL",
+                    "elasticmapreduce:GetOnClusterAppUIPresignedURL",
+                    "elasticmapreduce:ListStudios", "elasticmapreduce:DescribeStudio"],
+         "Resource": "*"},
+        {"Sid": "AllowOpeningOurStudioOnly", "Effect": "Allow",
+         "Action": ["elasticmapreduce:CreateStudioPresignedUrl"],
+         "Resource": f"arn:aws:elasticmapreduce:{region}:{account_id}:studio/*",
+         "Condition": {"StringEquals": {f"aws:ResourceTag/{PROJECT_TAG}": settings.project}}},
+        {"Sid": "AllowGitSecretsTaggedForStudio", "Effect": "Allow",
+         "Action": ["secretsmanager:CreateSecret", "secretsmanager:TagResource"],
+         "Resource": "arn:aws:secretsmanager:*:*:secret:*", "Condition": _EMR_TAG_IN_REQUEST},
+        {"Sid": "AllowListingSecrets", "Effect": "Allow",
+         "Action": ["secretsmanager:ListSecrets"], "Resource": "*"},
+        {"Sid": "AllowPassingTheStudioServiceRole", "Effect": "Allow",
+         "Action": ["iam:PassRole"],
+         "Resource": role_arn(account_id, settings.service_role_name)},
+        {"Sid": "AllowReadingOurBucket", "Effect": "Allow",
+         "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+         "Resource": f"arn:aws:s3:::{settings.bucket}"},
+        {"Sid": "AllowReadingOurObjects", "Effect": "Allow",
+         "Action": ["s3:GetObject"], "Resource": f"arn:aws:s3:::{settings.bucket}/*"},
+        {"Sid": "AllowBucketPicker", "Effect": "Allow",
+         "Action": ["s3:ListAllMyBuckets"], "Resource": "*"},
+    ])

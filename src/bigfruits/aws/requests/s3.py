@@ -1,0 +1,144 @@
+"""S3 requests: the bucket, its layout and its objects; nothing here sends anything.
+
+Layout (prefixes under ``s3://<bucket>/``): the raw images, the pipeline's output (features and
+PCA), EMR logs, notebooks (JupyterHub persistence) and the bootstrap files (wheel + script).
+"""
+from __future__ import annotations
+
+import json
+from typing import Dict, List, Optional
+
+from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.core.tags import managed_tags, tag_list
+
+RAW_PREFIX = "raw/"
+OUTPUT_PREFIX = "output/"
+FEATURES_PREFIX = "output/features/"
+PCA_PREFIX = "output/pca/"
+LOGS_PREFIX = "logs/"
+NOTEBOOKS_PREFIX = "notebooks/"
+BOOTSTRAP_PREFIX = "bootstrap/"
+#: Empty "folder" markers so the layout is visible in the console before anything is written.
+LAYOUT = (RAW_PREFIX, FEATURES_PREFIX, PCA_PREFIX, LOGS_PREFIX, NOTEBOOKS_PREFIX, BOOTSTRAP_PREFIX)
+
+
+def s3_uri(bucket: str, key: str = "") -> str:
+    return f"s3://{bucket}/{key}"
+
+
+def tls_only_policy(bucket: str) -> str:
+    """Deny any request that does not use TLS (AWS's recommended bucket policy)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                }
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+def create_bucket(bucket: str, region: str) -> AwsRequest:
+    """us-east-1 is the one region that rejects a LocationConstraint naming itself."""
+    params: Dict[str, object] = {"Bucket": bucket}
+    if region != "us-east-1":
+        params["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    return AwsRequest("s3", "CreateBucket", params)
+
+
+def secure_bucket(bucket: str, project: str) -> List[AwsRequest]:
+    """Public access blocked, default encryption, TLS only, tagged, layout markers."""
+    requests = [
+        AwsRequest(
+            "s3",
+            "PutPublicAccessBlock",
+            {
+                "Bucket": bucket,
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "IgnorePublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "RestrictPublicBuckets": True,
+                },
+            },
+        ),
+        AwsRequest(
+            "s3",
+            "PutBucketEncryption",
+            {
+                "Bucket": bucket,
+                "ServerSideEncryptionConfiguration": {
+                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+            },
+        ),
+        AwsRequest("s3", "PutBucketPolicy", {"Bucket": bucket, "Policy": tls_only_policy(bucket)}),
+        AwsRequest(
+            "s3",
+            "PutBucketTagging",
+            {"Bucket": bucket, "Tagging": {"TagSet": tag_list(managed_tags(project))}},
+        ),
+    ]
+    requests += [AwsRequest("s3", "PutObject", {"Bucket": bucket, "Key": key}) for key in LAYOUT]
+    return requests
+
+
+def list_buckets() -> AwsRequest:
+    return AwsRequest("s3", "ListBuckets", {})
+
+
+def get_bucket_tagging(bucket: str) -> AwsRequest:
+    return AwsRequest("s3", "GetBucketTagging", {"Bucket": bucket})
+
+
+def list_objects(bucket: str, prefix: str, token: Optional[str] = None) -> AwsRequest:
+    params: Dict[str, object] = {"Bucket": bucket, "Prefix": prefix}
+    if token:
+        params["ContinuationToken"] = token
+    return AwsRequest("s3", "ListObjectsV2", params)
+
+
+def delete_objects(bucket: str, keys: List[str]) -> AwsRequest:
+    """At most 1000 keys per request (S3's limit); callers chunk."""
+    return AwsRequest(
+        "s3",
+        "DeleteObjects",
+        {"Bucket": bucket, "Delete": {"Objects": [{"Key": k} for k in keys], "Quiet": True}},
+    )
+
+
+def delete_bucket(bucket: str) -> AwsRequest:
+    return AwsRequest("s3", "DeleteBucket", {"Bucket": bucket})
+
+
+def get_object(bucket: str, key: str) -> AwsRequest:
+    return AwsRequest("s3", "GetObject", {"Bucket": bucket, "Key": key})
+
+
+#: Where create-cluster leaves the JupyterHub password for the step that sets it.
+SECRETS_PREFIX = "secrets/"
+
+
+def jupyterhub_password_key(token: str) -> str:
+    return f"{SECRETS_PREFIX}jupyterhub-password-{token}"
+
+
+def put_jupyterhub_password(bucket: str, key: str, password: str) -> AwsRequest:
+    """The password as a private, encrypted object in our bucket, for the step to read.
+
+    Why not in the step's arguments: anyone allowed ``DescribeStep`` on the account reads
+    those, for as long as the cluster is listed; this object is readable only by who may read
+    our bucket, and the step deletes it once used.
+    """
+    return AwsRequest("s3", "PutObject", {
+        "Bucket": bucket, "Key": key, "Body": f"jovyan:{password}\n",
+        "ServerSideEncryption": "AES256",
+    })

@@ -1,0 +1,164 @@
+"""Waiting, step success/failure, timeouts and cluster-start failure.
+
+FakeEmr (over moto): moto's clusters jump straight to WAITING and its steps never finish, so
+states are scripted per poll. Stubber: for errors moto cannot produce (throttling after
+RunJobFlow) and for RunJobFlow's AutoTerminationPolicy, which moto ignores."""
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from bigfruits.aws.commands.cluster import create_cluster, submit
+from bigfruits.aws.core.context import AwsContext
+from bigfruits.aws.core.send import Sender
+from bigfruits.aws.core.settings import AwsSettings
+from bigfruits.aws.core.state import State
+from bigfruits.errors import AwsError
+from tests.support.aws_cli import injected, run
+from tests.support.fake_emr import FakeEmr
+from tests.support.moto_server import BUCKET, boto, put_gz
+
+
+def _setup(built_wheel) -> None:  # type: ignore[no-untyped-def]
+    run(["create-bucket"])
+
+
+def test_cluster_that_fails_to_start_is_reported_and_terminated(aws_env, built_wheel) -> None:
+    # FakeEmr: moto never fails a cluster; this one goes STARTING -> TERMINATED_WITH_ERRORS.
+    _setup(built_wheel)
+    fakes = []
+
+    def fake(sender: Sender) -> Sender:
+        fakes.append(FakeEmr(sender, cluster_states=["STARTING", "TERMINATED_WITH_ERRORS"],
+                             cluster_reason={"Code": "BOOTSTRAP_FAILURE", "Message": "pip failed"}))
+        return fakes[0]
+
+    result = run(["create-cluster", "--yes", "--wheel", str(built_wheel)], injected(fake), expect_ok=False)
+    assert result.exit_code != 0
+    assert "BOOTSTRAP_FAILURE pip failed" in str(result.exception)
+    cluster_id = boto("emr").list_clusters()["Clusters"][0]["Id"]
+    assert fakes[0].terminated == [cluster_id]
+    assert boto("emr").describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"].startswith("TERMINATED")
+    # The password step never ran, so create-cluster took its password object away itself.
+    secrets = boto("s3").list_objects_v2(Bucket=BUCKET, Prefix="secrets/").get("Contents", [])
+    assert secrets == []
+
+
+def test_cluster_start_timeout_terminates_it(aws_env, built_wheel) -> None:
+    # FakeEmr: a cluster stuck in STARTING, polled with the injected clock (no real waiting).
+    _setup(built_wheel)
+    fakes = []
+    obj = injected(lambda s: fakes.append(FakeEmr(s, cluster_states=["STARTING"])) or fakes[0])
+    result = run(["create-cluster", "--yes", "--wheel", str(built_wheel)], obj, expect_ok=False)
+    assert "gave up waiting" in str(result.exception)
+    assert len(fakes[0].terminated) == 1
+
+
+def test_failed_step_shows_failure_details_and_stderr_tail(aws_env, built_wheel) -> None:
+    # FakeEmr: the step goes PENDING -> RUNNING -> FAILED with FailureDetails; the stderr log
+    # is put in moto's S3 where EMR would copy it.
+    _setup(built_wheel)
+    run(["create-cluster", "--yes", "--wheel", str(built_wheel)], injected(lambda s: FakeEmr(s)))
+
+    def write_log(cluster_id: str, step_id: str) -> None:
+        put_gz(BUCKET, f"logs/{cluster_id}/steps/{step_id}/stderr.gz",
+               "line 1\nTraceback (most recent call last):\nValueError: no images under s3://x/raw/\n")
+
+    fake = injected(lambda s: FakeEmr(s, step_states=["PENDING", "RUNNING", "FAILED"], on_step_done=write_log,
+                                      step_failure={"Reason": "Unknown Error.", "LogFile": "s3://x/logs/"}))
+    result = run(["submit"], fake, expect_ok=False)
+    assert "RUNNING" in result.output and "Unknown Error." in result.output
+    assert "| ValueError: no images under s3://x/raw/" in result.output
+    assert "pipeline step FAILED" in str(result.exception)
+    assert "| ValueError: no images" in run(["logs", "--lines", "1"]).output
+
+
+def _stubbed_context(tmp_path) -> tuple:  # type: ignore[no-untyped-def]
+    """A context whose EMR client is stubbed (no moto, no network)."""
+    emr = boto3.Session(region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x").client("emr")
+    sender = Sender(session=None)
+    sender._clients["emr"] = emr
+    settings = AwsSettings(region="eu-west-1", bucket="b", state_file=tmp_path / "state.json")
+    ctx = AwsContext(settings, sender, State(settings.state_path()), injected())
+    return ctx, Stubber(emr)
+
+
+def _stubbed_s3(ctx) -> Stubber:  # type: ignore[no-untyped-def]
+    """The context's S3 client, stubbed too (for the JupyterHub password object)."""
+    s3 = boto3.Session(region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x").client("s3")
+    ctx.sender._clients["s3"] = s3
+    return Stubber(s3)
+
+
+def _skip_setup(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """create-cluster's preparations (roles, group, key, uploads) are tested against moto."""
+    monkeypatch.setattr("bigfruits.aws.commands.cluster.ensure_roles", lambda ctx: None)
+    monkeypatch.setattr("bigfruits.aws.commands.access.cluster_vpc", lambda ctx: "vpc-1")
+    monkeypatch.setattr("bigfruits.aws.commands.access.ensure_ssh_group", lambda ctx, vpc_id: "sg-1")
+    monkeypatch.setattr("bigfruits.aws.commands.access.create_keypair", lambda ctx: None)
+    monkeypatch.setattr("bigfruits.aws.commands.cluster._upload_bootstrap", lambda ctx, wheel: None)
+    monkeypatch.setattr("bigfruits.aws.commands.cluster._place_notebook", lambda ctx, f, n: None)
+
+
+def test_run_job_flow_carries_auto_termination_and_terminates_on_later_error(tmp_path, monkeypatch) -> None:
+    # Stubber: moto ignores AutoTerminationPolicy and cannot throttle; Stubber validates the
+    # RunJobFlow params against botocore's model and scripts a Throttling error after it.
+    ctx, stub = _stubbed_context(tmp_path)
+    s3_stub = _stubbed_s3(ctx)
+    s3_stub.add_response("put_object", {}, {"Bucket": "b", "Key": ANY, "Body": ANY,
+                                            "ServerSideEncryption": "AES256"})
+    # After the terminate, the password object goes too (its step will never run).
+    s3_stub.add_response("delete_objects", {}, {"Bucket": "b", "Delete": ANY})
+    _skip_setup(monkeypatch)
+    expected: Any = {"Name": "bigfruits-jupyterhub", "LogUri": "s3://b/logs/", "ReleaseLabel": ANY,
+                     "Applications": ANY, "Configurations": ANY, "Instances": ANY,
+                     "BootstrapActions": ANY, "Steps": ANY, "ServiceRole": ANY, "JobFlowRole": ANY,
+                     "VisibleToAllUsers": True, "Tags": ANY,
+                     "AutoTerminationPolicy": {"IdleTimeout": 3600}}
+    stub.add_response("run_job_flow", {"JobFlowId": "j-1"}, expected)
+    stub.add_client_error("describe_cluster", "ThrottlingException", "Rate exceeded")
+    stub.add_response("terminate_job_flows", {}, {"JobFlowIds": ["j-1"]})
+    with stub, s3_stub, pytest.raises(AwsError, match="throttling"):
+        create_cluster(ctx, "jupyterhub", yes=True)
+    stub.assert_no_pending_responses()
+    s3_stub.assert_no_pending_responses()
+
+
+def test_refused_cluster_takes_its_password_object_away(tmp_path, monkeypatch) -> None:
+    # Stubber: RunJobFlow refused (moto accepts any request); no cluster will ever run the
+    # step that deletes the password, so create-cluster deletes it itself.
+    ctx, stub = _stubbed_context(tmp_path)
+    s3_stub = _stubbed_s3(ctx)
+    _skip_setup(monkeypatch)
+    keys = []
+    s3_stub.add_response("put_object", {}, {"Bucket": "b", "Key": ANY, "Body": ANY,
+                                            "ServerSideEncryption": "AES256"})
+    s3_stub.add_response("delete_objects", {}, {"Bucket": "b", "Delete": ANY})
+    stub.add_client_error("run_job_flow", "ValidationException", "Invalid InstanceType")
+    original_send = ctx.sender.send
+
+    def recording_send(request):  # type: ignore[no-untyped-def]
+        if request.operation in ("PutObject", "DeleteObjects"):
+            keys.append(request.params.get("Key") or request.params["Delete"]["Objects"][0]["Key"])
+        return original_send(request)
+
+    ctx.sender.send = recording_send
+    with stub, s3_stub, pytest.raises(AwsError):
+        create_cluster(ctx, "jupyterhub", yes=True)
+    s3_stub.assert_no_pending_responses()
+    assert len(keys) == 2 and keys[0] == keys[1] and keys[0].startswith("secrets/jupyterhub-password-")
+
+
+def test_step_timeout_says_what_to_do(tmp_path) -> None:
+    # Stubber: a step that stays RUNNING; the injected clock advances 30 s per poll.
+    ctx, stub = _stubbed_context(tmp_path)
+    ctx.state.set("cluster", "j-1")
+    stub.add_response("add_job_flow_steps", {"StepIds": ["s-1"]})
+    running = {"Step": {"Id": "s-1", "Status": {"State": "RUNNING"}}}
+    for _ in range(3):
+        stub.add_response("describe_step", running, {"ClusterId": "j-1", "StepId": "s-1"})
+    with stub, pytest.raises(AwsError, match="gave up waiting for step s-1 after 60s"):
+        submit(ctx, timeout_s=60)

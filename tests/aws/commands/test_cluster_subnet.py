@@ -1,0 +1,97 @@
+"""create-cluster in a chosen subnet: --subnet-id, and a Studio cluster in its Studio's subnet.
+
+moto server: a non-default VPC and subnet are real moto resources, and moto's DescribeCluster
+reports the cluster's subnet, so placement is checked as AWS would report it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from bigfruits.aws.requests.emr import clusters
+from bigfruits.aws.requests.emr.flavors import get_flavor
+from bigfruits.aws.core.settings import AwsSettings
+from bigfruits.aws.core.state import State
+from bigfruits.errors import InputError
+from tests.support.aws_cli import run
+from tests.support.moto_server import BUCKET, boto, nothing_of_ours_left
+from tests.support.aws_model import assert_valid as _valid
+
+__all__ = ["BUCKET"]
+
+
+def _private_subnet() -> tuple:
+    ec2 = boto("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.1.0/24")["Subnet"]["SubnetId"]
+    return vpc, subnet
+
+
+def _cluster_subnet_and_groups() -> tuple:
+    emr, ec2 = boto("emr"), boto("ec2")
+    cluster_id = emr.list_clusters()["Clusters"][0]["Id"]
+    subnet = emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Ec2InstanceAttributes"]["Ec2SubnetId"]
+    groups = ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["bigfruits-ssh"]}])["SecurityGroups"]
+    return subnet, {g["VpcId"] for g in groups}
+
+
+def test_run_job_flow_names_the_subnet_only_when_chosen() -> None:
+    flavor = get_flavor("jupyterhub")
+    chosen = clusters.run_job_flow(AwsSettings(bucket="b", subnet_id="subnet-1"), flavor, "sg-1")
+    assert chosen.params["Instances"]["Ec2SubnetId"] == "subnet-1"
+    _valid(chosen)
+    default = clusters.run_job_flow(AwsSettings(bucket="b"), flavor, "sg-1")
+    assert "Ec2SubnetId" not in default.params["Instances"]
+
+
+def test_subnet_id_places_cluster_and_ssh_group_in_that_vpc(aws_env, built_wheel) -> None:
+    vpc, subnet = _private_subnet()
+    run(["create-bucket"])
+    run(["create-cluster", "--yes", "--subnet-id", subnet, "--wheel", str(built_wheel)])
+    placed, group_vpcs = _cluster_subnet_and_groups()
+    assert placed == subnet and group_vpcs == {vpc}
+
+    run(["terminate"])
+    run(["destroy", "--yes"])
+    left = nothing_of_ours_left()
+    assert left == {k: [] for k in left}, left
+
+
+def test_unknown_subnet_is_one_line_and_creates_no_cluster(aws_env, built_wheel) -> None:
+    run(["create-bucket"])
+    result = run(["create-cluster", "--yes", "--subnet-id", "subnet-0nothere", "--wheel",
+                  str(built_wheel)], expect_ok=False)
+    # An InputError: the CLI's main() prints it as one line and exits 2 (tests/aws/core/test_errors.py).
+    assert isinstance(result.exception, InputError)
+    assert str(result.exception).startswith("subnet subnet-0nothere not found in eu-west-1: pass")
+    assert boto("emr").list_clusters()["Clusters"] == []
+    assert boto("iam").list_roles()["Roles"] == []  # checked before anything is created
+
+
+def test_studio_cluster_starts_in_the_studios_subnet(aws_env, built_wheel, tmp_path: Path) -> None:
+    # The Studio itself is not in moto (see test_studio_flow.py, Stubber); what create-studio
+    # records in the state file is written here, the rest is moto.
+    vpc, subnet = _private_subnet()
+    state_file = tmp_path / "state.json"
+    State(state_file).add("studio", "es-TEST", name="bigfruits-studio", vpc=vpc, subnets=[subnet])
+    run(["--state-file", str(state_file), "create-bucket"])
+    out = run(["--state-file", str(state_file), "create-cluster", "--flavor", "studio", "--yes",
+               "--wheel", str(built_wheel)]).output
+    assert f"in subnet {subnet}, in the VPC of Studio es-TEST" in out
+    placed, group_vpcs = _cluster_subnet_and_groups()
+    assert placed == subnet and group_vpcs == {vpc}
+    run(["--state-file", str(state_file), "terminate"])
+
+
+def test_connect_opens_ssh_on_the_group_attached_to_the_cluster(aws_env, built_wheel) -> None:
+    # The cluster is in a non-default VPC; connect must open port 22 on *that* VPC's group
+    # (read from the cluster), not create one in the default VPC.
+    vpc, subnet = _private_subnet()
+    run(["create-bucket"])
+    run(["create-cluster", "--yes", "--subnet-id", subnet, "--wheel", str(built_wheel)])
+    result = run(["connect", "--host", "127.0.0.1", "--ssh-port", "1"], expect_ok=False)
+    groups = boto("ec2").describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["bigfruits-ssh"]}])["SecurityGroups"]
+    assert [g["VpcId"] for g in groups] == [vpc]
+    assert any(p.get("FromPort") == 22 for p in groups[0].get("IpPermissions", [])), result.output
+    run(["terminate"])

@@ -1,0 +1,294 @@
+"""``ensure_studio`` / ``destroy_studio``: what is asked, in which order, given AWS's answers.
+
+Tool: real boto3 clients with botocore's ``Stubber``. Why: moto does not implement the EMR
+Studio API (CreateStudio, DescribeStudio, session mappings), so a moto server cannot answer
+these calls. Through real clients each request is still validated against botocore's service
+model before the stub answers, and each canned answer is validated against the output shape,
+so the flow is tested on the shapes AWS really uses. The order across services is recorded by
+the sender in tests/support/stubbed_aws.py (one Stubber per service only orders calls within a service).
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import urllib.parse
+from contextlib import ExitStack
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+
+from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.commands.studio import ensure_studio
+from bigfruits.aws.commands.destroy import destroy_studio
+from bigfruits.aws.requests.iam_policies import user_policy
+from bigfruits.aws.core.settings import StudioSettings
+from bigfruits.errors import AwsError
+from tests.support.stubbed_aws import StubbedAws
+
+ACCOUNT = "123456789012"
+URL = "https://es-ABC.emrstudio-prod.eu-west-3.amazonaws.com"
+OUR_TAGS = [{"Key": "bigfruits:managed", "Value": "true"},
+            {"Key": "bigfruits:project", "Value": "bigfruits"}]
+NOW = datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+@pytest.fixture
+def aws() -> Iterator[StubbedAws]:
+    stubbed = StubbedAws()
+    with ExitStack() as stack:
+        for stubber in stubbed.stubbers.values():
+            stack.enter_context(stubber)
+        yield stubbed
+        for stubber in stubbed.stubbers.values():
+            stubber.assert_no_pending_responses()
+
+
+def settings(**overrides: Any) -> StudioSettings:
+    base: Dict[str, Any] = dict(project="bigfruits", bucket="bf-bucket", region="eu-west-3")
+    base.update(overrides)
+    return StudioSettings(**base)
+
+
+def role(name: str) -> Dict[str, Any]:
+    return {"Path": "/bigfruits/", "RoleName": name, "RoleId": "AROAEXAMPLEROLEID0001",
+            "Arn": f"arn:aws:iam::{ACCOUNT}:role/bigfruits/{name}", "CreateDate": NOW}
+
+
+POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/bigfruits/bigfruits-studio-user"
+
+
+def network_answers(aws: StubbedAws, groups: List[Dict[str, Any]]) -> None:
+    aws.answer("sts", "GetCallerIdentity", {"Account": ACCOUNT, "Arn": "arn:aws:iam::1:user/me",
+                                            "UserId": "AIDAEXAMPLE"})
+    aws.answer("ec2", "DescribeVpcs", {"Vpcs": [{"VpcId": "vpc-1", "IsDefault": True}]})
+    aws.answer("ec2", "DescribeSubnets", {"Subnets": [
+        {"SubnetId": f"subnet-{z}", "AvailabilityZone": f"eu-west-3{z}", "MapPublicIpOnLaunch": True}
+        for z in "abc"]})
+    aws.answer("ec2", "DescribeSecurityGroups", {"SecurityGroups": groups})
+
+
+def fresh_account_answers(aws: StubbedAws, studio_errors: Tuple[str, ...] = (),
+                          studio_succeeds: bool = True) -> None:
+    network_answers(aws, [])
+    aws.answer("ec2", "CreateSecurityGroup", {"GroupId": "sg-w"})
+    aws.answer("ec2", "CreateSecurityGroup", {"GroupId": "sg-e"})
+    aws.answer("ec2", "AuthorizeSecurityGroupIngress", {"Return": True})
+    aws.answer("ec2", "AuthorizeSecurityGroupEgress", {"Return": True})
+    aws.answer("ec2", "RevokeSecurityGroupEgress", {"Return": True})
+    aws.answer("ec2", "RevokeSecurityGroupEgress", {"Return": True})
+    aws.answer("iam", "ListRoles", {"Roles": [], "IsTruncated": False})
+    aws.answer("iam", "CreateRole", {"Role": role("bigfruits-studio-service")})
+    aws.answer("iam", "PutRolePolicy", {})
+    aws.answer("iam", "CreateRole", {"Role": role("bigfruits-studio-user")})
+    aws.answer("iam", "ListPolicies", {"Policies": [], "IsTruncated": False})
+    aws.answer("iam", "CreatePolicy", {"Policy": {"PolicyName": "bigfruits-studio-user",
+                                                  "Arn": POLICY_ARN}})
+    aws.answer("iam", "AttachRolePolicy", {})
+    aws.answer("emr", "ListStudios", {"Studios": []})
+    for code in studio_errors:
+        aws.fail("emr", "CreateStudio", code)
+    if studio_succeeds:
+        aws.answer("emr", "CreateStudio", {"StudioId": "es-ABC", "Url": URL})
+
+
+def test_fresh_account_creates_everything_in_dependency_order(aws: StubbedAws) -> None:
+    fresh_account_answers(aws)
+    result = ensure_studio(settings(), aws, sleep=lambda _: None)
+    assert result.url == URL and result.studio_id == "es-ABC"
+    assert (result.vpc_id, result.subnet_ids) == ("vpc-1", ["subnet-a", "subnet-b", "subnet-c"])
+    ops = aws.operations()
+    assert ops.index("CreateSecurityGroup") < ops.index("CreateStudio")
+    assert ops.index("PutRolePolicy") < ops.index("CreateStudio")
+    (studio,) = aws.params("CreateStudio")
+    assert (studio["WorkspaceSecurityGroupId"], studio["EngineSecurityGroupId"]) == ("sg-w", "sg-e")
+    assert studio["ServiceRole"].endswith(":role/bigfruits/bigfruits-studio-service")
+    assert studio["SubnetIds"] == ["subnet-a", "subnet-b", "subnet-c"]
+    (ingress,) = aws.params("AuthorizeSecurityGroupIngress")
+    assert ingress["GroupId"] == "sg-e"
+    assert ingress["IpPermissions"][0]["UserIdGroupPairs"][0]["GroupId"] == "sg-w"
+    assert sorted(p["GroupId"] for p in aws.params("RevokeSecurityGroupEgress")) == ["sg-e", "sg-w"]
+    trust = json.loads(aws.params("CreateRole")[0]["AssumeRolePolicyDocument"])
+    assert trust["Statement"][0]["Condition"]["StringEquals"]["aws:SourceAccount"] == ACCOUNT
+    assert len(result.created) == 6  # 2 groups, 2 roles, 1 policy, 1 studio
+
+
+def test_new_roles_not_yet_visible_to_emr_are_retried_then_succeed(aws: StubbedAws) -> None:
+    fresh_account_answers(aws, studio_errors=("InvalidRequestException", "ValidationException"))
+    waits: List[float] = []
+    result = ensure_studio(settings(), aws, sleep=waits.append, propagation_wait_s=3.0)
+    assert result.url == URL
+    assert waits == [3.0, 3.0]
+    assert aws.operations().count("CreateStudio") == 3
+
+
+def test_a_second_run_creates_nothing(aws: StubbedAws) -> None:
+    s = settings()
+    groups = [
+        {"GroupName": "bigfruits-studio-workspace", "GroupId": "sg-w", "VpcId": "vpc-1",
+         "Tags": OUR_TAGS, "IpPermissions": [],
+         "IpPermissionsEgress": [
+             {"IpProtocol": "tcp", "FromPort": 18888, "ToPort": 18888,
+              "UserIdGroupPairs": [{"GroupId": "sg-e"}]},
+             {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+              "IpRanges": [{"CidrIp": "0.0.0.0/0"}], "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}]},
+        {"GroupName": "bigfruits-studio-engine", "GroupId": "sg-e", "VpcId": "vpc-1",
+         "Tags": OUR_TAGS, "IpPermissionsEgress": [],
+         "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 18888, "ToPort": 18888,
+                            "UserIdGroupPairs": [{"GroupId": "sg-w"}]}]},
+    ]
+    network_answers(aws, groups)
+    aws.answer("iam", "ListRoles", {"Roles": [role("bigfruits-studio-service"),
+                                              role("bigfruits-studio-user")], "IsTruncated": False})
+    aws.answer("iam", "UpdateAssumeRolePolicy", {})
+    aws.answer("iam", "PutRolePolicy", {})
+    aws.answer("iam", "UpdateAssumeRolePolicy", {})
+    aws.answer("iam", "ListPolicies", {"Policies": [{"PolicyName": "bigfruits-studio-user",
+                                                     "Arn": POLICY_ARN, "DefaultVersionId": "v1"}],
+                                       "IsTruncated": False})
+    document = urllib.parse.quote(json.dumps(user_policy(s, ACCOUNT)))
+    aws.answer("iam", "GetPolicyVersion", {"PolicyVersion": {"Document": document, "VersionId": "v1",
+                                                             "IsDefaultVersion": True}})
+    aws.answer("iam", "AttachRolePolicy", {})
+    aws.answer("emr", "ListStudios", {"Studios": [{"StudioId": "es-ABC", "Name": "bigfruits-studio"}]})
+    aws.answer("emr", "DescribeStudio", {"Studio": {"StudioId": "es-ABC", "Url": URL,
+                                                    "Tags": OUR_TAGS}})
+    result = ensure_studio(s, aws, sleep=lambda _: None)
+    assert result.url == URL and result.created == []
+    writes = [op for op in aws.operations() if op.startswith(("Create", "Authorize", "Revoke"))]
+    assert writes == []
+
+
+def test_a_security_group_of_that_name_that_is_not_ours_is_an_error(aws: StubbedAws) -> None:
+    network_answers(aws, [{"GroupName": "bigfruits-studio-workspace", "GroupId": "sg-x",
+                           "VpcId": "vpc-1", "Tags": []}])
+    with pytest.raises(AwsError, match="not ours"):
+        ensure_studio(settings(), aws, sleep=lambda _: None)
+    assert "CreateSecurityGroup" not in aws.operations()
+
+
+def test_identity_center_mode_passes_the_user_role_and_maps_users(aws: StubbedAws) -> None:
+    fresh_account_answers(aws)
+    aws.answer("emr", "CreateStudioSessionMapping", {})
+    aws.answer("emr", "CreateStudioSessionMapping", {})
+    s = settings(auth_mode="SSO", sso_users=("alice",), sso_groups=("data-team",))
+    ensure_studio(s, aws, sleep=lambda _: None)
+    (studio,) = aws.params("CreateStudio")
+    assert studio["AuthMode"] == "SSO"
+    assert studio["UserRole"].endswith(":role/bigfruits/bigfruits-studio-user")
+    mappings = aws.params("CreateStudioSessionMapping")
+    assert {(m["IdentityType"], m["IdentityName"]) for m in mappings} == {
+        ("USER", "alice"), ("GROUP", "data-team")}
+    assert all(m["SessionPolicyArn"] == POLICY_ARN for m in mappings)
+    user_trust = json.loads(aws.params("CreateRole")[1]["AssumeRolePolicyDocument"])
+    assert "sts:SetContext" in user_trust["Statement"][0]["Action"]
+
+
+def test_no_default_vpc_says_what_to_pass(aws: StubbedAws) -> None:
+    aws.answer("sts", "GetCallerIdentity", {"Account": ACCOUNT})
+    aws.answer("ec2", "DescribeVpcs", {"Vpcs": []})
+    with pytest.raises(Exception, match="--vpc-id"):
+        ensure_studio(settings(), aws, sleep=lambda _: None)
+
+
+def test_destroy_removes_ours_in_dependency_order(aws: StubbedAws) -> None:
+    workspace = {"GroupName": "bigfruits-studio-workspace", "GroupId": "sg-w", "VpcId": "vpc-1",
+                 "Tags": OUR_TAGS, "IpPermissionsEgress": [
+                     {"IpProtocol": "tcp", "FromPort": 18888, "ToPort": 18888,
+                      "UserIdGroupPairs": [{"GroupId": "sg-e"}]}]}
+    engine = {"GroupName": "bigfruits-studio-engine", "GroupId": "sg-e", "VpcId": "vpc-1",
+              "Tags": OUR_TAGS, "IpPermissions": [
+                  {"IpProtocol": "tcp", "FromPort": 18888, "ToPort": 18888,
+                   "UserIdGroupPairs": [{"GroupId": "sg-w"}]}]}
+    # the Studio: looked for because our service role exists; a foreign one of the same name
+    # is skipped, ours goes with its mapping
+    aws.answer("iam", "ListRoles", {"Roles": [role("bigfruits-studio-service")], "IsTruncated": False})
+    aws.answer("emr", "ListStudios", {"Studios": [{"StudioId": "es-OTHER", "Name": "bigfruits-studio"},
+                                                  {"StudioId": "es-ABC", "Name": "bigfruits-studio"}]})
+    aws.answer("emr", "DescribeStudio", {"Studio": {"StudioId": "es-OTHER", "Tags": []}})
+    aws.answer("emr", "DescribeStudio", {"Studio": {"StudioId": "es-ABC", "Tags": OUR_TAGS}})
+    aws.answer("emr", "DescribeStudio", {"Studio": {"StudioId": "es-ABC", "Tags": OUR_TAGS}})
+    aws.answer("emr", "ListStudioSessionMappings", {"SessionMappings": [
+        {"StudioId": "es-ABC", "IdentityId": "u-1", "IdentityName": "alice", "IdentityType": "USER"}]})
+    aws.answer("emr", "DeleteStudioSessionMapping", {})
+    aws.answer("emr", "DeleteStudio", {})
+    # the groups: the engine's rule naming the workspace group goes before the workspace group
+    aws.answer("ec2", "DescribeSecurityGroups", {"SecurityGroups": [workspace, engine]})
+    aws.answer("ec2", "DescribeSecurityGroups", {"SecurityGroups": [workspace, engine]})
+    aws.answer("ec2", "RevokeSecurityGroupIngress", {"Return": True})
+    aws.fail("ec2", "DeleteSecurityGroup", "DependencyViolation")  # Studio's ENIs still going
+    aws.answer("ec2", "DeleteSecurityGroup", {})
+    aws.answer("ec2", "DescribeSecurityGroups", {"SecurityGroups": [{**engine, "IpPermissions": []}]})
+    aws.answer("ec2", "DeleteSecurityGroup", {})
+    # the roles (not someone else's under our path) and the policy
+    aws.answer("iam", "ListRoles", {"Roles": [role("bigfruits-studio-service"),
+                                              role("bigfruits-studio-user"), role("someone-else")],
+                                    "IsTruncated": False})
+    aws.answer("iam", "ListAttachedRolePolicies", {"AttachedPolicies": [
+        {"PolicyName": "bigfruits-studio-user", "PolicyArn": POLICY_ARN}]})
+    aws.answer("iam", "ListRolePolicies", {"PolicyNames": [], "IsTruncated": False})
+    aws.answer("iam", "ListInstanceProfilesForRole", {"InstanceProfiles": [], "IsTruncated": False})
+    aws.answer("iam", "DetachRolePolicy", {})
+    aws.answer("iam", "DeleteRole", {})
+    aws.answer("iam", "ListAttachedRolePolicies", {"AttachedPolicies": []})
+    aws.answer("iam", "ListRolePolicies", {"PolicyNames": ["bigfruits-studio-service"],
+                                           "IsTruncated": False})
+    aws.answer("iam", "ListInstanceProfilesForRole", {"InstanceProfiles": [], "IsTruncated": False})
+    aws.answer("iam", "DeleteRolePolicy", {})
+    aws.answer("iam", "DeleteRole", {})
+    aws.answer("iam", "ListPolicies", {"Policies": [{"PolicyName": "bigfruits-studio-user",
+                                                     "Arn": POLICY_ARN}], "IsTruncated": False})
+    aws.answer("iam", "ListPolicyVersions", {"Versions": [
+        {"VersionId": "v2", "IsDefaultVersion": True}, {"VersionId": "v1", "IsDefaultVersion": False}]})
+    aws.answer("iam", "DeletePolicyVersion", {})
+    aws.answer("iam", "DeletePolicy", {})
+
+    waits: List[float] = []
+    removed = destroy_studio(settings(), aws, sleep=waits.append)
+
+    writes = [op for op in aws.operations() if op.startswith(("Delete", "Revoke", "Detach"))]
+    assert writes == ["DeleteStudioSessionMapping", "DeleteStudio",
+                      "RevokeSecurityGroupIngress",
+                      "DeleteSecurityGroup", "DeleteSecurityGroup", "DeleteSecurityGroup",
+                      "DetachRolePolicy", "DeleteRole", "DeleteRolePolicy", "DeleteRole",
+                      "DeletePolicyVersion", "DeletePolicy"]
+    assert len(waits) == 1
+    assert aws.params("DeleteStudio") == [{"StudioId": "es-ABC"}]  # never the foreign one
+    assert aws.params("RevokeSecurityGroupIngress")[0]["GroupId"] == "sg-e"
+    assert [p["GroupId"] for p in aws.params("DeleteSecurityGroup")] == ["sg-w", "sg-w", "sg-e"]
+    assert {p["RoleName"] for p in aws.params("DeleteRole")} == {
+        "bigfruits-studio-service", "bigfruits-studio-user"}
+    assert removed == ["studio es-ABC", "studio-security-group sg-w", "studio-security-group sg-e",
+                       "studio-role bigfruits-studio-user", "studio-role bigfruits-studio-service",
+                       f"studio-policy {POLICY_ARN}"]
+
+
+def test_no_studio_service_role_means_no_studio_to_look_for(aws: StubbedAws) -> None:
+    """Accounts (and moto) where EMR Studio was never set up are not asked about Studios."""
+    from bigfruits.aws.commands.destroy import discover_studios
+
+    aws.answer("iam", "ListRoles", {"Roles": [role("bigfruits-emr-service-role")], "IsTruncated": False})
+    assert discover_studios(settings(), aws) == []
+    assert aws.operations() == ["ListRoles"]
+
+
+def test_removing_what_is_already_gone_is_fine(aws: StubbedAws) -> None:
+    """State-file ids can be stale: a missing Studio, group or role is not an error."""
+    from bigfruits.aws.commands.destroy import remove_role, remove_security_group, remove_studio
+
+    aws.fail("emr", "DescribeStudio", "InvalidRequestException")
+    remove_studio(settings(), aws, "es-GONE")
+    aws.answer("ec2", "DescribeSecurityGroups", {"SecurityGroups": []})
+    aws.fail("ec2", "DeleteSecurityGroup", "InvalidGroup.NotFound")
+    remove_security_group(settings(), aws, "sg-gone", sleep=lambda _: pytest.fail("no wait"))
+    for op in ("ListAttachedRolePolicies", "ListRolePolicies", "ListInstanceProfilesForRole",
+               "DeleteRole"):
+        aws.fail("iam", op, "NoSuchEntity")
+    remove_role(settings(), aws, "bigfruits-studio-user")
+    assert "DeleteStudio" not in aws.operations()
+
+
+def test_an_error_that_time_does_not_cure_is_not_retried(aws: StubbedAws) -> None:
+    fresh_account_answers(aws, studio_errors=("AccessDeniedException",), studio_succeeds=False)
+    with pytest.raises(AwsError, match="AccessDenied"):
+        ensure_studio(settings(), aws, sleep=lambda _: pytest.fail("must not wait"))
+    assert aws.operations().count("CreateStudio") == 1

@@ -1,0 +1,53 @@
+"""A fake EMR over the moto server: clusters and steps that advance one state per poll."""
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable, Dict, List, Optional
+
+from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.core.send import Sender
+from tests.support.moto_server import MotoSender
+
+
+class FakeEmr(MotoSender):
+    """Moto's clusters jump to WAITING and its steps never finish: this sender passes every
+    request to moto, but answers DescribeCluster/DescribeStep with the next state of a script
+    at each poll (like mrjob's mock EMR), and can run a hook when a step completes."""
+
+    def __init__(self, inner: Sender, cluster_states: Optional[List[str]] = None,
+                 step_states: Optional[List[str]] = None, cluster_reason: Optional[Dict[str, str]] = None,
+                 step_failure: Optional[Dict[str, str]] = None,
+                 on_step_done: Optional[Callable[[str, str], None]] = None) -> None:
+        super().__init__(inner)
+        self.cluster_states = list(cluster_states or ["STARTING", "BOOTSTRAPPING", "WAITING"])
+        self.step_states = list(step_states or ["PENDING", "RUNNING", "COMPLETED"])
+        self.cluster_reason = cluster_reason
+        self.step_failure = step_failure
+        self.on_step_done = on_step_done
+        self.terminated: List[str] = []
+        self.polls: Dict[str, int] = {}
+
+    def _next(self, key: str, script: List[str]) -> str:
+        n = self.polls.get(key, 0)
+        self.polls[key] = n + 1
+        return script[min(n, len(script) - 1)]
+
+    def send(self, request: AwsRequest) -> Dict[str, Any]:
+        answer = super().send(request)
+        if request.operation == "TerminateJobFlows":
+            self.terminated += request.params["JobFlowIds"]
+        elif request.operation == "DescribeCluster" and request.params["ClusterId"] not in self.terminated:
+            answer = copy.deepcopy(answer)
+            state = self._next("cluster:" + request.params["ClusterId"], self.cluster_states)
+            answer["Cluster"]["Status"]["State"] = state
+            if state == "TERMINATED_WITH_ERRORS" and self.cluster_reason:
+                answer["Cluster"]["Status"]["StateChangeReason"] = self.cluster_reason
+        elif request.operation == "DescribeStep":
+            answer = copy.deepcopy(answer)
+            state = self._next("step:" + request.params["StepId"], self.step_states)
+            answer["Step"]["Status"]["State"] = state
+            if state == "FAILED" and self.step_failure:
+                answer["Step"]["Status"]["FailureDetails"] = self.step_failure
+            if state in ("COMPLETED", "FAILED") and self.on_step_done:
+                self.on_step_done(request.params["ClusterId"], request.params["StepId"])
+        return answer

@@ -1,0 +1,46 @@
+"""The real ``Sender`` over real boto3 clients whose answers are canned with botocore's
+``Stubber``, for the AWS APIs moto does not implement (EMR Studio). Each request is validated
+against botocore's service model before the stub answers, each answer against the output
+shape, and every request sent is recorded, so the order across services can be asserted."""
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+import boto3
+from botocore import xform_name
+from botocore.stub import Stubber
+
+from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.core.send import Sender
+
+
+class StubbedAws(Sender):
+    """One stubbed client per service; ``send`` is what the sender does for real."""
+
+    def __init__(self) -> None:
+        session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                        region_name="eu-west-3")
+        super().__init__(session)
+        self.clients = {name: session.client(name) for name in ("emr", "ec2", "iam", "sts")}
+        self._clients.update(self.clients)
+        self.stubbers = {name: Stubber(client) for name, client in self.clients.items()}
+        self.sent: List[AwsRequest] = []
+
+    def answer(self, service: str, operation: str, response: Dict[str, Any]) -> "StubbedAws":
+        self.stubbers[service].add_response(xform_name(operation), response)
+        return self
+
+    def fail(self, service: str, operation: str, code: str) -> "StubbedAws":
+        self.stubbers[service].add_client_error(xform_name(operation), service_error_code=code,
+                                                service_message=f"simulated {code}")
+        return self
+
+    def send(self, request: AwsRequest) -> Dict[str, Any]:
+        self.sent.append(request)
+        return super().send(request)
+
+    def operations(self) -> List[str]:
+        return [request.operation for request in self.sent]
+
+    def params(self, operation: str) -> List[Dict[str, Any]]:
+        return [r.params for r in self.sent if r.operation == operation]
