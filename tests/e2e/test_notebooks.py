@@ -11,7 +11,8 @@ How they are executed here, and what stands in for what:
   (``BIGFRUITS_LIVY_HOME``) and is skipped elsewhere, CI included: Livy 0.8/0.9 are not
   published on Maven Central or PyPI, the only registries CI reaches.
 - Always, CI included (below): papermill with the same notebooks, cell for cell, the only change
-  being papermill's kernel override to an IPython kernel that loads
+  being papermill's kernel override (and so its ``language="python"`` for the parameters cell) to
+  an IPython kernel that loads
   ``tests/support/livy_shim.py``. That shim replaces Livy *and* sparkmagic: the session (a local
   SparkSession as ``spark``/``sc``, in the kernel's own process instead of a driver behind
   REST) and the three sparkmagic magics the notebooks use (``%%configure -f`` checked and
@@ -188,7 +189,9 @@ def test_notebook_runs_with_the_livy_shim_on_the_bundled_sample(flavor: str, shi
     executed = tmp_path / FLAVOR_FILES[flavor]
     papermill.execute_notebook(
         str(NOTEBOOKS / FLAVOR_FILES[flavor]), str(executed), kernel_name=shim_kernel,
-        parameters={**PARAMETERS, "output": str(output)},
+        # papermill writes the parameters in the kernel's language; it knows "pysparkkernel" is
+        # Python, but with the kernel overridden it would look up "pyspark" (language_info)
+        language="python", parameters={**PARAMETERS, "output": str(output)},
         cwd=str(tmp_path), progress_bar=False, execution_timeout=900)
     run = check_run(output, executed)
     assert "Livy shim (local run): session configuration" in run["text"]
