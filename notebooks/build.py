@@ -1,12 +1,13 @@
 """Generate the two notebooks from one source, or check that they are up to date.
 
     python notebooks/build.py          # write notebooks/*.ipynb
-    python notebooks/build.py --check  # exit 1 if a notebook differs from its sources
+    python notebooks/build.py --check  # exit 1 if a notebook differs from its source
 
-Each notebook = its set-up cells (``src/setup-<flavor>.md``) + the shared pipeline cells
-(``src/pipeline.md``), all in jupytext's Markdown format. So the pipeline cells are the same in
-both; the EMR Studio notebook only adds a ``%matplot plt`` cell after each figure cell, because
-a Livy (sparkmagic) kernel sends a figure back to the browser only through that magic.
+Both notebooks come from ``src/bigfruits.md`` (jupytext Markdown). On EMR, JupyterHub and EMR
+Studio both run notebooks in sparkmagic's PySpark kernel, which sends each cell to a Livy
+session on the cluster, so both get that kernel and the very same code cells. Only Markdown
+cells may differ: a Markdown cell tagged ``jupyterhub`` or ``emr-studio`` goes into that
+notebook only; every other cell goes into both.
 """
 from __future__ import annotations
 
@@ -19,40 +20,51 @@ import jupytext
 import nbformat
 
 HERE = Path(__file__).resolve().parent
-SOURCES = HERE / "src"
+SOURCE = HERE / "src" / "bigfruits.md"
 
-#: flavor -> (notebook file, kernelspec as on the cluster)
-FLAVORS: Dict[str, Dict[str, object]] = {
-    "jupyterhub": {
-        "notebook": "bigfruits-jupyterhub.ipynb",
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "show_magic": None,
-    },
-    "emr-studio": {
-        "notebook": "bigfruits-emr-studio.ipynb",
-        "kernelspec": {"name": "pysparkkernel", "display_name": "PySpark", "language": "python"},
-        "show_magic": "%matplot plt",
-    },
+#: flavor -> notebook file
+FLAVORS: Dict[str, str] = {
+    "jupyterhub": "bigfruits-jupyterhub.ipynb",
+    "emr-studio": "bigfruits-emr-studio.ipynb",
+}
+
+#: As sparkmagic's ``kernels/pysparkkernel/kernel.json`` and the kernel itself describe it (and as
+#: EMR's JupyterHub and EMR Studio save it).
+KERNELSPEC = {"name": "pysparkkernel", "display_name": "PySpark", "language": "python"}
+LANGUAGE_INFO = {
+    "name": "pyspark",
+    "mimetype": "text/x-python",
+    "codemirror_mode": {"name": "python", "version": 3},
+    "file_extension": ".py",
+    "pygments_lexer": "python3",
 }
 
 
-def _cells(source: Path) -> List[nbformat.NotebookNode]:
-    return list(jupytext.read(source, fmt="md").cells)
+def _cells(flavor: str) -> List[nbformat.NotebookNode]:
+    cells = []
+    for cell in jupytext.read(SOURCE, fmt="md").cells:
+        tags = cell.metadata.get("tags", [])
+        only = [tag for tag in tags if tag in FLAVORS]
+        if only and cell.cell_type == "code":
+            raise ValueError(f"{SOURCE.name}: a code cell is tagged {only}; code cells are the "
+                             "same in both notebooks")
+        if only and flavor not in only:
+            continue
+        cell.metadata["tags"] = [tag for tag in tags if tag not in FLAVORS]
+        if not cell.metadata["tags"]:
+            del cell.metadata["tags"]
+        cells.append(cell)
+    return cells
 
 
 def build(flavor: str) -> nbformat.NotebookNode:
     """The notebook for ``flavor``, without outputs, with stable metadata."""
-    spec = FLAVORS[flavor]
-    cells = _cells(SOURCES / f"setup-{flavor}.md")
-    for cell in _cells(SOURCES / "pipeline.md"):
-        cells.append(cell)
-        if spec["show_magic"] and "figure" in cell.metadata.get("tags", []):
-            cells.append(nbformat.v4.new_code_cell(spec["show_magic"]))
-    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook = nbformat.v4.new_notebook(cells=_cells(flavor))
     notebook.metadata = {
-        "kernelspec": dict(spec["kernelspec"]),  # type: ignore[arg-type]
-        "language_info": {"name": "python"},
-        "bigfruits": {"flavor": flavor, "generated_from": "notebooks/src (python notebooks/build.py)"},
+        "kernelspec": dict(KERNELSPEC),
+        "language_info": dict(LANGUAGE_INFO),
+        "bigfruits": {"flavor": flavor, "generated_from": "notebooks/src/bigfruits.md "
+                                                          "(python notebooks/build.py)"},
     }
     for index, cell in enumerate(notebook.cells):
         cell.id = f"{flavor}-{index:02d}"  # stable ids: regenerating changes nothing
@@ -66,10 +78,10 @@ def render(flavor: str) -> str:
 
 
 def stale_notebooks() -> List[str]:
-    """Notebook files that differ from what their sources generate."""
+    """Notebook files that differ from what their source generates."""
     stale = []
-    for flavor, spec in FLAVORS.items():
-        path = HERE / str(spec["notebook"])
+    for flavor, name in FLAVORS.items():
+        path = HERE / name
         if not path.exists() or path.read_text(encoding="utf-8") != render(flavor):
             stale.append(path.name)
     return stale
@@ -84,9 +96,9 @@ def main(argv: List[str]) -> int:
         for name in stale:
             print(f"{name} is out of date: run python notebooks/build.py", file=sys.stderr)
         return 1 if stale else 0
-    for flavor, spec in FLAVORS.items():
-        (HERE / str(spec["notebook"])).write_text(render(flavor), encoding="utf-8")
-        print(f"wrote notebooks/{spec['notebook']}")
+    for flavor, name in FLAVORS.items():
+        (HERE / name).write_text(render(flavor), encoding="utf-8")
+        print(f"wrote notebooks/{name}")
     return 0
 
 

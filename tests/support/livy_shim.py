@@ -1,9 +1,10 @@
-"""Local stand-ins for what EMR Studio's Livy (sparkmagic PySpark) kernel provides, so the EMR
-Studio notebook runs unchanged in a plain IPython kernel (CI, a laptop).
+"""A local stand-in for sparkmagic's PySpark kernel and the Livy session behind it, so both
+notebooks run unchanged in a plain IPython kernel where no Livy server exists (CI: Apache Livy
+0.8/0.9 are not published on Maven Central or PyPI, the registries CI reaches).
 
 Load it with ``%load_ext tests.support.livy_shim`` or
-``ipykernel_launcher --ext=tests.support.livy_shim`` (the repository on ``PYTHONPATH``). It replaces
-exactly these, and nothing else:
+``ipykernel_launcher --ext=tests.support.livy_shim`` (the repository on ``PYTHONPATH``). It
+emulates exactly the sparkmagic magics the notebooks use, and nothing else:
 
 - ``%%configure [-f]``: the body must be a JSON object of Livy session fields (``conf`` values
   strings); it is checked and recorded, not applied (no Livy session to size here; applying
@@ -11,16 +12,18 @@ exactly these, and nothing else:
   the session has started, it fails, as sparkmagic does.
 - ``%%info``: prints the recorded configuration instead of Livy's session list (a bare
   ``%%info`` cell runs as ``%info``: IPython refuses a cell magic without a body).
-- ``%matplot plt``: displays the current matplotlib figure inline as a PNG, as sparkmagic does.
-- ``spark`` and ``sc``: a local SparkSession, started before the first cell that is not one of
-  the magics above (Livy starts its session at that point too).
-- ``sc.install_pypi_package(spec)``: checks that ``spec`` is a pip requirement or a URL, records
-  it, and installs nothing (the package under test is already installed).
+- ``%matplot plt``: displays the current matplotlib figure as a PNG, as Livy's ``%matplot``
+  does through sparkmagic.
+- the Livy session itself: ``spark`` and ``sc`` of a local SparkSession, started before the first
+  cell that is not one of the magics above (Livy starts its session at that point too). Plain
+  cells then run in this kernel, where sparkmagic would send them to that session.
+
+Any other line starting with ``%`` is *not* sparkmagic: the shim refuses it, so a notebook cannot
+come to rely on an IPython-only magic (``%pip``, ``%matplotlib``) that the PySpark kernel lacks.
 """
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Dict, List, Optional
 
 from IPython.core.error import UsageError
@@ -33,9 +36,9 @@ LIVY_SESSION_FIELDS = {
     "executorMemory", "executorCores", "numExecutors", "archives", "queue", "name", "conf",
     "heartbeatTimeoutInSecond",
 }
-_REQUIREMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9_,.-]+\])?"
-                          r"\s*((==|>=|<=|~=|!=|>|<)\s*[A-Za-z0-9.*+!_-]+\s*,?\s*)*$")
 _MAGICS_BEFORE_SESSION = ("%%configure", "%%info")
+#: The sparkmagic magics the notebooks use (``%info`` is how a bare ``%%info`` cell runs here).
+SPARKMAGIC_MAGICS = ("%%configure", "%%info", "%info", "%matplot")
 
 
 def check_session_config(body: str) -> Dict[str, Any]:
@@ -55,19 +58,11 @@ def check_session_config(body: str) -> Dict[str, Any]:
     return config
 
 
-def check_package_spec(spec: Any) -> str:
-    if not isinstance(spec, str) or not (spec.startswith(("https://", "http://", "s3://"))
-                                         or _REQUIREMENT.match(spec.strip())):
-        raise ValueError(f"install_pypi_package: {spec!r} is not a pip requirement or a URL")
-    return spec
-
-
 @magics_class
 class LivyShimMagics(Magics):
     def __init__(self, shell: InteractiveShell) -> None:
         super().__init__(shell)
         self.session_config: Dict[str, Any] = {}
-        self.installed: List[str] = []
         self.session_started = False
 
     @cell_magic
@@ -90,10 +85,8 @@ class LivyShimMagics(Magics):
         import matplotlib.pyplot as plt
         from IPython.display import Image, display
 
-        figure = plt.gcf()
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", bbox_inches="tight")  # sparkmagic sends a PNG too
-        plt.close(figure)
+        plt.gcf().savefig(buffer, format="png")  # as Livy's %matplot: the current figure, a PNG
         display(Image(data=buffer.getvalue(), format="png"))
 
     def start_session(self, info: Any) -> None:
@@ -104,16 +97,7 @@ class LivyShimMagics(Magics):
         from pyspark.sql import SparkSession
 
         spark = SparkSession.builder.appName("bigfruits-livy-shim").getOrCreate()
-        sc = spark.sparkContext
-        installed = self.installed
-
-        def install_pypi_package(spec: str, repo: Optional[str] = None) -> None:
-            installed.append(check_package_spec(spec))
-            print(f"Livy shim: would install {spec} for this notebook (nothing installed)")
-
-        sc.install_pypi_package = install_pypi_package  # type: ignore[attr-defined]
-        sc.list_packages = lambda: print("\n".join(installed))  # type: ignore[attr-defined]
-        self.shell.push({"spark": spark, "sc": sc})
+        self.shell.push({"spark": spark, "sc": spark.sparkContext})
         self.session_started = True
 
 
@@ -125,8 +109,20 @@ def bare_info_as_line_magic(lines: List[str]) -> List[str]:
     return lines
 
 
+def only_sparkmagic_magics(lines: List[str]) -> List[str]:
+    """Refuse a magic that sparkmagic's PySpark kernel does not have (or that this shim does not
+    emulate): in the real kernel, ``%pip`` or ``%matplotlib`` would not do what they do here."""
+    for line in lines:
+        words = line.split()
+        if words and words[0].startswith("%") and words[0] not in SPARKMAGIC_MAGICS:
+            raise UsageError(f"{words[0]}: not one of the sparkmagic magics this shim emulates "
+                             f"({', '.join(SPARKMAGIC_MAGICS)})")
+    return lines
+
+
 def load_ipython_extension(shell: InteractiveShell) -> None:
     shell.input_transformers_cleanup.append(bare_info_as_line_magic)
+    shell.input_transformers_cleanup.append(only_sparkmagic_magics)
     magics = LivyShimMagics(shell)
     shell.register_magics(magics)
     shell.events.register("pre_run_cell", magics.start_session)
