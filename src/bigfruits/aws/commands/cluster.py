@@ -211,6 +211,15 @@ def _hours_since(created: Any, now: dt.datetime) -> Optional[float]:
     return max(0.0, (now - created).total_seconds() / 3600)
 
 
+def group_counts(groups: List[Dict[str, Any]]) -> Dict[str, int]:
+    """Instances per type, summed over groups (master and core are both m5.xlarge by default)."""
+    counts: Dict[str, int] = {}
+    for group in groups:
+        kind = str(group["InstanceType"])
+        counts[kind] = counts.get(kind, 0) + int(group.get("RequestedInstanceCount", 0))
+    return counts
+
+
 def status(ctx: AwsContext, cluster_id: Optional[str] = None) -> Dict[str, Any]:
     """Print and return the current cluster's state; warn about any other of ours running."""
     now = dt.datetime.now(dt.timezone.utc)
@@ -219,8 +228,7 @@ def status(ctx: AwsContext, cluster_id: Optional[str] = None) -> Dict[str, Any]:
     if found:
         cluster = ctx.send(c.describe_cluster(found))["Cluster"]
         hours = _hours_since(cluster["Status"].get("Timeline", {}).get("CreationDateTime"), now)
-        counts = {g["InstanceType"]: g["RequestedInstanceCount"]
-                  for g in ctx.send(c.list_instance_groups(found)).get("InstanceGroups", [])}
+        counts = group_counts(ctx.send(c.list_instance_groups(found)).get("InstanceGroups", []))
         steps = ctx.send(s.list_steps(found)).get("Steps", [])
         info = {"id": found, "state": cluster["Status"]["State"], "master": cluster.get("MasterPublicDnsName"),
                 "applications": [a["Name"] for a in cluster.get("Applications", [])],
