@@ -56,6 +56,9 @@ def test_dry_run_prints_only_valid_requests(args, tmp_path, monkeypatch) -> None
     if args[0] == "create-cluster":
         run = [json.loads(x) for x in lines if '"RunJobFlow"' in x][0]["params"]
         assert run["AutoTerminationPolicy"] == {"IdleTimeout": 3600}
+        # Roles with our path go by ARN (a bare name would resolve to role/<name>).
+        assert run["ServiceRole"] == "arn:aws:iam::<account-id>:role/bigfruits/bigfruits-emr-service-role"
+        assert run["JobFlowRole"] == "arn:aws:iam::<account-id>:instance-profile/bigfruits/bigfruits-emr-ec2-role"
         assert "CreateRole" in operations and "CreateKeyPair" in operations and "PutObject" in operations
     if args[0] == "submit":
         assert operations == ["AddJobFlowSteps"]

@@ -37,10 +37,10 @@ def _cluster_subnet_and_groups() -> tuple:
 
 def test_run_job_flow_names_the_subnet_only_when_chosen() -> None:
     flavor = get_flavor("jupyterhub")
-    chosen = clusters.run_job_flow(AwsSettings(bucket="b", subnet_id="subnet-1"), flavor, "sg-1")
+    chosen = clusters.run_job_flow(AwsSettings(bucket="b", subnet_id="subnet-1"), flavor, "sg-1", account_id="123456789012")
     assert chosen.params["Instances"]["Ec2SubnetId"] == "subnet-1"
     _valid(chosen)
-    default = clusters.run_job_flow(AwsSettings(bucket="b"), flavor, "sg-1")
+    default = clusters.run_job_flow(AwsSettings(bucket="b"), flavor, "sg-1", account_id="123456789012")
     assert "Ec2SubnetId" not in default.params["Instances"]
 
 

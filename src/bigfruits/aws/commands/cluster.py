@@ -99,7 +99,8 @@ def create_cluster(
         password_key = b.jupyterhub_password_key(secrets.token_hex(8))
         ctx.send(b.put_jupyterhub_password(ctx.bucket(), password_key, password))
         password_uri = b.s3_uri(ctx.bucket(), password_key)
-    request = c.run_job_flow(ctx.settings_with_bucket(), flavor, group_id, password_uri)
+    request = c.run_job_flow(ctx.settings_with_bucket(), flavor, group_id, password_uri,
+                             account_id=ctx.account_id())
     try:
         cluster_id = str(ctx.send(request)["JobFlowId"])
     except BaseException:

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Sequence
 
 from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.tags import managed_tags, tag_list
-from bigfruits.aws.requests.iam_policies import IAM_PATH, trust_policy
+from bigfruits.aws.requests.iam_policies import IAM_PATH, role_arn, trust_policy
 
 SERVICE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceRole"
 EC2_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceforEC2Role"
@@ -114,6 +114,16 @@ def ec2_role_name(project: str) -> str:
 
 def instance_profile_name(project: str) -> str:
     return ec2_role_name(project)
+
+
+def service_role_arn(account_id: str, project: str) -> str:
+    """The service role's ARN, path included (what RunJobFlow needs for a role with a path)."""
+    return role_arn(account_id, service_role_name(project))
+
+
+def instance_profile_arn(account_id: str, project: str) -> str:
+    """The instance profile's ARN, path included (EMR takes it as JobFlowRole)."""
+    return f"arn:aws:iam::{account_id}:instance-profile{IAM_PATH}{instance_profile_name(project)}"
 
 
 def _create_cluster_role(name: str, service: str, policy_arn: str, project: str) -> List[AwsRequest]:

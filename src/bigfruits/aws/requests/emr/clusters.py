@@ -77,9 +77,16 @@ def run_job_flow(
     flavor: Flavor,
     ssh_group_id: str,
     jupyterhub_password_uri: Optional[str] = None,
+    *,
+    account_id: str,
 ) -> AwsRequest:
     """The whole cluster in one request: applications and configurations from the flavor,
-    our bootstrap, logs in S3, tags, our SSH group, and an idle auto-termination policy."""
+    our bootstrap, logs in S3, tags, our SSH group, and an idle auto-termination policy.
+
+    Both roles live under our IAM path, so they are given by ARN: a bare name resolves to
+    ``role/<name>`` (no path) and RunJobFlow fails validation; the RunJobFlow reference asks
+    for the full ARN of a role with a path
+    (https://docs.aws.amazon.com/emr/latest/APIReference/API_RunJobFlow.html)."""
     bucket = settings.bucket or ""
     tags = dict(managed_tags(settings.project))
     tags.update(flavor.tags)
@@ -103,8 +110,8 @@ def run_job_flow(
         },
         "BootstrapActions": [bootstrap_action(bucket)],
         "Steps": steps,
-        "ServiceRole": iam.service_role_name(settings.project),
-        "JobFlowRole": iam.instance_profile_name(settings.project),
+        "ServiceRole": iam.service_role_arn(account_id, settings.project),
+        "JobFlowRole": iam.instance_profile_arn(account_id, settings.project),
         "VisibleToAllUsers": True,
         "Tags": tag_list(tags),
         "AutoTerminationPolicy": {"IdleTimeout": settings.idle_timeout_s},
