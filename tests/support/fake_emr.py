@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from botocore.exceptions import ClientError
+
+from bigfruits.aws.core.errors import translate
 from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.send import Sender
 from tests.support.moto_server import MotoSender
@@ -17,13 +20,17 @@ class FakeEmr(MotoSender):
     def __init__(self, inner: Sender, cluster_states: Optional[List[str]] = None,
                  step_states: Optional[List[str]] = None, cluster_reason: Optional[Dict[str, str]] = None,
                  step_failure: Optional[Dict[str, str]] = None,
-                 on_step_done: Optional[Callable[[str, str], None]] = None) -> None:
+                 on_step_done: Optional[Callable[[str, str], None]] = None,
+                 run_job_flow_errors: Optional[List[Tuple[str, str]]] = None) -> None:
         super().__init__(inner)
         self.cluster_states = list(cluster_states or ["STARTING", "BOOTSTRAPPING", "WAITING"])
         self.step_states = list(step_states or ["PENDING", "RUNNING", "COMPLETED"])
         self.cluster_reason = cluster_reason
         self.step_failure = step_failure
         self.on_step_done = on_step_done
+        #: (code, message) answered to the first RunJobFlow calls, one each, as AWS would.
+        self.run_job_flow_errors = list(run_job_flow_errors or [])
+        self.run_job_flow_calls = 0
         self.terminated: List[str] = []
         self.polls: Dict[str, int] = {}
 
@@ -33,6 +40,12 @@ class FakeEmr(MotoSender):
         return script[min(n, len(script) - 1)]
 
     def send(self, request: AwsRequest) -> Dict[str, Any]:
+        if request.operation == "RunJobFlow":
+            self.run_job_flow_calls += 1
+            if self.run_job_flow_errors:
+                code, message = self.run_job_flow_errors.pop(0)
+                error = ClientError({"Error": {"Code": code, "Message": message}}, "RunJobFlow")
+                raise translate(error, "emr", "RunJobFlow")
         answer = super().send(request)
         if request.operation == "TerminateJobFlows":
             self.terminated += request.params["JobFlowIds"]

@@ -162,3 +162,43 @@ def test_step_timeout_says_what_to_do(tmp_path) -> None:
         stub.add_response("describe_step", running, {"ClusterId": "j-1", "StepId": "s-1"})
     with stub, pytest.raises(AwsError, match="gave up waiting for step s-1 after 60s"):
         submit(ctx, timeout_s=60)
+
+
+def _iam_fake(errors):  # type: ignore[no-untyped-def]
+    """FakeEmr (over moto): moto's RunJobFlow never sees IAM lag; this one answers the given
+    ValidationExceptions first, as EMR does right after the roles are created."""
+    fakes = []
+    sleeps = []
+    obj = injected(lambda s: fakes.append(FakeEmr(s, run_job_flow_errors=errors)) or fakes[0])
+    real_sleep = obj.sleep
+    obj.sleep = lambda seconds: (sleeps.append(seconds), real_sleep(seconds))  # type: ignore[assignment]
+    return obj, fakes, sleeps
+
+
+def test_run_job_flow_is_retried_while_iam_has_not_propagated(aws_env, built_wheel) -> None:
+    _setup(built_wheel)
+    errors = [("ValidationException", "Invalid InstanceProfile: bigfruits-emr-ec2-role."),
+              ("ValidationException", "Service role arn:aws:iam::123456789012:role/bigfruits/"
+                                      "bigfruits-emr-service-role has insufficient EC2 permissions")]
+    obj, fakes, sleeps = _iam_fake(errors)
+    run(["create-cluster", "--yes", "--wheel", str(built_wheel)], obj)
+    assert fakes[0].run_job_flow_calls == 3
+    assert len(boto("emr").list_clusters()["Clusters"]) == 1
+    assert sleeps[:3] == [10.0, 5.0, 10.0]  # the IAM settling pause, then the backoff
+
+
+def test_run_job_flow_gives_up_after_about_two_minutes(aws_env, built_wheel) -> None:
+    _setup(built_wheel)
+    obj, fakes, sleeps = _iam_fake([("ValidationException", "Invalid InstanceProfile: x.")] * 20)
+    result = run(["create-cluster", "--yes", "--wheel", str(built_wheel)], obj, expect_ok=False)
+    assert "Invalid InstanceProfile" in str(result.exception)
+    assert fakes[0].run_job_flow_calls == 6 and 100 <= sum(sleeps[1:]) <= 150
+    assert boto("emr").list_clusters()["Clusters"] == []
+
+
+def test_other_validation_errors_fail_at_once(aws_env, built_wheel) -> None:
+    _setup(built_wheel)
+    obj, fakes, sleeps = _iam_fake([("ValidationException", "Instance type m5.huge is not supported.")])
+    result = run(["create-cluster", "--yes", "--wheel", str(built_wheel)], obj, expect_ok=False)
+    assert "m5.huge" in str(result.exception)
+    assert fakes[0].run_job_flow_calls == 1

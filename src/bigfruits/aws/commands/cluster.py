@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import re
 import secrets
 import tempfile
 from dataclasses import replace
@@ -30,6 +31,10 @@ ROLE_KIND = "iam-role"
 INSTANCE_PROFILE_KIND = "instance-profile"
 #: IAM is eventually consistent: EMR may not see a brand-new instance profile for a few seconds.
 IAM_PROPAGATION_S = 10.0
+#: ... and sometimes for longer: RunJobFlow is retried with these waits (2 minutes in all) while
+#: EMR answers that it cannot use the instance profile or the service role yet.
+IAM_RETRY_DELAYS_S = (5.0, 10.0, 20.0, 40.0, 45.0)
+_IAM_NOT_YET = re.compile(r"instance ?profile|service ?role|jobflowrole|job flow role", re.IGNORECASE)
 #: What runs on every node: installed by the bootstrap action (see ``requests/emr/clusters``).
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 NOTEBOOK_NAME = "bigfruits-jupyterhub.ipynb"
@@ -102,7 +107,7 @@ def create_cluster(
     request = c.run_job_flow(ctx.settings_with_bucket(), flavor, group_id, password_uri,
                              account_id=ctx.account_id())
     try:
-        cluster_id = str(ctx.send(request)["JobFlowId"])
+        cluster_id = start_cluster(ctx, request)
     except BaseException:
         _delete_password(ctx, password_key)  # no cluster, no step to use (and delete) it
         raise
@@ -124,6 +129,19 @@ def create_cluster(
         ctx.echo(f"JupyterHub user jovyan, password {password}  (shown once: keep it; "
                  "the cluster deletes its copy once set)")
     return cluster_id
+
+
+def iam_not_visible_yet(exc: AwsError) -> bool:
+    """EMR's ValidationException about a role or instance profile created moments ago; IAM
+    propagates changes within seconds to minutes, so these are worth retrying (and only these)."""
+    return exc.code == "ValidationException" and bool(_IAM_NOT_YET.search(exc.message or str(exc)))
+
+
+def start_cluster(ctx: AwsContext, request: AwsRequest) -> str:
+    """RunJobFlow, retried with backoff while IAM has not propagated our new roles yet."""
+    answer = ctx.sender.send_with_backoff(request, iam_not_visible_yet, ctx.injected.sleep,
+                                          IAM_RETRY_DELAYS_S)
+    return str(answer["JobFlowId"])
 
 
 def _ensure_role(ctx: AwsContext, role_name: str, creation: List[AwsRequest]) -> bool:

@@ -137,6 +137,19 @@ class Sender:
             sleep(wait_s)
         return self.send(request)
 
+    def send_with_backoff(self, request: AwsRequest, transient: Callable[[AwsError], bool],
+                          sleep: Sleep, delays_s: Tuple[float, ...]) -> Answer:
+        """Send; while AWS answers an error ``transient`` accepts, wait each of ``delays_s`` in
+        turn and send again (then once more, last). Any other error goes straight up."""
+        for delay in delays_s:
+            try:
+                return self.send(request)
+            except AwsError as exc:
+                if not transient(exc):
+                    raise
+            sleep(delay)
+        return self.send(request)
+
     def paged(self, request: AwsRequest, key: str) -> Iterator[Any]:
         """All items under ``key`` of a Marker-paginated listing (IAM, EMR)."""
         params = dict(request.params)
