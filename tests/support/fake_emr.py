@@ -23,7 +23,9 @@ class FakeEmr(MotoSender):
                  on_step_done: Optional[Callable[[str, str], None]] = None,
                  run_job_flow_errors: Optional[List[Tuple[str, str]]] = None) -> None:
         super().__init__(inner)
-        self.cluster_states = list(cluster_states or ["STARTING", "BOOTSTRAPPING", "WAITING"])
+        #: ``[]``: moto's own cluster states (only the steps are scripted).
+        self.cluster_states = list(["STARTING", "BOOTSTRAPPING", "WAITING"] if cluster_states is None
+                                   else cluster_states)
         self.step_states = list(step_states or ["PENDING", "RUNNING", "COMPLETED"])
         self.cluster_reason = cluster_reason
         self.step_failure = step_failure
@@ -49,7 +51,8 @@ class FakeEmr(MotoSender):
         answer = super().send(request)
         if request.operation == "TerminateJobFlows":
             self.terminated += request.params["JobFlowIds"]
-        elif request.operation == "DescribeCluster" and request.params["ClusterId"] not in self.terminated:
+        elif (request.operation == "DescribeCluster" and self.cluster_states
+              and request.params["ClusterId"] not in self.terminated):
             answer = copy.deepcopy(answer)
             state = self._next("cluster:" + request.params["ClusterId"], self.cluster_states)
             answer["Cluster"]["Status"]["State"] = state

@@ -82,7 +82,7 @@ def _stubbed_context(tmp_path) -> tuple:  # type: ignore[no-untyped-def]
     sender = Sender(session=None)
     sender._clients["emr"] = emr
     settings = AwsSettings(region="eu-west-1", bucket="b", state_file=tmp_path / "state.json")
-    ctx = AwsContext(settings, sender, State(settings.state_path()), injected())
+    ctx = AwsContext(settings, sender, State(settings.state_path()), injected(), _account="123456789012")
     return ctx, Stubber(emr)
 
 
@@ -202,3 +202,30 @@ def test_other_validation_errors_fail_at_once(aws_env, built_wheel) -> None:
     result = run(["create-cluster", "--yes", "--wheel", str(built_wheel)], obj, expect_ok=False)
     assert "m5.huge" in str(result.exception)
     assert fakes[0].run_job_flow_calls == 1
+
+
+def test_failed_password_step_terminates_the_cluster_and_shows_no_password(aws_env, built_wheel) -> None:
+    # FakeEmr: the cluster comes up, the step that replaces JupyterHub's default password FAILS
+    # (moto's steps never run). Nobody may be left with a cluster open on jovyan/jupyter.
+    _setup(built_wheel)
+    fakes = []
+    obj = injected(lambda s: fakes.append(FakeEmr(s, step_states=["PENDING", "RUNNING", "FAILED"],
+                                                  step_failure={"Reason": "chpasswd failed"})) or fakes[0])
+    result = run(["create-cluster", "--yes", "--wheel", str(built_wheel)], obj, expect_ok=False)
+    assert result.exit_code != 0
+    assert "JupyterHub user jovyan" not in result.output
+    message = str(result.exception)
+    assert "\n" not in message and "sets the JupyterHub password FAILED (chpasswd failed)" in message
+    cluster_id = boto("emr").list_clusters()["Clusters"][0]["Id"]
+    assert fakes[0].terminated == [cluster_id]
+
+
+def test_password_is_printed_once_its_step_completed(aws_env, built_wheel) -> None:
+    _setup(built_wheel)
+    fakes = []
+    obj = injected(lambda s: fakes.append(FakeEmr(s)) or fakes[0])
+    out = run(["create-cluster", "--yes", "--wheel", str(built_wheel)], obj).output
+    assert out.index("COMPLETED") < out.index("JupyterHub user jovyan, password ")
+    step = [x for x in boto("emr").list_steps(ClusterId=boto("emr").list_clusters()["Clusters"][0]["Id"])["Steps"]
+            if x["Name"] == "set JupyterHub password"][0]
+    assert step["ActionOnFailure"] == "TERMINATE_CLUSTER"

@@ -117,6 +117,8 @@ def create_cluster(
     try:
         if wait and not ctx.dry_run:
             wait_until_ready(ctx, cluster_id)
+            if password:
+                wait_for_password_step(ctx, cluster_id)
     except KeyboardInterrupt:
         ctx.echo(f"stopped waiting; cluster {cluster_id} keeps starting (`bigfruits aws terminate` stops it)")
         raise
@@ -125,10 +127,31 @@ def create_cluster(
         ctx.sender.attempt(c.terminate([cluster_id]))
         _delete_password(ctx, password_key)
         raise
-    if password:
+    if password and wait and not ctx.dry_run:
         ctx.echo(f"JupyterHub user jovyan, password {password}  (shown once: keep it; "
                  "the cluster deletes its copy once set)")
+    elif password:
+        ctx.echo(f"JupyterHub user jovyan, password {password}  (shown once: keep it; it works once "
+                 f"the step '{s.PASSWORD_STEP_NAME}' is COMPLETED in `bigfruits aws status`; "
+                 "if that step fails, EMR terminates the cluster)")
     return cluster_id
+
+
+def wait_for_password_step(ctx: AwsContext, cluster_id: str) -> None:
+    """Until the step that replaces JupyterHub's public default password has COMPLETED; any
+    other end raises (the caller terminates the cluster: no default password left reachable)."""
+    found = [x for x in ctx.send(s.list_steps(cluster_id)).get("Steps", [])
+             if x.get("Name") == s.PASSWORD_STEP_NAME]
+    if not found:
+        raise AwsError(f"cluster {cluster_id} has no step '{s.PASSWORD_STEP_NAME}'",
+                       "its JupyterHub keeps the default password: the cluster is terminated")
+    answer = wait_for_step(ctx, cluster_id, str(found[0]["Id"]), START_TIMEOUT_S)
+    state = answer["Step"]["Status"]["State"]
+    if state != "COMPLETED":
+        reason = answer["Step"]["Status"].get("FailureDetails", {}).get("Reason", "")
+        raise AwsError(f"the step that sets the JupyterHub password {state}" + (f" ({reason})" if reason else ""),
+                       "the cluster is terminated so its default password is never reachable; "
+                       "create it again (the bootstrap log is in s3://<bucket>/logs/)")
 
 
 def iam_not_visible_yet(exc: AwsError) -> bool:
@@ -287,11 +310,7 @@ def submit(
     ctx.echo(f"step {step_id} submitted to {found}")
     if not wait or ctx.dry_run:
         return step_id
-    answer = wait_for(
-        lambda: ctx.send(s.describe_step(found, step_id)),
-        lambda a: str(a["Step"]["Status"]["State"]), s.STEP_DONE_STATES, f"step {step_id}",
-        timeout_s, ctx.injected.poll_interval_s, ctx.injected.sleep, ctx.injected.clock, ctx.echo,
-    )
+    answer = wait_for_step(ctx, found, step_id, timeout_s)
     status_ = answer["Step"]["Status"]
     if status_["State"] != "COMPLETED":
         details = status_.get("FailureDetails", {})
@@ -302,6 +321,15 @@ def submit(
         raise AwsError(f"the pipeline step {status_['State']}", "read the stderr above (`bigfruits aws logs` shows more)")
     ctx.echo(f"step {step_id} completed; results in {step['HadoopJarStep']['Args'][-1 - len(extra_args)]}")
     return step_id
+
+
+def wait_for_step(ctx: AwsContext, cluster_id: str, step_id: str, timeout_s: float) -> Dict[str, Any]:
+    """Poll a step until it ends (COMPLETED, FAILED, ...); its last DescribeStep answer."""
+    return wait_for(
+        lambda: ctx.send(s.describe_step(cluster_id, step_id)),
+        lambda a: str(a["Step"]["Status"]["State"]), s.STEP_DONE_STATES, f"step {step_id}",
+        timeout_s, ctx.injected.poll_interval_s, ctx.injected.sleep, ctx.injected.clock, ctx.echo,
+    )
 
 
 def step_log_tail(ctx: AwsContext, cluster_id: str, step_id: str, stream: str = "stderr",

@@ -16,6 +16,7 @@ from bigfruits.aws.requests.s3 import LOGS_PREFIX
 DRIVER_PATH = "/usr/local/lib/bigfruits/driver.py"
 COMMAND_RUNNER = "command-runner.jar"
 STEP_DONE_STATES = ("COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED")
+PASSWORD_STEP_NAME = "set JupyterHub password"
 
 
 def pipeline_step(input_uri: str, output_uri: str, extra_args: Sequence[str] = ()) -> Dict[str, Any]:
@@ -43,9 +44,12 @@ def jupyterhub_password_step(password_uri: str) -> Dict[str, Any]:
     ``chpasswd`` there the line stored at ``password_uri``, then delete it whatever happens."""
     command = (f"set -o pipefail; trap 'aws s3 rm --quiet {password_uri}' EXIT; "
                f"aws s3 cp --quiet {password_uri} - | sudo docker exec -i jupyterhub chpasswd")
+    # If it fails, EMR terminates the cluster itself: JupyterHub must never stay up with its
+    # public default password (jovyan/jupyter), even when nobody is watching; see
+    # https://docs.aws.amazon.com/emr/latest/ReleaseGuide/emr-jupyterhub-user-access.html
     return {
-        "Name": "set JupyterHub password",
-        "ActionOnFailure": "CONTINUE",
+        "Name": PASSWORD_STEP_NAME,
+        "ActionOnFailure": "TERMINATE_CLUSTER",
         "HadoopJarStep": {"Jar": COMMAND_RUNNER, "Args": ["bash", "-c", command]},
     }
 
