@@ -60,6 +60,12 @@ def test_dry_run_prints_only_valid_requests(args, tmp_path, monkeypatch) -> None
         assert run["ServiceRole"] == "arn:aws:iam::<account-id>:role/bigfruits/bigfruits-emr-service-role"
         assert run["JobFlowRole"] == "arn:aws:iam::<account-id>:instance-profile/bigfruits/bigfruits-emr-ec2-role"
         assert "CreateRole" in operations and "CreateKeyPair" in operations and "PutObject" in operations
+        # The nodes get our own policy (our bucket only), not AmazonElasticMapReduceforEC2Role.
+        [node] = [json.loads(x)["params"] for x in lines if '"PutRolePolicy"' in x
+                  and "bigfruits-emr-ec2-role" in x]
+        assert '"arn:aws:s3:::b/*"' in node["PolicyDocument"] and '"s3:*"' not in node["PolicyDocument"]
+        assert "AmazonElasticMapReduceforEC2Role" not in " ".join(
+            x for x in lines if '"AttachRolePolicy"' in x)
     if args[0] == "submit":
         assert operations == ["AddJobFlowSteps"]
         assert '"JobFlowId": "j-EXISTING"' in lines[0]

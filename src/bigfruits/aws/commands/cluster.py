@@ -182,6 +182,9 @@ def ensure_roles(ctx: AwsContext) -> None:
     project = ctx.settings.project
     created = _ensure_role(ctx, iam.service_role_name(project), iam.create_service_role(project))
     created |= _ensure_role(ctx, iam.ec2_role_name(project), iam.create_ec2_role(project))
+    put_policy, detach_old = iam.put_node_policy(project, ctx.bucket())
+    ctx.send(put_policy)
+    ctx.sender.attempt(detach_old, "NoSuchEntity")
     ctx.state.add(ROLE_KIND, iam.service_role_name(project))
     ctx.state.add(ROLE_KIND, iam.ec2_role_name(project))
     ctx.state.add(INSTANCE_PROFILE_KIND, iam.instance_profile_name(project))
