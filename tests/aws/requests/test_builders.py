@@ -87,7 +87,8 @@ def test_studio_flavor_has_livy_gateway_and_managed_policy_tag() -> None:
     assert [a["Name"] for a in params["Applications"]] == ["Spark", "Livy", "JupyterEnterpriseGateway"]
     assert {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"} in params["Tags"]
     livy = {c["Classification"]: c for c in params["Configurations"]}["livy-conf"]["Properties"]
-    assert livy["livy.server.session.timeout"] == "8h"
+    # AWS's EMR Studio recommendations: a long Livy session timeout, Spark in cluster mode.
+    assert livy == {"livy.server.session.timeout": "8h", "livy.spark.deploy-mode": "cluster"}
     assert params["Steps"] == []
 
 

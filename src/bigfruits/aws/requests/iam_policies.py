@@ -134,6 +134,14 @@ def service_role_policy(settings: StudioSettings, vpc_id: str,
                     "ec2:DescribeTags", "ec2:DescribeInstances", "ec2:DescribeSubnets",
                     "ec2:DescribeVpcs"],
          "Resource": "*"},
+        # Workspace collaboration: Studio looks up the IAM users/roles (and, with IAM Identity
+        # Center, the directory users) a Workspace is shared with; the statement of AWS's sample
+        # service role policy (https://docs.aws.amazon.com/emr/latest/ManagementGuide/
+        # emr-studio-service-role.html). Read-only lookups; IAM has no resource scoping for them.
+        {"Sid": "AllowWorkspaceCollaboration", "Effect": "Allow",
+         "Action": ["iam:GetUser", "iam:GetRole", "iam:ListUsers", "iam:ListRoles",
+                    "sso:GetManagedApplicationInstance", "sso-directory:SearchUsers"],
+         "Resource": "*"},
         {"Sid": "AllowSecretsManagerReadOnlyActionsWithEMRTags", "Effect": "Allow",
          "Action": ["secretsmanager:GetSecretValue"],
          "Resource": "arn:aws:secretsmanager:*:*:secret:*", "Condition": _EMR_TAG_ON_RESOURCE},
