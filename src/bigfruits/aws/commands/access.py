@@ -64,6 +64,14 @@ def cluster_vpc(ctx: AwsContext) -> str:
     return str(vpcs[0]["VpcId"])
 
 
+def subnet_reaches_internet(ctx: AwsContext, subnet_id: str, vpc_id: str) -> bool:
+    """Its own route table, else the VPC's main one, has a default route to an igw-/nat-."""
+    tables = ctx.send(ec2.route_tables_of_subnet(subnet_id)).get("RouteTables", [])
+    if not tables:
+        tables = ctx.send(ec2.main_route_table(vpc_id)).get("RouteTables", [])
+    return ec2.reaches_internet(tables)
+
+
 def ensure_ssh_group(ctx: AwsContext, vpc_id: Optional[str] = None) -> str:
     """Our SSH group in the cluster's VPC (found by tags, created once per VPC); its id."""
     wanted = ec2.ssh_group_name(ctx.settings.project)

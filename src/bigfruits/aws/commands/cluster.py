@@ -206,10 +206,19 @@ def _in_cluster_subnet(ctx: AwsContext, flavor: Flavor) -> AwsContext:
     if ctx.settings.subnet_id or not flavor.joins_studio_network:
         return ctx
     for studio_id in ctx.state.ids("studio"):
-        subnets = ctx.state.attrs("studio", studio_id).get("subnets") or []
-        if subnets:
-            ctx.echo(f"  in subnet {subnets[0]}, in the VPC of Studio {studio_id}")
-            return replace(ctx, settings=replace(ctx.settings, subnet_id=subnets[0]))
+        attrs = ctx.state.attrs("studio", studio_id)
+        subnets = attrs.get("subnets") or []
+        if not subnets:
+            continue
+        # The bootstrap installs Python packages: the subnet must reach the internet.
+        for subnet in subnets:
+            if access.subnet_reaches_internet(ctx, subnet, str(attrs.get("vpc", ""))):
+                ctx.echo(f"  in subnet {subnet}, in the VPC of Studio {studio_id}")
+                return replace(ctx, settings=replace(ctx.settings, subnet_id=subnet))
+        raise InputError(
+            f"none of Studio {studio_id}'s subnets ({', '.join(subnets)}) reaches the internet, "
+            "so the bootstrap could not install anything",
+            "pass --subnet-id of a subnet routing 0.0.0.0/0 to an internet or NAT gateway")
     return ctx
 
 

@@ -59,6 +59,9 @@ DRY_RUN_RESPONSES: Dict[str, Union[Answer, Callable[[Dict[str, Any]], Answer]]] 
     "DescribeVpcs": {"Vpcs": [{"VpcId": "<default-vpc-id>"}]},
     "DescribeSubnets": {"Subnets": [{"SubnetId": "<subnet-ids-of-the-vpc>",
                                      "VpcId": "<vpc-of-the-subnet>"}]},
+    # A dry run assumes the subnet reaches the internet (the real run checks it).
+    "DescribeRouteTables": {"RouteTables": [{"Routes": [
+        {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-<internet-gateway-id>"}]}]},
     "DescribeCluster": {
         "Cluster": {
             "Id": "<cluster-id>",

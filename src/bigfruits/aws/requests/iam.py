@@ -56,6 +56,10 @@ def list_attached_policies(name: str) -> AwsRequest:
     return AwsRequest("iam", "ListAttachedRolePolicies", {"RoleName": name})
 
 
+def list_inline_policies(name: str) -> AwsRequest:
+    return AwsRequest("iam", "ListRolePolicies", {"RoleName": name})
+
+
 def get_policy_version(arn: str, version_id: str) -> AwsRequest:
     return AwsRequest("iam", "GetPolicyVersion", {"PolicyArn": arn, "VersionId": version_id})
 
@@ -168,7 +172,7 @@ def role_dependents(role: str) -> List[AwsRequest]:
     """The three listings that say what must be removed before ``DeleteRole``."""
     return [
         list_attached_policies(role),
-        AwsRequest("iam", "ListRolePolicies", {"RoleName": role}),
+        list_inline_policies(role),
         AwsRequest("iam", "ListInstanceProfilesForRole", {"RoleName": role}),
     ]
 
