@@ -390,6 +390,7 @@ def terminate_and_wait(ctx: AwsContext, cluster_id: str, wait: bool = True) -> N
                  f"cluster {cluster_id}", TERMINATE_TIMEOUT_S, ctx.injected.poll_interval_s,
                  ctx.injected.sleep, ctx.injected.clock, ctx.echo)
     ctx.state.remove(CLUSTER_KIND, cluster_id)
+    access.forget_host_keys(ctx, cluster_id)
     if ctx.state.get("cluster") == cluster_id:
         ctx.state.set("cluster", None)
     ctx.echo(f"cluster {cluster_id} terminated")
