@@ -98,24 +98,26 @@ class Sender:
         return self._clients[service]
 
     def send(self, request: AwsRequest) -> Answer:
-        method = getattr(self.client(request.service), _snake(request.operation))
+        client = self.client(request.service)
+        method = getattr(client, _snake(request.operation))
         try:
             return method(**request.params)
         except Exception as exc:
-            raise translate(exc, request.service, request.operation) from exc
+            endpoint = getattr(getattr(client, "meta", None), "endpoint_url", None)
+            raise translate(exc, request.service, request.operation, endpoint) from exc
 
     def upload_file(self, path: str, bucket: str, key: str) -> None:
         """boto3's transfer manager (multipart, retries) for one file."""
         try:
             self.client("s3").upload_file(path, bucket, key, Config=TRANSFER_CONFIG)
         except Exception as exc:
-            raise translate(exc, "s3", "PutObject") from exc
+            raise translate(exc, "s3", "PutObject", self.client("s3").meta.endpoint_url) from exc
 
     def download_file(self, bucket: str, key: str, path: str) -> None:
         try:
             self.client("s3").download_file(bucket, key, path, Config=TRANSFER_CONFIG)
         except Exception as exc:
-            raise translate(exc, "s3", "GetObject") from exc
+            raise translate(exc, "s3", "GetObject", self.client("s3").meta.endpoint_url) from exc
 
     def attempt(self, request: AwsRequest, *ok_codes: str) -> Optional[Answer]:
         """Send, but return None when AWS answers with one of ``ok_codes`` (already exists,
