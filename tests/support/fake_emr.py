@@ -1,4 +1,5 @@
-"""A fake EMR over the moto server: clusters and steps that advance one state per poll."""
+"""A fake EMR over the moto server: clusters and steps that advance one state per poll, and a
+pipeline step that "writes" its results where its own ``--output`` argument says."""
 from __future__ import annotations
 
 import copy
@@ -21,7 +22,8 @@ class FakeEmr(MotoSender):
                  step_states: Optional[List[str]] = None, cluster_reason: Optional[Dict[str, str]] = None,
                  step_failure: Optional[Dict[str, str]] = None,
                  on_step_done: Optional[Callable[[str, str], None]] = None,
-                 run_job_flow_errors: Optional[List[Tuple[str, str]]] = None) -> None:
+                 run_job_flow_errors: Optional[List[Tuple[str, str]]] = None,
+                 results: Optional[Dict[str, bytes]] = None) -> None:
         super().__init__(inner)
         #: ``[]``: moto's own cluster states (only the steps are scripted).
         self.cluster_states = list(["STARTING", "BOOTSTRAPPING", "WAITING"] if cluster_states is None
@@ -33,6 +35,8 @@ class FakeEmr(MotoSender):
         #: (code, message) answered to the first RunJobFlow calls, one each, as AWS would.
         self.run_job_flow_errors = list(run_job_flow_errors or [])
         self.run_job_flow_calls = 0
+        #: relative path -> bytes: what a pipeline step that COMPLETED wrote under its --output.
+        self.results = dict(results or {})
         self.terminated: List[str] = []
         self.polls: Dict[str, int] = {}
 
@@ -64,6 +68,18 @@ class FakeEmr(MotoSender):
             answer["Step"]["Status"]["State"] = state
             if state == "FAILED" and self.step_failure:
                 answer["Step"]["Status"]["FailureDetails"] = self.step_failure
+            if state == "COMPLETED" and self.results:
+                self._write_results(answer["Step"].get("Config", {}).get("Args", []))
             if state in ("COMPLETED", "FAILED") and self.on_step_done:
                 self.on_step_done(request.params["ClusterId"], request.params["StepId"])
         return answer
+
+    def _write_results(self, args: List[str]) -> None:
+        """Where the real step writes: the value after ``--output`` in its own arguments (so a
+        change of where submit sends the output cannot go unnoticed)."""
+        if "--output" not in args or args.index("--output") + 1 >= len(args):
+            return
+        bucket, _, prefix = args[args.index("--output") + 1][len("s3://"):].partition("/")
+        prefix = prefix if prefix.endswith("/") or not prefix else prefix + "/"
+        for path, body in self.results.items():
+            super().send(AwsRequest("s3", "PutObject", {"Bucket": bucket, "Key": prefix + path, "Body": body}))

@@ -162,7 +162,7 @@ def disconnect_cmd(ctx: AwsContext) -> None:
 
 @aws.command("submit", context_settings={"ignore_unknown_options": True})
 @click.option("--input", "input_uri", help="s3:// input [s3://<bucket>/raw/].")
-@click.option("--output", "output_uri", help="s3:// output [s3://<bucket>/output/].")
+@click.option("--output", "output_uri", help="s3:// output [s3://<bucket>/output/<run id>/, new each run].")
 @click.option("--cluster-id")
 @click.option("--no-wait", is_flag=True)
 @click.option("--timeout", "timeout_s", type=float, default=3 * 3600, show_default=True, help="Seconds.")
@@ -191,12 +191,13 @@ def logs_cmd(ctx: AwsContext, step_id: Optional[str], stream: str, lines: int, c
 
 @aws.command("download-results")
 @click.argument("dest", required=False, default="results", type=click.Path(path_type=Path))
+@click.option("--run", "run_id", help="Run id (its folder under s3://<bucket>/output/) [the last submitted].")
 @pass_aws()
-def download_results_cmd(ctx: AwsContext, dest: Path) -> None:
-    """Download s3://<bucket>/output/ (features, PCA) to DEST [./results]."""
+def download_results_cmd(ctx: AwsContext, dest: Path, run_id: Optional[str]) -> None:
+    """Download one run's output (features, PCA) to DEST [./results]."""
     from bigfruits.aws.commands.storage import download_results
 
-    download_results(ctx, dest)
+    download_results(ctx, dest, run_id)
 
 
 @aws.command("terminate")

@@ -315,11 +315,12 @@ def submit(
     """The pipeline as an EMR step on S3 input/output; waits, and on failure shows why."""
     found = current_cluster(ctx, cluster_id)
     bucket = ctx.bucket()
-    step = s.pipeline_step(input_uri or b.s3_uri(bucket, b.RAW_PREFIX),
-                           output_uri or b.s3_uri(bucket, b.OUTPUT_PREFIX), extra_args)
+    output_uri = output_uri or b.s3_uri(bucket, b.run_output_key(ctx.injected.run_id()))
+    step = s.pipeline_step(input_uri or b.s3_uri(bucket, b.RAW_PREFIX), output_uri, extra_args)
     step_id = str(ctx.send(s.add_steps(found, [step]))["StepIds"][0])
     ctx.state.set("last_step", step_id)
-    ctx.echo(f"step {step_id} submitted to {found}")
+    ctx.state.set("last_output", output_uri)
+    ctx.echo(f"step {step_id} submitted to {found}; results go to {output_uri}")
     if not wait or ctx.dry_run:
         return step_id
     answer = wait_for_step(ctx, found, step_id, timeout_s)
@@ -331,7 +332,7 @@ def submit(
             ctx.echo(f"  log: {details['LogFile']}")
         ctx.echo(step_log_tail(ctx, found, step_id))
         raise AwsError(f"the pipeline step {status_['State']}", "read the stderr above (`bigfruits aws logs` shows more)")
-    ctx.echo(f"step {step_id} completed; results in {step['HadoopJarStep']['Args'][-1 - len(extra_args)]}")
+    ctx.echo(f"step {step_id} completed; results in {output_uri} (`bigfruits aws download-results`)")
     return step_id
 
 
