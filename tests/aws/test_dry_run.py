@@ -19,6 +19,7 @@ COMMANDS = [
     ["create-cluster", "--yes"],
     ["create-cluster", "--yes", "--flavor", "studio"],
     ["submit", "--", "--k", "20"],
+    ["run", "--yes", "--", "--k", "20"],
     ["status"],
     ["terminate"],
     ["destroy", "--yes"],
@@ -66,6 +67,11 @@ def test_dry_run_prints_only_valid_requests(args, tmp_path, monkeypatch) -> None
         assert '"arn:aws:s3:::b/*"' in node["PolicyDocument"] and '"s3:*"' not in node["PolicyDocument"]
         assert "AmazonElasticMapReduceforEC2Role" not in " ".join(
             x for x in lines if '"AttachRolePolicy"' in x)
+    if args[0] == "run":
+        run = [json.loads(x) for x in lines if '"RunJobFlow"' in x][0]["params"]
+        assert run["Instances"]["KeepJobFlowAliveWhenNoSteps"] is False
+        assert [(x["Name"], x["ActionOnFailure"]) for x in run["Steps"]] == [("bigfruits run", "TERMINATE_CLUSTER")]
+        assert "Ec2KeyName" not in run["Instances"] and "CreateKeyPair" not in operations
     if args[0] == "submit":
         assert operations == ["AddJobFlowSteps"]
         assert '"JobFlowId": "j-EXISTING"' in lines[0]

@@ -99,7 +99,7 @@ def _skip_setup(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr("bigfruits.aws.commands.access.cluster_vpc", lambda ctx: "vpc-1")
     monkeypatch.setattr("bigfruits.aws.commands.access.ensure_ssh_group", lambda ctx, vpc_id: "sg-1")
     monkeypatch.setattr("bigfruits.aws.commands.access.create_keypair", lambda ctx: None)
-    monkeypatch.setattr("bigfruits.aws.commands.cluster._upload_bootstrap", lambda ctx, wheel: None)
+    monkeypatch.setattr("bigfruits.aws.commands.cluster.upload_bootstrap", lambda ctx, wheel: None)
     monkeypatch.setattr("bigfruits.aws.commands.cluster._place_notebook", lambda ctx, f, n: None)
 
 

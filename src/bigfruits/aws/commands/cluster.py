@@ -52,7 +52,7 @@ def notebook_path() -> Optional[Path]:
     return root / "notebooks" / NOTEBOOK_NAME
 
 
-def _upload_bootstrap(ctx: AwsContext, wheel: Optional[Path]) -> None:
+def upload_bootstrap(ctx: AwsContext, wheel: Optional[Path]) -> None:
     for name in (c.BOOTSTRAP_SCRIPT, c.CONSTRAINTS_FILE):
         place_file(ctx, NODE_DIR / name, b.BOOTSTRAP_PREFIX + name)
     if ctx.dry_run and wheel is None:
@@ -96,7 +96,7 @@ def create_cluster(
     ensure_roles(ctx)
     group_id = access.ensure_ssh_group(ctx, vpc_id)
     access.create_keypair(ctx)
-    _upload_bootstrap(ctx, wheel)
+    upload_bootstrap(ctx, wheel)
     _place_notebook(ctx, flavor, notebook if notebook is not None else notebook_path())
     password, password_key, password_uri = None, None, None
     if flavor.sets_jupyterhub_password:
@@ -326,14 +326,19 @@ def submit(
     answer = wait_for_step(ctx, found, step_id, timeout_s)
     status_ = answer["Step"]["Status"]
     if status_["State"] != "COMPLETED":
-        details = status_.get("FailureDetails", {})
-        ctx.echo(f"step {step_id} {status_['State']}: {details.get('Reason', '')} {details.get('Message', '')}".rstrip())
-        if details.get("LogFile"):
-            ctx.echo(f"  log: {details['LogFile']}")
-        ctx.echo(step_log_tail(ctx, found, step_id))
+        show_step_failure(ctx, found, step_id, status_)
         raise AwsError(f"the pipeline step {status_['State']}", "read the stderr above (`bigfruits aws logs` shows more)")
     ctx.echo(f"step {step_id} completed; results in {output_uri} (`bigfruits aws download-results`)")
     return step_id
+
+
+def show_step_failure(ctx: AwsContext, cluster_id: str, step_id: str, status_: Dict[str, Any]) -> None:
+    """EMR's FailureDetails of a step that did not complete, then the end of its stderr."""
+    details = status_.get("FailureDetails", {})
+    ctx.echo(f"step {step_id} {status_['State']}: {details.get('Reason', '')} {details.get('Message', '')}".rstrip())
+    if details.get("LogFile"):
+        ctx.echo(f"  log: {details['LogFile']}")
+    ctx.echo(step_log_tail(ctx, cluster_id, step_id))
 
 
 def wait_for_step(ctx: AwsContext, cluster_id: str, step_id: str, timeout_s: float) -> Dict[str, Any]:

@@ -3,7 +3,7 @@
 The files it names (``bootstrap.sh``, the constraints) are in ``aws/node/``."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from bigfruits import __version__
 from bigfruits.aws.core.request import AwsRequest
@@ -87,10 +87,12 @@ def bootstrap_action(bucket: str) -> Dict[str, Any]:
 def run_job_flow(
     settings: AwsSettings,
     flavor: Flavor,
-    ssh_group_id: str,
+    ssh_group_id: Optional[str],
     jupyterhub_password_uri: Optional[str] = None,
     *,
     account_id: str,
+    steps: Sequence[Dict[str, Any]] = (),
+    keep_alive: bool = True,
 ) -> AwsRequest:
     """The whole cluster in one request: applications and configurations from the flavor,
     our bootstrap, logs in S3, tags, our SSH group, and an idle auto-termination policy.
@@ -103,9 +105,13 @@ def run_job_flow(
     tags = dict(managed_tags(settings.project))
     tags.update(flavor.tags)
     tags[FLAVOR_TAG] = flavor.name
-    steps = []
+    all_steps = []
     if flavor.sets_jupyterhub_password and jupyterhub_password_uri:
-        steps.append(jupyterhub_password_step(jupyterhub_password_uri))
+        all_steps.append(jupyterhub_password_step(jupyterhub_password_uri))
+    all_steps += list(steps)
+    # No SSH group: no key pair either (a batch run is never logged into).
+    ssh = ({"Ec2KeyName": settings.key_pair_name, "AdditionalMasterSecurityGroups": [ssh_group_id]}
+           if ssh_group_id else {})
     params: Dict[str, Any] = {
         "Name": f"{settings.project}-{flavor.name}",
         "LogUri": s3_uri(bucket, LOGS_PREFIX),
@@ -114,14 +120,14 @@ def run_job_flow(
         "Configurations": configurations(flavor, bucket),
         "Instances": {
             "InstanceGroups": instance_groups(settings),
-            "Ec2KeyName": settings.key_pair_name,
-            "KeepJobFlowAliveWhenNoSteps": True,
+            # False: the cluster terminates itself once its steps end (a batch run).
+            "KeepJobFlowAliveWhenNoSteps": keep_alive,
             "TerminationProtected": False,
-            "AdditionalMasterSecurityGroups": [ssh_group_id],
+            **ssh,
             **({"Ec2SubnetId": settings.subnet_id} if settings.subnet_id else {}),
         },
         "BootstrapActions": [bootstrap_action(bucket)],
-        "Steps": steps,
+        "Steps": all_steps,
         "ServiceRole": iam.service_role_arn(account_id, settings.project),
         "JobFlowRole": iam.instance_profile_arn(account_id, settings.project),
         "VisibleToAllUsers": True,

@@ -87,6 +87,16 @@ FLAVORS: Dict[str, Flavor] = {
 }
 
 
+#: A batch run's cluster (``bigfruits aws run``): Spark and our package, no notebook server;
+#: not offered to create-cluster, since it ends with its one step.
+BATCH = Flavor(
+    name="batch",
+    description="a batch run: the pipeline step, then the cluster terminates itself",
+    applications=("Hadoop", "Spark"),
+    configurations=(_spark_env(),),
+)
+
+
 def get_flavor(name: str) -> Flavor:
     try:
         return FLAVORS[name]

@@ -17,9 +17,13 @@ DRIVER_PATH = "/usr/local/lib/bigfruits/driver.py"
 COMMAND_RUNNER = "command-runner.jar"
 STEP_DONE_STATES = ("COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED")
 PASSWORD_STEP_NAME = "set JupyterHub password"
+PIPELINE_STEP_NAME = "bigfruits run"
 
 
-def pipeline_step(input_uri: str, output_uri: str, extra_args: Sequence[str] = ()) -> Dict[str, Any]:
+def pipeline_step(input_uri: str, output_uri: str, extra_args: Sequence[str] = (),
+                  action_on_failure: str = "CONTINUE") -> Dict[str, Any]:
+    """``action_on_failure``: CONTINUE on a cluster kept for more work; TERMINATE_CLUSTER for
+    a batch run, whose cluster must not outlive its step."""
     args: List[str] = [
         "spark-submit",
         "--deploy-mode",
@@ -33,8 +37,8 @@ def pipeline_step(input_uri: str, output_uri: str, extra_args: Sequence[str] = (
         *extra_args,
     ]
     return {
-        "Name": "bigfruits run",
-        "ActionOnFailure": "CONTINUE",
+        "Name": PIPELINE_STEP_NAME,
+        "ActionOnFailure": action_on_failure,
         "HadoopJarStep": {"Jar": COMMAND_RUNNER, "Args": args},
     }
 
