@@ -19,6 +19,7 @@ COMMANDS = [
     ["create-cluster", "--yes"],
     ["create-cluster", "--yes", "--flavor", "studio"],
     ["submit", "--", "--k", "20"],
+    ["run", "--yes", "--", "--k", "20"],
     ["status"],
     ["terminate"],
     ["destroy", "--yes"],
@@ -56,7 +57,21 @@ def test_dry_run_prints_only_valid_requests(args, tmp_path, monkeypatch) -> None
     if args[0] == "create-cluster":
         run = [json.loads(x) for x in lines if '"RunJobFlow"' in x][0]["params"]
         assert run["AutoTerminationPolicy"] == {"IdleTimeout": 3600}
+        # Roles with our path go by ARN (a bare name would resolve to role/<name>).
+        assert run["ServiceRole"] == "arn:aws:iam::<account-id>:role/bigfruits/bigfruits-emr-service-role"
+        assert run["JobFlowRole"] == "arn:aws:iam::<account-id>:instance-profile/bigfruits/bigfruits-emr-ec2-role"
         assert "CreateRole" in operations and "CreateKeyPair" in operations and "PutObject" in operations
+        # The nodes get our own policy (our bucket only), not AmazonElasticMapReduceforEC2Role.
+        [node] = [json.loads(x)["params"] for x in lines if '"PutRolePolicy"' in x
+                  and "bigfruits-emr-ec2-role" in x]
+        assert '"arn:aws:s3:::b/*"' in node["PolicyDocument"] and '"s3:*"' not in node["PolicyDocument"]
+        assert "AmazonElasticMapReduceforEC2Role" not in " ".join(
+            x for x in lines if '"AttachRolePolicy"' in x)
+    if args[0] == "run":
+        run = [json.loads(x) for x in lines if '"RunJobFlow"' in x][0]["params"]
+        assert run["Instances"]["KeepJobFlowAliveWhenNoSteps"] is False
+        assert [(x["Name"], x["ActionOnFailure"]) for x in run["Steps"]] == [("bigfruits run", "TERMINATE_CLUSTER")]
+        assert "Ec2KeyName" not in run["Instances"] and "CreateKeyPair" not in operations
     if args[0] == "submit":
         assert operations == ["AddJobFlowSteps"]
         assert '"JobFlowId": "j-EXISTING"' in lines[0]

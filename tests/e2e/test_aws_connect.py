@@ -92,6 +92,12 @@ def test_connect_forwards_through_a_real_sshd(aws_env, built_wheel, sshd, web) -
     try:
         out = run(args).output
         assert "tunnel up in the background" in out
+        # The host key went into this cluster's own known_hosts, and nowhere shared.
+        cluster_id = boto("emr").list_clusters()["Clusters"][0]["Id"]
+        ssh_dir = aws_env["tmp"] / "state" / "ssh"
+        known = ssh_dir / "known_hosts.d" / cluster_id
+        assert known.read_text().split()[1] == "ssh-ed25519"
+        assert not (ssh_dir / "known_hosts").exists()
         assert _ssh_rules() == [f"{CALLER_IP}/32"]
         body = urllib.request.urlopen(f"http://127.0.0.1:{local}/index.html", timeout=10).read()
         assert body == b"hello from the master"
@@ -104,5 +110,6 @@ def test_connect_forwards_through_a_real_sshd(aws_env, built_wheel, sshd, web) -
         out = run(["terminate"]).output
         assert f"port 22 closed for {CALLER_IP}/32" in out and "tunnel closed" in out
         assert _ssh_rules() == []
+        assert not known.exists()  # a later cluster behind the same name starts afresh
     finally:
         run(["disconnect"], expect_ok=False)

@@ -3,7 +3,8 @@ create-bucket -> upload-dataset -> create-keypair -> create-cluster --yes -> sta
 submit -> download-results -> terminate -> destroy, ending with nothing of ours in moto.
 
 moto: everything except step progress. FakeEmr (moto underneath): the step goes
-PENDING -> RUNNING -> COMPLETED and "writes" the pipeline's output, because moto's steps never run.
+PENDING -> RUNNING -> COMPLETED and "writes" the pipeline's output under the step's own --output,
+because moto's steps never run.
 """
 from __future__ import annotations
 
@@ -22,11 +23,8 @@ from tests.support.moto_server import (
 __all__ = ["aws_env", "built_wheel", "moto_tls", "moto_url"]  # fixtures used below
 
 
-def _write_outputs(cluster_id: str, step_id: str) -> None:
-    """What the pipeline step writes when it completes (moto does not run it)."""
-    s3 = boto("s3")
-    s3.put_object(Bucket=BUCKET, Key="output/features/part-0.parquet", Body=b"PAR1features")
-    s3.put_object(Bucket=BUCKET, Key="output/pca/components.csv", Body=b"pc1,pc2\n0.1,0.2\n")
+#: What the pipeline step writes under its --output when it completes (moto does not run it).
+RESULTS = {"features/part-0.parquet": b"PAR1features", "pca/components.csv": b"pc1,pc2\n0.1,0.2\n"}
 
 
 @pytest.mark.slow
@@ -70,7 +68,7 @@ def test_whole_lifecycle_leaves_nothing_behind(aws_env, built_wheel, tmp_path: P
     out = run(["status"]).output
     assert cluster_id in out and "WAITING" in out and "$" in out
 
-    out = run(["submit", "--", "--k", "5"], injected(lambda s: FakeEmr(s, on_step_done=_write_outputs))).output
+    out = run(["submit", "--", "--k", "5"], injected(lambda s: FakeEmr(s, results=RESULTS))).output
     assert "RUNNING" in out and "completed" in out
     step = boto("emr").list_steps(ClusterId=cluster_id)["Steps"][0]
     assert step["Config"]["Args"][-2:] == ["--k", "5"]

@@ -11,7 +11,15 @@ from click.testing import CliRunner
 from bigfruits.aws.cli import aws
 from bigfruits.aws.core.context import Injected
 from bigfruits.aws.core.send import Sender
-from tests.support.moto_server import CALLER_IP, MotoSender
+from tests.support.fake_emr import FakeEmr
+from tests.support.moto_server import CALLER_IP
+
+
+def moto_with_steps_that_finish(sender: Sender) -> Sender:
+    """moto's EMR steps never finish; create-cluster waits for the JupyterHub password step
+    to complete. By default, then: moto as it is, except that each step completes on its third
+    DescribeStep (FakeEmr with moto's own cluster states)."""
+    return FakeEmr(sender, cluster_states=[])
 
 
 def injected(fake: Optional[Callable[[Sender], Sender]] = None, answers: Optional[List[bool]] = None) -> Injected:
@@ -22,7 +30,7 @@ def injected(fake: Optional[Callable[[Sender], Sender]] = None, answers: Optiona
         clock["t"] += seconds
 
     replies = list(answers or [])
-    return Injected(wrap_sender=fake or MotoSender, ip_lookup=lambda: CALLER_IP, sleep=sleep,
+    return Injected(wrap_sender=fake or moto_with_steps_that_finish, ip_lookup=lambda: CALLER_IP, sleep=sleep,
                     clock=lambda: clock["t"], poll_interval_s=30.0,
                     confirm=(lambda q: replies.pop(0)) if answers is not None else None)
 

@@ -162,7 +162,7 @@ def disconnect_cmd(ctx: AwsContext) -> None:
 
 @aws.command("submit", context_settings={"ignore_unknown_options": True})
 @click.option("--input", "input_uri", help="s3:// input [s3://<bucket>/raw/].")
-@click.option("--output", "output_uri", help="s3:// output [s3://<bucket>/output/].")
+@click.option("--output", "output_uri", help="s3:// output [s3://<bucket>/output/<run id>/, new each run].")
 @click.option("--cluster-id")
 @click.option("--no-wait", is_flag=True)
 @click.option("--timeout", "timeout_s", type=float, default=3 * 3600, show_default=True, help="Seconds.")
@@ -174,6 +174,35 @@ def submit_cmd(ctx: AwsContext, input_uri: Optional[str], output_uri: Optional[s
     from bigfruits.aws.commands.cluster import submit
 
     submit(ctx, input_uri, output_uri, pipeline_args, cluster_id, wait=not no_wait, timeout_s=timeout_s)
+
+
+@aws.command("run", context_settings={"ignore_unknown_options": True})
+@click.option("--input", "input_uri", help="s3:// input [s3://<bucket>/raw/].")
+@click.option("--output", "output_uri", help="s3:// output [s3://<bucket>/output/<run id>/, new each run].")
+@click.option("--release", help="EMR release label [emr-7.9.0].")
+@click.option("--master-type", help="Master instance type [m5.xlarge].")
+@click.option("--core-type", help="Core instance type [m5.xlarge].")
+@click.option("--core-count", type=int, help="Number of core nodes [2].")
+@click.option("--subnet-id", help="Subnet to start in [the default VPC].")
+@click.option("--wheel", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Use this bigfruits wheel instead of building one from the checkout.")
+@click.option("--timeout", "timeout_s", type=float, default=3 * 3600, show_default=True,
+              help="Seconds to wait; then the cluster is terminated.")
+@click.option("--download-to", "dest", type=click.Path(path_type=Path), default=Path("results"),
+              show_default=True, help="Where the results are downloaded on success.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.argument("pipeline_args", nargs=-1, type=click.UNPROCESSED)
+@pass_aws(release="release", master_type="master_type", core_type="core_type",
+          core_count="core_count", subnet_id="subnet_id")
+def run_cmd(ctx: AwsContext, input_uri: Optional[str], output_uri: Optional[str], wheel: Optional[Path],
+            timeout_s: float, dest: Path, yes: bool, pipeline_args: tuple) -> None:
+    """The pipeline on a cluster of its own that terminates itself when the step ends (even if
+    this machine sleeps); waits, shows a failure's stderr, downloads the results. Extra args go
+    to `bigfruits run` (e.g. -- --k 50)."""
+    from bigfruits.aws.commands.batch import run_transient
+
+    run_transient(ctx, input_uri, output_uri, pipeline_args, wheel=wheel, yes=yes,
+                  timeout_s=timeout_s, dest=dest)
 
 
 @aws.command("logs")
@@ -191,12 +220,13 @@ def logs_cmd(ctx: AwsContext, step_id: Optional[str], stream: str, lines: int, c
 
 @aws.command("download-results")
 @click.argument("dest", required=False, default="results", type=click.Path(path_type=Path))
+@click.option("--run", "run_id", help="Run id (its folder under s3://<bucket>/output/) [the last submitted].")
 @pass_aws()
-def download_results_cmd(ctx: AwsContext, dest: Path) -> None:
-    """Download s3://<bucket>/output/ (features, PCA) to DEST [./results]."""
+def download_results_cmd(ctx: AwsContext, dest: Path, run_id: Optional[str]) -> None:
+    """Download one run's output (features, PCA) to DEST [./results]."""
     from bigfruits.aws.commands.storage import download_results
 
-    download_results(ctx, dest)
+    download_results(ctx, dest, run_id)
 
 
 @aws.command("terminate")

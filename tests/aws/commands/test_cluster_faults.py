@@ -82,7 +82,7 @@ def _stubbed_context(tmp_path) -> tuple:  # type: ignore[no-untyped-def]
     sender = Sender(session=None)
     sender._clients["emr"] = emr
     settings = AwsSettings(region="eu-west-1", bucket="b", state_file=tmp_path / "state.json")
-    ctx = AwsContext(settings, sender, State(settings.state_path()), injected())
+    ctx = AwsContext(settings, sender, State(settings.state_path()), injected(), _account="123456789012")
     return ctx, Stubber(emr)
 
 
@@ -99,7 +99,7 @@ def _skip_setup(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr("bigfruits.aws.commands.access.cluster_vpc", lambda ctx: "vpc-1")
     monkeypatch.setattr("bigfruits.aws.commands.access.ensure_ssh_group", lambda ctx, vpc_id: "sg-1")
     monkeypatch.setattr("bigfruits.aws.commands.access.create_keypair", lambda ctx: None)
-    monkeypatch.setattr("bigfruits.aws.commands.cluster._upload_bootstrap", lambda ctx, wheel: None)
+    monkeypatch.setattr("bigfruits.aws.commands.cluster.upload_bootstrap", lambda ctx, wheel: None)
     monkeypatch.setattr("bigfruits.aws.commands.cluster._place_notebook", lambda ctx, f, n: None)
 
 
@@ -162,3 +162,70 @@ def test_step_timeout_says_what_to_do(tmp_path) -> None:
         stub.add_response("describe_step", running, {"ClusterId": "j-1", "StepId": "s-1"})
     with stub, pytest.raises(AwsError, match="gave up waiting for step s-1 after 60s"):
         submit(ctx, timeout_s=60)
+
+
+def _iam_fake(errors):  # type: ignore[no-untyped-def]
+    """FakeEmr (over moto): moto's RunJobFlow never sees IAM lag; this one answers the given
+    ValidationExceptions first, as EMR does right after the roles are created."""
+    fakes = []
+    sleeps = []
+    obj = injected(lambda s: fakes.append(FakeEmr(s, run_job_flow_errors=errors)) or fakes[0])
+    real_sleep = obj.sleep
+    obj.sleep = lambda seconds: (sleeps.append(seconds), real_sleep(seconds))  # type: ignore[assignment]
+    return obj, fakes, sleeps
+
+
+def test_run_job_flow_is_retried_while_iam_has_not_propagated(aws_env, built_wheel) -> None:
+    _setup(built_wheel)
+    errors = [("ValidationException", "Invalid InstanceProfile: bigfruits-emr-ec2-role."),
+              ("ValidationException", "Service role arn:aws:iam::123456789012:role/bigfruits/"
+                                      "bigfruits-emr-service-role has insufficient EC2 permissions")]
+    obj, fakes, sleeps = _iam_fake(errors)
+    run(["create-cluster", "--yes", "--wheel", str(built_wheel)], obj)
+    assert fakes[0].run_job_flow_calls == 3
+    assert len(boto("emr").list_clusters()["Clusters"]) == 1
+    assert sleeps[:3] == [10.0, 5.0, 10.0]  # the IAM settling pause, then the backoff
+
+
+def test_run_job_flow_gives_up_after_about_two_minutes(aws_env, built_wheel) -> None:
+    _setup(built_wheel)
+    obj, fakes, sleeps = _iam_fake([("ValidationException", "Invalid InstanceProfile: x.")] * 20)
+    result = run(["create-cluster", "--yes", "--wheel", str(built_wheel)], obj, expect_ok=False)
+    assert "Invalid InstanceProfile" in str(result.exception)
+    assert fakes[0].run_job_flow_calls == 6 and 100 <= sum(sleeps[1:]) <= 150
+    assert boto("emr").list_clusters()["Clusters"] == []
+
+
+def test_other_validation_errors_fail_at_once(aws_env, built_wheel) -> None:
+    _setup(built_wheel)
+    obj, fakes, sleeps = _iam_fake([("ValidationException", "Instance type m5.huge is not supported.")])
+    result = run(["create-cluster", "--yes", "--wheel", str(built_wheel)], obj, expect_ok=False)
+    assert "m5.huge" in str(result.exception)
+    assert fakes[0].run_job_flow_calls == 1
+
+
+def test_failed_password_step_terminates_the_cluster_and_shows_no_password(aws_env, built_wheel) -> None:
+    # FakeEmr: the cluster comes up, the step that replaces JupyterHub's default password FAILS
+    # (moto's steps never run). Nobody may be left with a cluster open on jovyan/jupyter.
+    _setup(built_wheel)
+    fakes = []
+    obj = injected(lambda s: fakes.append(FakeEmr(s, step_states=["PENDING", "RUNNING", "FAILED"],
+                                                  step_failure={"Reason": "chpasswd failed"})) or fakes[0])
+    result = run(["create-cluster", "--yes", "--wheel", str(built_wheel)], obj, expect_ok=False)
+    assert result.exit_code != 0
+    assert "JupyterHub user jovyan" not in result.output
+    message = str(result.exception)
+    assert "\n" not in message and "sets the JupyterHub password FAILED (chpasswd failed)" in message
+    cluster_id = boto("emr").list_clusters()["Clusters"][0]["Id"]
+    assert fakes[0].terminated == [cluster_id]
+
+
+def test_password_is_printed_once_its_step_completed(aws_env, built_wheel) -> None:
+    _setup(built_wheel)
+    fakes = []
+    obj = injected(lambda s: fakes.append(FakeEmr(s)) or fakes[0])
+    out = run(["create-cluster", "--yes", "--wheel", str(built_wheel)], obj).output
+    assert out.index("COMPLETED") < out.index("JupyterHub user jovyan, password ")
+    step = [x for x in boto("emr").list_steps(ClusterId=boto("emr").list_clusters()["Clusters"][0]["Id"])["Steps"]
+            if x["Name"] == "set JupyterHub password"][0]
+    assert step["ActionOnFailure"] == "TERMINATE_CLUSTER"

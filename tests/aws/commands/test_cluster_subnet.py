@@ -37,10 +37,10 @@ def _cluster_subnet_and_groups() -> tuple:
 
 def test_run_job_flow_names_the_subnet_only_when_chosen() -> None:
     flavor = get_flavor("jupyterhub")
-    chosen = clusters.run_job_flow(AwsSettings(bucket="b", subnet_id="subnet-1"), flavor, "sg-1")
+    chosen = clusters.run_job_flow(AwsSettings(bucket="b", subnet_id="subnet-1"), flavor, "sg-1", account_id="123456789012")
     assert chosen.params["Instances"]["Ec2SubnetId"] == "subnet-1"
     _valid(chosen)
-    default = clusters.run_job_flow(AwsSettings(bucket="b"), flavor, "sg-1")
+    default = clusters.run_job_flow(AwsSettings(bucket="b"), flavor, "sg-1", account_id="123456789012")
     assert "Ec2SubnetId" not in default.params["Instances"]
 
 
@@ -68,10 +68,61 @@ def test_unknown_subnet_is_one_line_and_creates_no_cluster(aws_env, built_wheel)
     assert boto("iam").list_roles()["Roles"] == []  # checked before anything is created
 
 
+def _public_subnet(vpc: str, cidr: str) -> str:
+    """A subnet whose own route table sends 0.0.0.0/0 to an internet gateway (moto keeps both)."""
+    ec2 = boto("ec2")
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=cidr)["Subnet"]["SubnetId"]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+    return subnet
+
+
+def test_studio_cluster_starts_in_a_studio_subnet_that_reaches_the_internet(
+        aws_env, built_wheel, tmp_path: Path) -> None:
+    # moto server: VPC, subnets, internet gateway and route tables are real moto resources.
+    # The private subnet (no route out: the bootstrap could install nothing) comes first.
+    vpc, private = _private_subnet()
+    public = _public_subnet(vpc, "10.42.2.0/24")
+    state_file = tmp_path / "state.json"
+    State(state_file).add("studio", "es-TEST", name="bigfruits-studio", vpc=vpc, subnets=[private, public])
+    run(["--state-file", str(state_file), "create-bucket"])
+    out = run(["--state-file", str(state_file), "create-cluster", "--flavor", "studio", "--yes",
+               "--wheel", str(built_wheel)]).output
+    assert f"in subnet {public}, in the VPC of Studio es-TEST" in out
+    placed, _ = _cluster_subnet_and_groups()
+    assert placed == public
+    run(["--state-file", str(state_file), "terminate"])
+
+
+def test_studio_cluster_without_a_way_out_stops_before_creating_anything(
+        aws_env, built_wheel, tmp_path: Path) -> None:
+    vpc, private = _private_subnet()
+    state_file = tmp_path / "state.json"
+    State(state_file).add("studio", "es-TEST", name="bigfruits-studio", vpc=vpc, subnets=[private])
+    run(["--state-file", str(state_file), "create-bucket"])
+    result = run(["--state-file", str(state_file), "create-cluster", "--flavor", "studio", "--yes",
+                  "--wheel", str(built_wheel)], expect_ok=False)
+    assert isinstance(result.exception, InputError)
+    assert "reaches the internet" in str(result.exception) and "\n" not in str(result.exception)
+    assert boto("emr").list_clusters()["Clusters"] == []
+    assert boto("iam").list_roles()["Roles"] == []
+
+
 def test_studio_cluster_starts_in_the_studios_subnet(aws_env, built_wheel, tmp_path: Path) -> None:
     # The Studio itself is not in moto (see test_studio_flow.py, Stubber); what create-studio
-    # records in the state file is written here, the rest is moto.
+    # records in the state file is written here, the rest is moto. The subnet has no table of
+    # its own: the VPC's main route table, given a route to an internet gateway, applies.
     vpc, subnet = _private_subnet()
+    ec2 = boto("ec2")
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=vpc)
+    main = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                              {"Name": "association.main", "Values": ["true"]}])
+    ec2.create_route(RouteTableId=main["RouteTables"][0]["RouteTableId"],
+                     DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
     state_file = tmp_path / "state.json"
     State(state_file).add("studio", "es-TEST", name="bigfruits-studio", vpc=vpc, subnets=[subnet])
     run(["--state-file", str(state_file), "create-bucket"])

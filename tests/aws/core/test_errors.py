@@ -1,6 +1,9 @@
 """Faults become one line saying what to do, through the real ``bigfruits`` entry point."""
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 from botocore import exceptions as bce
 
@@ -58,3 +61,59 @@ def test_key_pair_without_local_private_key_is_a_clear_error(aws_env) -> None:
     boto("ec2").create_key_pair(KeyName="bigfruits-key")
     result = run(["create-keypair"], expect_ok=False)
     assert "private key" in str(result.exception) and "delete-key-pair" in str(result.exception)
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    """An endpoint that refuses everything with 403: an empty body (a proxy, a wrong endpoint)
+    or S3's AccessDenied (what our TLS-only bucket policy answers a plain-HTTP request)."""
+
+    body = b""
+
+    def _refuse(self) -> None:
+        self.send_response(403)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(self.body)
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _refuse
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def refusing_endpoint(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """A local plain-HTTP server standing in for an endpoint that answers 403 (moto cannot be
+    made to refuse a request with an empty body)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    for name, value in {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "eu-west-1",
+                        "AWS_EC2_METADATA_DISABLED": "true", "AWS_MAX_ATTEMPTS": "1",
+                        "BIGFRUITS_STATE_DIR": str(tmp_path / "state"),
+                        "BIGFRUITS_CONFIG": str(tmp_path / "none.toml"),
+                        "XDG_CONFIG_HOME": str(tmp_path)}.items():
+        monkeypatch.setenv(name, value)
+    yield url
+    server.shutdown()
+
+
+def test_a_403_without_body_says_operation_code_and_what_to_do(refusing_endpoint, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(_Refusing, "body", b"")
+    assert main(["aws", "--bucket", "b-1", "create-bucket"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "s3 ListBuckets: 403 (Forbidden)" in err
+    assert "see the message above" not in err and "permission" in err and refusing_endpoint in err
+
+
+def test_tls_only_bucket_and_plain_http_endpoint_says_so(refusing_endpoint, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(_Refusing, "body", b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied'
+                                           b'</Code><Message>Access Denied</Message></Error>')
+    assert main(["aws", "--bucket", "b-1", "create-bucket"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "s3 ListBuckets: AccessDenied (Access Denied)" in err
+    assert f"AWS_ENDPOINT_URL is plain HTTP ({refusing_endpoint})" in err and "https://" in err

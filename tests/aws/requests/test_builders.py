@@ -48,7 +48,7 @@ def test_bucket_policy_request_is_accepted_by_s3_model() -> None:
 
 @pytest.mark.parametrize("name", sorted(FLAVORS))
 def test_each_flavor_is_one_valid_run_job_flow(name: str) -> None:
-    request = clusters.run_job_flow(SETTINGS, get_flavor(name), "sg-1", "pw")
+    request = clusters.run_job_flow(SETTINGS, get_flavor(name), "sg-1", "pw", account_id="123456789012")
     _valid(request)
     params = request.params
     tags = {t["Key"]: t["Value"] for t in params["Tags"]}
@@ -65,7 +65,7 @@ def test_each_flavor_is_one_valid_run_job_flow(name: str) -> None:
 
 def test_jupyterhub_flavor_persists_to_the_bucket_and_sets_a_password() -> None:
     uri = "s3://bkt/" + s3.jupyterhub_password_key("0123abcd")
-    params = clusters.run_job_flow(SETTINGS, get_flavor("jupyterhub"), "sg-1", uri).params
+    params = clusters.run_job_flow(SETTINGS, get_flavor("jupyterhub"), "sg-1", uri, account_id="123456789012").params
     assert [a["Name"] for a in params["Applications"]] == ["Hadoop", "Spark", "JupyterHub"]
     conf = {c["Classification"]: c for c in params["Configurations"]}["jupyter-s3-conf"]["Properties"]
     assert conf == {"s3.persistence.enabled": "true", "s3.persistence.bucket": "bkt"}
@@ -83,11 +83,12 @@ def test_jupyterhub_password_object_is_private_and_encrypted() -> None:
 
 
 def test_studio_flavor_has_livy_gateway_and_managed_policy_tag() -> None:
-    params = clusters.run_job_flow(SETTINGS, get_flavor("studio"), "sg-1", "ignored").params
+    params = clusters.run_job_flow(SETTINGS, get_flavor("studio"), "sg-1", "ignored", account_id="123456789012").params
     assert [a["Name"] for a in params["Applications"]] == ["Spark", "Livy", "JupyterEnterpriseGateway"]
     assert {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"} in params["Tags"]
     livy = {c["Classification"]: c for c in params["Configurations"]}["livy-conf"]["Properties"]
-    assert livy["livy.server.session.timeout"] == "8h"
+    # AWS's EMR Studio recommendations: a long Livy session timeout, Spark in cluster mode.
+    assert livy == {"livy.server.session.timeout": "8h", "livy.spark.deploy-mode": "cluster"}
     assert params["Steps"] == []
 
 
@@ -120,7 +121,8 @@ def test_roles_and_key_pair_requests_are_valid_and_tagged() -> None:
 
 
 def test_cost_estimate_says_it_is_an_estimate() -> None:
-    assert hourly_cost({"m5.xlarge": 3}) == pytest.approx(0.72)
+    # 3 x (EC2 0.192 + EMR 0.048) + 3 x 79 GB gp3 at $0.08/GB-month over 730 h (us-east-1)
+    assert hourly_cost({"m5.xlarge": 3}) == pytest.approx(0.72 + 3 * 79 * 0.08 / 730)
     assert "estimate" in describe_cost({"m5.xlarge": 3})
-    assert "$1.44 so far" in describe_cost({"m5.xlarge": 3}, hours=2.0)
+    assert "$1.49 so far" in describe_cost({"m5.xlarge": 3}, hours=2.0)
     assert "unavailable" in describe_cost({"x9.huge": 1})

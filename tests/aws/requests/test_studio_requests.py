@@ -154,6 +154,15 @@ def test_policies_are_least_privilege() -> None:
     assert pass_role["Resource"] == "arn:aws:iam::123456789012:role/bigfruits/bigfruits-studio-service"
 
 
+def test_service_role_allows_workspace_collaboration_as_aws_documents() -> None:
+    # AWS's sample Studio service role policy: Studio looks up who a Workspace is shared with.
+    policy = service_role_policy(settings(), "vpc-1", ["subnet-1"])
+    (collab,) = [st for st in _statements(policy) if st["Sid"] == "AllowWorkspaceCollaboration"]
+    assert {"iam:GetUser", "iam:GetRole", "iam:ListUsers", "iam:ListRoles",
+            "sso:GetManagedApplicationInstance", "sso-directory:SearchUsers"} == set(collab["Action"])
+    assert collab["Effect"] == "Allow"
+
+
 def test_trust_policies_follow_the_auth_mode() -> None:
     trust = service_trust_policy("123456789012", "eu-west-3")["Statement"][0]
     assert trust["Principal"] == {"Service": "elasticmapreduce.amazonaws.com"}

@@ -64,6 +64,14 @@ def cluster_vpc(ctx: AwsContext) -> str:
     return str(vpcs[0]["VpcId"])
 
 
+def subnet_reaches_internet(ctx: AwsContext, subnet_id: str, vpc_id: str) -> bool:
+    """Its own route table, else the VPC's main one, has a default route to an igw-/nat-."""
+    tables = ctx.send(ec2.route_tables_of_subnet(subnet_id)).get("RouteTables", [])
+    if not tables:
+        tables = ctx.send(ec2.main_route_table(vpc_id)).get("RouteTables", [])
+    return ec2.reaches_internet(tables)
+
+
 def ensure_ssh_group(ctx: AwsContext, vpc_id: Optional[str] = None) -> str:
     """Our SSH group in the cluster's VPC (found by tags, created once per VPC); its id."""
     wanted = ec2.ssh_group_name(ctx.settings.project)
@@ -100,6 +108,18 @@ def ssh_dir(ctx: AwsContext) -> Path:
     return ctx.settings.state_path().parent / "ssh"
 
 
+def known_hosts_path(ctx: AwsContext, cluster_id: str) -> Path:
+    """One known_hosts per cluster: AWS reuses public DNS names, and a new cluster's host key
+    behind a name an old cluster had would make ssh (accept-new) refuse to connect."""
+    return ssh_dir(ctx) / "known_hosts.d" / cluster_id
+
+
+def forget_host_keys(ctx: AwsContext, cluster_id: str) -> None:
+    """At terminate: the cluster's host keys go with it."""
+    if not ctx.dry_run:
+        known_hosts_path(ctx, cluster_id).unlink(missing_ok=True)
+
+
 def connect(
     ctx: AwsContext,
     cluster_id: str,
@@ -127,9 +147,9 @@ def connect(
         raise InputError(f"private key {pem} not found", "run `bigfruits aws create-keypair`")
     control = ssh_dir(ctx) / "tunnel.ctl"
     tunnel.close_tunnel(control, ctx.state.get("tunnel_pid"))
-    cmd = tunnel.ssh_command(
-        target, ctx.settings.ssh_user, pem, forwards, control, ssh_dir(ctx) / "known_hosts", port
-    )
+    known_hosts = known_hosts_path(ctx, cluster_id)
+    known_hosts.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    cmd = tunnel.ssh_command(target, ctx.settings.ssh_user, pem, forwards, control, known_hosts, port)
     pid = tunnel.open_tunnel(cmd, control)
     ctx.state.set("tunnel_pid", pid)
     ctx.state.set("tunnel_control", str(control))

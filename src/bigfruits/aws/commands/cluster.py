@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import re
 import secrets
 import tempfile
 from dataclasses import replace
@@ -30,6 +31,10 @@ ROLE_KIND = "iam-role"
 INSTANCE_PROFILE_KIND = "instance-profile"
 #: IAM is eventually consistent: EMR may not see a brand-new instance profile for a few seconds.
 IAM_PROPAGATION_S = 10.0
+#: ... and sometimes for longer: RunJobFlow is retried with these waits (2 minutes in all) while
+#: EMR answers that it cannot use the instance profile or the service role yet.
+IAM_RETRY_DELAYS_S = (5.0, 10.0, 20.0, 40.0, 45.0)
+_IAM_NOT_YET = re.compile(r"instance ?profile|service ?role|jobflowrole|job flow role", re.IGNORECASE)
 #: What runs on every node: installed by the bootstrap action (see ``requests/emr/clusters``).
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 NOTEBOOK_NAME = "bigfruits-jupyterhub.ipynb"
@@ -47,7 +52,7 @@ def notebook_path() -> Optional[Path]:
     return root / "notebooks" / NOTEBOOK_NAME
 
 
-def _upload_bootstrap(ctx: AwsContext, wheel: Optional[Path]) -> None:
+def upload_bootstrap(ctx: AwsContext, wheel: Optional[Path]) -> None:
     for name in (c.BOOTSTRAP_SCRIPT, c.CONSTRAINTS_FILE):
         place_file(ctx, NODE_DIR / name, b.BOOTSTRAP_PREFIX + name)
     if ctx.dry_run and wheel is None:
@@ -84,14 +89,14 @@ def create_cluster(
     ctx.echo(f"cluster {settings.project}-{flavor.name}: {flavor.description}")
     ctx.echo(f"  {settings.release}, 1 x {settings.master_type} + {settings.core_count} x {settings.core_type}; "
              f"auto-terminates after {settings.idle_timeout_s // 60} min idle")
-    ctx.echo(f"  cost: {describe_cost(c.instance_counts(settings))}")
+    ctx.echo(f"  cost: {describe_cost(c.instance_counts(settings), region=ctx.region)}")
     if not (yes or ctx.dry_run) and not ctx.confirm("Create this cluster?"):
         raise InputError("cluster not created", "re-run and confirm, or pass --yes")
     vpc_id = access.cluster_vpc(ctx)  # first: a wrong --subnet-id creates nothing
     ensure_roles(ctx)
     group_id = access.ensure_ssh_group(ctx, vpc_id)
     access.create_keypair(ctx)
-    _upload_bootstrap(ctx, wheel)
+    upload_bootstrap(ctx, wheel)
     _place_notebook(ctx, flavor, notebook if notebook is not None else notebook_path())
     password, password_key, password_uri = None, None, None
     if flavor.sets_jupyterhub_password:
@@ -99,9 +104,10 @@ def create_cluster(
         password_key = b.jupyterhub_password_key(secrets.token_hex(8))
         ctx.send(b.put_jupyterhub_password(ctx.bucket(), password_key, password))
         password_uri = b.s3_uri(ctx.bucket(), password_key)
-    request = c.run_job_flow(ctx.settings_with_bucket(), flavor, group_id, password_uri)
+    request = c.run_job_flow(ctx.settings_with_bucket(), flavor, group_id, password_uri,
+                             account_id=ctx.account_id())
     try:
-        cluster_id = str(ctx.send(request)["JobFlowId"])
+        cluster_id = start_cluster(ctx, request)
     except BaseException:
         _delete_password(ctx, password_key)  # no cluster, no step to use (and delete) it
         raise
@@ -111,6 +117,8 @@ def create_cluster(
     try:
         if wait and not ctx.dry_run:
             wait_until_ready(ctx, cluster_id)
+            if password:
+                wait_for_password_step(ctx, cluster_id)
     except KeyboardInterrupt:
         ctx.echo(f"stopped waiting; cluster {cluster_id} keeps starting (`bigfruits aws terminate` stops it)")
         raise
@@ -119,10 +127,44 @@ def create_cluster(
         ctx.sender.attempt(c.terminate([cluster_id]))
         _delete_password(ctx, password_key)
         raise
-    if password:
+    if password and wait and not ctx.dry_run:
         ctx.echo(f"JupyterHub user jovyan, password {password}  (shown once: keep it; "
                  "the cluster deletes its copy once set)")
+    elif password:
+        ctx.echo(f"JupyterHub user jovyan, password {password}  (shown once: keep it; it works once "
+                 f"the step '{s.PASSWORD_STEP_NAME}' is COMPLETED in `bigfruits aws status`; "
+                 "if that step fails, EMR terminates the cluster)")
     return cluster_id
+
+
+def wait_for_password_step(ctx: AwsContext, cluster_id: str) -> None:
+    """Until the step that replaces JupyterHub's public default password has COMPLETED; any
+    other end raises (the caller terminates the cluster: no default password left reachable)."""
+    found = [x for x in ctx.send(s.list_steps(cluster_id)).get("Steps", [])
+             if x.get("Name") == s.PASSWORD_STEP_NAME]
+    if not found:
+        raise AwsError(f"cluster {cluster_id} has no step '{s.PASSWORD_STEP_NAME}'",
+                       "its JupyterHub keeps the default password: the cluster is terminated")
+    answer = wait_for_step(ctx, cluster_id, str(found[0]["Id"]), START_TIMEOUT_S)
+    state = answer["Step"]["Status"]["State"]
+    if state != "COMPLETED":
+        reason = answer["Step"]["Status"].get("FailureDetails", {}).get("Reason", "")
+        raise AwsError(f"the step that sets the JupyterHub password {state}" + (f" ({reason})" if reason else ""),
+                       "the cluster is terminated so its default password is never reachable; "
+                       "create it again (the bootstrap log is in s3://<bucket>/logs/)")
+
+
+def iam_not_visible_yet(exc: AwsError) -> bool:
+    """EMR's ValidationException about a role or instance profile created moments ago; IAM
+    propagates changes within seconds to minutes, so these are worth retrying (and only these)."""
+    return exc.code == "ValidationException" and bool(_IAM_NOT_YET.search(exc.message or str(exc)))
+
+
+def start_cluster(ctx: AwsContext, request: AwsRequest) -> str:
+    """RunJobFlow, retried with backoff while IAM has not propagated our new roles yet."""
+    answer = ctx.sender.send_with_backoff(request, iam_not_visible_yet, ctx.injected.sleep,
+                                          IAM_RETRY_DELAYS_S)
+    return str(answer["JobFlowId"])
 
 
 def _ensure_role(ctx: AwsContext, role_name: str, creation: List[AwsRequest]) -> bool:
@@ -140,6 +182,9 @@ def ensure_roles(ctx: AwsContext) -> None:
     project = ctx.settings.project
     created = _ensure_role(ctx, iam.service_role_name(project), iam.create_service_role(project))
     created |= _ensure_role(ctx, iam.ec2_role_name(project), iam.create_ec2_role(project))
+    put_policy, detach_old = iam.put_node_policy(project, ctx.bucket())
+    ctx.send(put_policy)
+    ctx.sender.attempt(detach_old, "NoSuchEntity")
     ctx.state.add(ROLE_KIND, iam.service_role_name(project))
     ctx.state.add(ROLE_KIND, iam.ec2_role_name(project))
     ctx.state.add(INSTANCE_PROFILE_KIND, iam.instance_profile_name(project))
@@ -161,10 +206,19 @@ def _in_cluster_subnet(ctx: AwsContext, flavor: Flavor) -> AwsContext:
     if ctx.settings.subnet_id or not flavor.joins_studio_network:
         return ctx
     for studio_id in ctx.state.ids("studio"):
-        subnets = ctx.state.attrs("studio", studio_id).get("subnets") or []
-        if subnets:
-            ctx.echo(f"  in subnet {subnets[0]}, in the VPC of Studio {studio_id}")
-            return replace(ctx, settings=replace(ctx.settings, subnet_id=subnets[0]))
+        attrs = ctx.state.attrs("studio", studio_id)
+        subnets = attrs.get("subnets") or []
+        if not subnets:
+            continue
+        # The bootstrap installs Python packages: the subnet must reach the internet.
+        for subnet in subnets:
+            if access.subnet_reaches_internet(ctx, subnet, str(attrs.get("vpc", ""))):
+                ctx.echo(f"  in subnet {subnet}, in the VPC of Studio {studio_id}")
+                return replace(ctx, settings=replace(ctx.settings, subnet_id=subnet))
+        raise InputError(
+            f"none of Studio {studio_id}'s subnets ({', '.join(subnets)}) reaches the internet, "
+            "so the bootstrap could not install anything",
+            "pass --subnet-id of a subnet routing 0.0.0.0/0 to an internet or NAT gateway")
     return ctx
 
 
@@ -211,6 +265,15 @@ def _hours_since(created: Any, now: dt.datetime) -> Optional[float]:
     return max(0.0, (now - created).total_seconds() / 3600)
 
 
+def group_counts(groups: List[Dict[str, Any]]) -> Dict[str, int]:
+    """Instances per type, summed over groups (master and core are both m5.xlarge by default)."""
+    counts: Dict[str, int] = {}
+    for group in groups:
+        kind = str(group["InstanceType"])
+        counts[kind] = counts.get(kind, 0) + int(group.get("RequestedInstanceCount", 0))
+    return counts
+
+
 def status(ctx: AwsContext, cluster_id: Optional[str] = None) -> Dict[str, Any]:
     """Print and return the current cluster's state; warn about any other of ours running."""
     now = dt.datetime.now(dt.timezone.utc)
@@ -219,8 +282,7 @@ def status(ctx: AwsContext, cluster_id: Optional[str] = None) -> Dict[str, Any]:
     if found:
         cluster = ctx.send(c.describe_cluster(found))["Cluster"]
         hours = _hours_since(cluster["Status"].get("Timeline", {}).get("CreationDateTime"), now)
-        counts = {g["InstanceType"]: g["RequestedInstanceCount"]
-                  for g in ctx.send(c.list_instance_groups(found)).get("InstanceGroups", [])}
+        counts = group_counts(ctx.send(c.list_instance_groups(found)).get("InstanceGroups", []))
         steps = ctx.send(s.list_steps(found)).get("Steps", [])
         info = {"id": found, "state": cluster["Status"]["State"], "master": cluster.get("MasterPublicDnsName"),
                 "applications": [a["Name"] for a in cluster.get("Applications", [])],
@@ -231,7 +293,7 @@ def status(ctx: AwsContext, cluster_id: Optional[str] = None) -> Dict[str, Any]:
         for name, state in info["steps"]:
             ctx.echo(f"  step {name}: {state}")
         if info["state"] not in c.FAILED_STATES:
-            ctx.echo(f"  cost: {describe_cost(counts, hours)}")
+            ctx.echo(f"  cost: {describe_cost(counts, hours, region=ctx.region)}")
     else:
         ctx.echo("no current cluster")
     others = [x["Id"] for x in our_active_clusters(ctx) if x.get("Id") != found]
@@ -253,28 +315,39 @@ def submit(
     """The pipeline as an EMR step on S3 input/output; waits, and on failure shows why."""
     found = current_cluster(ctx, cluster_id)
     bucket = ctx.bucket()
-    step = s.pipeline_step(input_uri or b.s3_uri(bucket, b.RAW_PREFIX),
-                           output_uri or b.s3_uri(bucket, b.OUTPUT_PREFIX), extra_args)
+    output_uri = output_uri or b.s3_uri(bucket, b.run_output_key(ctx.injected.run_id()))
+    step = s.pipeline_step(input_uri or b.s3_uri(bucket, b.RAW_PREFIX), output_uri, extra_args)
     step_id = str(ctx.send(s.add_steps(found, [step]))["StepIds"][0])
     ctx.state.set("last_step", step_id)
-    ctx.echo(f"step {step_id} submitted to {found}")
+    ctx.state.set("last_output", output_uri)
+    ctx.echo(f"step {step_id} submitted to {found}; results go to {output_uri}")
     if not wait or ctx.dry_run:
         return step_id
-    answer = wait_for(
-        lambda: ctx.send(s.describe_step(found, step_id)),
+    answer = wait_for_step(ctx, found, step_id, timeout_s)
+    status_ = answer["Step"]["Status"]
+    if status_["State"] != "COMPLETED":
+        show_step_failure(ctx, found, step_id, status_)
+        raise AwsError(f"the pipeline step {status_['State']}", "read the stderr above (`bigfruits aws logs` shows more)")
+    ctx.echo(f"step {step_id} completed; results in {output_uri} (`bigfruits aws download-results`)")
+    return step_id
+
+
+def show_step_failure(ctx: AwsContext, cluster_id: str, step_id: str, status_: Dict[str, Any]) -> None:
+    """EMR's FailureDetails of a step that did not complete, then the end of its stderr."""
+    details = status_.get("FailureDetails", {})
+    ctx.echo(f"step {step_id} {status_['State']}: {details.get('Reason', '')} {details.get('Message', '')}".rstrip())
+    if details.get("LogFile"):
+        ctx.echo(f"  log: {details['LogFile']}")
+    ctx.echo(step_log_tail(ctx, cluster_id, step_id))
+
+
+def wait_for_step(ctx: AwsContext, cluster_id: str, step_id: str, timeout_s: float) -> Dict[str, Any]:
+    """Poll a step until it ends (COMPLETED, FAILED, ...); its last DescribeStep answer."""
+    return wait_for(
+        lambda: ctx.send(s.describe_step(cluster_id, step_id)),
         lambda a: str(a["Step"]["Status"]["State"]), s.STEP_DONE_STATES, f"step {step_id}",
         timeout_s, ctx.injected.poll_interval_s, ctx.injected.sleep, ctx.injected.clock, ctx.echo,
     )
-    status_ = answer["Step"]["Status"]
-    if status_["State"] != "COMPLETED":
-        details = status_.get("FailureDetails", {})
-        ctx.echo(f"step {step_id} {status_['State']}: {details.get('Reason', '')} {details.get('Message', '')}".rstrip())
-        if details.get("LogFile"):
-            ctx.echo(f"  log: {details['LogFile']}")
-        ctx.echo(step_log_tail(ctx, found, step_id))
-        raise AwsError(f"the pipeline step {status_['State']}", "read the stderr above (`bigfruits aws logs` shows more)")
-    ctx.echo(f"step {step_id} completed; results in {step['HadoopJarStep']['Args'][-1 - len(extra_args)]}")
-    return step_id
 
 
 def step_log_tail(ctx: AwsContext, cluster_id: str, step_id: str, stream: str = "stderr",
@@ -323,6 +396,7 @@ def terminate_and_wait(ctx: AwsContext, cluster_id: str, wait: bool = True) -> N
                  f"cluster {cluster_id}", TERMINATE_TIMEOUT_S, ctx.injected.poll_interval_s,
                  ctx.injected.sleep, ctx.injected.clock, ctx.echo)
     ctx.state.remove(CLUSTER_KIND, cluster_id)
+    access.forget_host_keys(ctx, cluster_id)
     if ctx.state.get("cluster") == cluster_id:
         ctx.state.set("cluster", None)
     ctx.echo(f"cluster {cluster_id} terminated")

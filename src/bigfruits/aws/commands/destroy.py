@@ -129,7 +129,9 @@ def _remove_role(ctx: AwsContext, name: str) -> None:
     if attached is None and not ctx.dry_run:
         return
     arns = [p["PolicyArn"] for p in (attached or {}).get("AttachedPolicies", [])]
-    for request in iam.delete_role(name, arns):
+    # The nodes' role carries our inline policy: IAM deletes no role that still has one.
+    inline = ctx.sender.attempt(iam.list_inline_policies(name), *GONE_CODES) or {}
+    for request in iam.delete_role(name, arns, list(inline.get("PolicyNames", []))):
         ctx.sender.attempt(request, *GONE_CODES)
 
 

@@ -118,9 +118,21 @@ def upload_dataset(ctx: AwsContext, path: Optional[Path] = None) -> int:
     return len(todo)
 
 
-def download_results(ctx: AwsContext, dest: Path, prefix: str = b.OUTPUT_PREFIX) -> int:
-    """Download the pipeline's output (features, PCA...) to ``dest``, skipping unchanged files."""
-    bucket = ctx.bucket()
+def results_location(ctx: AwsContext, run_id: Optional[str] = None) -> Tuple[str, str]:
+    """(bucket, prefix) of a run's output: ``run_id``'s folder in our bucket, else the output
+    of the last `submit` (wherever it went)."""
+    if run_id:
+        return ctx.bucket(), b.run_output_key(run_id.strip("/"))
+    last = ctx.state.get("last_output")
+    if not last:
+        raise InputError("no run to download yet", "run `bigfruits aws submit`, or pass --run RUN_ID")
+    bucket, key = b.split_s3_uri(str(last))
+    return bucket, key if key.endswith("/") or not key else key + "/"
+
+
+def download_results(ctx: AwsContext, dest: Path, run_id: Optional[str] = None) -> int:
+    """Download one run's output (features, PCA...) to ``dest``, skipping unchanged files."""
+    bucket, prefix = results_location(ctx, run_id)
     remote = list_keys(ctx, bucket, prefix)
     todo = []
     for key, meta in sorted(remote.items()):
@@ -132,7 +144,7 @@ def download_results(ctx: AwsContext, dest: Path, prefix: str = b.OUTPUT_PREFIX)
                 target.parent.mkdir(parents=True, exist_ok=True)
             todo.append((bucket, key, str(target)))
     if not remote and not ctx.dry_run:
-        raise InputError(f"nothing under s3://{bucket}/{prefix}", "run `bigfruits aws submit` first")
+        raise InputError(f"nothing under s3://{bucket}/{prefix}", "has that run completed? (`bigfruits aws status`)")
     ctx.echo(f"{len(todo)} to download from s3://{bucket}/{prefix} to {dest}")
     _run_parallel(todo, ctx.sender.download_file, "download")
     return len(todo)

@@ -33,6 +33,14 @@ def lookup_public_ip(timeout_s: float = 10.0) -> str:
         ) from exc
 
 
+def new_run_id() -> str:
+    """A name for one pipeline run's output folder: UTC time, sortable, plus 4 random hex."""
+    import datetime as dt
+    import secrets
+
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
 @dataclass
 class Injected:
     """The outside world, replaceable: tests pass one of these as click's ``obj``."""
@@ -44,6 +52,7 @@ class Injected:
     clock: Callable[[], float] = time.monotonic
     poll_interval_s: float = 30.0
     confirm: Optional[Callable[[str], bool]] = None
+    run_id: Callable[[], str] = new_run_id
 
 
 @dataclass

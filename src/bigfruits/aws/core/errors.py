@@ -2,6 +2,8 @@
 AWS's operation, error code and message on the error."""
 from __future__ import annotations
 
+from typing import Optional
+
 from botocore import exceptions as bce
 
 from bigfruits.errors import AwsError, BigfruitsError
@@ -19,9 +21,10 @@ _CREDENTIAL_CODES = {"InvalidClientTokenId", "SignatureDoesNotMatch", "Unrecogni
                      "ExpiredToken", "ExpiredTokenException", "InvalidAccessKeyId"}
 
 
-def translate(exc: BaseException, service: str, operation: str) -> BaseException:
+def translate(exc: BaseException, service: str, operation: str,
+              endpoint: Optional[str] = None) -> BaseException:
     """Return the error to raise instead of ``exc`` (``exc`` itself when it is already ours
-    or not an AWS problem we can explain)."""
+    or not an AWS problem we can explain). ``endpoint``: the URL the client talked to."""
     where = f"{service} {operation}"
     if isinstance(exc, BigfruitsError):
         return exc
@@ -40,18 +43,29 @@ def translate(exc: BaseException, service: str, operation: str) -> BaseException
             "check the network and that --region is a real region (e.g. eu-west-1)",
         )
     if isinstance(exc, bce.ClientError):
-        return _client_error(exc, where)
+        return _client_error(exc, where, endpoint)
     return exc
 
 
-def _client_error(exc: "bce.ClientError", where: str) -> BaseException:
+def _client_error(exc: "bce.ClientError", where: str, endpoint: Optional[str] = None) -> BaseException:
     error = exc.response.get("Error", {})
-    code = str(error.get("Code", ""))
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    code = str(error.get("Code", "") or status or "")
     message = str(error.get("Message", "")).strip()
     said = f"{where}: {code}" + (f" ({message})" if message else "")
-    if code in _CREDENTIAL_CODES:
+    denied = code in _ACCESS_CODES or code.endswith("AccessDenied")
+    if code == "403":  # refused without an AWS error body: not AWS's answer, or no S3 error
+        todo = ("the endpoint refused the request (HTTP 403)" +
+                (f": check AWS_ENDPOINT_URL ({endpoint})" if endpoint else "") +
+                ", and that your IAM identity has this permission")
+    elif denied and where.startswith("s3 ") and str(endpoint or "").startswith("http://"):
+        # Our buckets deny any request not made over TLS (aws:SecureTransport), whatever the
+        # credentials: a plain-HTTP endpoint is refused exactly like missing permissions.
+        todo = (f"AWS_ENDPOINT_URL is plain HTTP ({endpoint}) and our bucket policy accepts "
+                "only TLS: use an https:// endpoint")
+    elif code in _CREDENTIAL_CODES:
         todo = "your credentials are invalid or expired: refresh them (aws configure / aws sso login)"
-    elif code in _ACCESS_CODES or code.endswith("AccessDenied"):
+    elif denied:
         todo = "your IAM user/role lacks this permission: ask an admin or use another --profile"
     elif code in _THROTTLE_CODES:
         todo = "AWS kept throttling after retries with backoff: wait a minute and re-run"
@@ -60,5 +74,6 @@ def _client_error(exc: "bce.ClientError", where: str) -> BaseException:
     elif code in ("InvalidParameterValue", "ValidationException") and "region" in message.lower():
         todo = "check --region"
     else:
-        todo = "see the message above; re-run with --dry-run to inspect the request"
+        todo = ("fix what AWS's message names; `--dry-run` prints the exact request "
+                "(and check AWS_ENDPOINT_URL if you set one)")
     return AwsError(said, todo, operation=where, code=code, message=message)

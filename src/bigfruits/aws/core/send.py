@@ -59,6 +59,9 @@ DRY_RUN_RESPONSES: Dict[str, Union[Answer, Callable[[Dict[str, Any]], Answer]]] 
     "DescribeVpcs": {"Vpcs": [{"VpcId": "<default-vpc-id>"}]},
     "DescribeSubnets": {"Subnets": [{"SubnetId": "<subnet-ids-of-the-vpc>",
                                      "VpcId": "<vpc-of-the-subnet>"}]},
+    # A dry run assumes the subnet reaches the internet (the real run checks it).
+    "DescribeRouteTables": {"RouteTables": [{"Routes": [
+        {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-<internet-gateway-id>"}]}]},
     "DescribeCluster": {
         "Cluster": {
             "Id": "<cluster-id>",
@@ -95,24 +98,26 @@ class Sender:
         return self._clients[service]
 
     def send(self, request: AwsRequest) -> Answer:
-        method = getattr(self.client(request.service), _snake(request.operation))
+        client = self.client(request.service)
+        method = getattr(client, _snake(request.operation))
         try:
             return method(**request.params)
         except Exception as exc:
-            raise translate(exc, request.service, request.operation) from exc
+            endpoint = getattr(getattr(client, "meta", None), "endpoint_url", None)
+            raise translate(exc, request.service, request.operation, endpoint) from exc
 
     def upload_file(self, path: str, bucket: str, key: str) -> None:
         """boto3's transfer manager (multipart, retries) for one file."""
         try:
             self.client("s3").upload_file(path, bucket, key, Config=TRANSFER_CONFIG)
         except Exception as exc:
-            raise translate(exc, "s3", "PutObject") from exc
+            raise translate(exc, "s3", "PutObject", self.client("s3").meta.endpoint_url) from exc
 
     def download_file(self, bucket: str, key: str, path: str) -> None:
         try:
             self.client("s3").download_file(bucket, key, path, Config=TRANSFER_CONFIG)
         except Exception as exc:
-            raise translate(exc, "s3", "GetObject") from exc
+            raise translate(exc, "s3", "GetObject", self.client("s3").meta.endpoint_url) from exc
 
     def attempt(self, request: AwsRequest, *ok_codes: str) -> Optional[Answer]:
         """Send, but return None when AWS answers with one of ``ok_codes`` (already exists,
@@ -135,6 +140,19 @@ class Sender:
                 if exc.code not in codes:
                     raise
             sleep(wait_s)
+        return self.send(request)
+
+    def send_with_backoff(self, request: AwsRequest, transient: Callable[[AwsError], bool],
+                          sleep: Sleep, delays_s: Tuple[float, ...]) -> Answer:
+        """Send; while AWS answers an error ``transient`` accepts, wait each of ``delays_s`` in
+        turn and send again (then once more, last). Any other error goes straight up."""
+        for delay in delays_s:
+            try:
+                return self.send(request)
+            except AwsError as exc:
+                if not transient(exc):
+                    raise
+            sleep(delay)
         return self.send(request)
 
     def paged(self, request: AwsRequest, key: str) -> Iterator[Any]:

@@ -10,8 +10,9 @@ CONSTRAINTS_URI="${3:-}"
 PY=/usr/bin/python3.11
 DRIVER=/usr/local/lib/bigfruits/driver.py
 
-# Amazon Linux 2023 (EMR 7) ships python3.9; 3.11 is one package away.
-if [ ! -x "$PY" ]; then
+# Amazon Linux 2023 (EMR 7) ships python3.9; 3.11 and its pip are packages away. Installed
+# unless both work already (an image may have python3.11 without its pip): dnf skips what is there.
+if ! { [ -x "$PY" ] && "$PY" -m pip --version > /dev/null 2>&1; }; then
   sudo dnf install -y -q python3.11 python3.11-pip python3.11-devel
 fi
 sudo "$PY" -m pip install -q --upgrade pip

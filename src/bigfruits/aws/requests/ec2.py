@@ -46,7 +46,31 @@ def pick_subnets(subnets: Sequence[Dict[str, Any]]) -> List[str]:
     for subnet in sorted(subnets, key=lambda s: (not s.get("MapPublicIpOnLaunch", False),
                                                  s.get("AvailabilityZone", ""), s["SubnetId"])):
         by_zone.setdefault(subnet.get("AvailabilityZone", subnet["SubnetId"]), subnet["SubnetId"])
-    return sorted(by_zone.values())[:MAX_STUDIO_SUBNETS]
+    return list(by_zone.values())[:MAX_STUDIO_SUBNETS]  # public ones stay first
+
+
+def route_tables_of_subnet(subnet_id: str) -> AwsRequest:
+    """The route table explicitly associated with the subnet (none: the VPC's main one applies)."""
+    return AwsRequest("ec2", "DescribeRouteTables",
+                      {"Filters": [{"Name": "association.subnet-id", "Values": [subnet_id]}]})
+
+
+def main_route_table(vpc_id: str) -> AwsRequest:
+    return AwsRequest("ec2", "DescribeRouteTables", {"Filters": [
+        {"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "association.main", "Values": ["true"]}]})
+
+
+def reaches_internet(route_tables: Sequence[Dict[str, Any]]) -> bool:
+    """A default route (0.0.0.0/0) to an internet gateway (public subnet) or a NAT gateway
+    (private subnet with outbound access): what the bootstrap needs to install packages."""
+    for table in route_tables:
+        for route in table.get("Routes", []):
+            if route.get("DestinationCidrBlock") != "0.0.0.0/0" or route.get("State") == "blackhole":
+                continue
+            if str(route.get("GatewayId", "")).startswith("igw-") or \
+                    str(route.get("NatGatewayId", "")).startswith("nat-"):
+                return True
+    return False
 
 
 # --- security groups ------------------------------------------------------------------------

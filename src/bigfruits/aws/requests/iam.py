@@ -13,10 +13,13 @@ from typing import Any, Dict, List, Sequence
 
 from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.tags import managed_tags, tag_list
-from bigfruits.aws.requests.iam_policies import IAM_PATH, trust_policy
+from bigfruits.aws.requests.iam_policies import IAM_PATH, node_policy, role_arn, trust_policy
 
 SERVICE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceRole"
+#: What older versions attached to the nodes' role (s3:* on every bucket): detached on sight.
 EC2_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceforEC2Role"
+#: The nodes' own inline policy (``iam_policies.node_policy``).
+NODE_POLICY_NAME = "bigfruits-node"
 
 
 def _json(document: Dict[str, Any]) -> str:
@@ -51,6 +54,10 @@ def list_role_tags(name: str) -> AwsRequest:
 
 def list_attached_policies(name: str) -> AwsRequest:
     return AwsRequest("iam", "ListAttachedRolePolicies", {"RoleName": name})
+
+
+def list_inline_policies(name: str) -> AwsRequest:
+    return AwsRequest("iam", "ListRolePolicies", {"RoleName": name})
 
 
 def get_policy_version(arn: str, version_id: str) -> AwsRequest:
@@ -116,21 +123,41 @@ def instance_profile_name(project: str) -> str:
     return ec2_role_name(project)
 
 
-def _create_cluster_role(name: str, service: str, policy_arn: str, project: str) -> List[AwsRequest]:
-    return [create_role(name, trust_policy(service), f"{project}: created by bigfruits aws",
-                        managed_tags(project)),
-            attach_policy(name, policy_arn)]
+def service_role_arn(account_id: str, project: str) -> str:
+    """The service role's ARN, path included (what RunJobFlow needs for a role with a path)."""
+    return role_arn(account_id, service_role_name(project))
+
+
+def instance_profile_arn(account_id: str, project: str) -> str:
+    """The instance profile's ARN, path included (EMR takes it as JobFlowRole)."""
+    return f"arn:aws:iam::{account_id}:instance-profile{IAM_PATH}{instance_profile_name(project)}"
+
+
+def _create_cluster_role(name: str, service: str, project: str) -> AwsRequest:
+    return create_role(name, trust_policy(service), f"{project}: created by bigfruits aws",
+                       managed_tags(project))
 
 
 def create_service_role(project: str) -> List[AwsRequest]:
-    return _create_cluster_role(service_role_name(project), "elasticmapreduce.amazonaws.com",
-                                SERVICE_POLICY, project)
+    name = service_role_name(project)
+    return [_create_cluster_role(name, "elasticmapreduce.amazonaws.com", project),
+            attach_policy(name, SERVICE_POLICY)]
+
+
+def put_node_policy(project: str, bucket: str) -> List[AwsRequest]:
+    """The nodes' role gets our own policy (in place, so re-running updates it) and loses the
+    account-wide managed one older versions attached (NoSuchEntity when it is not there)."""
+    name = ec2_role_name(project)
+    return [put_inline_policy(name, NODE_POLICY_NAME, node_policy(bucket)),
+            AwsRequest("iam", "DetachRolePolicy", {"RoleName": name, "PolicyArn": EC2_POLICY})]
 
 
 def create_ec2_role(project: str) -> List[AwsRequest]:
-    """The role, then the instance profile EC2 actually takes, holding that role."""
+    """The role, then the instance profile EC2 actually takes, holding that role (its policy:
+    ``put_node_policy``)."""
     name = ec2_role_name(project)
-    return _create_cluster_role(name, "ec2.amazonaws.com", EC2_POLICY, project) + [
+    return [
+        _create_cluster_role(name, "ec2.amazonaws.com", project),
         AwsRequest("iam", "CreateInstanceProfile", {
             "InstanceProfileName": instance_profile_name(project), "Path": IAM_PATH,
             "Tags": tag_list(managed_tags(project))}),
@@ -145,7 +172,7 @@ def role_dependents(role: str) -> List[AwsRequest]:
     """The three listings that say what must be removed before ``DeleteRole``."""
     return [
         list_attached_policies(role),
-        AwsRequest("iam", "ListRolePolicies", {"RoleName": role}),
+        list_inline_policies(role),
         AwsRequest("iam", "ListInstanceProfilesForRole", {"RoleName": role}),
     ]
 

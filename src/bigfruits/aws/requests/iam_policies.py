@@ -36,6 +36,38 @@ def role_arn(account_id: str, role_name: str) -> str:
     return f"arn:aws:iam::{account_id}:role{IAM_PATH}{role_name}"
 
 
+#: What AmazonElasticMapReduceforEC2Role grants a node besides S3, kept to what our nodes use
+#: (EMR's own agents describe the cluster and instances, publish metrics); that managed policy
+#: also grants s3:* on every bucket and DynamoDB/Kinesis/SNS/SQS/SDB/Glue we never use, and AWS
+#: lists it for deprecation, asking for your own policy instead:
+#: https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-iam-role-for-ec2.html
+_NODE_SERVICE_ACTIONS = [
+    "ec2:Describe*",
+    "elasticmapreduce:Describe*", "elasticmapreduce:ListBootstrapActions",
+    "elasticmapreduce:ListClusters", "elasticmapreduce:ListInstanceGroups",
+    "elasticmapreduce:ListInstances", "elasticmapreduce:ListSteps",
+    "cloudwatch:PutMetricData",
+]
+
+
+def node_policy(bucket: str) -> Policy:
+    """The cluster nodes' own policy: our bucket only (the bootstrap reads the wheel, the
+    pipeline reads raw/ and writes output/, EMR writes logs/, the password step deletes its
+    object under secrets/), and the read-only EMR/EC2 calls a node makes. Nothing account-wide
+    for S3: another --input bucket must grant the nodes' role itself."""
+    return _document([
+        {"Sid": "ListOurBucket", "Effect": "Allow",
+         "Action": ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+         "Resource": f"arn:aws:s3:::{bucket}"},
+        {"Sid": "ReadWriteOurObjects", "Effect": "Allow",
+         "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts"],
+         "Resource": f"arn:aws:s3:::{bucket}/*"},
+        {"Sid": "EmrNodeServiceCalls", "Effect": "Allow", "Action": list(_NODE_SERVICE_ACTIONS),
+         "Resource": "*"},
+    ])
+
+
 def service_trust_policy(account_id: str, region: str) -> Policy:
     """Only EMR, acting for this account and region, may assume the service role
     (``aws:SourceAccount``/``aws:SourceArn`` guard against the confused deputy)."""
@@ -101,6 +133,14 @@ def service_role_policy(settings: StudioSettings, vpc_id: str,
          "Action": ["ec2:DescribeSecurityGroups", "ec2:DescribeNetworkInterfaces",
                     "ec2:DescribeTags", "ec2:DescribeInstances", "ec2:DescribeSubnets",
                     "ec2:DescribeVpcs"],
+         "Resource": "*"},
+        # Workspace collaboration: Studio looks up the IAM users/roles (and, with IAM Identity
+        # Center, the directory users) a Workspace is shared with; the statement of AWS's sample
+        # service role policy (https://docs.aws.amazon.com/emr/latest/ManagementGuide/
+        # emr-studio-service-role.html). Read-only lookups; IAM has no resource scoping for them.
+        {"Sid": "AllowWorkspaceCollaboration", "Effect": "Allow",
+         "Action": ["iam:GetUser", "iam:GetRole", "iam:ListUsers", "iam:ListRoles",
+                    "sso:GetManagedApplicationInstance", "sso-directory:SearchUsers"],
          "Resource": "*"},
         {"Sid": "AllowSecretsManagerReadOnlyActionsWithEMRTags", "Effect": "Allow",
          "Action": ["secretsmanager:GetSecretValue"],

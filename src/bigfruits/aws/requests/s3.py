@@ -22,6 +22,17 @@ BOOTSTRAP_PREFIX = "bootstrap/"
 LAYOUT = (RAW_PREFIX, FEATURES_PREFIX, PCA_PREFIX, LOGS_PREFIX, NOTEBOOKS_PREFIX, BOOTSTRAP_PREFIX)
 
 
+def run_output_key(run_id: str) -> str:
+    """Each pipeline run writes to its own folder: a second run never meets an existing output."""
+    return f"{OUTPUT_PREFIX}{run_id}/"
+
+
+def split_s3_uri(uri: str) -> "tuple[str, str]":
+    """``s3://bucket/key`` -> (bucket, key)."""
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    return bucket, key
+
+
 def s3_uri(bucket: str, key: str = "") -> str:
     return f"s3://{bucket}/{key}"
 

@@ -3,7 +3,7 @@
 The files it names (``bootstrap.sh``, the constraints) are in ``aws/node/``."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 from bigfruits import __version__
 from bigfruits.aws.core.request import AwsRequest
@@ -24,6 +24,16 @@ BOOTSTRAP_SCRIPT = "bootstrap.sh"
 #: installs with them, and CI's compatibility job tests the package with the same file
 CONSTRAINTS_FILE = "constraints-emr7.txt"
 WHEEL_EXTRAS = "tf,onnx"
+#: Every instance's disks, as the cost estimate counts them: one gp3 data volume (HDFS, Spark's
+#: shuffle, YARN's local files) that we ask for explicitly, and EMR's root volume, left at its
+#: default size (taken as 15 GB here: an assumption the search tool could not confirm).
+ROOT_VOLUME_GB = 15
+DATA_VOLUME_GB = 64
+
+
+def _ebs() -> Dict[str, Any]:
+    return {"EbsBlockDeviceConfigs": [{"VolumeSpecification": {"VolumeType": "gp3", "SizeInGB": DATA_VOLUME_GB},
+                                       "VolumesPerInstance": 1}]}
 
 
 def wheel_name(version: str = __version__) -> str:
@@ -46,6 +56,7 @@ def instance_groups(settings: AwsSettings) -> List[Dict[str, Any]]:
             "Market": "ON_DEMAND",
             "InstanceType": settings.master_type,
             "InstanceCount": 1,
+            "EbsConfiguration": _ebs(),
         }
     ]
     if settings.core_count:
@@ -56,6 +67,7 @@ def instance_groups(settings: AwsSettings) -> List[Dict[str, Any]]:
                 "Market": "ON_DEMAND",
                 "InstanceType": settings.core_type,
                 "InstanceCount": settings.core_count,
+                "EbsConfiguration": _ebs(),
             }
         )
     return groups
@@ -75,18 +87,31 @@ def bootstrap_action(bucket: str) -> Dict[str, Any]:
 def run_job_flow(
     settings: AwsSettings,
     flavor: Flavor,
-    ssh_group_id: str,
+    ssh_group_id: Optional[str],
     jupyterhub_password_uri: Optional[str] = None,
+    *,
+    account_id: str,
+    steps: Sequence[Dict[str, Any]] = (),
+    keep_alive: bool = True,
 ) -> AwsRequest:
     """The whole cluster in one request: applications and configurations from the flavor,
-    our bootstrap, logs in S3, tags, our SSH group, and an idle auto-termination policy."""
+    our bootstrap, logs in S3, tags, our SSH group, and an idle auto-termination policy.
+
+    Both roles live under our IAM path, so they are given by ARN: a bare name resolves to
+    ``role/<name>`` (no path) and RunJobFlow fails validation; the RunJobFlow reference asks
+    for the full ARN of a role with a path
+    (https://docs.aws.amazon.com/emr/latest/APIReference/API_RunJobFlow.html)."""
     bucket = settings.bucket or ""
     tags = dict(managed_tags(settings.project))
     tags.update(flavor.tags)
     tags[FLAVOR_TAG] = flavor.name
-    steps = []
+    all_steps = []
     if flavor.sets_jupyterhub_password and jupyterhub_password_uri:
-        steps.append(jupyterhub_password_step(jupyterhub_password_uri))
+        all_steps.append(jupyterhub_password_step(jupyterhub_password_uri))
+    all_steps += list(steps)
+    # No SSH group: no key pair either (a batch run is never logged into).
+    ssh = ({"Ec2KeyName": settings.key_pair_name, "AdditionalMasterSecurityGroups": [ssh_group_id]}
+           if ssh_group_id else {})
     params: Dict[str, Any] = {
         "Name": f"{settings.project}-{flavor.name}",
         "LogUri": s3_uri(bucket, LOGS_PREFIX),
@@ -95,16 +120,16 @@ def run_job_flow(
         "Configurations": configurations(flavor, bucket),
         "Instances": {
             "InstanceGroups": instance_groups(settings),
-            "Ec2KeyName": settings.key_pair_name,
-            "KeepJobFlowAliveWhenNoSteps": True,
+            # False: the cluster terminates itself once its steps end (a batch run).
+            "KeepJobFlowAliveWhenNoSteps": keep_alive,
             "TerminationProtected": False,
-            "AdditionalMasterSecurityGroups": [ssh_group_id],
+            **ssh,
             **({"Ec2SubnetId": settings.subnet_id} if settings.subnet_id else {}),
         },
         "BootstrapActions": [bootstrap_action(bucket)],
-        "Steps": steps,
-        "ServiceRole": iam.service_role_name(settings.project),
-        "JobFlowRole": iam.instance_profile_name(settings.project),
+        "Steps": all_steps,
+        "ServiceRole": iam.service_role_arn(account_id, settings.project),
+        "JobFlowRole": iam.instance_profile_arn(account_id, settings.project),
         "VisibleToAllUsers": True,
         "Tags": tag_list(tags),
         "AutoTerminationPolicy": {"IdleTimeout": settings.idle_timeout_s},

@@ -72,14 +72,29 @@ FLAVORS: Dict[str, Flavor] = {
         applications=("Spark", "Livy", "JupyterEnterpriseGateway"),
         configurations=(
             _spark_env(),
-            # Studio kernels are Livy sessions; the default 1h idle timeout loses work.
-            {"Classification": "livy-conf", "Properties": {"livy.server.session.timeout": "8h"}},
+            # Studio kernels are Livy sessions: AWS recommends an 8h session timeout (the default
+            # 1h loses work) and Spark in cluster mode, so drivers run on core nodes and the
+            # primary node keeps its memory for Livy and the gateway (our bootstrap installs the
+            # same Python on every node). EMR 7 ships Livy 0.8.0-incubating.
+            # https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-studio-spark-optimization.html
+            {"Classification": "livy-conf", "Properties": {"livy.server.session.timeout": "8h",
+                                                           "livy.spark.deploy-mode": "cluster"}},
         ),
         # EMR Studio's managed policies only act on resources carrying this tag.
         tags={EMR_MANAGED_POLICIES_TAG: "true"},
         joins_studio_network=True,
     ),
 }
+
+
+#: A batch run's cluster (``bigfruits aws run``): Spark and our package, no notebook server;
+#: not offered to create-cluster, since it ends with its one step.
+BATCH = Flavor(
+    name="batch",
+    description="a batch run: the pipeline step, then the cluster terminates itself",
+    applications=("Hadoop", "Spark"),
+    configurations=(_spark_env(),),
+)
 
 
 def get_flavor(name: str) -> Flavor:

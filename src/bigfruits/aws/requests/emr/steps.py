@@ -16,9 +16,14 @@ from bigfruits.aws.requests.s3 import LOGS_PREFIX
 DRIVER_PATH = "/usr/local/lib/bigfruits/driver.py"
 COMMAND_RUNNER = "command-runner.jar"
 STEP_DONE_STATES = ("COMPLETED", "CANCELLED", "FAILED", "INTERRUPTED")
+PASSWORD_STEP_NAME = "set JupyterHub password"
+PIPELINE_STEP_NAME = "bigfruits run"
 
 
-def pipeline_step(input_uri: str, output_uri: str, extra_args: Sequence[str] = ()) -> Dict[str, Any]:
+def pipeline_step(input_uri: str, output_uri: str, extra_args: Sequence[str] = (),
+                  action_on_failure: str = "CONTINUE") -> Dict[str, Any]:
+    """``action_on_failure``: CONTINUE on a cluster kept for more work; TERMINATE_CLUSTER for
+    a batch run, whose cluster must not outlive its step."""
     args: List[str] = [
         "spark-submit",
         "--deploy-mode",
@@ -32,8 +37,8 @@ def pipeline_step(input_uri: str, output_uri: str, extra_args: Sequence[str] = (
         *extra_args,
     ]
     return {
-        "Name": "bigfruits run",
-        "ActionOnFailure": "CONTINUE",
+        "Name": PIPELINE_STEP_NAME,
+        "ActionOnFailure": action_on_failure,
         "HadoopJarStep": {"Jar": COMMAND_RUNNER, "Args": args},
     }
 
@@ -43,9 +48,12 @@ def jupyterhub_password_step(password_uri: str) -> Dict[str, Any]:
     ``chpasswd`` there the line stored at ``password_uri``, then delete it whatever happens."""
     command = (f"set -o pipefail; trap 'aws s3 rm --quiet {password_uri}' EXIT; "
                f"aws s3 cp --quiet {password_uri} - | sudo docker exec -i jupyterhub chpasswd")
+    # If it fails, EMR terminates the cluster itself: JupyterHub must never stay up with its
+    # public default password (jovyan/jupyter), even when nobody is watching; see
+    # https://docs.aws.amazon.com/emr/latest/ReleaseGuide/emr-jupyterhub-user-access.html
     return {
-        "Name": "set JupyterHub password",
-        "ActionOnFailure": "CONTINUE",
+        "Name": PASSWORD_STEP_NAME,
+        "ActionOnFailure": "TERMINATE_CLUSTER",
         "HadoopJarStep": {"Jar": COMMAND_RUNNER, "Args": ["bash", "-c", command]},
     }
 

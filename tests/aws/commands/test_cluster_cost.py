@@ -1,0 +1,59 @@
+"""What `status` and `create-cluster` say a cluster costs.
+
+moto server: the cluster and its instance groups are real moto resources (ListInstanceGroups
+answers as EMR does: one entry per group, each with its RequestedInstanceCount)."""
+from __future__ import annotations
+
+import pytest
+
+from bigfruits.aws.commands.pricing import describe_cost
+from tests.support.aws_cli import run
+
+
+def test_group_counts_add_groups_of_the_same_type() -> None:
+    from bigfruits.aws.commands.cluster import group_counts
+
+    groups = [{"InstanceType": "m5.xlarge", "RequestedInstanceCount": 1},
+              {"InstanceType": "m5.xlarge", "RequestedInstanceCount": 2}]
+    assert group_counts(groups) == {"m5.xlarge": 3}
+
+
+def test_status_costs_every_instance_of_the_default_cluster(aws_env, built_wheel) -> None:
+    run(["create-bucket"])
+    run(["create-cluster", "--yes", "--wheel", str(built_wheel)])
+    out = run(["status"]).output
+    three = describe_cost({"m5.xlarge": 3}, region="eu-west-1").split(";")[0]
+    assert three in out, out
+
+
+def test_cost_counts_ebs_and_says_which_regions_prices() -> None:
+    from bigfruits.aws.commands.pricing import HOURS_PER_MONTH, RATES, hourly_cost
+    from bigfruits.aws.requests.emr.clusters import DATA_VOLUME_GB, ROOT_VOLUME_GB
+
+    rates = RATES["us-east-1"]
+    ec2, emr = rates.instances["m5.xlarge"]
+    ebs = (ROOT_VOLUME_GB + DATA_VOLUME_GB) * rates.gp3_gb_month / HOURS_PER_MONTH
+    assert hourly_cost({"m5.xlarge": 3}, "us-east-1") == pytest.approx(3 * (ec2 + emr + ebs))
+    assert "(estimate: us-east-1 on-demand EC2 + EMR + EBS)" in describe_cost({"m5.xlarge": 3}, region="us-east-1")
+    # A region without its own rates here is never shown as if priced: the label says so.
+    other = describe_cost({"m5.xlarge": 3}, region="ap-south-1")
+    assert "estimate for us-east-1, not ap-south-1" in other
+
+
+def test_cluster_request_asks_for_the_volumes_the_estimate_counts() -> None:
+    from bigfruits.aws.core.settings import AwsSettings
+    from bigfruits.aws.requests.emr import clusters
+    from bigfruits.aws.requests.emr.flavors import get_flavor
+
+    params = clusters.run_job_flow(AwsSettings(bucket="b"), get_flavor("jupyterhub"), "sg-1",
+                                   account_id="123456789012").params
+    for group in params["Instances"]["InstanceGroups"]:
+        [volume] = group["EbsConfiguration"]["EbsBlockDeviceConfigs"]
+        assert volume == {"VolumeSpecification": {"VolumeType": "gp3", "SizeInGB": clusters.DATA_VOLUME_GB},
+                          "VolumesPerInstance": 1}
+
+
+def test_create_cluster_outside_priced_regions_says_us_east_1_estimate(aws_env, built_wheel) -> None:
+    run(["create-bucket"])
+    out = run(["create-cluster", "--yes", "--wheel", str(built_wheel)]).output
+    assert "estimate for us-east-1, not eu-west-1" in out
