@@ -51,7 +51,7 @@ def moto_tls(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, Path]:
 
 def _urlopen(url: str, cafile: Path, method: str = "GET") -> None:
     context = ssl.create_default_context(cafile=str(cafile))
-    urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=5, context=context).close()
+    urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=30, context=context).close()
 
 
 @pytest.fixture(scope="session")

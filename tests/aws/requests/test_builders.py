@@ -66,7 +66,8 @@ def test_each_flavor_is_one_valid_run_job_flow(name: str) -> None:
 def test_jupyterhub_flavor_persists_to_the_bucket_and_sets_a_password() -> None:
     uri = "s3://bkt/" + s3.jupyterhub_password_key("0123abcd")
     params = clusters.run_job_flow(SETTINGS, get_flavor("jupyterhub"), "sg-1", uri, account_id="123456789012").params
-    assert [a["Name"] for a in params["Applications"]] == ["Hadoop", "Spark", "JupyterHub"]
+    # the notebook's PySpark kernel (sparkmagic) needs Livy on the cluster
+    assert [a["Name"] for a in params["Applications"]] == ["Hadoop", "Spark", "Livy", "JupyterHub"]
     conf = {c["Classification"]: c for c in params["Configurations"]}["jupyter-s3-conf"]["Properties"]
     assert conf == {"s3.persistence.enabled": "true", "s3.persistence.bucket": "bkt"}
     command = params["Steps"][0]["HadoopJarStep"]["Args"][2]

@@ -72,6 +72,14 @@ def subnet_reaches_internet(ctx: AwsContext, subnet_id: str, vpc_id: str) -> boo
     return ec2.reaches_internet(tables)
 
 
+def prepare_access(ctx: AwsContext) -> str:
+    """What a cluster needs before it can be reached: its VPC checked (a wrong ``--subnet-id``
+    stops here, before anything is created), our SSH group there, the key pair; the group id."""
+    group_id = ensure_ssh_group(ctx, cluster_vpc(ctx))
+    create_keypair(ctx)
+    return group_id
+
+
 def ensure_ssh_group(ctx: AwsContext, vpc_id: Optional[str] = None) -> str:
     """Our SSH group in the cluster's VPC (found by tags, created once per VPC); its id."""
     wanted = ec2.ssh_group_name(ctx.settings.project)

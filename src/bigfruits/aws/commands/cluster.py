@@ -92,10 +92,8 @@ def create_cluster(
     ctx.echo(f"  cost: {describe_cost(c.instance_counts(settings), region=ctx.region)}")
     if not (yes or ctx.dry_run) and not ctx.confirm("Create this cluster?"):
         raise InputError("cluster not created", "re-run and confirm, or pass --yes")
-    vpc_id = access.cluster_vpc(ctx)  # first: a wrong --subnet-id creates nothing
+    group_id = access.prepare_access(ctx)  # first: a wrong --subnet-id creates nothing
     ensure_roles(ctx)
-    group_id = access.ensure_ssh_group(ctx, vpc_id)
-    access.create_keypair(ctx)
     upload_bootstrap(ctx, wheel)
     _place_notebook(ctx, flavor, notebook if notebook is not None else notebook_path())
     password, password_key, password_uri = None, None, None

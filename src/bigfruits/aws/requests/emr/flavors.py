@@ -52,9 +52,15 @@ FLAVORS: Dict[str, Flavor] = {
     "jupyterhub": Flavor(
         name="jupyterhub",
         description="JupyterHub on the master (SSH tunnel to 9443), notebooks kept in S3",
-        applications=("Hadoop", "Spark", "JupyterHub"),
+        # The notebook runs in JupyterHub's PySpark kernel, which is sparkmagic: it sends each cell
+        # to Livy on the master, so the cluster needs Livy (EMR's JupyterHub image has no Spark of
+        # its own). https://docs.aws.amazon.com/emr/latest/ReleaseGuide/emr-jupyterhub-user-impersonation.html
+        applications=("Hadoop", "Spark", "Livy", "JupyterHub"),
         configurations=(
             _spark_env(),
+            # Livy's default 1h session timeout loses a notebook's state over a long run.
+            # https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-studio-spark-optimization.html
+            {"Classification": "livy-conf", "Properties": {"livy.server.session.timeout": "8h"}},
             {
                 "Classification": "jupyter-s3-conf",
                 "Properties": {
