@@ -33,7 +33,7 @@ from tests.support.paths import SAMPLE, python_cmd
 
 __all__ = ["aws_env", "moto_tls", "moto_url"]  # fixtures used below
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.node]
 
 CLASSES = ("Apple Red 1", "Banana Lady Finger")  # spaces in the keys, as in Fruits-360
 PER_CLASS = 3
@@ -75,7 +75,9 @@ def _images(root: Path) -> Path:
 
 
 def _tail(text: str, lines: int = 40) -> str:
-    return "\n".join(text.splitlines()[-lines:])
+    """The end of a log without the JVM's INFO/WARN chatter."""
+    kept = [line for line in text.splitlines() if not re.match(r"^\d\d/\d\d/\d\d \S+ (INFO|WARN) ", line)]
+    return "\n".join(kept[-lines:])
 
 
 def _features(folder: Path) -> Dict[str, Any]:
@@ -167,8 +169,8 @@ def test_bootstrap_then_the_step_on_s3_as_the_cluster_runs_them(aws_env, moto_tl
     out = run(["submit", "--", *RUN_ARGS], injected(lambda s: NodeEmr(s, recorded, run_step)),
               expect_ok=False)
     step_done = ran[-1]
-    assert out.exit_code == 0, (f"the step failed ({step_done.returncode}):\n{out.output}\n"
-                                f"{_tail(step_done.stderr, 60)}")
+    assert out.exit_code == 0, (f"the step failed ({step_done.returncode}):\n{_tail(out.output)}\n"
+                                f"{_tail(step_done.stdout)}\n{_tail(step_done.stderr)}")
     keys = [o["Key"] for o in boto("s3").list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert "output/manifest.json" in keys
     assert not [k for k in keys if ".staging-" in k], "staging left behind"
