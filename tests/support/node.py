@@ -15,7 +15,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
@@ -260,7 +259,3 @@ def command_runner(args: List[str], spark_home: Path, folder: Path) -> List[str]
 def node_bootstrap_env(node_python: Path, driver: Path, shims: Shims) -> Dict[str, str]:
     return clean_env({NODE_PYTHON_VAR: str(node_python), DRIVER_VAR: str(driver),
                       "PIP_DISABLE_PIP_VERSION_CHECK": "1"}, [shims.bin])
-
-
-def textblock(text: str) -> str:
-    return textwrap.dedent(text).lstrip()
