@@ -2,7 +2,8 @@
 # Quick start, step 1: set everything up and run the pipeline on the bundled sample.
 #  - checks Java 17 (Spark needs it);
 #  - as root on Debian/Ubuntu, installs the system packages the test suite uses (an SSH server
-#    and client for the tunnel tests, openssl for the local HTTPS AWS endpoint);
+#    and client for the tunnel tests, openssl for the local HTTPS AWS endpoint, python3-venv for
+#    virtual environments with ensurepip: this one and the fresh node Python of the node tests);
 #  - creates the virtual environment .venv/ and installs bigfruits with Spark, TensorFlow,
 #    ONNX Runtime and the test tools;
 #  - runs `bigfruits run` on the bundled sample into output/sample/ (ImageNet weights when they
@@ -16,7 +17,7 @@ if ! command -v java >/dev/null 2>&1 && [ -z "${JAVA_HOME:-}" ]; then
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   missing=""
-  for pkg in openssh-server openssh-client openssl; do
+  for pkg in openssh-server openssh-client openssl python3-venv; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
   done
   if [ -n "$missing" ]; then

@@ -57,3 +57,22 @@ def test_overwrite_keeps_the_old_output_when_the_new_run_fails(spark, small_inpu
     assert sorted(p.name for p in out.iterdir()) == sorted(
         ["errors", "explained_variance.csv", "features", "manifest.json", "pca", "pca_csv",
          "pca_model", "plots", "report.html"])
+
+
+def test_a_failed_publish_keeps_the_complete_staging_and_names_it(spark, small_input, tmp_path, monkeypatch):
+    from bigfruits.pipeline.outputs import OutputTarget, PublishError
+
+    out = tmp_path / "out"
+    run_pipeline(config(small_input, out), spark=spark)
+
+    def broken_move(self):
+        raise OSError("simulated: the move failed")
+
+    monkeypatch.setattr(OutputTarget, "_move_into_place", broken_move)
+    with pytest.raises(PublishError) as raised:
+        run_pipeline(config(small_input, out, overwrite=True), spark=spark)
+    [staging] = tmp_path.glob(".out.staging-*")
+    assert str(staging) in str(raised.value) and "simulated" in str(raised.value)
+    assert not (out / "manifest.json").exists(), "the old output still looks complete"
+    assert {"features", "pca", "report.html"} <= {p.name for p in staging.iterdir()}
+    assert not (staging / "manifest.json").exists()

@@ -1,6 +1,15 @@
 """Where a run writes: everything goes to a staging folder beside the output, which is published
-(renamed) only at the end, and ``manifest.json`` is written last, so a failed or interrupted
-run never leaves output that looks complete. Works on any Hadoop file system (local, S3)."""
+only at the end, and ``manifest.json`` is written last, so a failed or interrupted run never
+leaves output that looks complete. Works on any Hadoop file system (local, HDFS, S3).
+
+Publishing, in this order: the new result is complete in staging; with ``--overwrite`` the old
+``manifest.json`` goes first (the old output stops looking complete), then the old output; the
+staging folder moves into place; the manifest is written last. Where a directory rename is
+atomic (local, HDFS) the move is one rename. Object stores (``s3://``, ``s3a://``) have no
+rename: S3A's is a copy and delete per object, so a failure midway would leave part of the
+result in each place; there the files are copied and the staging folder is deleted only after
+the manifest is written. A publish that fails midway keeps the staging folder and says where it is.
+"""
 from __future__ import annotations
 
 import json
@@ -10,8 +19,16 @@ import tempfile
 import uuid
 from typing import Any, Dict
 
-from bigfruits.errors import OutputExistsError
+from bigfruits.errors import BigfruitsError, OutputExistsError
 from bigfruits.pipeline.ingest import hadoop_path, resolve_input
+
+
+#: File systems whose directory rename is atomic: there publishing is one rename.
+ATOMIC_RENAME_SCHEMES = ("file", "hdfs", "viewfs")
+
+
+class PublishError(BigfruitsError, OSError):
+    """Publishing failed midway: the output is incomplete (no manifest), staging is complete."""
 
 
 def output_exists(uri: str) -> OutputExistsError:
@@ -25,6 +42,9 @@ class OutputTarget:
     def __init__(self, spark: Any, output: str, run_id: "str | None" = None) -> None:
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self._jvm = spark.sparkContext._jvm
+        self._spark = spark
+        #: set once publishing starts: from then on the staging folder holds the only complete result
+        self._keep_staging = False
         self.fs, self._final = hadoop_path(spark, resolve_input(output))
         parent, name = self._final.getParent(), self._final.getName()
         self._staging = self._jvm.org.apache.hadoop.fs.Path(parent, f".{name}.staging-{self.run_id}")
@@ -57,22 +77,62 @@ class OutputTarget:
         self.fs.delete(self._jvm.org.apache.hadoop.fs.Path(self._staging, relative), True)
 
     def publish(self, manifest: Dict[str, Any], overwrite: bool) -> None:
-        """Move the staging folder into place, then write the manifest that marks it complete."""
+        """Move the staging folder into place, then write the manifest that marks it complete
+        (the order and the guarantees: see the module's docstring)."""
         self.check_free(overwrite)
-        if self.fs.exists(self._final):
-            self.fs.delete(self._final, True)
-        if not self.fs.rename(self._staging, self._final):
-            raise OSError(f"could not move {self.staging} to {self.final}")
         path = self.local_file("manifest.json")
         with open(path, "w", encoding="utf-8") as handle:
             json.dump(manifest, handle, indent=2, sort_keys=True, default=str)
-        self.fs.copyFromLocalFile(False, True, self._jvm.org.apache.hadoop.fs.Path("file://" + path),
-                                  self._jvm.org.apache.hadoop.fs.Path(self._final, "manifest.json"))
+        self._keep_staging = True
+        try:
+            if self.fs.exists(self._final):
+                self.fs.delete(self._path(self._final, "manifest.json"), False)
+                self.fs.delete(self._final, True)
+            copied = self._move_into_place()
+            self.fs.copyFromLocalFile(False, True, self._path("file://" + path),
+                                      self._path(self._final, "manifest.json"))
+        except Exception as exc:
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+            raise PublishError(
+                f"publishing {self.final} failed midway ({first}); it has no manifest.json, so it is "
+                f"not a complete output",
+                f"the complete new result is in {self.staging}: copy it to {self.final}, "
+                "or run again with --overwrite") from exc
+        if copied:
+            self.fs.delete(self._staging, True)
+        self._keep_staging = False
+
+    def _path(self, parent: Any, child: "str | None" = None) -> Any:
+        hadoop_path = self._jvm.org.apache.hadoop.fs.Path
+        return hadoop_path(parent) if child is None else hadoop_path(parent, child)
+
+    def _move_into_place(self) -> bool:
+        """Rename where that is atomic; elsewhere copy every staged file (True: staging remains)."""
+        scheme = self.final.split(":", 1)[0] if ":" in self.final else "file"
+        if scheme in ATOMIC_RENAME_SCHEMES:
+            if not self.fs.rename(self._staging, self._final):
+                raise OSError(f"could not move {self.staging} to {self.final}")
+            return False
+        prefix = self._staging.toString().rstrip("/") + "/"
+        files = self.fs.listFiles(self._staging, True)
+        staged = []
+        while files.hasNext():
+            staged.append(files.next().getPath().toString())
+        for source in staged:
+            self._copy_file(source, self._path(self._final, source[len(prefix):]))
+        return True
+
+    def _copy_file(self, source: str, destination: Any) -> None:
+        if not self._jvm.org.apache.hadoop.fs.FileUtil.copy(
+                self.fs, self._path(source), self.fs, destination, False, True,
+                self._spark.sparkContext._jsc.hadoopConfiguration()):
+            raise OSError(f"could not copy {source} to {destination.toString()}")
 
     def discard(self) -> None:
-        """Remove the staging folder (after a failure) and the local scratch space."""
+        """Remove the staging folder (after a failure) and the local scratch space; a staging
+        folder whose publishing failed midway is kept: it holds the only complete result."""
         try:
-            if self.fs.exists(self._staging):
+            if not self._keep_staging and self.fs.exists(self._staging):
                 self.fs.delete(self._staging, True)
         finally:
             self.cleanup_local()

@@ -360,7 +360,10 @@ def step_log_tail(ctx: AwsContext, cluster_id: str, step_id: str, stream: str = 
         text = gzip.decompress(raw).decode("utf-8", "replace")
     except OSError:
         text = raw.decode("utf-8", "replace")
-    tail = text.rstrip().splitlines()[-lines:]
+    all_lines = text.rstrip().splitlines()
+    tail = all_lines[-lines:]
+    # The driver's one-line error can sit above the JVM's last log lines (two writers, one file).
+    tail += [line for line in all_lines[:-lines] if line.startswith("bigfruits: error:")]
     return "\n".join(f"  | {line}" for line in tail)
 
 

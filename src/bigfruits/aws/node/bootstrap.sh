@@ -7,8 +7,9 @@ set -euo pipefail
 WHEEL_URI="$1"
 EXTRAS="${2:-tf,onnx}"
 CONSTRAINTS_URI="${3:-}"
-PY=/usr/bin/python3.11
-DRIVER=/usr/local/lib/bigfruits/driver.py
+# The node's paths; a test running this script outside a node points them into a scratch folder.
+PY="${BIGFRUITS_NODE_PYTHON:-/usr/bin/python3.11}"
+DRIVER="${BIGFRUITS_DRIVER:-/usr/local/lib/bigfruits/driver.py}"
 
 # Amazon Linux 2023 (EMR 7) ships python3.9; 3.11 and its pip are packages away. Installed
 # unless both work already (an image may have python3.11 without its pip): dnf skips what is there.

@@ -19,7 +19,9 @@ LOGS_PREFIX = "logs/"
 NOTEBOOKS_PREFIX = "notebooks/"
 BOOTSTRAP_PREFIX = "bootstrap/"
 #: Empty "folder" markers so the layout is visible in the console before anything is written.
-LAYOUT = (RAW_PREFIX, FEATURES_PREFIX, PCA_PREFIX, LOGS_PREFIX, NOTEBOOKS_PREFIX, BOOTSTRAP_PREFIX)
+#: Nothing under output/: the pipeline publishes that folder, and refuses an existing one
+#: without --overwrite (markers there made the first `submit` fail: "output already exists").
+LAYOUT = (RAW_PREFIX, LOGS_PREFIX, NOTEBOOKS_PREFIX, BOOTSTRAP_PREFIX)
 
 
 def run_output_key(run_id: str) -> str:
