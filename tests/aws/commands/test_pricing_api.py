@@ -10,6 +10,7 @@ import io
 import json
 from typing import Any, Dict, Iterator, List
 
+import boto3
 import pytest
 
 from bigfruits.aws.commands.cluster import status
@@ -17,7 +18,7 @@ from bigfruits.aws.commands.pricing import (
     HOURS_PER_MONTH, RATES, cache_path, cost_line, describe_cost, fallback,
 )
 from bigfruits.aws.core.context import AwsContext, Injected
-from bigfruits.aws.core.send import DryRunSender
+from bigfruits.aws.core.send import DryRunSender, Sender
 from bigfruits.aws.core.settings import AwsSettings
 from bigfruits.aws.core.state import State
 from bigfruits.aws.requests.emr.clusters import DATA_VOLUME_GB, ROOT_VOLUME_GB
@@ -140,6 +141,14 @@ def test_access_denied_falls_back_to_us_east_1_list_prices_labelled_with_awss_co
     ec2, emr = RATES["us-east-1"].instances["m5.xlarge"]
     assert expected == f"about ${3 * (ec2 + emr + GB_PER_INSTANCE * 0.08 / HOURS_PER_MONTH):.2f}/hour"
     assert not cache_path(ctx).exists()  # a refusal is not remembered: granting it works at once
+
+
+def test_offline_falls_back_and_says_aws_could_not_be_reached(tmp_path) -> None:
+    session = boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name=REGION)
+    sender = Sender(session, endpoint_url="http://127.0.0.1:9")  # nothing listens there
+    line = cost_line(_context(sender, tmp_path, [1e9]), {"m5.xlarge": 3})
+    assert ("estimate at us-east-1 list prices, not eu-west-1's; the Price List API could not be read: "
+            "cannot reach AWS for pricing GetProducts") in line
 
 
 def test_no_product_in_the_answer_falls_back_and_says_which(aws, tmp_path) -> None:

@@ -187,9 +187,10 @@ def region_rates(ctx: AwsContext, groups: Dict[str, int]) -> Priced:
             return fallback(region, f"dry run: {NOT_ASKED}")
         try:
             asked, gp3_rate = _ask(ctx, region, missing)
-        except (AwsError, BotoCoreError) as exc:
-            code = getattr(exc, "code", "") or str(exc).splitlines()[0]
-            return fallback(region, f"the Price List API could not be read: {code}")
+        except AwsError as exc:  # AWS's code when it answered; else what happened (offline...)
+            return fallback(region, f"the Price List API could not be read: {exc.code or exc.what}")
+        except BotoCoreError as exc:  # a read timeout...: not translated, still no traceback
+            return fallback(region, f"the Price List API could not be read: {type(exc).__name__}")
         except LookupError as exc:
             return fallback(region, f"the Price List API could not be read: {exc}")
         for instance_type, (ec2, emr) in asked.items():
