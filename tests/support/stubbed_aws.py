@@ -1,7 +1,8 @@
 """The real ``Sender`` over real boto3 clients whose answers are canned with botocore's
-``Stubber``, for the AWS APIs moto does not implement (EMR Studio). Each request is validated
-against botocore's service model before the stub answers, each answer against the output
-shape, and every request sent is recorded, so the order across services can be asserted."""
+``Stubber``, for the AWS APIs moto does not implement (EMR Studio, the Price List). Each
+request is validated against botocore's service model before the stub answers, each answer
+against the output shape, and every request sent is recorded, so the order across services
+can be asserted."""
 from __future__ import annotations
 
 from typing import Any, Dict, List
@@ -11,7 +12,8 @@ from botocore import xform_name
 from botocore.stub import Stubber
 
 from bigfruits.aws.core.request import AwsRequest
-from bigfruits.aws.core.send import Sender
+from bigfruits.aws.core.send import Sender, client_key
+from bigfruits.aws.requests.pricing import PRICING_REGION
 
 
 class StubbedAws(Sender):
@@ -23,6 +25,9 @@ class StubbedAws(Sender):
         super().__init__(session)
         self.clients = {name: session.client(name) for name in ("emr", "ec2", "iam", "sts")}
         self._clients.update(self.clients)
+        # The Price List answers from us-east-1 whatever the session's region, as in real use.
+        self.clients["pricing"] = session.client("pricing", region_name=PRICING_REGION)
+        self._clients[client_key("pricing", PRICING_REGION)] = self.clients["pricing"]
         self.stubbers = {name: Stubber(client) for name, client in self.clients.items()}
         self.sent: List[AwsRequest] = []
 

@@ -94,7 +94,9 @@ def _stubbed_s3(ctx) -> Stubber:  # type: ignore[no-untyped-def]
 
 
 def _skip_setup(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """create-cluster's preparations (roles, group, key, uploads) are tested against moto."""
+    """create-cluster's preparations (roles, group, key, uploads) are tested against moto; its
+    cost estimate's Price List requests in test_pricing_api.py."""
+    monkeypatch.setattr("bigfruits.aws.commands.cluster.cost_line", lambda ctx, groups, hours=None: "-")
     monkeypatch.setattr("bigfruits.aws.commands.cluster.ensure_roles", lambda ctx: None)
     monkeypatch.setattr("bigfruits.aws.commands.access.cluster_vpc", lambda ctx: "vpc-1")
     monkeypatch.setattr("bigfruits.aws.commands.access.ensure_ssh_group", lambda ctx, vpc_id: "sg-1")

@@ -121,6 +121,17 @@ def test_roles_and_key_pair_requests_are_valid_and_tagged() -> None:
     assert iam.delete_role("r", ["arn:a"])[-1].operation == "DeleteRole"
 
 
+def test_price_list_requests_are_valid_and_go_to_the_price_list_endpoint() -> None:
+    from bigfruits.aws.requests import pricing
+
+    for request in (pricing.ec2_instance("eu-west-1", "m5.xlarge"), pricing.emr_instance("eu-west-1", "m5.xlarge"),
+                    pricing.gp3_storage("eu-west-1")):
+        _valid(request)
+        assert request.region == "us-east-1" and request.operation == "GetProducts"
+        assert {"Type": "TERM_MATCH", "Field": "regionCode", "Value": "eu-west-1"} in request.params["Filters"]
+        assert json.loads(request.to_json())["region"] == "us-east-1"  # shown when printed
+
+
 def test_cost_estimate_says_it_is_an_estimate() -> None:
     # 3 x (EC2 0.192 + EMR 0.048) + 3 x 79 GB gp3 at $0.08/GB-month over 730 h (us-east-1)
     assert hourly_cost({"m5.xlarge": 3}) == pytest.approx(0.72 + 3 * 79 * 0.08 / 730)

@@ -15,7 +15,7 @@ from bigfruits.aws.commands import access
 from bigfruits.aws.commands.cluster import (
     CLUSTER_KIND, ensure_roles, show_step_failure, start_cluster, upload_bootstrap, wait_for_step,
 )
-from bigfruits.aws.commands.pricing import describe_cost
+from bigfruits.aws.commands.pricing import cost_line
 from bigfruits.aws.commands.storage import download_results
 from bigfruits.aws.core.context import AwsContext
 from bigfruits.aws.requests import s3 as b
@@ -42,7 +42,7 @@ def run_transient(
     settings = ctx.settings
     ctx.echo(f"batch run on a transient cluster: {settings.release}, 1 x {settings.master_type} + "
              f"{settings.core_count} x {settings.core_type}; it terminates itself when the step ends")
-    ctx.echo(f"  cost: {describe_cost(c.instance_counts(settings), region=ctx.region)}")
+    ctx.echo(f"  cost: {cost_line(ctx, c.instance_counts(settings))}")
     if not (yes or ctx.dry_run) and not ctx.confirm("Start this run?"):
         raise InputError("nothing started", "re-run and confirm, or pass --yes")
     access.cluster_vpc(ctx)  # first: a wrong --subnet-id starts nothing

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from bigfruits.aws.commands import access
-from bigfruits.aws.commands.pricing import describe_cost
+from bigfruits.aws.commands.pricing import cost_line
 from bigfruits.aws.commands.storage import place_file
 from bigfruits.aws.commands.wheel import build_wheel, project_root
 from bigfruits.aws.core.context import AwsContext
@@ -89,7 +89,7 @@ def create_cluster(
     ctx.echo(f"cluster {settings.project}-{flavor.name}: {flavor.description}")
     ctx.echo(f"  {settings.release}, 1 x {settings.master_type} + {settings.core_count} x {settings.core_type}; "
              f"auto-terminates after {settings.idle_timeout_s // 60} min idle")
-    ctx.echo(f"  cost: {describe_cost(c.instance_counts(settings), region=ctx.region)}")
+    ctx.echo(f"  cost: {cost_line(ctx, c.instance_counts(settings))}")
     if not (yes or ctx.dry_run) and not ctx.confirm("Create this cluster?"):
         raise InputError("cluster not created", "re-run and confirm, or pass --yes")
     group_id = access.prepare_access(ctx)  # first: a wrong --subnet-id creates nothing
@@ -291,7 +291,7 @@ def status(ctx: AwsContext, cluster_id: Optional[str] = None) -> Dict[str, Any]:
         for name, state in info["steps"]:
             ctx.echo(f"  step {name}: {state}")
         if info["state"] not in c.FAILED_STATES:
-            ctx.echo(f"  cost: {describe_cost(counts, hours, region=ctx.region)}")
+            ctx.echo(f"  cost: {cost_line(ctx, counts, hours)}")
     else:
         ctx.echo("no current cluster")
     others = [x["Id"] for x in our_active_clusters(ctx) if x.get("Id") != found]

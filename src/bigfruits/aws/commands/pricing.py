@@ -3,24 +3,40 @@ volumes our cluster request asks for (root + one gp3 data volume per instance), 
 
 Only an *estimate*, in USD: S3, data transfer and public IPv4 addresses are not counted.
 
-Sources (read 2026-11-27): https://aws.amazon.com/emr/pricing/ ,
+The rates of the cluster's region are read from the AWS Price List Query API
+(``requests/pricing``: GetProducts, with the user's own credentials, which need
+``pricing:GetProducts``) and kept for a day in ``price-cache.json`` next to the state file, so
+``status`` does not ask each time. When the API cannot be read (permission refused, offline,
+throttled, no such product) or in a dry run (nothing is sent), the estimate uses ``RATES``
+below, us-east-1 list prices, and says so and why: never another region's figures silently.
+
+``RATES`` sources (read 2026-11-27): https://aws.amazon.com/emr/pricing/ ,
 https://aws.amazon.com/ec2/pricing/on-demand/ , https://aws.amazon.com/ebs/pricing/ .
-The search tool could not return the figures of those pages on that date: the us-east-1 EC2 and
-EMR figures below are the ones this table already had, and $0.08 per GB-month is the gp3 rate
-AWS's EBS pricing examples use for us-east-1; none was re-confirmed. eu-west-1 (our default
-region, documented in the README with us-east-1) has no figures here for that reason: it is
-shown as an estimate at us-east-1 prices, labelled so, until someone copies its rates from the
-pages above into ``RATES``.
+The search tool could not return the figures of those pages on that date: the EC2 and EMR
+figures are the ones this table already had, and $0.08 per GB-month is the gp3 rate AWS's EBS
+pricing examples use for us-east-1; none was re-confirmed.
 """
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
 
+from botocore.exceptions import BotoCoreError
+
+from bigfruits.aws.core.context import AwsContext
+from bigfruits.aws.requests import pricing as p
 from bigfruits.aws.requests.emr.clusters import DATA_VOLUME_GB, ROOT_VOLUME_GB
+from bigfruits.errors import AwsError
 
 HOURS_PER_MONTH = 730  # AWS prices EBS per GB-month; its calculators use 730 hours a month
 FALLBACK_REGION = "us-east-1"
+CACHE_FILE = "price-cache.json"
+CACHE_TTL_S = 24 * 3600
+NOT_ASKED = "the Price List API was not asked"
 
 
 @dataclass(frozen=True)
@@ -49,16 +65,24 @@ RATES: Dict[str, Rates] = {
 }
 
 
-def rates_for(region: Optional[str]) -> Tuple[str, Rates]:
-    """(the region whose rates apply, its rates): the region's own, else us-east-1's."""
-    if region in RATES:
-        return str(region), RATES[str(region)]
-    return FALLBACK_REGION, RATES[FALLBACK_REGION]
+@dataclass(frozen=True)
+class Priced:
+    """The rates an estimate uses: ``region``'s, read from the Price List for the region
+    ``asked`` about, or (``why_not`` set) the us-east-1 table, and why."""
+
+    asked: str
+    region: str
+    rates: Rates
+    why_not: Optional[str] = None
 
 
-def hourly_cost(groups: Dict[str, int], region: Optional[str] = None) -> Optional[float]:
+def fallback(asked: Optional[str], why_not: str) -> Priced:
+    return Priced(asked or "your region", FALLBACK_REGION, RATES[FALLBACK_REGION], why_not)
+
+
+def hourly_cost(groups: Dict[str, int], rates: Optional[Rates] = None) -> Optional[float]:
     """``{"m5.xlarge": 3}`` -> $/h (instances + their EBS), or None when a type is not priced."""
-    _, rates = rates_for(region)
+    rates = rates or RATES[FALLBACK_REGION]
     ebs_per_instance = (ROOT_VOLUME_GB + DATA_VOLUME_GB) * rates.gp3_gb_month / HOURS_PER_MONTH
     total = 0.0
     for instance_type, count in groups.items():
@@ -70,18 +94,110 @@ def hourly_cost(groups: Dict[str, int], region: Optional[str] = None) -> Optiona
 
 
 def describe_cost(groups: Dict[str, int], hours: Optional[float] = None,
-                  region: Optional[str] = None) -> str:
-    """One line for humans, always saying it is an estimate and for which region's prices."""
-    priced, rates = rates_for(region)
-    per_hour = hourly_cost(groups, region)
+                  priced: Optional[Priced] = None) -> str:
+    """One line for humans, always saying it is an estimate, whose prices, and where from."""
+    priced = priced or fallback(FALLBACK_REGION, NOT_ASKED)
+    per_hour = hourly_cost(groups, priced.rates)
     if per_hour is None:
-        unknown = ", ".join(sorted(t for t in groups if t not in rates.instances))
-        return f"cost estimate unavailable (no price for {unknown})"
-    if priced == region:
-        label = f"estimate: {priced} on-demand EC2 + EMR + EBS"
+        unknown = ", ".join(sorted(t for t in groups if t not in priced.rates.instances))
+        why = f"; {priced.why_not}" if priced.why_not else ""
+        return f"cost estimate unavailable (no {priced.region} price for {unknown}{why})"
+    if priced.why_not is None:
+        label = f"estimate: {priced.region} on-demand EC2 + EMR + EBS gp3, from the AWS Price List"
     else:
-        label = f"estimate for us-east-1, not {region or 'your region'}: on-demand EC2 + EMR + EBS"
+        other = f", not {priced.asked}'s" if priced.asked != priced.region else ""
+        label = f"estimate at {priced.region} list prices{other}; {priced.why_not}"
     text = f"about ${per_hour:.2f}/hour ({label})"
     if hours is not None:
         text += f"; about ${per_hour * hours:.2f} so far ({hours:.1f} h)"
     return text
+
+
+def cost_line(ctx: AwsContext, groups: Dict[str, int], hours: Optional[float] = None) -> str:
+    """What create-cluster, run and status print: the estimate at the region's own rates."""
+    return describe_cost(groups, hours, region_rates(ctx, groups))
+
+
+# -- the Price List, and a day's cache of its answers ------------------------------------------
+def cache_path(ctx: AwsContext) -> Path:
+    return ctx.settings.state_path().parent / CACHE_FILE
+
+
+def _read_cache(path: Path) -> Dict[str, Any]:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}  # none yet, or unreadable: ask again
+    return data if isinstance(data, dict) else {}
+
+
+def _write_cache(path: Path, data: Dict[str, Any]) -> None:
+    """Best effort: a cache that cannot be written only means asking again next time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=str(path.parent), prefix=".price-cache-")
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def _fresh(cache: Dict[str, Any], key: str, now: float, *figures: str) -> Optional[Dict[str, Any]]:
+    """The cached entry when under a day old and whole, else None (ask again)."""
+    entry = cache.get(key)
+    try:
+        if 0 <= now - float(entry["at"]) < CACHE_TTL_S and all(float(entry[f]) >= 0 for f in figures):
+            return dict(entry)
+    except (TypeError, KeyError, ValueError):
+        pass
+    return None
+
+
+def _ask(ctx: AwsContext, region: str, types: List[str]) -> Tuple[Dict[str, Tuple[float, float]], float]:
+    """GetProducts for each missing figure: ({type: (EC2, EMR)}, gp3 $/GB-month).
+    Raises ``LookupError`` when the Price List has no such product."""
+    instances: Dict[str, Tuple[float, float]] = {}
+    for instance_type in types:
+        ec2 = p.instance_hourly_usd(ctx.send(p.ec2_instance(region, instance_type)))
+        if ec2 is None:
+            raise LookupError(f"it has no EC2 price for {instance_type} in {region}")
+        emr = p.instance_hourly_usd(ctx.send(p.emr_instance(region, instance_type)))
+        if emr is None:
+            raise LookupError(f"it has no EMR price for {instance_type} in {region}")
+        instances[instance_type] = (ec2, emr)
+    gp3 = p.gp3_gb_month_usd(ctx.send(p.gp3_storage(region)))
+    if gp3 is None:
+        raise LookupError(f"it has no EBS gp3 price in {region}")
+    return instances, gp3
+
+
+def region_rates(ctx: AwsContext, groups: Dict[str, int]) -> Priced:
+    """The region's rates for these instance types: from the cache when under a day old, else
+    from the Price List (then cached); the us-east-1 table, labelled with why, otherwise."""
+    region = ctx.region
+    path = cache_path(ctx)
+    cache = _read_cache(path)
+    now = ctx.injected.wall_clock()
+    cached = {t: _fresh(cache, f"{region} {t}", now, "ec2", "emr") for t in sorted(groups)}
+    gp3 = _fresh(cache, f"{region} gp3", now, "gb_month")
+    missing = [t for t, entry in cached.items() if entry is None]
+    if missing or gp3 is None:
+        if ctx.dry_run:
+            return fallback(region, f"dry run: {NOT_ASKED}")
+        try:
+            asked, gp3_rate = _ask(ctx, region, missing)
+        except AwsError as exc:  # AWS's code when it answered; else what happened (offline...)
+            return fallback(region, f"the Price List API could not be read: {exc.code or exc.what}")
+        except BotoCoreError as exc:  # a read timeout...: not translated, still no traceback
+            return fallback(region, f"the Price List API could not be read: {type(exc).__name__}")
+        except LookupError as exc:
+            return fallback(region, f"the Price List API could not be read: {exc}")
+        for instance_type, (ec2, emr) in asked.items():
+            cache[f"{region} {instance_type}"] = {"ec2": ec2, "emr": emr, "at": now}
+        cache[f"{region} gp3"] = {"gb_month": gp3_rate, "at": now}
+        _write_cache(path, cache)
+        cached.update({t: cache[f"{region} {t}"] for t in asked})
+        gp3 = cache[f"{region} gp3"]
+    instances = {t: (float(e["ec2"]), float(e["emr"])) for t, e in cached.items() if e is not None}
+    return Priced(region, region, Rates(instances=instances, gp3_gb_month=float(gp3["gb_month"])))

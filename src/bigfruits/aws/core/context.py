@@ -50,6 +50,8 @@ class Injected:
     ip_lookup: Callable[[], str] = lookup_public_ip
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
+    #: Wall-clock seconds, for what outlives the process (the day-long price cache).
+    wall_clock: Callable[[], float] = time.time
     poll_interval_s: float = 30.0
     confirm: Optional[Callable[[str], bool]] = None
     run_id: Callable[[], str] = new_run_id

@@ -20,6 +20,10 @@ from bigfruits.aws.core.tags import EMR_MANAGED_POLICIES_TAG
 from bigfruits.errors import AwsError
 
 RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8})
+#: Services whose answers are only nice to have (the cost estimate's Price List): two tries and
+#: short timeouts, then the caller's labelled fallback, rather than minutes of backoff.
+CLIENT_CONFIGS = {"pricing": Config(retries={"mode": "standard", "max_attempts": 2},
+                                    connect_timeout=5, read_timeout=15)}
 #: Images are small: keep each in one PUT so its ETag is its MD5 (how re-runs skip it).
 TRANSFER_CONFIG = TransferConfig(multipart_threshold=256 * 1024 * 1024)
 
@@ -85,20 +89,24 @@ class Sender:
         self._endpoint_url = endpoint_url
         self._clients: Dict[str, Any] = {}
 
-    def client(self, service: str) -> Any:
-        """A cached client; boto3 reads ``AWS_ENDPOINT_URL`` itself when no URL is given."""
-        if service not in self._clients:
-            kwargs: Dict[str, Any] = {"config": RETRY_CONFIG}
+    def client(self, service: str, region: Optional[str] = None) -> Any:
+        """A cached client (in ``region`` when given, else the session's); boto3 reads
+        ``AWS_ENDPOINT_URL`` itself when no URL is given."""
+        key = client_key(service, region)
+        if key not in self._clients:
+            kwargs: Dict[str, Any] = {"config": CLIENT_CONFIGS.get(service, RETRY_CONFIG)}
+            if region:
+                kwargs["region_name"] = region
             if self._endpoint_url:
                 kwargs["endpoint_url"] = self._endpoint_url
             try:
-                self._clients[service] = self._session.client(service, **kwargs)
+                self._clients[key] = self._session.client(service, **kwargs)
             except Exception as exc:  # NoRegionError, ProfileNotFound, ...
                 raise translate(exc, service, "client") from exc
-        return self._clients[service]
+        return self._clients[key]
 
     def send(self, request: AwsRequest) -> Answer:
-        client = self.client(request.service)
+        client = self.client(request.service, request.region)
         method = getattr(client, _snake(request.operation))
         try:
             return method(**request.params)
@@ -179,7 +187,7 @@ class DryRunSender(Sender):
         super().__init__(session=None)
         self._out = out
 
-    def client(self, service: str) -> Any:  # pragma: no cover - guarded by design
+    def client(self, service: str, region: Optional[str] = None) -> Any:  # pragma: no cover - guarded by design
         raise RuntimeError("a dry run must not create AWS clients")
 
     def upload_file(self, path: str, bucket: str, key: str) -> None:
@@ -194,6 +202,11 @@ class DryRunSender(Sender):
         out.flush()
         answer = DRY_RUN_RESPONSES.get(request.operation, {})
         return answer(request.params) if callable(answer) else dict(answer)
+
+
+def client_key(service: str, region: Optional[str] = None) -> str:
+    """How a client is cached: by service, and by region when a request names one."""
+    return f"{service}@{region}" if region else service
 
 
 def _snake(operation: str) -> str:
