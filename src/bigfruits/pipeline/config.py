@@ -23,6 +23,7 @@ class RunConfig:
     master: str = "local[*]"
     overwrite: bool = False
     seed: int = 0
+    reuse: Optional[str] = None
     batch_size: int = 64
     progress: bool = True
     spark_conf: Dict[str, str] = field(default_factory=dict)
