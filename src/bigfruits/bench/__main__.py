@@ -24,8 +24,9 @@ def _sizes(text: str) -> tuple:
 @click.option("--quick", is_flag=True, help="Small sizes: checks the benchmark works (minutes).")
 @click.option("--scale", is_flag=True,
               help="Also run the full size: 67,692 inputs made from the real images.")
-@click.option("--images", type=int, help="Images for the ceilings and end-to-end runs.")
+@click.option("--images", type=int, help="Images for the in-process run (2000).")
 @click.option("--users-images", type=int, help="Images for the users' (slow) patterns.")
+@click.option("--ceiling-images", type=int, help="Images for the ceilings without Spark (1000).")
 @click.option("--pca-rows", type=int, help="Rows of the synthetic 1280-wide PCA input.")
 @click.option("--memory-sizes", help="Comma-separated image counts for peak memory, e.g. 1000,20000.")
 @click.option("--reuse-images", type=int,
@@ -42,10 +43,10 @@ def _sizes(text: str) -> tuple:
 @click.option("--workdir", type=click.Path(file_okay=False),
               help="Scratch folder for replicated images and outputs (default: a temporary one, removed).")
 def main(source: Optional[str], quick: bool, scale: bool, images: Optional[int],
-         users_images: Optional[int], pca_rows: Optional[int], memory_sizes: Optional[str],
+         users_images: Optional[int], ceiling_images: Optional[int], pca_rows: Optional[int], memory_sizes: Optional[str],
          reuse_images: Optional[int], added_images: Optional[int], engines: str, weights: str,
          steps: str, master: str, out_dir: str, workdir: Optional[str]) -> None:
-    """Benchmark featurization, PCA, memory and full-size time, in one process."""
+    """Benchmark on real images: ceilings, runs, --reuse, start-up, memory, PCA, full size."""
     from bigfruits.bench.inputs import choose_source
     from bigfruits.pipeline.ingest import BUNDLED_SAMPLE
     from bigfruits.pipeline.session import get_session
@@ -54,7 +55,8 @@ def main(source: Optional[str], quick: bool, scale: bool, images: Optional[int],
     folder, kind = choose_source(source, BUNDLED_SAMPLE)
     settings = (BenchSettings.quick if quick else BenchSettings)(folder, scratch, kind)
     settings.master = master
-    for name, value in (("images", images), ("users_images", users_images), ("pca_rows", pca_rows),
+    for name, value in (("images", images), ("users_images", users_images),
+                        ("ceiling_images", ceiling_images), ("pca_rows", pca_rows),
                         ("reuse_images", reuse_images), ("added_images", added_images)):
         if value is not None:
             setattr(settings, name, value)

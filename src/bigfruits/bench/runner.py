@@ -1,4 +1,4 @@
-"""Every measurement of issues 3 and 12, in one process, on the same images.
+"""Every measurement of issues 3 and 12, from one command, on the same images.
 
 Each step is timed on its own; a step that fails is recorded under ``errors`` and the others
 still run, so one broken engine does not hide the rest of the picture. What a user runs

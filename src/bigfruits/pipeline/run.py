@@ -91,9 +91,9 @@ class Written:
     plots: List[str]
 
 
-def _in_background(action: Callable[[], Any]) -> "Future[Any]":
+def _in_background(action: Callable[[], Any], then: Callable[[], None] = lambda: None) -> "Future[Any]":
     """``action()`` in a daemon thread (a failed run does not wait for it); its result or
-    exception through the returned future."""
+    exception through the returned future; then ``then()``, whose result nobody waits for."""
     future: "Future[Any]" = Future()
 
     def body() -> None:
@@ -101,6 +101,11 @@ def _in_background(action: Callable[[], Any]) -> "Future[Any]":
             future.set_result(action())
         except BaseException as exc:  # handed to whoever asks for the result
             future.set_exception(exc)
+            return
+        try:
+            then()
+        except Exception:  # only a head start: the stage that needs it imports it again
+            pass
 
     threading.Thread(target=body, name="bigfruits-prepare-model", daemon=True).start()
     return future
@@ -127,7 +132,15 @@ def start_preparing(config: RunConfig) -> "tuple[Future[Prepared], threading.Eve
             quiet.set()
         return prepare(engine, config.weights, config.seed)
 
-    return _in_background(action), quiet
+    return _in_background(action, then=_import_later_stages), quiet
+
+
+def _import_later_stages() -> None:
+    """What the PCA and write stages import (Spark ML, matplotlib: seconds of a small run),
+    imported while the driver waits for the featurize stage's Python workers."""
+    import bigfruits.pipeline.pca  # noqa: F401
+
+    report._pyplot()
 
 
 def run_pipeline(config: RunConfig, spark: Any = None) -> RunResult:
