@@ -13,13 +13,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def model_cache(tmp_path_factory):
     """The exported-model cache of this test session, not the user's (subprocesses inherit it)."""
     folder = tmp_path_factory.mktemp("model-cache")
-    previous = os.environ.get("BIGFRUITS_CACHE_DIR")
-    os.environ["BIGFRUITS_CACHE_DIR"] = str(folder)
-    yield folder
-    if previous is None:
-        os.environ.pop("BIGFRUITS_CACHE_DIR", None)
-    else:
-        os.environ["BIGFRUITS_CACHE_DIR"] = previous
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BIGFRUITS_CACHE_DIR", str(folder))
+        yield folder
 
 
 @pytest.fixture(scope="session")
