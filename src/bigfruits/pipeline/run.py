@@ -137,10 +137,12 @@ def start_preparing(config: RunConfig) -> "tuple[Future[Prepared], threading.Eve
 
 def _import_later_stages() -> None:
     """What the PCA and write stages import (Spark ML, matplotlib: seconds of a small run),
-    imported while the driver waits for the featurize stage's Python workers."""
+    imported while the driver waits for the featurize stage's Python workers. Not in a
+    notebook, whose own matplotlib backend is set up where it runs."""
     import bigfruits.pipeline.pca  # noqa: F401
 
-    report._pyplot()
+    if not report._in_notebook():
+        report._pyplot()
 
 
 def run_pipeline(config: RunConfig, spark: Any = None) -> RunResult:
