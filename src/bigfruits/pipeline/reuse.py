@@ -89,6 +89,13 @@ def read_manifest(spark: Any, path: str) -> "tuple[str, Dict[str, Any]]":
     return uri, manifest
 
 
+def _previous_errors(spark: Any, uri: str) -> set:
+    fs, errors = hadoop_path(spark, f"{uri}/errors")
+    if not fs.exists(errors):
+        return set()
+    return set(spark.read.parquet(errors.toString()).select("path").toPandas()["path"])
+
+
 def plan_reuse(spark: Any, path: Optional[str], selected: List[ImageFile],
                identity: Dict[str, Any]) -> Reuse:
     """Which of ``selected`` take their features from ``path`` (None: no reuse)."""
@@ -104,7 +111,7 @@ def plan_reuse(spark: Any, path: Optional[str], selected: List[ImageFile],
         return Reuse(uri, None, list(selected),
                      note=f"nothing reused: {path}/features has no input identity (size, stamp)")
     known = previous.select("path", "size", "stamp").toPandas()
-    failed = set(spark.read.parquet(f"{uri}/errors").select("path").toPandas()["path"])
+    failed = _previous_errors(spark, uri)
     current = {image.path: image for image in selected}
     unchanged = [current[p] for p, size, stamp in zip(known["path"], known["size"], known["stamp"])
                  if p in current and current[p].size == size and current[p].stamp == stamp]
