@@ -85,7 +85,7 @@ def _parse_conf(pairs: "tuple[str, ...]") -> "dict[str, str]":
               help="A previous run's output: unchanged images (same path, size, modification "
                    "time or ETag, same model) take their features from there.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for --weights random.")
-@click.option("--batch-size", type=int, default=64, show_default=True, help="Images per inference call.")
+@click.option("--batch-size", type=int, default=32, show_default=True, help="Images per inference call.")
 @click.option("--conf", "conf", multiple=True, metavar="KEY=VALUE",
               help="Extra Spark configuration (repeatable), e.g. spark.driver.memory=4g.")
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")

@@ -62,7 +62,7 @@ def test_featurize_share_falls_back_to_the_reuse_run_and_memory_takes_the_worst_
 def test_markdown_says_which_images_and_shows_ratios():
     text = markdown(results(errors={"users": "RuntimeError: boom"}))
     assert "real Fruits-360 test images beside the clone" in text and "15809 distinct" in text
-    assert "| inference only: ONNX Runtime on decoded images, no Spark, batch 64 | 300.0 | 30.0x | 150% |" in text
+    assert "| inference only: ONNX Runtime on decoded images, no Spark | 300.0 | 30.0x | 150% |" in text
     assert "| full size (67,692 inputs) end to end under 5 minutes | 290 s | yes |" in text
     assert "| full size | 67692 | 15809 | 67692 |" in text
     assert "- users: RuntimeError: boom" in text

@@ -7,9 +7,11 @@ from typing import Any, List
 
 import numpy as np
 
+from bigfruits.pipeline.config import DEFAULT_BATCH_SIZE
 from bigfruits.pipeline.featurize.images import decode_image, preprocess
 
-CEILING_BATCH = 64
+#: the pipeline's own default, so the ceiling runs ONNX Runtime as a Spark task does
+CEILING_BATCH = DEFAULT_BATCH_SIZE
 
 
 def decode_seconds_per_image(paths: List[str]) -> float:

@@ -28,8 +28,8 @@ def throughput_rows(results: Dict[str, Any]) -> List[Tuple[str, Optional[float],
         ("course_scalar_iterator", "course: Scalar Iterator UDF, batched model.predict"),
         ("decode_inference", "ceiling: read + decode + resize + preprocess + ONNX Runtime, "
                              "no Spark, one process per core"),
-        ("raw_onnxruntime", "inference only: ONNX Runtime on decoded images, no Spark, batch 64"),
-        ("raw_tensorflow", "inference only: TensorFlow tf.function on decoded images, batch 64"),
+        ("raw_onnxruntime", "inference only: ONNX Runtime on decoded images, no Spark"),
+        ("raw_tensorflow", "inference only: TensorFlow tf.function on decoded images"),
     ]
     labels += [(key, "bigfruits run " + key.split("_", 1)[1].replace("_", " ")
                 + f" ({results.get('images', '?')} images, in-process)")
