@@ -101,7 +101,8 @@ class Bench:
             _, stderr = process.communicate()
         wall = time.perf_counter() - clock
         if process.returncode != 0:
-            raise RuntimeError(f"bigfruits run {' '.join(args)} failed: {stderr[-1500:]}")
+            last = [line for line in stderr.splitlines() if line.strip()][-3:]
+            raise RuntimeError(f"bigfruits run {' '.join(args)} failed: {' / '.join(last)}")
         with open(os.path.join(output, "manifest.json"), encoding="utf-8") as handle:
             manifest = json.load(handle)
         return {"wall_s": wall, "peak_all_processes": peak["all_processes"],
@@ -199,10 +200,12 @@ def measure(settings: BenchSettings, spark: Any) -> Dict[str, Any]:
         folder = bench.folder(count)
         first_out, second_out, third_out = (os.path.join(settings.workdir, f"reuse_{name}")
                                             for name in ("first", "k_changed", "added"))
-        first = bench.cli_run(first_out, "--input", folder, "--k", "50")
-        second = bench.cli_run(second_out, "--input", folder, "--k", "20", "--reuse", first_out)
+        k = min(50, count)
+        first = bench.cli_run(first_out, "--input", folder, "--k", str(k))
+        second = bench.cli_run(second_out, "--input", folder, "--k", str(max(1, min(20, k - 1))),
+                               "--reuse", first_out)
         replicate_images(settings.source, settings.added_images, folder, start=count)
-        third = bench.cli_run(third_out, "--input", folder, "--k", "50", "--reuse", first_out)
+        third = bench.cli_run(third_out, "--input", folder, "--k", str(k), "--reuse", first_out)
         results["reuse"] = {"first": sized(first, settings.source),
                             "k_changed": sized(second, settings.source),
                             "added": {**sized(third, settings.source), "added": settings.added_images}}
@@ -221,7 +224,7 @@ def measure(settings: BenchSettings, spark: Any) -> Dict[str, Any]:
         results["memory"] = []
         for count in settings.memory_sizes:
             run = bench.cli_run(os.path.join(settings.workdir, f"memory_{count}"),
-                                "--input", bench.folder(count))
+                                "--input", bench.folder(count), "--k", str(min(50, count)))
             results["memory"].append(sized(run, settings.source))
 
     def scale() -> None:
