@@ -22,7 +22,7 @@ LAZY_COMMANDS: Dict[str, Tuple[str, str]] = {
     "aws": ("bigfruits.aws.cli:aws",
             "Run the pipeline on AWS EMR: bucket, dataset, cluster (JupyterHub), steps, teardown."),
     "bench": ("bigfruits.bench.__main__:main",
-              "Benchmark featurization, PCA, memory and full-size time, in one process."),
+              "Benchmark on real images: ceilings, runs, --reuse, start-up, memory, PCA, full size."),
 }
 
 
@@ -81,28 +81,34 @@ def _parse_conf(pairs: "tuple[str, ...]") -> "dict[str, str]":
 @click.option("--master", default="local[*]", show_default=True,
               help="Spark master URL (ignored under spark-submit, which sets its own).")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@click.option("--reuse", metavar="PATH|s3://…",
+              help="A previous run's output: unchanged images (same path, size, modification "
+                   "time or ETag, same model) take their features from there.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for --weights random.")
-@click.option("--batch-size", type=int, default=64, show_default=True, help="Images per inference call.")
+@click.option("--batch-size", type=int, default=32, show_default=True, help="Images per inference call.")
 @click.option("--conf", "conf", multiple=True, metavar="KEY=VALUE",
               help="Extra Spark configuration (repeatable), e.g. spark.driver.memory=4g.")
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
 def run_command(input_uri: "str | None", output: str, k: "int | None", variance: "float | None",
                 weights: str, engine: str, classes: "str | None", limit: "int | None", master: str,
-                overwrite: bool, seed: int, batch_size: int, conf: "tuple[str, ...]",
-                no_progress: bool) -> None:
+                overwrite: bool, reuse: "str | None", seed: int, batch_size: int,
+                conf: "tuple[str, ...]", no_progress: bool) -> None:
     """Featurize images with MobileNetV2 on Spark, reduce them with PCA, write the results."""
     from bigfruits.pipeline.config import RunConfig
     from bigfruits.pipeline.run import run_pipeline
 
     config = RunConfig(input=input_uri, output=output, k=k, variance=variance, weights=weights,
                        engine=engine, classes=classes, limit=limit, master=master,
-                       overwrite=overwrite, seed=seed, batch_size=batch_size,
+                       overwrite=overwrite, reuse=reuse, seed=seed, batch_size=batch_size,
                        progress=not no_progress, spark_conf=_parse_conf(conf))
     result = run_pipeline(config)
     m = result.manifest
     click.echo(f"{m['images_ok']} of {m['images_total']} images featurized "
                f"({m['images_failed']} failed, see errors/), k={m['k']} keeps "
                f"{m['variance_kept']:.1%} of the variance, {m['images_per_s']:.1f} images/s.")
+    if reuse is not None:
+        click.echo(f"reuse: {m['reused']} images reused, {m['featurized']} featurized, "
+                   f"{m['dropped']} of the previous output's dropped.")
     if not m["features_meaningful"]:
         click.echo("warning: RANDOM weights: these features are not meaningful (test run).", err=True)
     click.echo(f"results: {result.output}  (open report.html)")

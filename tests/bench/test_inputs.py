@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from bigfruits.bench.inputs import replicate_images, source_images
+from bigfruits.bench.inputs import choose_source, distinct_images, replicate_images, source_images
 
 
 def make_source(root):
@@ -27,3 +28,27 @@ def test_replicates_to_exact_count_with_labels(tmp_path):
     assert os.stat(first).st_nlink >= 2  # a hard link, not a copy (same file system)
     replicate_images(str(tmp_path / "src"), 10, out)  # idempotent
     assert len(source_images(out)) == 10
+
+
+def test_a_prefix_spreads_over_the_classes_and_more_than_the_source_replicates(tmp_path):
+    make_source(tmp_path / "src")
+    out = replicate_images(str(tmp_path / "src"), 2, str(tmp_path / "two"))
+    assert sorted(os.listdir(out)) == ["Apple Red 1", "Banana"]  # one of each, not two apples
+    assert distinct_images(str(tmp_path / "src"), 2) == 2
+    assert distinct_images(str(tmp_path / "src"), 10) == 4
+    more = replicate_images(str(tmp_path / "src"), 3, str(tmp_path / "two"), start=2)
+    names = sorted(os.path.basename(p) for p in source_images(more))
+    assert names == ["00000_0_100.jpg", "00000_0_100.jpg", "00000_1_100.jpg",
+                     "00000_1_100.jpg", "00001_0_100.jpg"]
+
+
+def test_the_real_images_beside_the_clone_are_the_default_source(tmp_path, monkeypatch):
+    from bigfruits.bench import inputs
+
+    make_source(tmp_path / "shared")
+    monkeypatch.setattr(inputs, "SHARED_TEST_IMAGES", tmp_path / "shared")
+    assert choose_source(None, "bundled")[0] == str(tmp_path / "shared")
+    assert choose_source(str(tmp_path / "mine"), "bundled") == (str(tmp_path / "mine"), "--source")
+    monkeypatch.setattr(inputs, "SHARED_TEST_IMAGES", tmp_path / "absent")
+    assert choose_source(None, "bundled") == ("bundled", "the bundled sample")
+    assert inputs.REPO == Path(__file__).resolve().parents[2]  # <repo>/../shared/... is beside the clone

@@ -87,3 +87,17 @@ def test_unknown_class(tmp_path, small_input):
     assert_one_line_error(run_cli("run", "--input", str(small_input), "--output", str(tmp_path / "o"),
                                   "--weights", "random", "--classes", "Banana*"),
                           "no class matches", "Kiwi")
+
+
+def test_reuse_path_missing(tmp_path, small_input):
+    proc = run_cli("run", "--input", str(small_input), "--output", str(tmp_path / "o"),
+                   "--weights", "random", "--reuse", str(tmp_path / "nope"))
+    assert_one_line_error(proc, "--reuse", "not found", "--output folder of a finished bigfruits run")
+    assert proc.returncode == 2
+
+
+def test_reuse_path_not_a_bigfruits_output(tmp_path, small_input):
+    proc = run_cli("run", "--input", str(small_input), "--output", str(tmp_path / "o"),
+                   "--weights", "random", "--reuse", str(small_input))
+    assert_one_line_error(proc, "--reuse", "not a bigfruits output (no manifest.json)")
+    assert proc.returncode == 2

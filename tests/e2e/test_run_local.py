@@ -112,7 +112,8 @@ def test_outputs_manifest_and_report(run, weights_file):
     assert manifest["k"] == K
     assert manifest["weights"]["kind"] == "file" and len(manifest["weights"]["sha256"]) == 64
     assert manifest["features_meaningful"] is True
-    assert set(manifest["timings"]) == {"featurize", "pca_fit", "write", "total"}
+    assert set(manifest["timings"]) == {"reuse", "featurize", "pca_fit", "write", "total"}
+    assert (manifest["reused"], manifest["featurized"], manifest["dropped"]) == (0, manifest["images_total"], 0)
     assert manifest["images_per_s"] > 0
     for package in ("python", "spark", "numpy"):
         assert package in manifest["versions"]

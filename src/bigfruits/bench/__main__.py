@@ -1,4 +1,5 @@
-"""``python -m bigfruits.bench``: measure issue 3's figures, print the table, write JSON + Markdown."""
+"""``python -m bigfruits.bench``: measure issue 12's figures (and issue 3's baselines), print
+the table, write JSON + Markdown."""
 from __future__ import annotations
 
 import json
@@ -18,34 +19,45 @@ def _sizes(text: str) -> tuple:
 
 @click.command()
 @click.option("--source", type=click.Path(exists=True, file_okay=False),
-              help="Images to replicate (default: the bundled sample).")
+              help="Real images to measure on (default: ../shared/data/fruits-360-test beside "
+                   "the clone when present, else the bundled sample).")
 @click.option("--quick", is_flag=True, help="Small sizes: checks the benchmark works (minutes).")
-@click.option("--scale", is_flag=True, help="Also run the full size: 67,692 replicated images.")
-@click.option("--images", type=int, help="Images for the ceilings and end-to-end runs.")
+@click.option("--scale", is_flag=True,
+              help="Also run the full size: 67,692 inputs made from the real images.")
+@click.option("--images", type=int, help="Images for the in-process run (2000).")
 @click.option("--users-images", type=int, help="Images for the users' (slow) patterns.")
+@click.option("--ceiling-images", type=int, help="Images for the ceilings without Spark (1000).")
 @click.option("--pca-rows", type=int, help="Rows of the synthetic 1280-wide PCA input.")
 @click.option("--memory-sizes", help="Comma-separated image counts for peak memory, e.g. 1000,20000.")
-@click.option("--engines", default="onnxruntime,tensorflow", show_default=True,
+@click.option("--reuse-images", type=int,
+              help="Images of the --reuse measurement (default: every distinct source image).")
+@click.option("--added-images", type=int, help="Images added before the third --reuse run (1000).")
+@click.option("--engines", default="onnxruntime", show_default=True,
               help="Engines for the end-to-end runs; the first is the one the targets use.")
 @click.option("--weights", default="random", show_default=True,
               help="random, imagenet or a weights file (speed does not depend on the values).")
-@click.option("--steps", default="users,ceilings,runs,pca,memory", show_default=True)
+@click.option("--steps", default="ceilings,runs,reuse,sample,memory,pca,users", show_default=True)
 @click.option("--master", default="local[*]", show_default=True)
 @click.option("--out", "out_dir", default="bench/results", show_default=True,
               type=click.Path(file_okay=False), help="Where latest.json and latest.md go.")
 @click.option("--workdir", type=click.Path(file_okay=False),
               help="Scratch folder for replicated images and outputs (default: a temporary one, removed).")
 def main(source: Optional[str], quick: bool, scale: bool, images: Optional[int],
-         users_images: Optional[int], pca_rows: Optional[int], memory_sizes: Optional[str],
-         engines: str, weights: str, steps: str, master: str, out_dir: str,
-         workdir: Optional[str]) -> None:
-    """Benchmark featurization, PCA, memory and full-size time, in one process."""
+         users_images: Optional[int], ceiling_images: Optional[int], pca_rows: Optional[int], memory_sizes: Optional[str],
+         reuse_images: Optional[int], added_images: Optional[int], engines: str, weights: str,
+         steps: str, master: str, out_dir: str, workdir: Optional[str]) -> None:
+    """Benchmark on real images: ceilings, runs, --reuse, start-up, memory, PCA, full size."""
+    from bigfruits.bench.inputs import choose_source
     from bigfruits.pipeline.ingest import BUNDLED_SAMPLE
     from bigfruits.pipeline.session import get_session
 
     scratch = workdir or default_workdir()
-    settings = (BenchSettings.quick if quick else BenchSettings)(source or BUNDLED_SAMPLE, scratch)
-    for name, value in (("images", images), ("users_images", users_images), ("pca_rows", pca_rows)):
+    folder, kind = choose_source(source, BUNDLED_SAMPLE)
+    settings = (BenchSettings.quick if quick else BenchSettings)(folder, scratch, kind)
+    settings.master = master
+    for name, value in (("images", images), ("users_images", users_images),
+                        ("ceiling_images", ceiling_images), ("pca_rows", pca_rows),
+                        ("reuse_images", reuse_images), ("added_images", added_images)):
         if value is not None:
             setattr(settings, name, value)
     if memory_sizes:

@@ -7,9 +7,11 @@ from typing import Any, List
 
 import numpy as np
 
+from bigfruits.pipeline.config import DEFAULT_BATCH_SIZE
 from bigfruits.pipeline.featurize.images import decode_image, preprocess
 
-CEILING_BATCH = 64
+#: the pipeline's own default, so the ceiling runs ONNX Runtime as a Spark task does
+CEILING_BATCH = DEFAULT_BATCH_SIZE
 
 
 def decode_seconds_per_image(paths: List[str]) -> float:
@@ -55,3 +57,47 @@ def raw_onnxruntime_rate(
     from bigfruits.pipeline.featurize.engine_onnxruntime import load_engine
 
     return _images_per_second(load_engine(onnx_bytes, threads).predict, images, batch)
+
+
+def _decode_and_infer(onnx_path: str, paths: List[str], batch: int, start_line: Any,
+                      results: Any) -> None:
+    """One process of the decode+inference ceiling: the pipeline's own decode, preprocess and
+    ONNX Runtime engine (one thread, as each Spark task runs it), timed from a common start."""
+    from bigfruits.pipeline.featurize.engine_onnxruntime import load_engine
+
+    with open(onnx_path, "rb") as handle:
+        engine = load_engine(handle.read(), 1)
+    with open(paths[0], "rb") as handle:  # warm-up: memory arenas
+        engine.predict(preprocess(decode_image(handle.read())[None]))
+    start_line.wait()
+    clock = time.perf_counter()
+    for start in range(0, len(paths), batch):
+        arrays = []
+        for path in paths[start : start + batch]:
+            with open(path, "rb") as handle:
+                arrays.append(decode_image(handle.read()))
+        engine.predict(preprocess(np.stack(arrays)))
+    results.put((len(paths), time.perf_counter() - clock))
+
+
+def decode_inference_rate(onnx_path: str, paths: List[str], processes: int,
+                          batch: int = CEILING_BATCH) -> float:
+    """What the hardware can do on these files without Spark: one process per core, each
+    reading, decoding, resizing, preprocessing and running ONNX Runtime on its share; images
+    per second from the moment all start to the moment the last one ends."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")  # no JVM, threads or TF inherited
+    shares = [share for share in (paths[i::processes] for i in range(processes)) if share]
+    start_line, results = context.Barrier(len(shares) + 1), context.Queue()
+    workers = [context.Process(target=_decode_and_infer, args=(onnx_path, share, batch, start_line, results))
+               for share in shares]
+    for worker in workers:
+        worker.start()
+    try:
+        start_line.wait(timeout=600)
+        done = [results.get(timeout=3600) for _ in workers]
+    finally:
+        for worker in workers:
+            worker.join(timeout=60)
+    return sum(n for n, _ in done) / max(seconds for _, seconds in done)

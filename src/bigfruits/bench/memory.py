@@ -1,9 +1,10 @@
-"""Peak resident memory of this process and all its children (the Spark JVM and its Python
-workers), sampled in a background thread while a measured step runs."""
+"""Peak resident memory of a process and all its children (the Spark JVM and its Python
+workers), summed at each instant and sampled in a background thread while a measured step
+runs: this process by default, or a command the benchmark started (``process``)."""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Dict, Iterator
+from typing import Dict, Iterator, Optional
 
 import psutil
 
@@ -24,14 +25,17 @@ def _resident(process: psutil.Process) -> Dict[str, int]:
 
 
 @contextmanager
-def peak_memory() -> Iterator[Dict[str, int]]:
+def peak_memory(process: Optional[psutil.Process] = None) -> Iterator[Dict[str, int]]:
     """``with peak_memory() as peak:`` -> ``peak`` holds the highest bytes seen per key."""
-    process = psutil.Process()
+    process = process or psutil.Process()
     peak = _resident(process)
 
     def sample() -> None:
-        for key, value in _resident(process).items():
-            peak[key] = max(peak[key], value)
+        try:
+            for key, value in _resident(process).items():
+                peak[key] = max(peak[key], value)
+        except psutil.Error:  # the measured command has ended
+            pass
 
     with every(SAMPLE_SECONDS, sample):
         yield peak

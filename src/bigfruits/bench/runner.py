@@ -1,24 +1,31 @@
-"""Every measurement of issue 3, in one process, on the same images.
+"""Every measurement of issues 3 and 12, from one command, on the same images.
 
 Each step is timed on its own; a step that fails is recorded under ``errors`` and the others
-still run, so one broken engine does not hide the rest of the picture.
+still run, so one broken engine does not hide the rest of the picture. What a user runs
+(``reuse``, ``sample``, ``memory``, the full size) is run as a user runs it: ``bigfruits run``
+in its own process, timed from outside, its memory summed over all its processes.
 """
 from __future__ import annotations
 
+import json
 import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from bigfruits.bench import ceilings, users_patterns
-from bigfruits.bench.inputs import replicate_images, source_images
+from bigfruits.bench.inputs import distinct_images, replicate_images, source_images
 from bigfruits.bench.memory import peak_memory
 from bigfruits.bench.pca_fits import synthetic_features, time_pca_fits
 
 FULL_SIZE_IMAGES = 67_692
+#: the folder that holds the ``bigfruits`` package the benchmark runs (for the CLI runs)
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 @dataclass
@@ -27,20 +34,25 @@ class BenchSettings:
 
     source: str
     workdir: str
+    source_kind: str = "--source"
     images: int = 2000
     users_images: int = 300
-    ceiling_images: int = 640
+    ceiling_images: int = 1000
     pca_rows: int = 20_000
-    memory_sizes: Tuple[int, ...] = (1000, 20_000)
-    engines: Tuple[str, ...] = ("onnxruntime", "tensorflow")
+    memory_sizes: Tuple[int, ...] = (1000,)
+    #: images of the --reuse measurement (None: every distinct source image), and added after
+    reuse_images: Optional[int] = None
+    added_images: int = 1000
+    engines: Tuple[str, ...] = ("onnxruntime",)
     weights: str = "random"
+    master: str = "local[*]"
     scale: bool = False
-    steps: Tuple[str, ...] = ("users", "ceilings", "runs", "pca", "memory")
+    steps: Tuple[str, ...] = ("ceilings", "runs", "reuse", "sample", "memory", "pca", "users")
 
     @classmethod
-    def quick(cls, source: str, workdir: str) -> "BenchSettings":
-        return cls(source, workdir, images=200, users_images=40, ceiling_images=128,
-                   pca_rows=2000, memory_sizes=(100, 400))
+    def quick(cls, source: str, workdir: str, source_kind: str = "--source") -> "BenchSettings":
+        return cls(source, workdir, source_kind, images=200, users_images=40, ceiling_images=128,
+                   pca_rows=2000, memory_sizes=(200,), reuse_images=300, added_images=50)
 
 
 @dataclass
@@ -72,6 +84,42 @@ class Bench:
                            k=min(50, count), overwrite=True, progress=False)
         return run_pipeline(config, self.spark).manifest
 
+    def cli_run(self, output: str, *args: str) -> Dict[str, Any]:
+        """``bigfruits run`` as a user runs it, in its own process: wall seconds, peak memory
+        of all its processes at one instant, and its manifest."""
+        import psutil
+
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))}
+        command = [sys.executable, "-m", "bigfruits", "run", "--output", output, "--overwrite",
+                   "--weights", self.settings.weights, "--master", self.settings.master,
+                   "--no-progress", *args]
+        clock = time.perf_counter()
+        process = psutil.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env)
+        with peak_memory(process) as peak:
+            _, stderr = process.communicate()
+        wall = time.perf_counter() - clock
+        if process.returncode != 0:
+            last = [line for line in stderr.splitlines() if line.strip()][-3:]
+            raise RuntimeError(f"bigfruits run {' '.join(args)} failed: {' / '.join(last)}")
+        with open(os.path.join(output, "manifest.json"), encoding="utf-8") as handle:
+            manifest = json.load(handle)
+        return {"wall_s": wall, "peak_all_processes": peak["all_processes"],
+                "peak_driver_python": peak["driver_python"], "manifest": manifest}
+
+
+def sized(run: Dict[str, Any], source: str) -> Dict[str, Any]:
+    """The figures of one CLI run the report shows (not its whole manifest)."""
+    manifest = run["manifest"]
+    images = manifest["images_total"]
+    return {"images": images, "distinct": distinct_images(source, images), "wall_s": run["wall_s"],
+            "peak_all_processes": run["peak_all_processes"],
+            "peak_driver_python": run["peak_driver_python"], "timings": manifest["timings"],
+            "featurized": manifest.get("featurized", images), "reused": manifest.get("reused", 0),
+            "featurize_rate": manifest.get("featurized", images) / max(manifest["timings"]["featurize"], 1e-9),
+            "model_from_cache": manifest.get("model_from_cache")}
+
 
 def machine() -> Dict[str, Any]:
     model = platform.processor() or platform.machine()
@@ -91,24 +139,32 @@ def machine() -> Dict[str, Any]:
 
 def measure(settings: BenchSettings, spark: Any) -> Dict[str, Any]:
     """Run every step in ``settings.steps`` (and the scale run if asked); the results dict."""
-    from bigfruits.pipeline.featurize.engine_onnxruntime import export_model
-    from bigfruits.pipeline.featurize.model import load_model
+    from bigfruits.pipeline.featurize.engines import prepare
+    from bigfruits.pipeline.ingest import BUNDLED_SAMPLE
 
     bench = Bench(settings, spark)
     cores = spark.sparkContext.defaultParallelism
     results = bench.results
+    available = len(source_images(settings.source))
     results.update({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
                     "settings": asdict(settings), "images": settings.images,
+                    "source": {"path": settings.source, "kind": settings.source_kind,
+                               "distinct_images": available},
                     "weights": settings.weights, "default_engine": settings.engines[0],
                     "spark_parallelism": cores, "rates": {}})
     rates = results["rates"]
-    model, _ = load_model(settings.weights)
     clock = time.perf_counter()
-    onnx_bytes = export_model(model)
-    results["onnx_export_s"] = time.perf_counter() - clock
-    paths = source_images(bench.folder(settings.images))
+    prepared = prepare("onnxruntime", settings.weights)
+    results["onnx_prepare_s"] = time.perf_counter() - clock
+    os.makedirs(settings.workdir, exist_ok=True)
+    onnx_path = os.path.join(settings.workdir, "model.onnx")
+    with open(onnx_path, "wb") as handle:
+        handle.write(prepared.blob)
 
     def users() -> None:
+        from bigfruits.pipeline.featurize.model import load_model
+
+        model, _ = load_model(settings.weights)
         weights = spark.sparkContext.broadcast(model.get_weights())
         folder = bench.folder(settings.users_images)
         for key, make_udf in (("users_rebuild_per_batch", users_patterns.rebuild_per_batch_udf),
@@ -118,11 +174,17 @@ def measure(settings: BenchSettings, spark: Any) -> Dict[str, Any]:
             rates[key] = settings.users_images / (time.perf_counter() - clock)
 
     def engine_ceilings() -> None:
-        sample = paths[: settings.ceiling_images]
+        sample = source_images(bench.folder(settings.ceiling_images))
+        results["ceiling_images"] = {"images": len(sample),
+                                     "distinct": distinct_images(settings.source, len(sample))}
         results["decode_s_per_image"] = ceilings.decode_seconds_per_image(sample)
+        rates["decode_inference"] = ceilings.decode_inference_rate(onnx_path, sample, cores)
         images = ceilings.decoded_batch(sample)
-        rates["raw_tensorflow"] = ceilings.raw_tensorflow_rate(model, images)
-        rates["raw_onnxruntime"] = ceilings.raw_onnxruntime_rate(onnx_bytes, images, threads=cores)
+        rates["raw_onnxruntime"] = ceilings.raw_onnxruntime_rate(prepared.blob, images, threads=cores)
+        if "tensorflow" in settings.engines:
+            from bigfruits.pipeline.featurize.model import load_model
+
+            rates["raw_tensorflow"] = ceilings.raw_tensorflow_rate(load_model(settings.weights)[0], images)
 
     def runs() -> None:
         for engine in settings.engines:
@@ -131,9 +193,28 @@ def measure(settings: BenchSettings, spark: Any) -> Dict[str, Any]:
             rates[f"run_{engine}_end_to_end"] = settings.images / timings["total"]
             rates[f"run_{engine}_featurize_stage"] = settings.images / timings["featurize"]
             results.setdefault("manifests", {})[engine] = manifest
-            if engine == settings.engines[0]:
-                results.setdefault("sized_runs", {})[str(settings.images)] = timings
         results["breakdown"] = breakdown(results, settings.images, cores)
+
+    def reuse() -> None:
+        count = settings.reuse_images or available
+        folder = bench.folder(count)
+        first_out, second_out, third_out = (os.path.join(settings.workdir, f"reuse_{name}")
+                                            for name in ("first", "k_changed", "added"))
+        k = min(50, count)
+        first = bench.cli_run(first_out, "--input", folder, "--k", str(k))
+        second = bench.cli_run(second_out, "--input", folder, "--k", str(max(1, min(20, k - 1))),
+                               "--reuse", first_out)
+        replicate_images(settings.source, settings.added_images, folder, start=count)
+        third = bench.cli_run(third_out, "--input", folder, "--k", str(k), "--reuse", first_out)
+        results["reuse"] = {"first": sized(first, settings.source),
+                            "k_changed": sized(second, settings.source),
+                            "added": {**sized(third, settings.source), "added": settings.added_images}}
+
+    def sample() -> None:
+        out = os.path.join(settings.workdir, "sample")
+        runs = [bench.cli_run(out, "--input", BUNDLED_SAMPLE) for _ in range(2)]
+        results["sample"] = {"first_s": runs[0]["wall_s"], "second_s": runs[1]["wall_s"],
+                             "second": sized(runs[1], BUNDLED_SAMPLE)}
 
     def pca() -> None:
         matrix = synthetic_features(settings.pca_rows)
@@ -142,19 +223,17 @@ def measure(settings: BenchSettings, spark: Any) -> Dict[str, Any]:
     def memory() -> None:
         results["memory"] = []
         for count in settings.memory_sizes:
-            bench.folder(count)
-            with peak_memory() as peak:
-                manifest = bench.run_pipeline(count, settings.engines[0])
-            results["memory"].append({"images": count, **peak, "total_s": manifest["timings"]["total"]})
-            results.setdefault("sized_runs", {})[str(count)] = manifest["timings"]
+            run = bench.cli_run(os.path.join(settings.workdir, f"memory_{count}"),
+                                "--input", bench.folder(count), "--k", str(min(50, count)))
+            results["memory"].append(sized(run, settings.source))
 
     def scale() -> None:
-        manifest = bench.run_pipeline(FULL_SIZE_IMAGES, settings.engines[0])
-        results["scale"] = {"images": FULL_SIZE_IMAGES, "total_s": manifest["timings"]["total"],
-                            "timings": manifest["timings"]}
-        results.setdefault("sized_runs", {})[str(FULL_SIZE_IMAGES)] = manifest["timings"]
+        run = bench.cli_run(os.path.join(settings.workdir, "full_size"),
+                            "--input", bench.folder(FULL_SIZE_IMAGES))
+        results["scale"] = sized(run, settings.source)
 
-    steps = {"users": users, "ceilings": engine_ceilings, "runs": runs, "pca": pca, "memory": memory}
+    steps = {"users": users, "ceilings": engine_ceilings, "runs": runs, "reuse": reuse,
+             "sample": sample, "pca": pca, "memory": memory}
     for name in settings.steps:
         bench.step(name, steps[name])
     if settings.scale:

@@ -1,27 +1,35 @@
-"""One run of the pipeline as a list of named stages: list -> engine -> featurize -> account ->
-PCA -> write -> report -> publish. Each stage is one function below, in that order; ``timed``
-measures the ones the manifest reports, and ``build_manifest`` says what the run did."""
+"""One run of the pipeline as a list of named stages: list -> engine -> reuse -> featurize ->
+account -> PCA -> write -> report -> publish. Each stage is one function below, in that order;
+``timed`` measures the ones the manifest reports, and ``build_manifest`` says what the run did.
+
+The model is prepared (read from the user's cache, or built and exported) in a thread while the
+Spark session starts (``start_preparing``)."""
 from __future__ import annotations
 
 import math
 import os
 import platform
+import sys
+import threading
 import time
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List
 
 from bigfruits import __version__
 from bigfruits.errors import InputError
 from bigfruits.pipeline import report
 from bigfruits.pipeline.config import RunConfig
-from bigfruits.pipeline.featurize.engines import make_payload, resolve_engine
-from bigfruits.pipeline.featurize.model import WeightsInfo, check_weights_arg, load_model
+from bigfruits.pipeline.featurize.engines import Prepared, from_cache, prepare, resolve_engine
+from bigfruits.pipeline.featurize.model import WeightsInfo, check_weights_arg, import_tensorflow
 from bigfruits.pipeline.featurize.udf import WorkerBuilds, featurize
 from bigfruits.pipeline.ingest import (ImageFile, Listing, input_not_found, is_local, list_images,
                                        read_images, resolve_input, select_images)
 from bigfruits.pipeline.outputs import OutputTarget, output_exists
 from bigfruits.pipeline.progress import image_progress
+from bigfruits.pipeline.reuse import (FEATURE_COLUMNS, Reuse, identity_frame, model_identity,
+                                      not_a_previous_output, plan_reuse)
 from bigfruits.pipeline.session import ARROW_BATCH_CONF, get_session, sql_conf
 
 #: images per Spark task, so tasks are long enough to amortise their start-up but many enough
@@ -53,12 +61,14 @@ class Selection:
 @dataclass
 class Inference:
     """What the engine stage prepared: the engine's name, its threads per task, the weights,
-    and the Spark broadcast of the payload every Python worker rebuilds the engine from."""
+    the Spark broadcast of the payload every Python worker rebuilds the engine from, and
+    whether the model came from the user's cache."""
 
     engine: str
     threads: int
     weights: WeightsInfo
     payload: Any
+    cached: bool = False
 
 
 @dataclass
@@ -81,16 +91,75 @@ class Written:
     plots: List[str]
 
 
+def _in_background(action: Callable[[], Any], then: Callable[[], None] = lambda: None) -> "Future[Any]":
+    """``action()`` in a daemon thread (a failed run does not wait for it); its result or
+    exception through the returned future; then ``then()``, whose result nobody waits for."""
+    future: "Future[Any]" = Future()
+
+    def body() -> None:
+        try:
+            future.set_result(action())
+        except BaseException as exc:  # handed to whoever asks for the result
+            future.set_exception(exc)
+            return
+        try:
+            then()
+        except Exception:  # only a head start: the stage that needs it imports it again
+            pass
+
+    threading.Thread(target=body, name="bigfruits-prepare-model", daemon=True).start()
+    return future
+
+
+def start_preparing(config: RunConfig) -> "tuple[Future[Prepared], threading.Event]":
+    """Prepare the model in a thread: from the user's cache (no TensorFlow), else import
+    TensorFlow, build and export. The event is set once no TensorFlow import is under way:
+    the import captures file descriptor 2 for a few seconds (``import_tensorflow``), and a
+    process started meanwhile (the Spark JVM) would inherit the capture as its stderr."""
+    engine = resolve_engine(config.engine)
+    quiet = threading.Event()
+
+    def action() -> Prepared:
+        try:
+            cached = from_cache(engine, config.weights, config.seed)
+            if cached is not None:
+                return cached
+            try:
+                import_tensorflow()
+            except ImportError:
+                pass  # prepare() says what to install
+        finally:
+            quiet.set()
+        return prepare(engine, config.weights, config.seed)
+
+    return _in_background(action, then=_import_later_stages), quiet
+
+
+def _import_later_stages() -> None:
+    """What the PCA and write stages import (Spark ML, matplotlib: seconds of a small run),
+    imported while the driver waits for the featurize stage's Python workers. Not in a
+    notebook, whose own matplotlib backend is set up where it runs."""
+    import bigfruits.pipeline.pca  # noqa: F401
+
+    if not report._in_notebook():
+        report._pyplot()
+
+
 def run_pipeline(config: RunConfig, spark: Any = None) -> RunResult:
     """Run the whole pipeline; on any failure nothing is published and staging is removed."""
     started = time.perf_counter()
     _check_local_paths(config)
-    spark = spark or get_session(config.master, config.spark_conf)
+    preparing, quiet = start_preparing(config)
+    if spark is None:
+        from pyspark.sql import SparkSession  # noqa: F401  (the import overlaps TF's)
+
+        quiet.wait()
+        spark = get_session(config.master, config.spark_conf)
     target = OutputTarget(spark, config.output)
     target.check_free(config.overwrite)
     try:
         with sql_conf(spark, RUN_SETTINGS):
-            manifest = _run(spark, config, target, started)
+            manifest = _run(spark, config, target, started, preparing)
     except BaseException:
         target.discard()
         raise
@@ -98,23 +167,26 @@ def run_pipeline(config: RunConfig, spark: Any = None) -> RunResult:
     return RunResult(target.final, manifest)
 
 
-def _run(spark: Any, config: RunConfig, target: OutputTarget, started: float) -> Dict[str, Any]:
+def _run(spark: Any, config: RunConfig, target: OutputTarget, started: float,
+         preparing: "Future[Prepared]") -> Dict[str, Any]:
     """The stages, in order. The manifest's ``write`` time covers both stages that write
     results: account (features/, errors/) and write (the PCA outputs and plots)."""
     timings: Dict[str, float] = {}
     selection = list_stage(spark, config)
-    inference = engine_stage(spark, config)
+    inference = engine_stage(spark, preparing)
+    with timed(timings, "reuse"):
+        reuse = reuse_stage(spark, config, selection, inference)
     with timed(timings, "featurize"):
-        builds = featurize_stage(spark, config, target, selection, inference)
+        builds = featurize_stage(spark, config, target, reuse.to_featurize, selection, inference)
     with timed(timings, "write"):
-        accounted = account_stage(spark, config, target, selection)
+        accounted = account_stage(spark, config, target, selection, reuse)
     with timed(timings, "pca_fit"):
         pca_model = pca_stage(config, accounted.features)
     with timed(timings, "write"):
         written = write_stage(spark, target, pca_model, accounted.features)
     timings["total"] = time.perf_counter() - started
     manifest = build_manifest(spark, config, target, selection, inference, builds, accounted,
-                              written, timings)
+                              written, timings, reuse)
     report_stage(target, manifest, written.plots, accounted.errors)
     target.publish(manifest, config.overwrite)
     return manifest
@@ -136,6 +208,12 @@ def _check_local_paths(config: RunConfig) -> None:
         raise input_not_found(input_uri)
     if is_local(output) and os.path.exists(output.replace("file:", "", 1)) and not config.overwrite:
         raise output_exists(output)
+    if config.reuse is not None and is_local(resolve_input(config.reuse)):
+        previous = resolve_input(config.reuse).replace("file:", "", 1)
+        if not os.path.isdir(previous):
+            raise not_a_previous_output(config.reuse, "not found")
+        if not os.path.isfile(os.path.join(previous, "manifest.json")):
+            raise not_a_previous_output(config.reuse, "not a bigfruits output (no manifest.json)")
 
 
 def list_stage(spark: Any, config: RunConfig) -> Selection:
@@ -148,13 +226,22 @@ def list_stage(spark: Any, config: RunConfig) -> Selection:
     return Selection(listing, selected)
 
 
-def engine_stage(spark: Any, config: RunConfig) -> Inference:
-    """Build the model on the driver and broadcast it in the chosen engine's form."""
-    model, weights = load_model(config.weights, config.seed)
-    engine = resolve_engine(config.engine)
+def engine_stage(spark: Any, preparing: "Future[Prepared]") -> Inference:
+    """Wait for the model (prepared while Spark started) and broadcast it in the chosen
+    engine's form."""
+    prepared = preparing.result()
     threads = int(spark.conf.get("spark.task.cpus", "1"))
-    payload = spark.sparkContext.broadcast(make_payload(engine, model, weights.sha256, threads))
-    return Inference(engine, threads, weights, payload)
+    payload = spark.sparkContext.broadcast(prepared.payload(threads))
+    return Inference(prepared.engine, threads, prepared.weights, payload, prepared.cached)
+
+
+def reuse_stage(spark: Any, config: RunConfig, selection: Selection, inference: Inference) -> Reuse:
+    """With ``--reuse``: which images take their features from the previous output."""
+    identity = model_identity(inference.engine, inference.weights.sha256)
+    reuse = plan_reuse(spark, config.reuse, selection.images, identity)
+    if reuse.note:
+        print(f"bigfruits: {reuse.note}", file=sys.stderr, flush=True)
+    return reuse
 
 
 def read_settings(images: List[ImageFile], parallelism: int) -> Dict[str, str]:
@@ -170,15 +257,18 @@ def read_settings(images: List[ImageFile], parallelism: int) -> Dict[str, str]:
     }
 
 
-def featurize_stage(spark: Any, config: RunConfig, target: OutputTarget, selection: Selection,
-                    inference: Inference) -> Dict[str, int]:
-    """Read the images and write features or an error per image to staging ``_featurized``;
-    returns the engines built per Python worker."""
+def featurize_stage(spark: Any, config: RunConfig, target: OutputTarget, todo: List[ImageFile],
+                    selection: Selection, inference: Inference) -> Dict[str, int]:
+    """Read the images ``todo`` and write features or an error per image to staging
+    ``_featurized`` (nothing when every image was reused); returns the engines built per
+    Python worker."""
+    if not todo:
+        return {}
     sc = spark.sparkContext
     builds = sc.accumulator({}, WorkerBuilds())
-    with sql_conf(spark, read_settings(selection.images, sc.defaultParallelism)):
-        images = read_images(spark, selection.listing, selection.images)
-        with image_progress(spark, len(selection.images), config.progress) as counter:
+    with sql_conf(spark, read_settings(todo, sc.defaultParallelism)):
+        images = read_images(spark, selection.listing, todo)
+        with image_progress(spark, len(todo), config.progress) as counter:
             featurize(images, inference.payload, config.batch_size, counter, builds).write.parquet(
                 target.uri("_featurized"))
     return dict(builds.value)
@@ -196,17 +286,30 @@ def _missing_images(spark: Any, selected: List[ImageFile], staged: Any) -> Any:
     return spark.createDataFrame(missing, "path string, error string")
 
 
-def account_stage(spark: Any, config: RunConfig, target: OutputTarget,
-                  selection: Selection) -> Accounted:
-    """Split ``_featurized`` into features/ and errors/ and check that every selected image is
-    in exactly one of them; fail when nothing is left to fit the PCA on."""
-    selected = selection.images
-    staged = spark.read.parquet(target.uri("_featurized"))
-    staged.where("error IS NULL").select("path", "label", "features").write.parquet(target.uri("features"))
-    (staged.where("error IS NOT NULL").select("path", "error")
-     .unionByName(_missing_images(spark, selected, staged))
-     .coalesce(1).write.parquet(target.uri("errors")))
-    target.delete_staged("_featurized")
+def account_stage(spark: Any, config: RunConfig, target: OutputTarget, selection: Selection,
+                  reuse: Reuse) -> Accounted:
+    """Split ``_featurized`` into features/ (with each input's identity, and the reused
+    features) and errors/, and check that every selected image is in exactly one of them;
+    fail when nothing is left to fit the PCA on."""
+    selected, todo = selection.images, reuse.to_featurize
+    parts = [] if reuse.features is None else [reuse.features]
+    errors = spark.createDataFrame([], "path string, error string")
+    if todo:
+        from pyspark.sql import functions as F
+
+        staged = spark.read.parquet(target.uri("_featurized"))
+        parts.insert(0, staged.where("error IS NULL").select("path", "label", "features")
+                     .join(F.broadcast(identity_frame(spark, todo)), "path")
+                     .select(*FEATURE_COLUMNS))
+        errors = (staged.where("error IS NOT NULL").select("path", "error")
+                  .unionByName(_missing_images(spark, todo, staged)))
+    features = parts[0]
+    for part in parts[1:]:
+        features = features.unionByName(part)
+    features.write.parquet(target.uri("features"))
+    errors.coalesce(1).write.parquet(target.uri("errors"))
+    if todo:
+        target.delete_staged("_featurized")
     features = spark.read.parquet(target.uri("features"))
     errors = spark.read.parquet(target.uri("errors"))
     images_ok, images_failed = features.count(), errors.count()
@@ -258,7 +361,7 @@ def write_stage(spark: Any, target: OutputTarget, pca_model: Any, features: Any)
 
 def build_manifest(spark: Any, config: RunConfig, target: OutputTarget, selection: Selection,
                    inference: Inference, builds: Dict[str, int], accounted: Accounted,
-                   written: Written, timings: Dict[str, float]) -> Dict[str, Any]:
+                   written: Written, timings: Dict[str, float], reuse: Reuse) -> Dict[str, Any]:
     """``manifest.json``: what was run, on what, with which versions, what came out, how fast."""
     images_total = len(selection.images)
     weights = inference.weights
@@ -271,6 +374,10 @@ def build_manifest(spark: Any, config: RunConfig, target: OutputTarget, selectio
         "images_total": images_total,
         "images_ok": accounted.images_ok,
         "images_failed": accounted.images_failed,
+        "reused": reuse.reused,
+        "featurized": len(reuse.to_featurize),
+        "dropped": reuse.dropped,
+        "reuse": reuse.counts(),
         "files_skipped": selection.listing.skipped,
         "k": written.k,
         "variance_kept": float(written.explained["cumulative"].iloc[-1]),
@@ -279,12 +386,14 @@ def build_manifest(spark: Any, config: RunConfig, target: OutputTarget, selectio
         "python_workers": len(builds),
         "engine_builds": sum(builds.values()),
         "weights": weights.to_dict(),
+        "model": model_identity(inference.engine, weights.sha256),
+        "model_from_cache": inference.cached,
         "features_meaningful": weights.meaningful,
         "spark_master": spark.sparkContext.master,
         "versions": _versions(spark),
         "parameters": {**config.to_dict(), "input": selection.listing.root},
         "timings": {stage: round(seconds, 3) for stage, seconds in timings.items()},
-        "images_per_s": round(images_total / max(timings["featurize"], 1e-9), 2),
+        "images_per_s": round(len(reuse.to_featurize) / max(timings["featurize"], 1e-9), 2),
         "images_per_s_end_to_end": round(images_total / max(timings["total"], 1e-9), 2),
     }
     if not weights.meaningful:

@@ -1,7 +1,8 @@
 """Inference engines behind one interface, and the payload the driver broadcasts to workers.
 
-On the driver, ``make_payload`` turns the Keras model into bytes an engine can rebuild itself
-from (the weights for TensorFlow, an ONNX graph for ONNX Runtime). The payload travels once per
+On the driver, ``prepare`` turns the Keras model into bytes an engine can rebuild itself
+from (the weights for TensorFlow, an ONNX graph for ONNX Runtime, which it caches per weights
+so later runs skip TensorFlow; see ``cache``). The payload travels once per
 executor as a Spark broadcast; on each Python worker ``engine_for`` builds the engine once and
 keeps it for every later batch and task that the (reused) worker runs.
 """
@@ -80,9 +81,58 @@ def _module(engine: str) -> Any:
     return importlib.import_module(ENGINE_MODULES[engine])
 
 
-def make_payload(engine: str, model: Any, weights_sha256: str, threads: int) -> EnginePayload:
-    """On the driver: export ``model`` for ``engine`` (a resolved name)."""
-    return EnginePayload(engine, _module(engine).export_model(model), weights_sha256, max(1, threads))
+@dataclass(frozen=True)
+class Prepared:
+    """What the driver needs before broadcasting: the engine's bytes, the weights they carry,
+    and whether they came from the user's cache (``cached``: no TensorFlow, no export)."""
+
+    engine: str
+    blob: bytes
+    weights: Any  # model.WeightsInfo
+    cached: bool
+
+    def payload(self, threads: int) -> EnginePayload:
+        return EnginePayload(self.engine, self.blob, self.weights.sha256, max(1, threads))
+
+
+def _onnx_opset(engine: str) -> "int | None":
+    return getattr(_module(engine), "OPSET", None) if engine == "onnxruntime" else None
+
+
+def from_cache(engine: str, weights: str, seed: int = 0) -> "Prepared | None":
+    """The exported ONNX graph of these weights from the user's cache (see ``cache``), without
+    importing TensorFlow; None when it is not there (or ``engine`` is not ONNX Runtime)."""
+    from bigfruits.pipeline.featurize import cache
+    from bigfruits.pipeline.featurize.model import WeightsInfo, describe_weights
+
+    opset = _onnx_opset(engine)
+    if opset is None:
+        return None
+    kind, source, meaningful, key = describe_weights(weights, seed)
+    sha256 = cache.known_sha256(key)
+    blob = cache.read_onnx(sha256, opset) if sha256 else None
+    if sha256 is None or blob is None:
+        return None
+    return Prepared(engine, blob, WeightsInfo(kind, source, sha256, meaningful), True)
+
+
+def prepare(engine: str, weights: str, seed: int = 0) -> Prepared:
+    """On the driver: ``engine`` (a resolved name)'s bytes for ``--weights``. For ONNX Runtime
+    the graph comes from the user's cache when these weights were exported before; else the
+    Keras model is built and exported, and for ONNX Runtime the export is cached."""
+    from bigfruits.pipeline.featurize import cache
+    from bigfruits.pipeline.featurize.model import describe_weights, load_model
+
+    cached = from_cache(engine, weights, seed)
+    if cached is not None:
+        return cached
+    model, info = load_model(weights, seed)
+    cache.remember_sha256(describe_weights(weights, seed)[3], info.sha256)
+    blob = _module(engine).export_model(model)
+    opset = _onnx_opset(engine)
+    if opset is not None:
+        cache.write_onnx(info.sha256, opset, blob)
+    return Prepared(engine, blob, info, False)
 
 
 _ENGINES: Dict[Tuple[str, str, int], Engine] = {}

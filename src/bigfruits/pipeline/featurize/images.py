@@ -13,6 +13,8 @@ import numpy as np
 from PIL import Image
 
 IMAGE_SIZE: Tuple[int, int] = (224, 224)
+#: part of the model identity ``--reuse`` compares: bump it when bytes -> model input changes
+PREPROCESSING_VERSION = "pil-rgb-resize224-tf-mode-v1"
 #: Photos far larger than a phone's are still photos: allow up to ~400 megapixels before PIL's
 #: decompression-bomb guard refuses them (its default warns at 89 MP and fails at 179 MP).
 MAX_PIXELS = 400_000_000

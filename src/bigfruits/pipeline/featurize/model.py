@@ -119,13 +119,30 @@ def check_weights_arg(weights: str) -> None:
         )
 
 
+def describe_weights(weights: str, seed: int = 0) -> "tuple[str, str, bool, str | None]":
+    """``(kind, source, meaningful, cache key)`` of a ``--weights`` argument, without TensorFlow.
+    The key (see ``cache.source_key``) names what determines the tensors; ``None`` when that
+    cannot be known before Keras loads them (ImageNet weights not downloaded yet)."""
+    from bigfruits.pipeline.featurize import cache
+
+    if weights == "random":
+        return "random", f"seed={seed}", False, cache.source_key("random", str(seed))
+    if weights == "imagenet":
+        keras_home = os.path.expanduser(os.environ.get("KERAS_HOME", os.path.join("~", ".keras")))
+        download = os.path.join(keras_home, "models", IMAGENET_FILE)
+        key = cache.source_key("file", cache.file_sha256(download)) if os.path.isfile(download) else None
+        return "imagenet", "keras.applications (cached download)", True, key
+    check_weights_arg(weights)
+    path = os.path.abspath(os.path.expanduser(weights))
+    return "file", path, True, cache.source_key("file", cache.file_sha256(path))
+
+
 def load_model(weights: str = "imagenet", seed: int = 0) -> "tuple[Any, WeightsInfo]":
     """Build MobileNetV2 with ``weights`` (``imagenet``, ``random`` or a file path)."""
     _keras()  # a missing TensorFlow is one clear line, whatever the weights
     if weights == "random":
         model = build_mobilenet(None)
         randomize_weights(model, seed)
-        kind, source, meaningful = "random", f"seed={seed}", False
     elif weights == "imagenet":
         try:
             model = build_mobilenet("imagenet")
@@ -136,7 +153,6 @@ def load_model(weights: str = "imagenet", seed: int = 0) -> "tuple[Any, WeightsI
                 f"without internet, pass --weights PATH to a MobileNetV2 no-top weights file "
                 f"(Keras' {IMAGENET_FILE}), or --weights random for a test run",
             ) from None
-        kind, source, meaningful = "imagenet", "keras.applications (cached download)", True
     else:
         check_weights_arg(weights)
         path = os.path.expanduser(weights)
@@ -147,5 +163,5 @@ def load_model(weights: str = "imagenet", seed: int = 0) -> "tuple[Any, WeightsI
                 f"cannot load weights from {weights} ({str(exc).splitlines()[0][:160]})",
                 "pass a MobileNetV2 include_top=False weights file (.weights.h5 or .h5)",
             ) from None
-        kind, source, meaningful = "file", os.path.abspath(path), True
+    kind, source, meaningful, _ = describe_weights(weights, seed)
     return model, WeightsInfo(kind, source, weights_sha256(model.get_weights()), meaningful)

@@ -1,0 +1,128 @@
+"""``--reuse PATH``: take the features of unchanged inputs from a previous run's output.
+
+An input is unchanged when its identity -- path, size and stamp (local modification time in
+nanoseconds, S3 ETag; see ``ingest.ImageFile``) -- is the one recorded beside its features in
+PATH's ``features/``, and PATH's ``manifest.json`` names the same model (``model_identity``).
+New and changed inputs are featurized again, and so are the previous run's error rows (a file
+that failed may have been fixed in place with the same size and time, and errors are few).
+Inputs of the previous run that are not inputs of this one are dropped.
+
+A previous output without identities (made before ``--reuse`` existed) or made with another
+model gives nothing to reuse, said in one line; a PATH that is not a bigfruits output is a user
+mistake (exit 2)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+from bigfruits.errors import InputError
+from bigfruits.pipeline.featurize.images import PREPROCESSING_VERSION
+from bigfruits.pipeline.featurize.model import FEATURE_DIM
+from bigfruits.pipeline.ingest import ImageFile, hadoop_path, resolve_input
+
+#: features/ columns: the features and, after them, the input identity --reuse compares
+FEATURE_COLUMNS = ("path", "label", "features", "size", "stamp")
+IDENTITY_SCHEMA = "path string, size long, stamp string"
+
+
+def model_identity(engine: str, weights_sha256: str) -> Dict[str, Any]:
+    """What must be equal for two runs' features to be interchangeable."""
+    return {"weights_sha256": weights_sha256, "engine": engine,
+            "preprocessing": PREPROCESSING_VERSION, "feature_dim": FEATURE_DIM}
+
+
+@dataclass
+class Reuse:
+    """The plan: ``features`` (a DataFrame in ``FEATURE_COLUMNS``, or None) for the reused
+    inputs, ``to_featurize`` for the others, and what the manifest says about it."""
+
+    source: Optional[str]
+    features: Any
+    to_featurize: List[ImageFile]
+    reused: int = 0
+    dropped: int = 0
+    note: str = ""
+
+    def counts(self) -> Dict[str, Any]:
+        return {"from": self.source, "reused": self.reused, "featurized": len(self.to_featurize),
+                "dropped": self.dropped, "note": self.note}
+
+
+def identity_frame(spark: Any, images: List[ImageFile]) -> Any:
+    """``DataFrame[path, size, stamp]`` of ``images`` (made on the driver, small)."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"path": [im.path for im in images],
+                          "size": pd.Series([im.size for im in images], dtype="int64"),
+                          "stamp": [im.stamp for im in images]})
+    return spark.createDataFrame(frame, IDENTITY_SCHEMA)
+
+
+def not_a_previous_output(path: str, why: str) -> InputError:
+    return InputError(f"--reuse {path}: {why}",
+                      "pass the --output folder of a finished bigfruits run, or leave out --reuse")
+
+
+def _read_text(spark: Any, fs: Any, uri: str) -> str:
+    jvm = spark.sparkContext._jvm
+    stream = fs.open(jvm.org.apache.hadoop.fs.Path(uri))
+    try:
+        return jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+    finally:
+        stream.close()
+
+
+def read_manifest(spark: Any, path: str) -> "tuple[str, Dict[str, Any]]":
+    """``(qualified uri, manifest)`` of a previous output, or a one-line user error."""
+    fs, root = hadoop_path(spark, resolve_input(path))
+    if not fs.exists(root):
+        raise not_a_previous_output(path, "not found")
+    uri = root.toString().rstrip("/")
+    manifest_uri = f"{uri}/manifest.json"
+    if not fs.exists(spark.sparkContext._jvm.org.apache.hadoop.fs.Path(manifest_uri)):
+        raise not_a_previous_output(path, "not a bigfruits output (no manifest.json)")
+    try:
+        manifest = json.loads(_read_text(spark, fs, manifest_uri))
+    except ValueError:
+        raise not_a_previous_output(path, "its manifest.json is not JSON") from None
+    return uri, manifest
+
+
+def _previous_errors(spark: Any, uri: str) -> set:
+    fs, errors = hadoop_path(spark, f"{uri}/errors")
+    if not fs.exists(errors):
+        return set()
+    return set(spark.read.parquet(errors.toString()).select("path").toPandas()["path"])
+
+
+def plan_reuse(spark: Any, path: Optional[str], selected: List[ImageFile],
+               identity: Dict[str, Any]) -> Reuse:
+    """Which of ``selected`` take their features from ``path`` (None: no reuse)."""
+    if path is None:
+        return Reuse(None, None, list(selected))
+    uri, manifest = read_manifest(spark, path)
+    if manifest.get("model") != identity:
+        why = ("made with another model (weights, engine or preprocessing)" if "model" in manifest
+               else "made by a bigfruits without --reuse support (no model identity)")
+        return Reuse(uri, None, list(selected), note=f"nothing reused: {path} was {why}")
+    previous = spark.read.parquet(f"{uri}/features")
+    if not set(FEATURE_COLUMNS) <= set(previous.columns):
+        return Reuse(uri, None, list(selected),
+                     note=f"nothing reused: {path}/features has no input identity (size, stamp)")
+    known = previous.select("path", "size", "stamp").toPandas()
+    failed = _previous_errors(spark, uri)
+    current = {image.path: image for image in selected}
+    unchanged = [current[p] for p, size, stamp in zip(known["path"], known["size"], known["stamp"])
+                 if p in current and current[p].size == size and current[p].stamp == stamp]
+    kept = {image.path for image in unchanged}
+    dropped = sum(1 for p in set(known["path"]) | failed if p not in current)
+    to_featurize = [image for image in selected if image.path not in kept]
+    features = None
+    if unchanged:
+        from pyspark.sql import functions as F
+
+        features = (previous.join(F.broadcast(identity_frame(spark, unchanged)),
+                                  ["path", "size", "stamp"])
+                    .select(*FEATURE_COLUMNS))
+    return Reuse(uri, features, to_featurize, reused=len(unchanged), dropped=dropped)

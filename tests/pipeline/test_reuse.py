@@ -1,0 +1,104 @@
+"""``--reuse``: unchanged inputs take their features from a previous output, new and changed
+ones are featurized, removed ones dropped, and every input is still accounted for once."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from bigfruits.pipeline.config import RunConfig
+from bigfruits.pipeline.run import run_pipeline
+from tests.support.paths import SAMPLE
+
+CLASSES = ("Kiwi", "Mango")
+
+
+@pytest.fixture()
+def images(tmp_path):
+    for label in CLASSES:
+        dst = tmp_path / "in" / "Test" / label
+        dst.mkdir(parents=True)
+        for src in sorted((SAMPLE / "Test" / label).glob("*.jpg"))[:3]:
+            shutil.copy(src, dst)
+    return tmp_path / "in"
+
+
+def run(spark, images, out, **kw):
+    config = RunConfig(input=str(images), output=str(out), weights="random", progress=False,
+                       **{"k": 3, **kw})
+    return run_pipeline(config, spark).manifest
+
+
+def features(out) -> dict:
+    table = pq.read_table(os.path.join(str(out), "features")).to_pandas()
+    return {path: np.asarray(vector) for path, vector in zip(table["path"], table["features"])}
+
+
+def accounted(manifest, total):
+    assert manifest["images_total"] == total
+    assert manifest["images_ok"] + manifest["images_failed"] == total
+    assert manifest["reused"] + manifest["featurized"] == total
+
+
+def test_only_k_changed_featurizes_nothing_and_keeps_the_features(spark, images, tmp_path):
+    first = run(spark, images, tmp_path / "a")
+    second = run(spark, images, tmp_path / "b", k=2, reuse=str(tmp_path / "a"))
+    assert (second["reused"], second["featurized"], second["dropped"]) == (6, 0, 0)
+    accounted(second, 6)
+    assert second["k"] == 2 and first["model"] == second["model"]
+    before, after = features(tmp_path / "a"), features(tmp_path / "b")
+    assert before.keys() == after.keys()
+    for path in before:
+        np.testing.assert_array_equal(before[path], after[path])
+    stored = pq.read_table(str(tmp_path / "b" / "features")).column_names
+    assert stored == ["path", "label", "features", "size", "stamp"]
+
+
+def test_new_changed_removed_and_failed_inputs_over_the_same_output(spark, images, tmp_path):
+    kiwi, mango = sorted((images / "Test" / "Kiwi").iterdir()), sorted((images / "Test" / "Mango").iterdir())
+    (images / "Test" / "Kiwi" / "broken.jpg").write_bytes(b"not a jpeg")
+    out = tmp_path / "out"
+    first = run(spark, images, out)
+    assert (first["images_ok"], first["images_failed"]) == (6, 1)
+    old = features(out)
+    for index in range(2):  # two new images
+        shutil.copy(mango[index], images / "Test" / "Kiwi" / f"new{index}.jpg")
+    mango[2].write_bytes(kiwi[0].read_bytes())  # changed content, same path
+    os.utime(mango[2], ns=(1, 1))
+    kiwi[1].unlink()  # removed
+    second = run(spark, images, out, reuse=str(out), overwrite=True)
+    # reused: 6 - 1 changed - 1 removed; featurized: 2 new + 1 changed + 1 error retried
+    assert (second["reused"], second["featurized"], second["dropped"]) == (4, 4, 1)
+    accounted(second, 8)
+    assert second["images_failed"] == 1
+    new = features(out)
+    changed = f"file:{mango[2]}"
+    assert not np.array_equal(new[changed], old[changed])
+    np.testing.assert_allclose(new[changed], new[f"file:{kiwi[0]}"], rtol=1e-5, atol=1e-6)
+    assert f"file:{kiwi[1]}" not in new
+    for index in range(2):
+        np.testing.assert_allclose(new[f"file:{images}/Test/Kiwi/new{index}.jpg"],
+                                   old[f"file:{mango[index]}"], rtol=1e-5, atol=1e-6)
+    assert json.loads((out / "manifest.json").read_text())["reused"] == 4
+
+
+def test_other_weights_reuse_nothing_and_say_so(spark, images, tmp_path, capsys):
+    run(spark, images, tmp_path / "a")
+    capsys.readouterr()
+    second = run(spark, images, tmp_path / "b", seed=7, reuse=str(tmp_path / "a"))
+    assert (second["reused"], second["featurized"]) == (0, 6)
+    assert "nothing reused" in second["reuse"]["note"]
+    assert capsys.readouterr().err.count("nothing reused") == 1
+
+
+def test_an_output_without_identities_reuses_nothing(spark, images, tmp_path):
+    run(spark, images, tmp_path / "a")
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    del manifest["model"]  # as written before --reuse existed
+    (tmp_path / "a" / "manifest.json").write_text(json.dumps(manifest))
+    second = run(spark, images, tmp_path / "b", reuse=str(tmp_path / "a"))
+    assert (second["reused"], second["featurized"]) == (0, 6)
