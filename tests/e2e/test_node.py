@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, List, Optional
 import pytest
 
 from bigfruits.aws.requests.emr import flavors, steps
+from bigfruits.aws.core.request import AwsRequest
 from tests.support.aws_cli import injected, run
 from tests.support.fake_emr import FakeEmr
 from tests.support.moto_server import BUCKET, aws_env, boto, moto_tls, moto_url, put_gz
@@ -45,25 +46,38 @@ NOT_ON_NODE = ("pytest", "moto", "psutil", "sklearn", "papermill", "jupytext", "
 
 
 class NodeEmr(FakeEmr):
-    """FakeEmr that records every request and runs each added step on this machine's node:
-    the step ends COMPLETED or FAILED as its command did, with its stderr where EMR puts it."""
+    """FakeEmr that records every request and plays the cluster on this machine: on RunJobFlow it
+    runs the bootstrap action (``on_cluster``) and then the request's own steps, and each added
+    step, on the scratch node; a step ends COMPLETED or FAILED as its command did, with its
+    stdout/stderr where EMR puts them. It replaces EMR itself, which cannot run here."""
 
     def __init__(self, inner: Any, recorded: List[Any],
-                 run_step: Optional[Callable[[Dict[str, Any]], subprocess.CompletedProcess]] = None) -> None:
+                 run_step: Callable[[Dict[str, Any]], subprocess.CompletedProcess],
+                 on_cluster: Optional[Callable[[Dict[str, Any]], None]] = None) -> None:
         super().__init__(inner, step_states=["PENDING", "RUNNING"])
-        self.recorded, self.run_step = recorded, run_step
+        self.recorded, self.run_step, self.on_cluster = recorded, run_step, on_cluster
 
     def send(self, request: Any) -> Dict[str, Any]:
         self.recorded.append(request)
         answer = super().send(request)
-        if request.operation == "AddJobFlowSteps" and self.run_step:
-            for step, step_id in zip(request.params["Steps"], answer["StepIds"]):
-                done = self.run_step(step)
-                log = f"logs/{request.params['JobFlowId']}/steps/{step_id}/"
-                put_gz(BUCKET, log + "stderr.gz", done.stderr)
-                put_gz(BUCKET, log + "stdout.gz", done.stdout)
-                self.step_states = ["RUNNING", "COMPLETED" if done.returncode == 0 else "FAILED"]
+        if request.operation == "RunJobFlow":
+            if self.on_cluster:
+                self.on_cluster(request.params)
+            cluster_id = answer["JobFlowId"]
+            listed = super().send(AwsRequest("emr", "ListSteps", {"ClusterId": cluster_id}))["Steps"]
+            step_ids = [s["Id"] for s in listed][::-1]  # ListSteps: newest first
+            self._run(cluster_id, request.params.get("Steps", []), step_ids)
+        elif request.operation == "AddJobFlowSteps":
+            self._run(request.params["JobFlowId"], request.params["Steps"], answer["StepIds"])
         return answer
+
+    def _run(self, cluster_id: str, steps_: List[Dict[str, Any]], step_ids: List[str]) -> None:
+        for step, step_id in zip(steps_, step_ids):
+            done = self.run_step(step)
+            log = f"logs/{cluster_id}/steps/{step_id}/"
+            put_gz(BUCKET, log + "stderr.gz", done.stderr)
+            put_gz(BUCKET, log + "stdout.gz", done.stdout)
+            self.step_states = ["RUNNING", "COMPLETED" if done.returncode == 0 else "FAILED"]
 
 
 def _images(root: Path) -> Path:
@@ -93,30 +107,68 @@ def test_bootstrap_then_the_step_on_s3_as_the_cluster_runs_them(aws_env, moto_tl
     images = _images(tmp_path / "images" / "Test")
     recorded: List[Any] = []
 
-    # What create-cluster puts in S3 and asks EMR for (the wheel built by the same function).
-    run(["create-bucket"])
-    run(["upload-dataset", str(images)])
-    run(["create-keypair"])
-    out = run(["create-cluster", "--yes"], injected(lambda s: NodeEmr(s, recorded))).output
-    password = re.search(r"JupyterHub user jovyan, password (\S+)", out).group(1)
-    [rjf] = [r.params for r in recorded if r.operation == "RunJobFlow"]
-    [action] = rjf["BootstrapActions"]
-
-    # The bootstrap action, as EMR runs it: the script from S3, with its Args.
+    # The scratch node and master (filled in when EMR "starts" the cluster below).
     node = tmp_path / "node"
     node_python = node / "python" / "bin" / "python3.11"
     driver = node / "usr" / "local" / "lib" / "bigfruits" / "driver.py"
     shims = make_shims(tmp_path / "shims")
     env = node_bootstrap_env(node_python, driver, shims)
-    script = node / "bootstrap-action" / "bootstrap.sh"
-    script.parent.mkdir(parents=True)
-    subprocess.run(["aws", "s3", "cp", action["ScriptBootstrapAction"]["Path"], str(script)],
-                   env=env, check=True, capture_output=True, timeout=60)
-    done = subprocess.run(["bash", str(script), *action["ScriptBootstrapAction"]["Args"]], env=env,
-                          cwd=script.parent, capture_output=True, text=True, timeout=BOOTSTRAP_TIMEOUT_S)
-    assert done.returncode == 0, f"bootstrap.sh failed ({done.returncode}):\n{_tail(done.stderr)}"
+    spark_home = spark35_home()
+    path_map = {flavors.NODE_PYTHON: str(node_python), steps.DRIVER_PATH: str(driver)}
+    master_bin = tmp_path / "master-bin"
+    step_env: Dict[str, str] = {}
+    ran: List[subprocess.CompletedProcess] = []
+
+    def run_step(step: Dict[str, Any]) -> subprocess.CompletedProcess:
+        assert step["HadoopJarStep"]["Jar"] == steps.COMMAND_RUNNER
+        args = command_runner([path_map.get(a, a) for a in step["HadoopJarStep"]["Args"]], spark_home, master_bin)
+        workdir = tmp_path / f"step-{len(ran)}"
+        workdir.mkdir()
+        ran.append(subprocess.run(args, env=step_env, cwd=workdir, capture_output=True, text=True,
+                                  timeout=STEP_TIMEOUT_S))
+        return ran[-1]
+
+    def bootstrap(rjf: Dict[str, Any]) -> None:
+        """The bootstrap action, as EMR runs it: the script from S3, with its Args; then the
+        master's environment: command-runner.jar's PATH has Spark 3.5's spark-submit, and
+        SPARK_CONF_DIR the cluster's spark-env (PYSPARK_PYTHON, node paths mapped) and S3A for
+        s3:// to moto."""
+        [action] = rjf["BootstrapActions"]
+        script = node / "bootstrap-action" / "bootstrap.sh"
+        script.parent.mkdir(parents=True)
+        subprocess.run(["aws", "s3", "cp", action["ScriptBootstrapAction"]["Path"], str(script)],
+                       env=env, check=True, capture_output=True, timeout=60)
+        done = subprocess.run(["bash", str(script), *action["ScriptBootstrapAction"]["Args"]], env=env,
+                              cwd=script.parent, capture_output=True, text=True, timeout=BOOTSTRAP_TIMEOUT_S)
+        assert done.returncode == 0, f"bootstrap.sh failed ({done.returncode}):\n{_tail(done.stderr)}"
+        exports = spark_env_exports(rjf["Configurations"], path_map)
+        assert exports["PYSPARK_PYTHON"] == str(node_python)
+        conf_dir = write_spark_conf(tmp_path / "spark-conf",
+                                    s3a_defaults(spark_home, moto_url, truststore(tmp_path / "tls", moto_tls[0])),
+                                    exports)
+        step_env.update(clean_env({"SPARK_HOME": str(spark_home), "SPARK_CONF_DIR": str(conf_dir),
+                                   "JAVA_HOME": java_home(), "SPARK_LOCAL_IP": "127.0.0.1"},
+                                  [master_bin, shims.bin]))
+
+    # What create-cluster puts in S3 and asks EMR for (the wheel built by the same function);
+    # "EMR" runs the bootstrap, then the JupyterHub password step of the RunJobFlow request, and
+    # create-cluster prints the password only once that step COMPLETED.
+    run(["create-bucket"])
+    run(["upload-dataset", str(images)])
+    run(["create-keypair"])
+    out = run(["create-cluster", "--yes"], injected(lambda s: NodeEmr(s, recorded, run_step, bootstrap))).output
+    password = re.search(r"JupyterHub user jovyan, password (\S+)", out).group(1)
+    [rjf] = [r.params for r in recorded if r.operation == "RunJobFlow"]
     assert "python3.11" in shims.read("dnf.log")
     assert driver.is_file() and "bigfruits.cli" in driver.read_text()
+
+    # The JupyterHub password step ran on the cluster: chpasswd got it, the secret is gone.
+    [password_step] = rjf["Steps"]
+    assert "chpasswd" in password_step["HadoopJarStep"]["Args"][-1]
+    assert ran[0].returncode == 0, ran[0].stderr
+    assert shims.read("docker.stdin") == f"jovyan:{password}\n"
+    assert "exec -i jupyterhub chpasswd" in shims.read("docker.args")
+    assert "Contents" not in boto("s3").list_objects_v2(Bucket=BUCKET, Prefix="secrets/")
 
     # The node holds what the bootstrap installed, and nothing of the test extras.
     def on_node(*args: str) -> subprocess.CompletedProcess:
@@ -134,37 +186,6 @@ def test_bootstrap_then_the_step_on_s3_as_the_cluster_runs_them(aws_env, moto_tl
                                 capture_output=True, text=True, timeout=120)
         assert helped.returncode == 0 and "Usage:" in helped.stdout, helped.stderr
 
-    # The master: command-runner.jar's PATH has Spark 3.5's spark-submit; SPARK_CONF_DIR has the
-    # cluster's spark-env (PYSPARK_PYTHON, node paths mapped) and S3A for s3:// to moto.
-    spark_home = spark35_home()
-    path_map = {flavors.NODE_PYTHON: str(node_python), steps.DRIVER_PATH: str(driver)}
-    exports = spark_env_exports(rjf["Configurations"], path_map)
-    assert exports["PYSPARK_PYTHON"] == str(node_python)
-    conf_dir = write_spark_conf(tmp_path / "spark-conf",
-                                s3a_defaults(spark_home, moto_url, truststore(tmp_path / "tls", moto_tls[0])),
-                                exports)
-    master_bin = tmp_path / "master-bin"
-    step_env = clean_env({"SPARK_HOME": str(spark_home), "SPARK_CONF_DIR": str(conf_dir),
-                          "JAVA_HOME": java_home(), "SPARK_LOCAL_IP": "127.0.0.1"}, [master_bin, shims.bin])
-    ran: List[subprocess.CompletedProcess] = []
-
-    def run_step(step: Dict[str, Any]) -> subprocess.CompletedProcess:
-        assert step["HadoopJarStep"]["Jar"] == steps.COMMAND_RUNNER
-        args = command_runner([path_map.get(a, a) for a in step["HadoopJarStep"]["Args"]], spark_home, master_bin)
-        workdir = tmp_path / f"step-{len(ran)}"
-        workdir.mkdir()
-        ran.append(subprocess.run(args, env=step_env, cwd=workdir, capture_output=True, text=True,
-                                  timeout=STEP_TIMEOUT_S))
-        return ran[-1]
-
-    # The JupyterHub password step of the RunJobFlow request.
-    [password_step] = rjf["Steps"]
-    secret_keys = [o["Key"] for o in boto("s3").list_objects_v2(Bucket=BUCKET, Prefix="secrets/")["Contents"]]
-    assert run_step(password_step).returncode == 0, ran[-1].stderr
-    assert shims.read("docker.stdin") == f"jovyan:{password}\n"
-    assert "exec -i jupyterhub chpasswd" in shims.read("docker.args")
-    assert "Contents" not in boto("s3").list_objects_v2(Bucket=BUCKET, Prefix=secret_keys[0])
-
     # The pipeline step, exactly as submit sends it (README: submit -- --k ... --weights ...).
     out = run(["submit", "--", *RUN_ARGS], injected(lambda s: NodeEmr(s, recorded, run_step)),
               expect_ok=False)
@@ -172,7 +193,9 @@ def test_bootstrap_then_the_step_on_s3_as_the_cluster_runs_them(aws_env, moto_tl
     assert out.exit_code == 0, (f"the step failed ({step_done.returncode}):\n{_tail(out.output)}\n"
                                 f"{_tail(step_done.stdout)}\n{_tail(step_done.stderr)}")
     keys = [o["Key"] for o in boto("s3").list_objects_v2(Bucket=BUCKET)["Contents"]]
-    assert "output/manifest.json" in keys
+    # each submit writes a new folder, output/<run id>/, printed
+    run_id = re.search(r"s3://[^/]+/output/([^/\s]+)/", out.output).group(1)
+    assert f"output/{run_id}/manifest.json" in keys
     assert not [k for k in keys if ".staging-" in k], "staging left behind"
 
     dest = tmp_path / "results"
