@@ -157,7 +157,11 @@ for p in "${pkgs[@]}"; do
       [ -x "$py" ] || "@BASE_PYTHON@" -m venv --without-pip "$root";;
     python3.11-pip)
       [ -x "$py" ] || { echo "dnf shim: python3.11-pip needs python3.11 first" >&2; exit 1; }
-      "$py" -m ensurepip --default-pip >/dev/null;;
+      "$py" -m ensurepip --default-pip >/dev/null
+      # as the rpm leaves it: owned by rpm, no RECORD, so pip cannot uninstall (upgrade) itself
+      for info in "$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"/pip-*.dist-info; do
+        echo rpm > "$info/INSTALLER"; rm -f "$info/RECORD"
+      done;;
     python3.11-devel) ;;
     *) echo "dnf shim: no package $p here" >&2; exit 1;;
   esac

@@ -16,7 +16,9 @@ DRIVER="${BIGFRUITS_DRIVER:-/usr/local/lib/bigfruits/driver.py}"
 if ! { [ -x "$PY" ] && "$PY" -m pip --version > /dev/null 2>&1; }; then
   sudo dnf install -y -q python3.11 python3.11-pip python3.11-devel
 fi
-sudo "$PY" -m pip install -q --upgrade pip
+# No `pip install --upgrade pip`: AL2023's pip comes from an rpm, which pip refuses to uninstall
+# ("Cannot uninstall pip ..., RECORD file not found. Hint: The package was installed by rpm"),
+# and that failure would stop the bootstrap (set -e). The rpm's pip installs our wheels as is.
 
 WORK=$(mktemp -d)
 aws s3 cp "$WHEEL_URI" "$WORK/"
