@@ -13,6 +13,9 @@ from click.testing import CliRunner
 from bigfruits.aws.cli import aws
 from bigfruits.aws.core.context import Injected
 
+#: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
+pytestmark = pytest.mark.pure
+
 COMMANDS = [
     ["create-bucket", "--bucket", "my-bucket"],
     ["create-keypair"],

@@ -1,6 +1,8 @@
 """Listing, labels and selection."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from bigfruits.errors import InputError
@@ -12,11 +14,13 @@ def images(spec):
     return [ImageFile(f"file:/d/Test/{label}/{i:03d}.jpg", 10) for label, n in spec for i in range(n)]
 
 
+@pytest.mark.pure
 def test_label_is_the_parent_folder_with_spaces_and_digits():
     assert label_of("s3://b/raw/Test/Apple Red 1/r_32_100.jpg") == "Apple Red 1"
     assert label_of("file:/x/Training/Pêche é/ü.jpg") == "Pêche é"
 
 
+@pytest.mark.pure
 def test_skip_reasons():
     assert _skip_reason("Test/Kiwi/a.JPG") is None
     assert _skip_reason("Test/Kiwi/a.jpeg") is None
@@ -26,12 +30,14 @@ def test_skip_reasons():
     assert "hidden" in _skip_reason("_tmp/Kiwi/a.jpg")
 
 
+@pytest.mark.pure
 def test_classes_glob_and_comma_list():
     files = images([("Apple Braeburn", 3), ("Apple Red 1", 2), ("Kiwi", 4)])
     assert {f.label for f in select_images(files, classes="Apple*")} == {"Apple Braeburn", "Apple Red 1"}
     assert len(select_images(files, classes="Kiwi, Apple Red 1")) == 6
 
 
+@pytest.mark.pure
 def test_limit_spreads_over_classes_in_path_order():
     files = images([("A", 10), ("B", 10), ("C", 2)])
     picked = select_images(files, limit=7)
@@ -41,6 +47,7 @@ def test_limit_spreads_over_classes_in_path_order():
     assert select_images(files, limit=7) == picked  # deterministic
 
 
+@pytest.mark.pure
 def test_selection_errors_are_user_errors():
     files = images([("Kiwi", 2)])
     with pytest.raises(InputError, match="no class matches"):
@@ -49,6 +56,7 @@ def test_selection_errors_are_user_errors():
         select_images(files, limit=0)
 
 
+@pytest.mark.pure
 def test_glob_characters_in_names_stay_literal():
     assert _escape_glob("file:/d/a[1]{x}*.jpg") == r"file:/d/a\[1\]\{x\}\*.jpg"
 
@@ -71,3 +79,86 @@ def test_listing_errors(spark, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no images found"):
         list_images(spark, str(tmp_path / "empty"))
+
+
+@pytest.mark.pure
+def test_listing_without_spark_sizes_sorts_skips_and_counts(tmp_path):
+    """Protects the listing (the images the run accounts for): every image below the input
+    (recursively, through Hadoop's Path for the root), zero-byte ones included with their
+    size, sorted by path, labels from the parent folder, and what was skipped counted by
+    reason. Hadoop's FileSystem is the local-folder fake of tests/support/fake_hadoop.py."""
+    from tests.support.fake_hadoop import ObjectStoreFs, fake_spark
+
+    kiwi, mango = tmp_path / "Test" / "Kiwi", tmp_path / "Test" / "Mango"
+    for folder in (kiwi, mango):
+        folder.mkdir(parents=True)
+    (mango / "b.PNG").write_bytes(b"xyz")
+    (kiwi / "a.jpg").write_bytes(b"x" * 10)
+    (kiwi / "empty.jpeg").write_bytes(b"")
+    (kiwi / "._a.jpg").write_bytes(b"junk")
+    (kiwi / "notes.txt").write_text("n")
+    (tmp_path / "_SUCCESS").write_text("")
+    listing = list_images(fake_spark(ObjectStoreFs()), str(tmp_path) + "/")
+    assert listing.root == f"file:{tmp_path}"
+    assert [(f.path, f.size, f.label) for f in listing.images] == [
+        (f"file:{kiwi}/a.jpg", 10, "Kiwi"), (f"file:{kiwi}/empty.jpeg", 0, "Kiwi"),
+        (f"file:{mango}/b.PNG", 3, "Mango")]
+    assert listing.skipped == {"hidden (a path part starts with '.' or '_')": 2, "not .jpg/.jpeg/.png": 1}
+
+
+@pytest.mark.pure
+def test_listing_errors_without_spark(tmp_path):
+    """Protects the user's messages: a missing input, an input without images, an unreadable
+    one, and a scheme without a Hadoop connector are each one clear error."""
+    from bigfruits.errors import EnvironmentProblem
+    from tests.support.fake_hadoop import FakePath, ObjectStoreFs, fake_spark
+
+    spark = fake_spark(ObjectStoreFs())
+    with pytest.raises(InputError) as missing:
+        list_images(spark, str(tmp_path / "nope"))
+    assert missing.value.what == f"input not found: {tmp_path / 'nope'}"
+    (tmp_path / "Test" / "Kiwi").mkdir(parents=True)
+    (tmp_path / "Test" / "Kiwi" / "notes.txt").write_text("n")
+    with pytest.raises(InputError, match="^no images found in "):
+        list_images(spark, str(tmp_path))
+
+    class Unreadable(ObjectStoreFs):
+        def exists(self, path):  # type: ignore[no-untyped-def]
+            raise RuntimeError("AccessDenied: no\nstack trace")
+
+    with pytest.raises(InputError) as denied:
+        list_images(fake_spark(Unreadable()), str(tmp_path))
+    assert denied.value.what == f"cannot read {tmp_path}: AccessDenied: no"
+
+    def no_connector(self, conf):  # type: ignore[no-untyped-def]
+        raise RuntimeError("UnsupportedFileSystemException: No FileSystem for scheme \"s3a\"")
+
+    spark = fake_spark(ObjectStoreFs())
+    spark.sparkContext._jvm.org.apache.hadoop.util = type(
+        "util", (), {"VersionInfo": type("VersionInfo", (), {"getVersion": staticmethod(lambda: "3.3.4")})})
+    original = FakePath.getFileSystem
+    FakePath.getFileSystem = no_connector
+    try:
+        with pytest.raises(EnvironmentProblem) as problem:
+            list_images(spark, "s3a://bucket/raw/")
+    finally:
+        FakePath.getFileSystem = original
+    assert problem.value.what == "Spark here cannot read s3a:// paths (no S3 connector)"
+    assert "org.apache.hadoop:hadoop-aws:3.3.4" in problem.value.todo
+
+
+@pytest.mark.pure
+def test_input_resolution_and_locality(tmp_path, monkeypatch):
+    """Protects where --input points: nothing -> the bundled sample, a relative or ~ path ->
+    absolute, a URI untouched; file: URIs and plain paths are local, s3:// is not."""
+    from bigfruits.pipeline.ingest import BUNDLED_SAMPLE, is_local, resolve_input
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert resolve_input(None) == os.path.abspath(BUNDLED_SAMPLE) and os.path.isdir(BUNDLED_SAMPLE)
+    assert resolve_input("in") == str(tmp_path / "in")
+    assert resolve_input("~/x") == str(tmp_path / "home" / "x")
+    assert resolve_input("s3://b/raw/") == "s3://b/raw/"
+    assert resolve_input("s3a://b/raw") == "s3a://b/raw"
+    assert is_local("/d/x") and is_local("file:/d/x") and is_local("file:///d/x") and is_local("rel/x")
+    assert not is_local("s3://b/x") and not is_local("hdfs://nn/x") and not is_local("s3a://b/x")

@@ -54,6 +54,7 @@ class ManifestWatch:
         self.staged_at_move.append(files_under(src))
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize("overwrite", [False, True], ids=["fresh", "overwrite"])
 def test_manifest_is_not_in_staging_when_the_move_starts(tmp_path: Path, overwrite: bool) -> None:
     """Protects "manifest written last": when the staging folder is moved (a copy on S3), it
@@ -78,6 +79,7 @@ def test_manifest_is_not_in_staging_when_the_move_starts(tmp_path: Path, overwri
     assert writes[-1] == ("put", str(out / "manifest.json"))
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize("fail_with_false", [False, True], ids=["raises", "returns-false"])
 @pytest.mark.parametrize("overwrite", [False, True], ids=["fresh", "overwrite"])
 def test_failed_move_leaves_no_manifest_in_the_output(tmp_path: Path, overwrite: bool,
@@ -96,6 +98,7 @@ def test_failed_move_leaves_no_manifest_in_the_output(tmp_path: Path, overwrite:
     assert "manifest.json" not in files_under(str(tmp_path))
 
 
+@pytest.mark.pure
 def test_publish_refuses_an_existing_output_without_overwrite(tmp_path: Path) -> None:
     """Protects the old output: without --overwrite, publish (and check_free) refuse, and the
     old output with its manifest is left exactly as it was."""
@@ -114,6 +117,7 @@ def test_publish_refuses_an_existing_output_without_overwrite(tmp_path: Path) ->
     target.check_free(overwrite=True)  # allowed to replace: no error
 
 
+@pytest.mark.pure
 def test_staging_is_a_hidden_sibling_named_after_the_run(tmp_path: Path) -> None:
     """Protects where work in progress goes: beside the output, hidden (a leading dot, which
     Spark and our listing skip), named per run so two runs never share one."""
@@ -128,6 +132,7 @@ def test_staging_is_a_hidden_sibling_named_after_the_run(tmp_path: Path) -> None
         made.cleanup_local()
 
 
+@pytest.mark.pure
 def test_manifest_text_is_sorted_indented_and_stringifies_odd_values(tmp_path: Path) -> None:
     """Protects the manifest's format: readable JSON (indent 2, sorted keys), and values JSON
     cannot hold (a date) written as text rather than failing the run at the very end."""
@@ -138,6 +143,7 @@ def test_manifest_text_is_sorted_indented_and_stringifies_odd_values(tmp_path: P
     assert text == '{\n  "a": {\n    "d": "2026-01-02"\n  },\n  "z": 1\n}'
 
 
+@pytest.mark.pure
 def test_put_copies_and_keeps_the_local_file_and_replaces_a_staged_one(tmp_path: Path) -> None:
     """Protects small files (CSV, PNG): put copies into staging, replacing an earlier copy,
     and keeps the local file; delete_staged removes a staged folder; discard removes staging

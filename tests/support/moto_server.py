@@ -51,7 +51,8 @@ def moto_tls(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, Path]:
 
 def _urlopen(url: str, cafile: Path, method: str = "GET") -> None:
     context = ssl.create_default_context(cafile=str(cafile))
-    urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=5, context=context).close()
+    # 30 s: on a loaded machine (2 cores, Spark and several test runs) a reset can take > 5 s.
+    urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=30, context=context).close()
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,9 @@ from bigfruits.aws.requests.emr.flavors import FLAVORS, get_flavor
 from bigfruits.errors import InputError
 from tests.support.aws_model import assert_valid as _valid
 
+#: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
+pytestmark = pytest.mark.pure
+
 SETTINGS = AwsSettings(region="eu-west-1", bucket="bkt", core_count=3)
 
 
