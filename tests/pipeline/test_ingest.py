@@ -162,3 +162,94 @@ def test_input_resolution_and_locality(tmp_path, monkeypatch):
     assert resolve_input("s3a://b/raw") == "s3a://b/raw"
     assert is_local("/d/x") and is_local("file:/d/x") and is_local("file:///d/x") and is_local("rel/x")
     assert not is_local("s3://b/x") and not is_local("hdfs://nn/x") and not is_local("s3a://b/x")
+
+
+@pytest.mark.pure
+def test_label_edge_cases():
+    """Protects labels: a trailing slash is ignored, a bare file name has no label."""
+    assert label_of("s3://b/raw/Test/Kiwi/") == "Test"
+    assert label_of("file:/d/Test/Kiwi/a.jpg//") == "Kiwi"
+    assert label_of("a.jpg") == ""
+
+
+@pytest.mark.pure
+def test_selection_messages_say_what_to_do():
+    """Protects the user's next step: unknown classes list at most 8 known ones (then "..."),
+    --limit below 1 says to pass a positive number; --limit 1 is allowed."""
+    nine = images([(f"C{i}", 1) for i in range(9)])
+    with pytest.raises(InputError) as raised:
+        select_images(nine, classes="Banana*")
+    assert raised.value.what == "no class matches --classes 'Banana*'"
+    assert raised.value.todo == "class names are folder names, e.g. C0, C1, C2, C3, C4, C5, C6, C7, ..."
+    with pytest.raises(InputError) as raised:
+        select_images(nine[:8], classes="Banana*")
+    assert raised.value.todo == "class names are folder names, e.g. C0, C1, C2, C3, C4, C5, C6, C7"
+    with pytest.raises(InputError) as raised:
+        select_images(nine, limit=0)
+    assert (raised.value.what, raised.value.todo) == ("--limit must be at least 1 (got 0)",
+                                                      "pass a positive number")
+    assert select_images(nine, limit=1) == [nine[0]]
+
+
+@pytest.mark.pure
+def test_listing_messages_say_what_to_do(tmp_path):
+    """Protects the hints of the listing errors (missing input, no images, unreadable)."""
+    from tests.support.fake_hadoop import ObjectStoreFs, fake_spark
+
+    with pytest.raises(InputError) as raised:
+        list_images(fake_spark(ObjectStoreFs()), str(tmp_path / "nope"))
+    assert raised.value.todo == ("pass --input a folder of images (<split>/<class>/<image>.jpg), "
+                                 "or omit it for the bundled sample")
+    with pytest.raises(InputError) as raised:
+        list_images(fake_spark(ObjectStoreFs()), str(tmp_path))
+    assert raised.value.todo == "expected .jpg/.jpeg/.png files in <split>/<class>/ folders"
+
+    class Unreadable(ObjectStoreFs):
+        def exists(self, path):  # type: ignore[no-untyped-def]
+            raise RuntimeError("x" * 300)
+
+    with pytest.raises(InputError) as raised:
+        list_images(fake_spark(Unreadable()), str(tmp_path))
+    assert raised.value.what == f"cannot read {tmp_path}: {'x' * 200}"
+    assert raised.value.todo == "check the path and your access to it"
+
+
+@pytest.mark.pure
+def test_listing_is_relative_to_the_root_and_follows_links(tmp_path):
+    """Protects what counts as hidden: only parts *below* the input (an input folder named
+    ``_in`` is not hidden); linked folders are followed and a dangling link is listed with
+    size 0 (Spark reports it as a failed image, so it is accounted for)."""
+    from tests.support.fake_hadoop import ObjectStoreFs, fake_spark
+
+    root = tmp_path / "_in"
+    (root / "Test" / "Kiwi").mkdir(parents=True)
+    (root / "Test" / "Kiwi" / "a.jpg").write_bytes(b"abc")
+    elsewhere = tmp_path / "elsewhere" / "Mango"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "m.jpg").write_bytes(b"mm")
+    (root / "Test" / "Mango").symlink_to(elsewhere, target_is_directory=True)
+    (root / "Test" / "Kiwi" / "gone.jpg").symlink_to(tmp_path / "missing.jpg")
+    listing = list_images(fake_spark(ObjectStoreFs()), str(root))
+    assert [(f.path[len(f"file:{root}/"):], f.size) for f in listing.images] == [
+        ("Test/Kiwi/a.jpg", 3), ("Test/Kiwi/gone.jpg", 0), ("Test/Mango/m.jpg", 2)]
+    assert listing.skipped == {}
+
+
+@pytest.mark.pure
+@pytest.mark.parametrize("root, lister", [
+    ("file:/d/in", "local"), ("s3://b/raw", "s3"), ("s3a://b/raw", "s3"), ("s3n://b/raw", "s3"),
+    ("hdfs://nn:8020/raw", "hadoop"), ("gs://b/raw", "hadoop"),
+])
+def test_each_scheme_is_listed_by_its_fastest_lister(root, lister, monkeypatch):
+    """Protects listing speed and correctness: local folders through Python, S3 through
+    boto3, anything else through Hadoop's FileSystem (py4j), each given the right root."""
+    from bigfruits.pipeline import ingest
+
+    calls = []
+    monkeypatch.setattr(ingest, "_walk_local", lambda path: calls.append(("local", path)) or iter(()))
+    monkeypatch.setattr(ingest, "_walk_s3", lambda uri: calls.append(("s3", uri)) or iter(()))
+    monkeypatch.setattr(ingest, "_walk_hadoop", lambda fs, path: calls.append(("hadoop", fs, path)) or iter(()))
+    fs, path = object(), object()
+    ingest._walk(fs, path, root)
+    expected = {"local": ("local", "/d/in"), "s3": ("s3", root), "hadoop": ("hadoop", fs, path)}[lister]
+    assert calls == [expected]

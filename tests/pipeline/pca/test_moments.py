@@ -39,6 +39,8 @@ def test_pack_and_unpack_are_inverse_and_row_major() -> None:
     assert packed.dtype == np.float64 and packed.flags["C_CONTIGUOUS"]
     np.testing.assert_array_equal(packed, [1, 2, 3, 4, 5, 6])
     np.testing.assert_array_equal(unpack_symmetric(packed, 3), matrix)
+    integers = pack_symmetric(np.array([[1, 2], [2, 3]]))  # any input becomes float64
+    assert integers.dtype == np.float64 and integers.tolist() == [1.0, 2.0, 3.0]
     rows, columns = m.upper_triangle(3)
     np.testing.assert_array_equal(rows, [0, 0, 0, 1, 1, 2])
     np.testing.assert_array_equal(columns, [0, 1, 2, 1, 2, 2])

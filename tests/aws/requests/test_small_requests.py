@@ -1,0 +1,136 @@
+"""The small request builders and helpers, each against a literal expectation (what AWS gets
+is exactly this) and botocore's service model; the helpers that read AWS's answers
+(``ssh_cidrs``, ``rule_keys``, ``pick_subnets``) on answers shaped like AWS's."""
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+import pytest
+
+from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.requests import ec2, iam, s3
+from bigfruits.aws.requests.emr import flavors, steps
+from tests.support.aws_model import assert_valid as _valid
+
+#: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
+pytestmark = pytest.mark.pure
+
+SMALL = [
+    (s3.list_objects("b", "raw/"), "s3", "ListObjectsV2", {"Bucket": "b", "Prefix": "raw/"}),
+    (s3.list_objects("b", "raw/", "tok"), "s3", "ListObjectsV2",
+     {"Bucket": "b", "Prefix": "raw/", "ContinuationToken": "tok"}),
+    (s3.list_objects("b", "raw/", ""), "s3", "ListObjectsV2", {"Bucket": "b", "Prefix": "raw/"}),
+    (s3.delete_objects("b", ["k1", "k2"]), "s3", "DeleteObjects",
+     {"Bucket": "b", "Delete": {"Objects": [{"Key": "k1"}, {"Key": "k2"}], "Quiet": True}}),
+    (s3.delete_bucket("b"), "s3", "DeleteBucket", {"Bucket": "b"}),
+    (s3.get_object("b", "k"), "s3", "GetObject", {"Bucket": "b", "Key": "k"}),
+    (s3.get_bucket_tagging("b"), "s3", "GetBucketTagging", {"Bucket": "b"}),
+    (s3.list_buckets(), "s3", "ListBuckets", {}),
+    (iam.get_instance_profile("p"), "iam", "GetInstanceProfile", {"InstanceProfileName": "p"}),
+    (iam.list_role_tags("r"), "iam", "ListRoleTags", {"RoleName": "r"}),
+    (ec2.describe_subnet("subnet-1"), "ec2", "DescribeSubnets", {"SubnetIds": ["subnet-1"]}),
+    (ec2.delete_key_pair("k"), "ec2", "DeleteKeyPair", {"KeyName": "k"}),
+    (steps.describe_step("j-1", "s-1"), "emr", "DescribeStep", {"ClusterId": "j-1", "StepId": "s-1"}),
+]
+
+
+@pytest.mark.parametrize("request_, service, operation, params", SMALL,
+                         ids=[f"{r[2]}-{i}" for i, r in enumerate(SMALL)])
+def test_small_request_is_exactly_this(request_: AwsRequest, service: str, operation: str,
+                                       params: Dict[str, Any]) -> None:
+    """Protects each small request: service, operation and parameters exactly, and valid."""
+    assert (request_.service, request_.operation, request_.params) == (service, operation, params)
+    _valid(request_)
+
+
+def test_instance_profile_lets_go_of_its_roles_before_it_is_deleted() -> None:
+    """Protects destroy: IAM refuses to delete an instance profile that still holds roles."""
+    requests = iam.delete_instance_profile("p", ["r1", "r2"])
+    assert [(r.service, r.operation, r.params) for r in requests] == [
+        ("iam", "RemoveRoleFromInstanceProfile", {"InstanceProfileName": "p", "RoleName": "r1"}),
+        ("iam", "RemoveRoleFromInstanceProfile", {"InstanceProfileName": "p", "RoleName": "r2"}),
+        ("iam", "DeleteInstanceProfile", {"InstanceProfileName": "p"}),
+    ]
+    for request in requests:
+        _valid(request)
+    assert [r.operation for r in iam.delete_instance_profile("p", [])] == ["DeleteInstanceProfile"]
+
+
+def test_ssh_cidrs_are_the_port_22_rules_only() -> None:
+    """Protects terminate/destroy closing every port-22 opening, and only those."""
+    group = {"IpPermissions": [
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+         "IpRanges": [{"CidrIp": "203.0.113.7/32"}, {"CidrIp": "198.51.100.0/24"}]},
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 23, "IpRanges": [{"CidrIp": "10.0.0.1/32"}]},
+        {"IpProtocol": "tcp", "FromPort": 21, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.2/32"}]},
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": "sg-x"}]},
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22},
+    ]}
+    assert ec2.ssh_cidrs(group) == ["203.0.113.7/32", "198.51.100.0/24"]
+    assert ec2.ssh_cidrs({}) == [] and ec2.ssh_cidrs({"IpPermissions": None}) == []
+
+
+def test_rule_keys_default_missing_ports_to_all() -> None:
+    """Protects comparing rules with AWS's answer: a rule without ports (all traffic) is
+    keyed with -1, as EC2 describes it, so an existing all-traffic rule is not added twice."""
+    wanted = [{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": "sg-e"}]}]
+    described = [{"IpProtocol": "-1", "FromPort": -1, "ToPort": -1, "UserIdGroupPairs": [{"GroupId": "sg-e"}]}]
+    assert ec2.rule_keys(wanted) == {("-1", -1, -1, "sg-e")}
+    assert ec2.missing_permissions(wanted, described) == []
+    six = [{"IpProtocol": "tcp", "FromPort": 18888, "ToPort": 18888, "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}]
+    assert ec2.rule_keys(six) == {("tcp", 18888, 18888, "::/0")}
+
+
+def test_rule_builders_name_the_group_and_its_permissions() -> None:
+    """Protects the four rule operations (built by one factory at import)."""
+    perms = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "203.0.113.7/32"}]}]
+    for build, operation in ((ec2.authorize_ingress, "AuthorizeSecurityGroupIngress"),
+                             (ec2.revoke_ingress, "RevokeSecurityGroupIngress"),
+                             (ec2.authorize_egress, "AuthorizeSecurityGroupEgress"),
+                             (ec2.revoke_egress, "RevokeSecurityGroupEgress"),
+                             (ec2._rules("AuthorizeSecurityGroupIngress"), "AuthorizeSecurityGroupIngress")):
+        request = build("sg-1", perms)
+        assert (request.service, request.operation, request.params) == (
+            "ec2", operation, {"GroupId": "sg-1", "IpPermissions": perms})
+        _valid(request)
+
+
+def _subnet(subnet_id: str, zone: str, public: bool) -> Dict[str, Any]:
+    return {"SubnetId": subnet_id, "AvailabilityZone": zone, "MapPublicIpOnLaunch": public}
+
+
+def test_pick_subnets_one_per_zone_public_first_at_most_five() -> None:
+    """Protects where a Studio lives: one subnet per zone, a public one when the zone has
+    one, the same choice for the same subnets in any order, at most five."""
+    subnets: List[Dict[str, Any]] = [
+        _subnet("subnet-b-private", "eu-west-1a", False), _subnet("subnet-z-public", "eu-west-1a", True),
+        _subnet("subnet-c", "eu-west-1b", False),
+    ]
+    assert ec2.pick_subnets(subnets) == ["subnet-c", "subnet-z-public"]
+    assert ec2.pick_subnets(list(reversed(subnets))) == ["subnet-c", "subnet-z-public"]
+    many = [_subnet(f"subnet-{i}", f"zone-{i}", True) for i in range(7)]
+    assert ec2.pick_subnets(many) == [f"subnet-{i}" for i in range(5)]
+    # Without zone or public flag (a minimal answer): each subnet is its own zone, private.
+    assert ec2.pick_subnets([{"SubnetId": "subnet-2"}, {"SubnetId": "subnet-1"}]) == ["subnet-1", "subnet-2"]
+    mixed = [{"SubnetId": "subnet-a"}, _subnet("subnet-b", "zone-1", True)]
+    assert ec2.pick_subnets(mixed) == ["subnet-a", "subnet-b"]
+
+
+def test_pipeline_step_is_named_and_keeps_the_cluster_on_failure() -> None:
+    """Protects the step users find in the console, and that a failed run leaves the cluster
+    up (ActionOnFailure CONTINUE) for its logs and a re-run."""
+    step = steps.pipeline_step("s3://b/raw/", "s3://b/output/")
+    assert step["Name"] == "bigfruits run" and step["ActionOnFailure"] == "CONTINUE"
+    assert steps.step_log_key("j-1", "s-1") == "logs/j-1/steps/s-1/stderr.gz"
+    assert steps.step_log_key("j-1", "s-1", "stdout") == "logs/j-1/steps/s-1/stdout.gz"
+
+
+def test_every_flavor_runs_pyspark_on_the_bootstrapped_python() -> None:
+    """Protects the Python the cluster's Spark uses (the one our bootstrap installed into)."""
+    expected = {"Classification": "spark-env", "Properties": {}, "Configurations": [
+        {"Classification": "export",
+         "Properties": {"PYSPARK_PYTHON": flavors.NODE_PYTHON, "PYSPARK_DRIVER_PYTHON": flavors.NODE_PYTHON}}]}
+    assert flavors._spark_env() == expected
+    for flavor in flavors.FLAVORS.values():
+        assert flavor.configurations[0] == expected
