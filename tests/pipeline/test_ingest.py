@@ -162,6 +162,7 @@ def test_input_resolution_and_locality(tmp_path, monkeypatch):
     assert resolve_input("s3a://b/raw") == "s3a://b/raw"
     assert is_local("/d/x") and is_local("file:/d/x") and is_local("file:///d/x") and is_local("rel/x")
     assert not is_local("s3://b/x") and not is_local("hdfs://nn/x") and not is_local("s3a://b/x")
+    assert not is_local("S3://b/x") and not is_local("HDFS://nn/x")  # schemes are case-insensitive
 
 
 @pytest.mark.pure
@@ -170,6 +171,7 @@ def test_label_edge_cases():
     assert label_of("s3://b/raw/Test/Kiwi/") == "Test"
     assert label_of("file:/d/Test/Kiwi/a.jpg//") == "Kiwi"
     assert label_of("a.jpg") == ""
+    assert label_of("s3://b/raw/Test/Kiwi/X") == "Kiwi"  # only slashes are stripped
 
 
 @pytest.mark.pure
@@ -237,7 +239,7 @@ def test_listing_is_relative_to_the_root_and_follows_links(tmp_path):
 
 @pytest.mark.pure
 @pytest.mark.parametrize("root, lister", [
-    ("file:/d/in", "local"), ("s3://b/raw", "s3"), ("s3a://b/raw", "s3"), ("s3n://b/raw", "s3"),
+    ("file:/d/in", "local"), ("file:/d/in:1", "local"), ("s3://b/raw", "s3"), ("s3a://b/raw", "s3"), ("s3n://b/raw", "s3"),
     ("hdfs://nn:8020/raw", "hadoop"), ("gs://b/raw", "hadoop"),
 ])
 def test_each_scheme_is_listed_by_its_fastest_lister(root, lister, monkeypatch):
@@ -251,5 +253,30 @@ def test_each_scheme_is_listed_by_its_fastest_lister(root, lister, monkeypatch):
     monkeypatch.setattr(ingest, "_walk_hadoop", lambda fs, path: calls.append(("hadoop", fs, path)) or iter(()))
     fs, path = object(), object()
     ingest._walk(fs, path, root)
-    expected = {"local": ("local", "/d/in"), "s3": ("s3", root), "hadoop": ("hadoop", fs, path)}[lister]
+    expected = {"local": ("local", root[len("file:"):]), "s3": ("s3", root),
+                "hadoop": ("hadoop", fs, path)}[lister]
     assert calls == [expected]
+
+
+@pytest.mark.pure
+@pytest.mark.parametrize("root", ["s3a://bucket/", "hdfs://nn:8020/"])
+def test_listing_a_bucket_or_volume_root(root, monkeypatch):
+    """Protects listing at the root of a bucket (Hadoop writes ``s3a://bucket/`` with its
+    slash): the listing's root has no trailing slash, paths below it are relative to it,
+    and the lister gets the FileSystem and the Path Hadoop gave."""
+    from types import SimpleNamespace
+
+    from bigfruits.pipeline import ingest
+
+    fs = SimpleNamespace(exists=lambda path: True)
+    path = SimpleNamespace(toString=lambda: root)
+    monkeypatch.setattr(ingest, "hadoop_path", lambda spark, uri: (fs, path))
+    found = [(root + "Test/Kiwi/a.jpg", 3), (root + "_tmp/b.jpg", 1)]
+    seen = []
+    monkeypatch.setattr(ingest, "_walk_s3", lambda uri: seen.append(uri) or iter(found))
+    monkeypatch.setattr(ingest, "_walk_hadoop", lambda f, p: seen.append((f, p)) or iter(found))
+    listing = list_images(None, root)
+    assert listing.root == root.rstrip("/")
+    assert [(f.path, f.size) for f in listing.images] == [(root + "Test/Kiwi/a.jpg", 3)]
+    assert listing.skipped == {"hidden (a path part starts with '.' or '_')": 1}
+    assert seen == ([root.rstrip("/")] if root.startswith("s3a") else [(fs, path)])

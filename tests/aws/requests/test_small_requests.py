@@ -8,8 +8,9 @@ from typing import Any, Callable, Dict, List, Tuple
 import pytest
 
 from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.core.settings import AwsSettings
 from bigfruits.aws.requests import ec2, iam, s3
-from bigfruits.aws.requests.emr import flavors, steps
+from bigfruits.aws.requests.emr import clusters, flavors, steps
 from tests.support.aws_model import assert_valid as _valid
 
 #: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
@@ -137,3 +138,71 @@ def test_every_flavor_runs_pyspark_on_the_bootstrapped_python() -> None:
     assert flavors._spark_env() == expected
     for flavor in flavors.FLAVORS.values():
         assert flavor.configurations[0] == expected
+
+
+def test_run_job_flow_instances_roles_and_lifetime_exactly() -> None:
+    """Protects what a cluster is made of and how long it lives: one on-demand master, the
+    core group only when asked for, kept alive between steps (auto-terminated when idle by
+    its policy), not termination-protected (so terminate/destroy work), visible to the
+    account, logs in our bucket, our two roles."""
+    settings = AwsSettings(region="eu-west-1", bucket="bkt", core_count=3, subnet_id="subnet-9",
+                           master_type="m5.2xlarge", core_type="r5.xlarge", project="fr")
+    params = clusters.run_job_flow(settings, flavors.get_flavor("studio"), "sg-1", "x").params
+    assert params["Instances"] == {
+        "AdditionalMasterSecurityGroups": ["sg-1"], "Ec2KeyName": "fr-key",
+        "InstanceGroups": [
+            {"Name": "master", "InstanceRole": "MASTER", "Market": "ON_DEMAND",
+             "InstanceType": "m5.2xlarge", "InstanceCount": 1},
+            {"Name": "core", "InstanceRole": "CORE", "Market": "ON_DEMAND",
+             "InstanceType": "r5.xlarge", "InstanceCount": 3}],
+        "KeepJobFlowAliveWhenNoSteps": True, "TerminationProtected": False, "Ec2SubnetId": "subnet-9"}
+    assert (params["LogUri"], params["ServiceRole"], params["JobFlowRole"], params["VisibleToAllUsers"]) == (
+        "s3://bkt/logs/", "fr-emr-service-role", "fr-emr-ec2-role", True)
+    assert params["BootstrapActions"] == [{
+        "Name": "install bigfruits",
+        "ScriptBootstrapAction": {"Path": "s3://bkt/bootstrap/bootstrap.sh", "Args": [
+            "s3://bkt/bootstrap/bigfruits-0.1.0-py3-none-any.whl", "tf,onnx",
+            "s3://bkt/bootstrap/constraints-emr7.txt"]}}]
+    _valid(clusters.run_job_flow(settings, flavors.get_flavor("studio"), "sg-1", "x"))
+    alone = clusters.run_job_flow(AwsSettings(bucket="bkt", core_count=0), flavors.get_flavor("studio"), "sg-1")
+    assert [g["Name"] for g in alone.params["Instances"]["InstanceGroups"]] == ["master"]
+    no_bucket = clusters.run_job_flow(AwsSettings(bucket=None), flavors.get_flavor("studio"), "sg-1")
+    assert no_bucket.params["LogUri"] == "s3:///logs/"  # a dry run without a bucket: visibly empty
+
+
+def test_instance_counts_for_the_cost_estimate() -> None:
+    """Protects the cost estimate's inputs: one master plus the core nodes, per type."""
+    assert clusters.instance_counts(AwsSettings(core_count=2, master_type="a", core_type="b")) == {"a": 1, "b": 2}
+    assert clusters.instance_counts(AwsSettings(core_count=2, master_type="a", core_type="a")) == {"a": 3}
+    assert clusters.instance_counts(AwsSettings(core_count=0, master_type="a", core_type="b")) == {"a": 1}
+
+
+def test_listings_and_lookups_name_exactly_what_they_look_for() -> None:
+    """Protects finding our resources (and only ours): filters, paths, markers, exactly."""
+    from bigfruits.aws.core.tags import ours_filters
+
+    expected = [
+        (clusters.describe_cluster("j-1"), "emr", "DescribeCluster", {"ClusterId": "j-1"}),
+        (clusters.list_active_clusters(), "emr", "ListClusters",
+         {"ClusterStates": list(clusters.ACTIVE_STATES)}),
+        (clusters.list_active_clusters("m-2"), "emr", "ListClusters",
+         {"ClusterStates": list(clusters.ACTIVE_STATES), "Marker": "m-2"}),
+        (ec2.find_our_groups("fr"), "ec2", "DescribeSecurityGroups", {"Filters": ours_filters("fr")}),
+        (ec2.find_our_key_pairs("fr"), "ec2", "DescribeKeyPairs", {"Filters": ours_filters("fr")}),
+        (ec2.describe_key_pair("k"), "ec2", "DescribeKeyPairs",
+         {"Filters": [{"Name": "key-name", "Values": ["k"]}]}),
+        (iam.list_our_instance_profiles(), "iam", "ListInstanceProfiles", {"PathPrefix": "/bigfruits/"}),
+    ]
+    for request, service, operation, params in expected:
+        assert (request.service, request.operation, request.params) == (service, operation, params)
+        _valid(request)
+    assert set(clusters.ACTIVE_STATES) == {"STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"}
+
+
+def test_jupyterhub_password_step_runs_bash_and_keeps_the_cluster() -> None:
+    """Protects the password step: named for the console, run by bash -c (pipefail, trap),
+    and a failure keeps the cluster up."""
+    step = steps.jupyterhub_password_step("s3://b/secrets/p")
+    assert step["Name"] == "set JupyterHub password" and step["ActionOnFailure"] == "CONTINUE"
+    assert step["HadoopJarStep"]["Args"][:2] == ["bash", "-c"]
+    assert step["HadoopJarStep"]["Jar"] == "command-runner.jar"
