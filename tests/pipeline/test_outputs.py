@@ -91,8 +91,10 @@ def test_failed_move_leaves_no_manifest_in_the_output(tmp_path: Path, overwrite:
         old_output(tmp_path)
     fs = ObjectStoreFs(copy_limit=1, fail_with_false=fail_with_false)
     target = staged_target(tmp_path, fs)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError) as failed:
         target.publish(MANIFEST, overwrite=overwrite)
+    if fail_with_false:  # our own error: it says what could not be moved where
+        assert target.staging in str(failed.value) and target.final in str(failed.value)
     out = tmp_path / "out"
     assert not (out / "manifest.json").exists()
     assert "manifest.json" not in files_under(str(tmp_path))
@@ -151,6 +153,7 @@ def test_put_copies_and_keeps_the_local_file_and_replaces_a_staged_one(tmp_path:
     target = staged_target(tmp_path, ObjectStoreFs())
     local = target.local_file("plots/a.png")
     assert os.path.isfile(local) and local.startswith(target._local)
+    assert os.path.basename(target._local).startswith("bigfruits-")  # recognisable in /tmp
     with open(local, "w") as handle:
         handle.write("png2")
     target.put("plots/a.png")

@@ -80,6 +80,8 @@ class ObjectStoreFs:
 
     def delete(self, path: FakePath, recursive: bool) -> bool:
         self.calls.append(("delete", path.local))
+        if not isinstance(recursive, bool):
+            raise TypeError(f"delete(Path, boolean) got {recursive!r}")
         if os.path.isdir(path.local):
             if not recursive and os.listdir(path.local):
                 raise OSError(f"{path.local} is a non-empty directory")
@@ -111,6 +113,9 @@ class ObjectStoreFs:
     def copyFromLocalFile(self, del_src: bool, overwrite: bool, src: FakePath,  # noqa: N802
                           dst: FakePath) -> None:
         self.calls.append(("put", dst.local))
+        # Java booleans: py4j refuses anything else (None included) for this signature.
+        if not (isinstance(del_src, bool) and isinstance(overwrite, bool)):
+            raise TypeError(f"copyFromLocalFile(boolean, boolean, ...) got {del_src!r}, {overwrite!r}")
         if os.path.exists(dst.local) and not overwrite:
             raise FileExistsError(dst.local)
         os.makedirs(os.path.dirname(dst.local), exist_ok=True)

@@ -3,6 +3,7 @@ is exactly this) and botocore's service model; the helpers that read AWS's answe
 (``ssh_cidrs``, ``rule_keys``, ``pick_subnets``) on answers shaped like AWS's."""
 from __future__ import annotations
 
+import json
 from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
@@ -11,6 +12,7 @@ from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.settings import AwsSettings
 from bigfruits.aws.requests import ec2, iam, s3
 from bigfruits.aws.requests.emr import clusters, flavors, steps
+from bigfruits.errors import InputError
 from tests.support.aws_model import assert_valid as _valid
 
 #: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
@@ -206,3 +208,78 @@ def test_jupyterhub_password_step_runs_bash_and_keeps_the_cluster() -> None:
     assert step["Name"] == "set JupyterHub password" and step["ActionOnFailure"] == "CONTINUE"
     assert step["HadoopJarStep"]["Args"][:2] == ["bash", "-c"]
     assert step["HadoopJarStep"]["Jar"] == "command-runner.jar"
+
+
+def _trust(service: str) -> Dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
+
+
+@pytest.mark.parametrize("build, role, service, policy", [
+    (iam.create_service_role, "p-emr-service-role", "elasticmapreduce.amazonaws.com",
+     "arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceRole"),
+    (iam.create_ec2_role, "p-emr-ec2-role", "ec2.amazonaws.com",
+     "arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceforEC2Role"),
+], ids=["service-role", "ec2-role"])
+def test_cluster_roles_trust_exactly_their_aws_service(build: Callable[[str], List[AwsRequest]], role: str,
+                                                       service: str, policy: str) -> None:
+    """Protects who may act as our cluster roles: each role's trust policy lets exactly one
+    AWS service assume it (EMR for the service role, EC2 for the instances' role), and the
+    role is ours (path, tags, description)."""
+    requests = build("p")
+    create = requests[0]
+    assert create.operation == "CreateRole"
+    assert {k: v for k, v in create.params.items() if k != "AssumeRolePolicyDocument"} == {
+        "RoleName": role, "Path": "/bigfruits/", "Description": "p: created by bigfruits aws",
+        "Tags": [{"Key": "bigfruits:managed", "Value": "true"}, {"Key": "bigfruits:project", "Value": "p"}]}
+    assert json.loads(create.params["AssumeRolePolicyDocument"]) == _trust(service)
+    assert ("AttachRolePolicy", {"RoleName": role, "PolicyArn": policy}) in [
+        (r.operation, r.params) for r in requests]
+    for request in requests:
+        _valid(request)
+
+
+def test_ec2_role_is_reached_through_its_instance_profile() -> None:
+    """Protects what the cluster's instances run as: an instance profile of the same name,
+    ours, holding the EC2 role."""
+    requests = iam.create_ec2_role("p")
+    assert [(r.operation, r.params) for r in requests[-2:]] == [
+        ("CreateInstanceProfile", {"InstanceProfileName": "p-emr-ec2-role", "Path": "/bigfruits/", "Tags": [
+            {"Key": "bigfruits:managed", "Value": "true"}, {"Key": "bigfruits:project", "Value": "p"}]}),
+        ("AddRoleToInstanceProfile", {"InstanceProfileName": "p-emr-ec2-role", "RoleName": "p-emr-ec2-role"}),
+    ]
+    assert iam.instance_profile_name("q") == "q-emr-ec2-role"
+
+
+def test_policy_updates_replace_the_document_and_become_default() -> None:
+    """Protects re-runs: a changed trust or user policy is sent whole and takes effect."""
+    trust = _trust("elasticmapreduce.amazonaws.com")
+    update = iam.update_trust("r", trust)
+    assert update.operation == "UpdateAssumeRolePolicy" and update.params["RoleName"] == "r"
+    assert json.loads(update.params["PolicyDocument"]) == trust
+    version = iam.new_policy_version("arn:aws:iam::1:policy/x", trust)
+    assert version.operation == "CreatePolicyVersion"
+    assert version.params["PolicyArn"] == "arn:aws:iam::1:policy/x" and version.params["SetAsDefault"] is True
+    assert json.loads(version.params["PolicyDocument"]) == trust
+    for request in (update, version):
+        _valid(request)
+
+
+def test_key_pair_ssh_rule_and_group_exactly() -> None:
+    """Protects SSH access: an RSA key in PEM (what ssh reads), tagged ours; the rule is TCP
+    22 from one CIDR, described; the group is named for the project."""
+    key = ec2.create_key_pair("k", "p")
+    assert key.params == {"KeyName": "k", "KeyType": "rsa", "KeyFormat": "pem", "TagSpecifications": [
+        {"ResourceType": "key-pair", "Tags": [{"Key": "bigfruits:managed", "Value": "true"},
+                                              {"Key": "bigfruits:project", "Value": "p"}]}]}
+    assert ec2.ssh_permission("203.0.113.7/32") == [{
+        "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+        "IpRanges": [{"CidrIp": "203.0.113.7/32", "Description": "bigfruits connect"}]}]
+    assert ec2.create_ssh_group("p", "vpc-1").params["GroupName"] == "p-ssh"
+
+
+def test_unknown_flavor_names_it_and_lists_the_choices() -> None:
+    with pytest.raises(InputError) as raised:
+        flavors.get_flavor("zeppelin")
+    assert (raised.value.what, raised.value.todo) == ("unknown cluster flavor 'zeppelin'",
+                                                      "choose one of: jupyterhub, studio")
