@@ -283,3 +283,78 @@ def test_unknown_flavor_names_it_and_lists_the_choices() -> None:
         flavors.get_flavor("zeppelin")
     assert (raised.value.what, raised.value.todo) == ("unknown cluster flavor 'zeppelin'",
                                                       "choose one of: jupyterhub, studio")
+
+
+def test_finders_filter_exactly_on_what_identifies_ours() -> None:
+    """Protects lookups that decide what is ours or where things go: the default VPC, a
+    VPC's subnets, Studio's groups (by VPC and name, or by tags and name), our roles and
+    customer-managed policies under our path, Studio listings."""
+    from bigfruits.aws.core.settings import StudioSettings
+    from bigfruits.aws.requests.emr import studio
+
+    s = StudioSettings(project="bigfruits", bucket="bf", region="eu-west-3")
+    names = [s.workspace_sg_name, s.engine_sg_name]
+    expected = [
+        (ec2.find_default_vpc(), {"Filters": [{"Name": "isDefault", "Values": ["true"]}]}),
+        (ec2.find_subnets("vpc-1"), {"Filters": [{"Name": "vpc-id", "Values": ["vpc-1"]}]}),
+        (ec2.find_studio_groups(s, "vpc-1"), {"Filters": [{"Name": "vpc-id", "Values": ["vpc-1"]},
+                                                          {"Name": "group-name", "Values": names}]}),
+        (ec2.find_tagged_studio_groups(s), {"Filters": [
+            {"Name": f"tag:{k}", "Values": [v]} for k, v in sorted(s.tags.items())]
+            + [{"Name": "group-name", "Values": names}]}),
+        (iam.list_our_roles(), {"PathPrefix": "/bigfruits/"}),
+        (iam.list_our_policies(), {"Scope": "Local", "PathPrefix": "/bigfruits/"}),
+        (studio.list_studios(), {}),
+        (studio.list_studios("m-1"), {"Marker": "m-1"}),
+        (studio.list_session_mappings("es-1"), {"StudioId": "es-1"}),
+    ]
+    for request, params in expected:
+        assert request.params == params, request.operation
+        _valid(request)
+    assert s3.s3_uri("b") == "s3://b/" and s3.s3_uri("b", "k") == "s3://b/k"
+
+
+def test_studio_groups_are_tagged_and_named_at_creation() -> None:
+    """Protects finding Studio's groups again: tags (and the Name tag) set at creation."""
+    from bigfruits.aws.core.settings import StudioSettings
+
+    s = StudioSettings(project="bigfruits", bucket="bf", region="eu-west-3")
+    params = ec2.create_studio_group(s, "g", "d", "vpc-1").params
+    assert params["TagSpecifications"] == [{"ResourceType": "security-group", "Tags": sorted(
+        [{"Key": k, "Value": v} for k, v in {**s.security_group_tags, "Name": "g"}.items()],
+        key=lambda t: t["Key"])}]
+    assert (params["GroupName"], params["Description"], params["VpcId"]) == ("g", "d", "vpc-1")
+
+
+def test_cross_references_revoked_are_only_the_rules_naming_the_other_group() -> None:
+    """Protects the workspaces' other egress (HTTPS to Git): only the rule that names the
+    engine group is revoked before the groups are deleted."""
+    ingress, egress = ec2.revoke_cross_references("sg-e", "sg-w")
+    assert (ingress.operation, ingress.params) == (
+        "RevokeSecurityGroupIngress", {"GroupId": "sg-e", "IpPermissions": ec2.engine_ingress("sg-w")})
+    assert (egress.operation, egress.params["GroupId"]) == ("RevokeSecurityGroupEgress", "sg-w")
+    assert [p["UserIdGroupPairs"][0]["GroupId"] for p in egress.params["IpPermissions"]] == ["sg-e"]
+
+
+def test_policy_documents_are_sent_whole_as_sorted_json() -> None:
+    """Protects inline and managed policies: the document itself, as stable (sorted) JSON, so
+    a re-run sends byte-identical documents."""
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                                                        "Resource": "*"}]}
+    text = ('{"Statement": [{"Action": "s3:GetObject", "Effect": "Allow", "Resource": "*"}], '
+            '"Version": "2012-10-17"}')
+    inline = iam.put_inline_policy("r", "p", document)
+    managed = iam.create_policy("p", document, "d", {"bigfruits:project": "x"})
+    assert inline.params == {"RoleName": "r", "PolicyName": "p", "PolicyDocument": text}
+    assert managed.params["PolicyDocument"] == text and managed.params["Path"] == "/bigfruits/"
+    for request in (inline, managed):
+        _valid(request)
+
+
+def test_pick_subnets_treats_a_missing_public_flag_as_private() -> None:
+    """Protects the public-first choice when EC2's answer lacks the flag or the zone."""
+    zone = [{"SubnetId": "subnet-a", "AvailabilityZone": "z1"},
+            {"SubnetId": "subnet-b", "AvailabilityZone": "z1", "MapPublicIpOnLaunch": True}]
+    assert ec2.pick_subnets(zone) == ["subnet-b"]
+    assert ec2.pick_subnets([{"SubnetId": "subnet-a"}, {"SubnetId": "subnet-b", "AvailabilityZone": "z1"}]) == [
+        "subnet-a", "subnet-b"]
