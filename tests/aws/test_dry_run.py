@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 from typing import List
 
-import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 from click.testing import CliRunner
 
 from bigfruits.aws.cli import aws
 from bigfruits.aws.core.context import Injected
+from tests.support.aws_model import service_model
+
+#: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
+pytestmark = pytest.mark.pure
 
 COMMANDS = [
     ["create-bucket", "--bucket", "my-bucket"],
@@ -27,11 +30,10 @@ COMMANDS = [
 
 
 def _validate(lines: List[str]) -> List[str]:
-    loader = botocore.session.get_session()
     operations = []
     for line in lines:
         request = json.loads(line)
-        model = loader.get_service_model(request["service"]).operation_model(request["operation"])
+        model = service_model(request["service"]).operation_model(request["operation"])
         report = ParamValidator().validate(request["params"], model.input_shape)
         assert not report.has_errors(), (line, report.generate_report())
         operations.append(request["operation"])

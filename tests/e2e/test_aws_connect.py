@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -24,13 +25,23 @@ __all__ = ["aws_env", "built_wheel", "moto_tls", "moto_url"]
 SSHD = "/usr/sbin/sshd"
 
 
+def _log_tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-500:] if path.exists() else "(no log)"
+
+
 @pytest.fixture
 def sshd(tmp_path: Path) -> Iterator[Tuple[int, Path]]:
-    """A throwaway sshd on 127.0.0.1 that accepts one generated key for the current user."""
-    if not (os.path.exists(SSHD) and shutil.which("ssh") and shutil.which("ssh-keygen")):
-        pytest.skip("openssh-server/openssh-client not installed (apt-get install openssh-server)")
+    """A throwaway sshd on 127.0.0.1 that accepts one generated key for the current user.
+
+    It fails (never skips) when sshd cannot run: this test is the only one of a real tunnel.
+    CI runs it as root; elsewhere install openssh-server/openssh-client and run as root."""
+    missing = [name for name, found in (("sshd", os.path.exists(SSHD)), ("ssh", shutil.which("ssh")),
+                                        ("ssh-keygen", shutil.which("ssh-keygen"))) if not found]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not installed: apt-get install openssh-server openssh-client")
     if os.geteuid() != 0:
-        pytest.skip("sshd with a throwaway config must run as root here")
+        pytest.fail("sshd with a throwaway config must run as root (privilege separation, "
+                    "/run/sshd): run this test as root, as CI does")
     folder = tmp_path / "sshd"
     folder.mkdir()
     for name in ("host", "client"):
@@ -43,22 +54,28 @@ def sshd(tmp_path: Path) -> Iterator[Tuple[int, Path]]:
         "PermitRootLogin prohibit-password\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
         "UsePAM no\nStrictModes no\nAllowTcpForwarding yes\n")
     Path("/run/sshd").mkdir(exist_ok=True)  # privilege separation directory
-    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(folder / "sshd_config")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 15
-    while True:
+    log = folder / "sshd.log"
+    with open(log, "wb") as err:  # the child keeps its own descriptor; ours closes here
+        proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(folder / "sshd_config")],
+                                stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"sshd could not start: {_log_tail(log)}")
+                time.sleep(0.1)
+        yield port, folder / "client"
+    finally:
+        proc.terminate()
         try:
-            import socket
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.skip(f"sshd could not start: {proc.stderr.read().decode()[-300:] if proc.stderr else ''}")
-            time.sleep(0.1)
-    yield port, folder / "client"
-    proc.terminate()
-    proc.wait(timeout=10)
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture
@@ -70,8 +87,12 @@ def web(tmp_path: Path) -> Iterator[int]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield server.server_address[1]
-    server.shutdown()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
 
 
 def _ssh_rules() -> list:

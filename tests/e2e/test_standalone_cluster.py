@@ -46,17 +46,22 @@ def standalone_master(tmp_path_factory):
            "PYSPARK_PYTHON": sys.executable, "SPARK_NO_DAEMONIZE": "1"}
     spark_class = str(spark_home / "bin" / "spark-class")
     port, ui = free_port(), free_port()
-    procs = [subprocess.Popen(
-        [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-         "--port", str(port), "--webui-port", str(ui)],
-        env=env, stdout=open(logs / "master.log", "wb"), stderr=subprocess.STDOUT)]
+    procs = []
+
+    def start(args, log_name):  # type: ignore[no-untyped-def]
+        # The child writes to its own descriptor of the log; ours is closed at once.
+        with open(logs / log_name, "wb") as log:
+            procs.append(subprocess.Popen([spark_class, *args], env=env, stdout=log,
+                                          stderr=subprocess.STDOUT))
+
     try:
+        start(["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+               "--port", str(port), "--webui-port", str(ui)], "master.log")
         for i in range(2):
-            procs.append(subprocess.Popen(
-                [spark_class, "org.apache.spark.deploy.worker.Worker", f"spark://127.0.0.1:{port}",
-                 "--host", "127.0.0.1", "--cores", "1", "--memory", "2g",
-                 "--webui-port", str(free_port()), "--work-dir", str(logs / f"work{i}")],
-                env=env, stdout=open(logs / f"worker{i}.log", "wb"), stderr=subprocess.STDOUT))
+            start(["org.apache.spark.deploy.worker.Worker", f"spark://127.0.0.1:{port}",
+                   "--host", "127.0.0.1", "--cores", "1", "--memory", "2g",
+                   "--webui-port", str(free_port()), "--work-dir", str(logs / f"work{i}")],
+                  f"worker{i}.log")
         deadline = time.monotonic() + START_TIMEOUT_S
         while alive_workers(ui) < 2:
             if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
@@ -71,6 +76,7 @@ def standalone_master(tmp_path_factory):
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
 
 
 def test_run_on_standalone_cluster(standalone_master, weights_file, tmp_path):

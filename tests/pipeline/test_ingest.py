@@ -1,6 +1,8 @@
 """Listing, labels and selection."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from bigfruits.errors import InputError
@@ -12,11 +14,13 @@ def images(spec):
     return [ImageFile(f"file:/d/Test/{label}/{i:03d}.jpg", 10) for label, n in spec for i in range(n)]
 
 
+@pytest.mark.pure
 def test_label_is_the_parent_folder_with_spaces_and_digits():
     assert label_of("s3://b/raw/Test/Apple Red 1/r_32_100.jpg") == "Apple Red 1"
     assert label_of("file:/x/Training/Pêche é/ü.jpg") == "Pêche é"
 
 
+@pytest.mark.pure
 def test_skip_reasons():
     assert _skip_reason("Test/Kiwi/a.JPG") is None
     assert _skip_reason("Test/Kiwi/a.jpeg") is None
@@ -26,12 +30,14 @@ def test_skip_reasons():
     assert "hidden" in _skip_reason("_tmp/Kiwi/a.jpg")
 
 
+@pytest.mark.pure
 def test_classes_glob_and_comma_list():
     files = images([("Apple Braeburn", 3), ("Apple Red 1", 2), ("Kiwi", 4)])
     assert {f.label for f in select_images(files, classes="Apple*")} == {"Apple Braeburn", "Apple Red 1"}
     assert len(select_images(files, classes="Kiwi, Apple Red 1")) == 6
 
 
+@pytest.mark.pure
 def test_limit_spreads_over_classes_in_path_order():
     files = images([("A", 10), ("B", 10), ("C", 2)])
     picked = select_images(files, limit=7)
@@ -41,6 +47,7 @@ def test_limit_spreads_over_classes_in_path_order():
     assert select_images(files, limit=7) == picked  # deterministic
 
 
+@pytest.mark.pure
 def test_selection_errors_are_user_errors():
     files = images([("Kiwi", 2)])
     with pytest.raises(InputError, match="no class matches"):
@@ -49,6 +56,7 @@ def test_selection_errors_are_user_errors():
         select_images(files, limit=0)
 
 
+@pytest.mark.pure
 def test_glob_characters_in_names_stay_literal():
     assert _escape_glob("file:/d/a[1]{x}*.jpg") == r"file:/d/a\[1\]\{x\}\*.jpg"
 
@@ -71,3 +79,244 @@ def test_listing_errors(spark, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no images found"):
         list_images(spark, str(tmp_path / "empty"))
+
+
+@pytest.mark.pure
+def test_listing_without_spark_sizes_sorts_skips_and_counts(tmp_path):
+    """Protects the listing (the images the run accounts for): every image below the input
+    (recursively, through Hadoop's Path for the root), zero-byte ones included with their
+    size, sorted by path, labels from the parent folder, and what was skipped counted by
+    reason. Hadoop's FileSystem is the local-folder fake of tests/support/fake_hadoop.py."""
+    from tests.support.fake_hadoop import ObjectStoreFs, fake_spark
+
+    kiwi, mango = tmp_path / "Test" / "Kiwi", tmp_path / "Test" / "Mango"
+    for folder in (kiwi, mango):
+        folder.mkdir(parents=True)
+    (mango / "b.PNG").write_bytes(b"xyz")
+    (kiwi / "a.jpg").write_bytes(b"x" * 10)
+    (kiwi / "empty.jpeg").write_bytes(b"")
+    (kiwi / "._a.jpg").write_bytes(b"junk")
+    (kiwi / "notes.txt").write_text("n")
+    (tmp_path / "_SUCCESS").write_text("")
+    listing = list_images(fake_spark(ObjectStoreFs()), str(tmp_path) + "/")
+    assert listing.root == f"file:{tmp_path}"
+    assert [(f.path, f.size, f.label) for f in listing.images] == [
+        (f"file:{kiwi}/a.jpg", 10, "Kiwi"), (f"file:{kiwi}/empty.jpeg", 0, "Kiwi"),
+        (f"file:{mango}/b.PNG", 3, "Mango")]
+    assert listing.skipped == {"hidden (a path part starts with '.' or '_')": 2, "not .jpg/.jpeg/.png": 1}
+
+
+@pytest.mark.pure
+def test_listing_errors_without_spark(tmp_path):
+    """Protects the user's messages: a missing input, an input without images, an unreadable
+    one, and a scheme without a Hadoop connector are each one clear error."""
+    from bigfruits.errors import EnvironmentProblem
+    from tests.support.fake_hadoop import FakePath, ObjectStoreFs, fake_spark
+
+    spark = fake_spark(ObjectStoreFs())
+    with pytest.raises(InputError) as missing:
+        list_images(spark, str(tmp_path / "nope"))
+    assert missing.value.what == f"input not found: {tmp_path / 'nope'}"
+    (tmp_path / "Test" / "Kiwi").mkdir(parents=True)
+    (tmp_path / "Test" / "Kiwi" / "notes.txt").write_text("n")
+    with pytest.raises(InputError, match="^no images found in "):
+        list_images(spark, str(tmp_path))
+
+    class Unreadable(ObjectStoreFs):
+        def exists(self, path):  # type: ignore[no-untyped-def]
+            raise RuntimeError("AccessDenied: no\nstack trace")
+
+    with pytest.raises(InputError) as denied:
+        list_images(fake_spark(Unreadable()), str(tmp_path))
+    assert denied.value.what == f"cannot read {tmp_path}: AccessDenied: no"
+
+    def no_connector(self, conf):  # type: ignore[no-untyped-def]
+        raise RuntimeError("UnsupportedFileSystemException: No FileSystem for scheme \"s3a\"")
+
+    spark = fake_spark(ObjectStoreFs())
+    spark.sparkContext._jvm.org.apache.hadoop.util = type(
+        "util", (), {"VersionInfo": type("VersionInfo", (), {"getVersion": staticmethod(lambda: "3.3.4")})})
+    original = FakePath.getFileSystem
+    FakePath.getFileSystem = no_connector
+    try:
+        with pytest.raises(EnvironmentProblem) as problem:
+            list_images(spark, "s3a://bucket/raw/")
+    finally:
+        FakePath.getFileSystem = original
+    assert problem.value.what == "Spark here cannot read s3a:// paths (no S3 connector)"
+    assert "org.apache.hadoop:hadoop-aws:3.3.4" in problem.value.todo
+
+
+@pytest.mark.pure
+def test_input_resolution_and_locality(tmp_path, monkeypatch):
+    """Protects where --input points: nothing -> the bundled sample, a relative or ~ path ->
+    absolute, a URI untouched; file: URIs and plain paths are local, s3:// is not."""
+    from bigfruits.pipeline.ingest import BUNDLED_SAMPLE, is_local, resolve_input
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert resolve_input(None) == os.path.abspath(BUNDLED_SAMPLE) and os.path.isdir(BUNDLED_SAMPLE)
+    assert resolve_input("in") == str(tmp_path / "in")
+    assert resolve_input("~/x") == str(tmp_path / "home" / "x")
+    assert resolve_input("s3://b/raw/") == "s3://b/raw/"
+    assert resolve_input("s3a://b/raw") == "s3a://b/raw"
+    assert is_local("/d/x") and is_local("file:/d/x") and is_local("file:///d/x") and is_local("rel/x")
+    assert not is_local("s3://b/x") and not is_local("hdfs://nn/x") and not is_local("s3a://b/x")
+    assert not is_local("S3://b/x") and not is_local("HDFS://nn/x")  # schemes are case-insensitive
+
+
+@pytest.mark.pure
+def test_label_edge_cases():
+    """Protects labels: a trailing slash is ignored, a bare file name has no label."""
+    assert label_of("s3://b/raw/Test/Kiwi/") == "Test"
+    assert label_of("file:/d/Test/Kiwi/a.jpg//") == "Kiwi"
+    assert label_of("a.jpg") == ""
+    assert label_of("s3://b/raw/Test/Kiwi/X") == "Kiwi"  # only slashes are stripped
+
+
+@pytest.mark.pure
+def test_selection_messages_say_what_to_do():
+    """Protects the user's next step: unknown classes list at most 8 known ones (then "..."),
+    --limit below 1 says to pass a positive number; --limit 1 is allowed."""
+    nine = images([(f"C{i}", 1) for i in range(9)])
+    with pytest.raises(InputError) as raised:
+        select_images(nine, classes="Banana*")
+    assert raised.value.what == "no class matches --classes 'Banana*'"
+    assert raised.value.todo == "class names are folder names, e.g. C0, C1, C2, C3, C4, C5, C6, C7, ..."
+    with pytest.raises(InputError) as raised:
+        select_images(nine[:8], classes="Banana*")
+    assert raised.value.todo == "class names are folder names, e.g. C0, C1, C2, C3, C4, C5, C6, C7"
+    with pytest.raises(InputError) as raised:
+        select_images(nine, limit=0)
+    assert (raised.value.what, raised.value.todo) == ("--limit must be at least 1 (got 0)",
+                                                      "pass a positive number")
+    assert select_images(nine, limit=1) == [nine[0]]
+
+
+@pytest.mark.pure
+def test_listing_messages_say_what_to_do(tmp_path):
+    """Protects the hints of the listing errors (missing input, no images, unreadable)."""
+    from tests.support.fake_hadoop import ObjectStoreFs, fake_spark
+
+    with pytest.raises(InputError) as raised:
+        list_images(fake_spark(ObjectStoreFs()), str(tmp_path / "nope"))
+    assert raised.value.todo == ("pass --input a folder of images (<split>/<class>/<image>.jpg), "
+                                 "or omit it for the bundled sample")
+    with pytest.raises(InputError) as raised:
+        list_images(fake_spark(ObjectStoreFs()), str(tmp_path))
+    assert raised.value.todo == "expected .jpg/.jpeg/.png files in <split>/<class>/ folders"
+
+    class Unreadable(ObjectStoreFs):
+        def exists(self, path):  # type: ignore[no-untyped-def]
+            raise RuntimeError("x" * 300)
+
+    with pytest.raises(InputError) as raised:
+        list_images(fake_spark(Unreadable()), str(tmp_path))
+    assert raised.value.what == f"cannot read {tmp_path}: {'x' * 200}"
+    assert raised.value.todo == "check the path and your access to it"
+
+
+@pytest.mark.pure
+def test_listing_is_relative_to_the_root_and_follows_links(tmp_path):
+    """Protects what counts as hidden: only parts *below* the input (an input folder named
+    ``_in`` is not hidden); linked folders are followed and a dangling link is listed with
+    size 0 (Spark reports it as a failed image, so it is accounted for)."""
+    from tests.support.fake_hadoop import ObjectStoreFs, fake_spark
+
+    root = tmp_path / "_in"
+    (root / "Test" / "Kiwi").mkdir(parents=True)
+    (root / "Test" / "Kiwi" / "a.jpg").write_bytes(b"abc")
+    elsewhere = tmp_path / "elsewhere" / "Mango"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "m.jpg").write_bytes(b"mm")
+    (root / "Test" / "Mango").symlink_to(elsewhere, target_is_directory=True)
+    (root / "Test" / "Kiwi" / "gone.jpg").symlink_to(tmp_path / "missing.jpg")
+    listing = list_images(fake_spark(ObjectStoreFs()), str(root))
+    assert [(f.path[len(f"file:{root}/"):], f.size) for f in listing.images] == [
+        ("Test/Kiwi/a.jpg", 3), ("Test/Kiwi/gone.jpg", 0), ("Test/Mango/m.jpg", 2)]
+    assert listing.skipped == {}
+
+
+@pytest.mark.pure
+@pytest.mark.parametrize("root, lister", [
+    ("file:/d/in", "local"), ("file:/d/in:1", "local"), ("s3://b/raw", "s3"), ("s3a://b/raw", "s3"), ("s3n://b/raw", "s3"),
+    ("hdfs://nn:8020/raw", "hadoop"), ("gs://b/raw", "hadoop"),
+])
+def test_each_scheme_is_listed_by_its_fastest_lister(root, lister, monkeypatch):
+    """Protects listing speed and correctness: local folders through Python, S3 through
+    boto3, anything else through Hadoop's FileSystem (py4j), each given the right root."""
+    from bigfruits.pipeline import ingest
+
+    calls = []
+    monkeypatch.setattr(ingest, "_walk_local", lambda path: calls.append(("local", path)) or iter(()))
+    monkeypatch.setattr(ingest, "_walk_s3", lambda uri: calls.append(("s3", uri)) or iter(()))
+    monkeypatch.setattr(ingest, "_walk_hadoop", lambda fs, path: calls.append(("hadoop", fs, path)) or iter(()))
+    fs, path = object(), object()
+    ingest._walk(fs, path, root)
+    expected = {"local": ("local", root[len("file:"):]), "s3": ("s3", root),
+                "hadoop": ("hadoop", fs, path)}[lister]
+    assert calls == [expected]
+
+
+@pytest.mark.pure
+@pytest.mark.parametrize("root", ["s3a://bucket/", "hdfs://nn:8020/"])
+def test_listing_a_bucket_or_volume_root(root, monkeypatch):
+    """Protects listing at the root of a bucket (Hadoop writes ``s3a://bucket/`` with its
+    slash): the listing's root has no trailing slash, paths below it are relative to it,
+    and the lister gets the FileSystem and the Path Hadoop gave."""
+    from types import SimpleNamespace
+
+    from bigfruits.pipeline import ingest
+
+    fs = SimpleNamespace(exists=lambda path: True)
+    path = SimpleNamespace(toString=lambda: root)
+    monkeypatch.setattr(ingest, "hadoop_path", lambda spark, uri: (fs, path))
+    found = [(root + "Test/Kiwi/a.jpg", 3), (root + "_tmp/b.jpg", 1)]
+    seen = []
+    monkeypatch.setattr(ingest, "_walk_s3", lambda uri: seen.append(uri) or iter(found))
+    monkeypatch.setattr(ingest, "_walk_hadoop", lambda f, p: seen.append((f, p)) or iter(found))
+    listing = list_images(None, root)
+    assert listing.root == root.rstrip("/")
+    assert [(f.path, f.size) for f in listing.images] == [(root + "Test/Kiwi/a.jpg", 3)]
+    assert listing.skipped == {"hidden (a path part starts with '.' or '_')": 1}
+    assert seen == ([root.rstrip("/")] if root.startswith("s3a") else [(fs, path)])
+
+
+@pytest.mark.pure
+def test_hadoop_path_asks_with_the_session_configuration_and_explains_only_missing_connectors(monkeypatch):
+    """Protects Hadoop access: the FileSystem comes from the session's Hadoop configuration
+    (credentials, endpoints); a missing connector class is one clear line, any other error
+    (e.g. access denied) goes up unchanged."""
+    from types import SimpleNamespace
+
+    from bigfruits.errors import EnvironmentProblem
+    from bigfruits.pipeline.ingest import hadoop_path
+    from tests.support.fake_hadoop import FakePath, ObjectStoreFs, fake_spark
+
+    spark = fake_spark(ObjectStoreFs())
+    conf = object()
+    spark.sparkContext._jsc = SimpleNamespace(hadoopConfiguration=lambda: conf)
+    spark.sparkContext._jvm.org.apache.hadoop.util = SimpleNamespace(
+        VersionInfo=SimpleNamespace(getVersion=lambda: "3.4.1"))
+    asked = []
+    original = FakePath.getFileSystem
+    monkeypatch.setattr(FakePath, "getFileSystem", lambda self, c: asked.append(c) or original(self, c))
+    fs, path = hadoop_path(spark, "/d/in")
+    assert asked == [conf] and path.toString() == "file:/d/in"
+
+    def failing(message):  # type: ignore[no-untyped-def]
+        def get(self, c):  # type: ignore[no-untyped-def]
+            raise RuntimeError(message)
+        return get
+
+    monkeypatch.setattr(FakePath, "getFileSystem", failing(
+        "java.lang.ClassNotFoundException: Class org.apache.hadoop.fs.s3a.S3AFileSystem not found"))
+    with pytest.raises(EnvironmentProblem) as raised:
+        hadoop_path(spark, "s3a://b/raw")
+    assert raised.value.what == "Spark here cannot read s3a:// paths (no S3 connector)"
+    assert "hadoop-aws:3.4.1" in raised.value.todo
+    monkeypatch.setattr(FakePath, "getFileSystem", failing("AccessDenied"))
+    with pytest.raises(RuntimeError, match="^AccessDenied$"):
+        hadoop_path(spark, "s3a://b/raw")
+    from bigfruits.pipeline.ingest import resolve_input
+    assert resolve_input("S3://b/raw") == "S3://b/raw"  # a URI whatever its scheme's case

@@ -49,9 +49,9 @@ def moto_tls(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, Path]:
     return _self_signed_cert(tmp_path_factory.mktemp("tls"))
 
 
-def _urlopen(url: str, cafile: Path, method: str = "GET") -> None:
+def _urlopen(url: str, cafile: Path, method: str = "GET", timeout: float = 30.0) -> None:
     context = ssl.create_default_context(cafile=str(cafile))
-    urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=30, context=context).close()
+    urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=timeout, context=context).close()
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +88,8 @@ def moto_url(moto_tls: Tuple[Path, Path]) -> Iterator[str]:
 def aws_env(moto_url: str, moto_tls: Tuple[Path, Path], monkeypatch: pytest.MonkeyPatch,
             tmp_path: Path) -> Dict[str, Any]:
     """boto3 -> moto via AWS_ENDPOINT_URL, fake credentials, state and keys under tmp_path."""
-    _urlopen(f"{moto_url}/moto-api/reset", moto_tls[0], method="POST")
+    # A reset reloads every AWS-managed IAM policy: measured > 30 s on 2 busy cores.
+    _urlopen(f"{moto_url}/moto-api/reset", moto_tls[0], method="POST", timeout=180.0)
     monkeypatch.setenv("AWS_CA_BUNDLE", str(moto_tls[0]))
     for var in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
         monkeypatch.delenv(var, raising=False)

@@ -286,6 +286,14 @@ def _missing_images(spark: Any, selected: List[ImageFile], staged: Any) -> Any:
     return spark.createDataFrame(missing, "path string, error string")
 
 
+def check_accounting(listed: int, images_ok: int, images_failed: int, distinct: int) -> None:
+    """Every listed image is in exactly one of features/ and errors/: as many rows in both as
+    images listed, and as many distinct paths (no image twice, none lost)."""
+    if not (images_ok + images_failed == distinct == listed):
+        raise RuntimeError(f"accounting mismatch: {listed} listed, {images_ok} featurized, "
+                           f"{images_failed} failed, {distinct} distinct paths")
+
+
 def account_stage(spark: Any, config: RunConfig, target: OutputTarget, selection: Selection,
                   reuse: Reuse) -> Accounted:
     """Split ``_featurized`` into features/ (with each input's identity, and the reused
@@ -314,9 +322,7 @@ def account_stage(spark: Any, config: RunConfig, target: OutputTarget, selection
     errors = spark.read.parquet(target.uri("errors"))
     images_ok, images_failed = features.count(), errors.count()
     accounted = features.select("path").union(errors.select("path")).distinct().count()
-    if not (images_ok + images_failed == accounted == len(selected)):
-        raise RuntimeError(f"accounting mismatch: {len(selected)} listed, {images_ok} featurized, "
-                           f"{images_failed} failed, {accounted} distinct paths")
+    check_accounting(len(selected), images_ok, images_failed, accounted)
     if images_ok == 0:
         raise InputError(f"none of the {len(selected)} images could be featurized",
                          f"see the errors above; e.g. {errors.first()['error']}")

@@ -13,7 +13,7 @@ from bigfruits.aws.core.settings import AwsSettings
 from bigfruits.aws.core.state import State
 from bigfruits.errors import InputError
 from tests.support.aws_cli import run
-from tests.support.moto_server import BUCKET, boto, nothing_of_ours_left
+from tests.support.moto_server import BUCKET, CALLER_IP, boto, nothing_of_ours_left
 from tests.support.aws_model import assert_valid as _valid
 
 __all__ = ["BUCKET"]
@@ -135,6 +135,8 @@ def test_studio_cluster_starts_in_the_studios_subnet(aws_env, built_wheel, tmp_p
 
 
 def test_connect_opens_ssh_on_the_group_attached_to_the_cluster(aws_env, built_wheel) -> None:
+    """Protects SSH exposure: connect opens port 22 on the cluster's own group (in its VPC),
+    to exactly the caller's /32 (a /24, or any other rule, fails)."""
     # The cluster is in a non-default VPC; connect must open port 22 on *that* VPC's group
     # (read from the cluster), not create one in the default VPC.
     vpc, subnet = _private_subnet()
@@ -144,5 +146,8 @@ def test_connect_opens_ssh_on_the_group_attached_to_the_cluster(aws_env, built_w
     groups = boto("ec2").describe_security_groups(
         Filters=[{"Name": "group-name", "Values": ["bigfruits-ssh"]}])["SecurityGroups"]
     assert [g["VpcId"] for g in groups] == [vpc]
-    assert any(p.get("FromPort") == 22 for p in groups[0].get("IpPermissions", [])), result.output
+    # Exactly one rule: TCP 22 from the caller's own address (/32), nothing wider.
+    rules = [(p["IpProtocol"], p.get("FromPort"), p.get("ToPort"), [r["CidrIp"] for r in p.get("IpRanges", [])])
+             for p in groups[0].get("IpPermissions", [])]
+    assert rules == [("tcp", 22, 22, [f"{CALLER_IP}/32"])], result.output
     run(["terminate"])

@@ -25,6 +25,9 @@ from bigfruits.aws.core.settings import StudioSettings
 from bigfruits.errors import AwsError
 from tests.support.stubbed_aws import StubbedAws
 
+#: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
+pytestmark = pytest.mark.pure
+
 ACCOUNT = "123456789012"
 URL = "https://es-ABC.emrstudio-prod.eu-west-3.amazonaws.com"
 OUR_TAGS = [{"Key": "bigfruits:managed", "Value": "true"},

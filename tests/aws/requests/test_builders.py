@@ -15,6 +15,9 @@ from bigfruits.aws.requests.emr.flavors import FLAVORS, get_flavor
 from bigfruits.errors import InputError
 from tests.support.aws_model import assert_valid as _valid
 
+#: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
+pytestmark = pytest.mark.pure
+
 SETTINGS = AwsSettings(region="eu-west-1", bucket="bkt", core_count=3)
 
 
@@ -24,26 +27,76 @@ def test_us_east_1_bucket_has_no_location_constraint() -> None:
         "LocationConstraint": "eu-west-1"}
 
 
-def test_bucket_is_private_encrypted_tls_only_and_tagged() -> None:
+#: All four switches of S3 Block Public Access, on: ACLs and policies can neither be set public
+#: nor take effect, whatever is attempted later (a missing key means "false" to S3).
+ALL_PUBLIC_ACCESS_BLOCKED = {"BlockPublicAcls": True, "IgnorePublicAcls": True,
+                             "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+
+#: The TLS-only bucket policy, written out: any S3 action on the bucket or its objects over
+#: plain HTTP (aws:SecureTransport "false") is denied to everyone.
+TLS_ONLY_STATEMENT = {
+    "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+    "Resource": ["arn:aws:s3:::bkt", "arn:aws:s3:::bkt/*"],
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
+
+
+def _one(requests, operation):  # type: ignore[no-untyped-def]
+    [request] = [r for r in requests if r.operation == operation]
+    return request
+
+
+def test_bucket_public_access_block_sets_all_four_flags() -> None:
+    """Protects the bucket's privacy: the PutPublicAccessBlock request carries exactly the four
+    flags, all True (dropping one, e.g. RestrictPublicBuckets, or setting one False fails)."""
+    request = _one(s3.secure_bucket("bkt", "proj"), "PutPublicAccessBlock")
+    assert request.params == {"Bucket": "bkt",
+                              "PublicAccessBlockConfiguration": ALL_PUBLIC_ACCESS_BLOCKED}
+
+
+def test_tls_only_policy_denies_exactly_plain_http() -> None:
+    """Protects TLS-only access: the whole policy document, so flipping SecureTransport to
+    "true" (which would deny HTTPS and allow HTTP), widening Principal/Action/Resource or
+    turning Deny into Allow fails."""
+    request = _one(s3.secure_bucket("bkt", "proj"), "PutBucketPolicy")
+    assert request.params["Bucket"] == "bkt"
+    assert json.loads(request.params["Policy"]) == {"Version": "2012-10-17",
+                                                    "Statement": [TLS_ONLY_STATEMENT]}
+    assert json.loads(s3.tls_only_policy("bkt")) == json.loads(request.params["Policy"])
+
+
+def test_bucket_is_encrypted_tagged_and_laid_out() -> None:
+    """Protects the rest of securing a bucket: AES256 default encryption, our tags, the layout
+    markers, and that every request is valid for S3's model."""
     requests = s3.secure_bucket("bkt", "proj")
-    by_op = {r.operation: r for r in requests}
-    assert all(by_op["PutPublicAccessBlock"].params["PublicAccessBlockConfiguration"].values())
-    policy = json.loads(by_op["PutBucketPolicy"].params["Policy"])["Statement"][0]
-    assert policy["Effect"] == "Deny" and policy["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    assert {"Key": "bigfruits:project", "Value": "proj"} in by_op["PutBucketTagging"].params["Tagging"]["TagSet"]
+    encryption = _one(requests, "PutBucketEncryption").params["ServerSideEncryptionConfiguration"]
+    assert encryption == {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
+    tags = _one(requests, "PutBucketTagging").params["Tagging"]["TagSet"]
+    assert {"Key": "bigfruits:project", "Value": "proj"} in tags
+    assert {"Key": "bigfruits:managed", "Value": "true"} in tags
+    assert [r.params["Key"] for r in requests if r.operation == "PutObject"] == [
+        "raw/", "output/features/", "output/pca/", "logs/", "notebooks/", "bootstrap/"]
+    assert [r.operation for r in requests[:4]] == [
+        "PutPublicAccessBlock", "PutBucketEncryption", "PutBucketPolicy", "PutBucketTagging"]
     for request in requests:
         _valid(request)
 
 
-def test_bucket_policy_request_is_accepted_by_s3_model() -> None:
-    # Stubber: moto ignores policy Conditions (it would deny everything), so the TLS-only
-    # policy is checked here against S3's model instead of being sent to moto.
+def test_bucket_policy_request_is_what_s3_receives() -> None:
+    """Protects what reaches S3: moto ignores policy Conditions (it would deny everything), so
+    the TLS-only policy is checked here through botocore's Stubber instead: the request passes
+    S3's model, and the parameters the client sends are compared with a literal expectation
+    (not with the request itself)."""
     client = botocore.session.get_session().create_client(
         "s3", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
-    request = [r for r in s3.secure_bucket("bkt", "p") if r.operation == "PutBucketPolicy"][0]
+    request = _one(s3.secure_bucket("bkt", "p"), "PutBucketPolicy")
+    expected_policy = json.dumps({"Statement": [TLS_ONLY_STATEMENT], "Version": "2012-10-17"},
+                                 sort_keys=True)
     with Stubber(client) as stub:
-        stub.add_response("put_bucket_policy", {}, request.params)
-        client.put_bucket_policy(**request.params)
+        stub.add_response("put_bucket_policy", {}, {"Bucket": "bkt", "Policy": expected_policy})
+        # The Stubber raises StubAssertionError if the sent parameters differ from the expected.
+        assert client.put_bucket_policy(**request.params) == {}
+        stub.assert_no_pending_responses()
 
 
 @pytest.mark.parametrize("name", sorted(FLAVORS))

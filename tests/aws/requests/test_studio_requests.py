@@ -27,6 +27,9 @@ from bigfruits.aws.requests.iam_policies import (service_role_policy, service_tr
 from bigfruits.aws.core.settings import StudioSettings
 from bigfruits.errors import InputError
 
+#: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
+pytestmark = pytest.mark.pure
+
 _BOTOCORE = botocore.session.get_session()
 
 

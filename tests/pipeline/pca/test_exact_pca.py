@@ -67,17 +67,20 @@ def test_matches_scikit_learn(spark):
 
 
 def test_fit_restores_the_sessions_arrow_batch_size(spark):
-    # The fit streams Arrow batches of one Gram block, then gives the caller's setting back.
+    """Protects the caller's session: the fit streams Arrow batches of one Gram block, then
+    gives the caller's setting back, whatever it was (set by the caller, or the session's own,
+    read before: the session is shared with other tests, so no value is assumed)."""
     key = "spark.sql.execution.arrow.maxRecordsPerBatch"
     data = frame(spark, correlated(50, 4), partitions=2)
-    spark.conf.set(key, "777")
+    before = spark.conf.get(key)
     try:
+        spark.conf.set(key, "777")
         ExactPCA(k=2).fit(data)
         assert spark.conf.get(key) == "777"
     finally:
-        spark.conf.unset(key)
+        spark.conf.set(key, before)
     ExactPCA(k=2).fit(data)
-    assert spark.conf.get(key) == "10000"  # Spark's default again, not ours
+    assert spark.conf.get(key) == before
 
 
 def test_sign_convention_is_largest_entry_positive(spark):

@@ -1,0 +1,360 @@
+"""The small request builders and helpers, each against a literal expectation (what AWS gets
+is exactly this) and botocore's service model; the helpers that read AWS's answers
+(``ssh_cidrs``, ``rule_keys``, ``pick_subnets``) on answers shaped like AWS's."""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Dict, List, Tuple
+
+import pytest
+
+from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.core.settings import AwsSettings
+from bigfruits.aws.requests import ec2, iam, s3
+from bigfruits.aws.requests.emr import clusters, flavors, steps
+from bigfruits.errors import InputError
+from tests.support.aws_model import assert_valid as _valid
+
+#: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
+pytestmark = pytest.mark.pure
+
+#: (builder, its arguments, service, operation, params). Built inside the test, not at import:
+#: mutmut activates a mutant only while tests run.
+SMALL = [
+    (s3.list_objects, ("b", "raw/"), "s3", "ListObjectsV2", {"Bucket": "b", "Prefix": "raw/"}),
+    (s3.list_objects, ("b", "raw/", "tok"), "s3", "ListObjectsV2",
+     {"Bucket": "b", "Prefix": "raw/", "ContinuationToken": "tok"}),
+    (s3.list_objects, ("b", "raw/", ""), "s3", "ListObjectsV2", {"Bucket": "b", "Prefix": "raw/"}),
+    (s3.delete_objects, ("b", ["k1", "k2"]), "s3", "DeleteObjects",
+     {"Bucket": "b", "Delete": {"Objects": [{"Key": "k1"}, {"Key": "k2"}], "Quiet": True}}),
+    (s3.delete_bucket, ("b",), "s3", "DeleteBucket", {"Bucket": "b"}),
+    (s3.get_object, ("b", "k"), "s3", "GetObject", {"Bucket": "b", "Key": "k"}),
+    (s3.get_bucket_tagging, ("b",), "s3", "GetBucketTagging", {"Bucket": "b"}),
+    (s3.list_buckets, (), "s3", "ListBuckets", {}),
+    (iam.get_instance_profile, ("p",), "iam", "GetInstanceProfile", {"InstanceProfileName": "p"}),
+    (iam.list_role_tags, ("r",), "iam", "ListRoleTags", {"RoleName": "r"}),
+    (ec2.describe_subnet, ("subnet-1",), "ec2", "DescribeSubnets", {"SubnetIds": ["subnet-1"]}),
+    (ec2.delete_key_pair, ("k",), "ec2", "DeleteKeyPair", {"KeyName": "k"}),
+    (steps.describe_step, ("j-1", "s-1"), "emr", "DescribeStep", {"ClusterId": "j-1", "StepId": "s-1"}),
+]
+
+
+@pytest.mark.parametrize("build, args, service, operation, params", SMALL,
+                         ids=[f"{r[3]}-{i}" for i, r in enumerate(SMALL)])
+def test_small_request_is_exactly_this(build: Callable[..., AwsRequest], args: Tuple[Any, ...],
+                                       service: str, operation: str, params: Dict[str, Any]) -> None:
+    """Protects each small request: service, operation and parameters exactly, and valid."""
+    request = build(*args)
+    assert (request.service, request.operation, request.params) == (service, operation, params)
+    _valid(request)
+
+
+def test_instance_profile_lets_go_of_its_roles_before_it_is_deleted() -> None:
+    """Protects destroy: IAM refuses to delete an instance profile that still holds roles."""
+    requests = iam.delete_instance_profile("p", ["r1", "r2"])
+    assert [(r.service, r.operation, r.params) for r in requests] == [
+        ("iam", "RemoveRoleFromInstanceProfile", {"InstanceProfileName": "p", "RoleName": "r1"}),
+        ("iam", "RemoveRoleFromInstanceProfile", {"InstanceProfileName": "p", "RoleName": "r2"}),
+        ("iam", "DeleteInstanceProfile", {"InstanceProfileName": "p"}),
+    ]
+    for request in requests:
+        _valid(request)
+    assert [r.operation for r in iam.delete_instance_profile("p", [])] == ["DeleteInstanceProfile"]
+
+
+def test_ssh_cidrs_are_the_port_22_rules_only() -> None:
+    """Protects terminate/destroy closing every port-22 opening, and only those."""
+    group = {"IpPermissions": [
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+         "IpRanges": [{"CidrIp": "203.0.113.7/32"}, {"CidrIp": "198.51.100.0/24"}]},
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 23, "IpRanges": [{"CidrIp": "10.0.0.1/32"}]},
+        {"IpProtocol": "tcp", "FromPort": 21, "ToPort": 22, "IpRanges": [{"CidrIp": "10.0.0.2/32"}]},
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]},
+        {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": "sg-x"}]},
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22},
+    ]}
+    assert ec2.ssh_cidrs(group) == ["203.0.113.7/32", "198.51.100.0/24"]
+    assert ec2.ssh_cidrs({}) == [] and ec2.ssh_cidrs({"IpPermissions": None}) == []
+
+
+def test_rule_keys_default_missing_ports_to_all() -> None:
+    """Protects comparing rules with AWS's answer: a rule without ports (all traffic) is
+    keyed with -1, as EC2 describes it, so an existing all-traffic rule is not added twice."""
+    wanted = [{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": "sg-e"}]}]
+    described = [{"IpProtocol": "-1", "FromPort": -1, "ToPort": -1, "UserIdGroupPairs": [{"GroupId": "sg-e"}]}]
+    assert ec2.rule_keys(wanted) == {("-1", -1, -1, "sg-e")}
+    assert ec2.missing_permissions(wanted, described) == []
+    six = [{"IpProtocol": "tcp", "FromPort": 18888, "ToPort": 18888, "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}]
+    assert ec2.rule_keys(six) == {("tcp", 18888, 18888, "::/0")}
+
+
+def test_rule_builders_name_the_group_and_its_permissions() -> None:
+    """Protects the four rule operations (built by one factory at import)."""
+    perms = [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "203.0.113.7/32"}]}]
+    for build, operation in ((ec2.authorize_ingress, "AuthorizeSecurityGroupIngress"),
+                             (ec2.revoke_ingress, "RevokeSecurityGroupIngress"),
+                             (ec2.authorize_egress, "AuthorizeSecurityGroupEgress"),
+                             (ec2.revoke_egress, "RevokeSecurityGroupEgress"),
+                             (ec2._rules("AuthorizeSecurityGroupIngress"), "AuthorizeSecurityGroupIngress")):
+        request = build("sg-1", perms)
+        assert (request.service, request.operation, request.params) == (
+            "ec2", operation, {"GroupId": "sg-1", "IpPermissions": perms})
+        _valid(request)
+
+
+def _subnet(subnet_id: str, zone: str, public: bool) -> Dict[str, Any]:
+    return {"SubnetId": subnet_id, "AvailabilityZone": zone, "MapPublicIpOnLaunch": public}
+
+
+def test_pick_subnets_one_per_zone_public_first_at_most_five() -> None:
+    """Protects where a Studio lives: one subnet per zone, a public one when the zone has
+    one, the same choice for the same subnets in any order, at most five."""
+    subnets: List[Dict[str, Any]] = [
+        _subnet("subnet-b-private", "eu-west-1a", False), _subnet("subnet-z-public", "eu-west-1a", True),
+        _subnet("subnet-c", "eu-west-1b", False),
+    ]
+    assert ec2.pick_subnets(subnets) == ["subnet-c", "subnet-z-public"]
+    assert ec2.pick_subnets(list(reversed(subnets))) == ["subnet-c", "subnet-z-public"]
+    many = [_subnet(f"subnet-{i}", f"zone-{i}", True) for i in range(7)]
+    assert ec2.pick_subnets(many) == [f"subnet-{i}" for i in range(5)]
+    # Without zone or public flag (a minimal answer): each subnet is its own zone, private.
+    assert ec2.pick_subnets([{"SubnetId": "subnet-2"}, {"SubnetId": "subnet-1"}]) == ["subnet-1", "subnet-2"]
+    mixed = [{"SubnetId": "subnet-a"}, _subnet("subnet-b", "zone-1", True)]
+    assert ec2.pick_subnets(mixed) == ["subnet-a", "subnet-b"]
+
+
+def test_pipeline_step_is_named_and_keeps_the_cluster_on_failure() -> None:
+    """Protects the step users find in the console, and that a failed run leaves the cluster
+    up (ActionOnFailure CONTINUE) for its logs and a re-run."""
+    step = steps.pipeline_step("s3://b/raw/", "s3://b/output/")
+    assert step["Name"] == "bigfruits run" and step["ActionOnFailure"] == "CONTINUE"
+    assert steps.step_log_key("j-1", "s-1") == "logs/j-1/steps/s-1/stderr.gz"
+    assert steps.step_log_key("j-1", "s-1", "stdout") == "logs/j-1/steps/s-1/stdout.gz"
+
+
+def test_every_flavor_runs_pyspark_on_the_bootstrapped_python() -> None:
+    """Protects the Python the cluster's Spark uses (the one our bootstrap installed into)."""
+    expected = {"Classification": "spark-env", "Properties": {}, "Configurations": [
+        {"Classification": "export",
+         "Properties": {"PYSPARK_PYTHON": flavors.NODE_PYTHON, "PYSPARK_DRIVER_PYTHON": flavors.NODE_PYTHON}}]}
+    assert flavors._spark_env() == expected
+    for flavor in flavors.FLAVORS.values():
+        assert flavor.configurations[0] == expected
+
+
+def test_run_job_flow_instances_roles_and_lifetime_exactly() -> None:
+    """Protects what a cluster is made of and how long it lives: one on-demand master, the
+    core group only when asked for, kept alive between steps (auto-terminated when idle by
+    its policy), not termination-protected (so terminate/destroy work), visible to the
+    account, logs in our bucket, our two roles."""
+    settings = AwsSettings(region="eu-west-1", bucket="bkt", core_count=3, subnet_id="subnet-9",
+                           master_type="m5.2xlarge", core_type="r5.xlarge", project="fr")
+    params = clusters.run_job_flow(settings, flavors.get_flavor("studio"), "sg-1", "x").params
+    assert params["Instances"] == {
+        "AdditionalMasterSecurityGroups": ["sg-1"], "Ec2KeyName": "fr-key",
+        "InstanceGroups": [
+            {"Name": "master", "InstanceRole": "MASTER", "Market": "ON_DEMAND",
+             "InstanceType": "m5.2xlarge", "InstanceCount": 1},
+            {"Name": "core", "InstanceRole": "CORE", "Market": "ON_DEMAND",
+             "InstanceType": "r5.xlarge", "InstanceCount": 3}],
+        "KeepJobFlowAliveWhenNoSteps": True, "TerminationProtected": False, "Ec2SubnetId": "subnet-9"}
+    assert (params["LogUri"], params["ServiceRole"], params["JobFlowRole"], params["VisibleToAllUsers"]) == (
+        "s3://bkt/logs/", "fr-emr-service-role", "fr-emr-ec2-role", True)
+    assert params["BootstrapActions"] == [{
+        "Name": "install bigfruits",
+        "ScriptBootstrapAction": {"Path": "s3://bkt/bootstrap/bootstrap.sh", "Args": [
+            "s3://bkt/bootstrap/bigfruits-0.1.0-py3-none-any.whl", "tf,onnx",
+            "s3://bkt/bootstrap/constraints-emr7.txt"]}}]
+    _valid(clusters.run_job_flow(settings, flavors.get_flavor("studio"), "sg-1", "x"))
+    alone = clusters.run_job_flow(AwsSettings(bucket="bkt", core_count=0), flavors.get_flavor("studio"), "sg-1")
+    assert [g["Name"] for g in alone.params["Instances"]["InstanceGroups"]] == ["master"]
+    no_bucket = clusters.run_job_flow(AwsSettings(bucket=None), flavors.get_flavor("studio"), "sg-1")
+    assert no_bucket.params["LogUri"] == "s3:///logs/"  # a dry run without a bucket: visibly empty
+
+
+def test_instance_counts_for_the_cost_estimate() -> None:
+    """Protects the cost estimate's inputs: one master plus the core nodes, per type."""
+    assert clusters.instance_counts(AwsSettings(core_count=2, master_type="a", core_type="b")) == {"a": 1, "b": 2}
+    assert clusters.instance_counts(AwsSettings(core_count=2, master_type="a", core_type="a")) == {"a": 3}
+    assert clusters.instance_counts(AwsSettings(core_count=0, master_type="a", core_type="b")) == {"a": 1}
+
+
+def test_listings_and_lookups_name_exactly_what_they_look_for() -> None:
+    """Protects finding our resources (and only ours): filters, paths, markers, exactly."""
+    from bigfruits.aws.core.tags import ours_filters
+
+    expected = [
+        (clusters.describe_cluster("j-1"), "emr", "DescribeCluster", {"ClusterId": "j-1"}),
+        (clusters.list_active_clusters(), "emr", "ListClusters",
+         {"ClusterStates": list(clusters.ACTIVE_STATES)}),
+        (clusters.list_active_clusters("m-2"), "emr", "ListClusters",
+         {"ClusterStates": list(clusters.ACTIVE_STATES), "Marker": "m-2"}),
+        (ec2.find_our_groups("fr"), "ec2", "DescribeSecurityGroups", {"Filters": ours_filters("fr")}),
+        (ec2.find_our_key_pairs("fr"), "ec2", "DescribeKeyPairs", {"Filters": ours_filters("fr")}),
+        (ec2.describe_key_pair("k"), "ec2", "DescribeKeyPairs",
+         {"Filters": [{"Name": "key-name", "Values": ["k"]}]}),
+        (iam.list_our_instance_profiles(), "iam", "ListInstanceProfiles", {"PathPrefix": "/bigfruits/"}),
+    ]
+    for request, service, operation, params in expected:
+        assert (request.service, request.operation, request.params) == (service, operation, params)
+        _valid(request)
+    assert set(clusters.ACTIVE_STATES) == {"STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"}
+
+
+def test_jupyterhub_password_step_runs_bash_and_keeps_the_cluster() -> None:
+    """Protects the password step: named for the console, run by bash -c (pipefail, trap),
+    and a failure keeps the cluster up."""
+    step = steps.jupyterhub_password_step("s3://b/secrets/p")
+    assert step["Name"] == "set JupyterHub password" and step["ActionOnFailure"] == "CONTINUE"
+    assert step["HadoopJarStep"]["Args"][:2] == ["bash", "-c"]
+    assert step["HadoopJarStep"]["Jar"] == "command-runner.jar"
+
+
+def _trust(service: str) -> Dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
+
+
+@pytest.mark.parametrize("build, role, service, policy", [
+    (iam.create_service_role, "p-emr-service-role", "elasticmapreduce.amazonaws.com",
+     "arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceRole"),
+    (iam.create_ec2_role, "p-emr-ec2-role", "ec2.amazonaws.com",
+     "arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceforEC2Role"),
+], ids=["service-role", "ec2-role"])
+def test_cluster_roles_trust_exactly_their_aws_service(build: Callable[[str], List[AwsRequest]], role: str,
+                                                       service: str, policy: str) -> None:
+    """Protects who may act as our cluster roles: each role's trust policy lets exactly one
+    AWS service assume it (EMR for the service role, EC2 for the instances' role), and the
+    role is ours (path, tags, description)."""
+    requests = build("p")
+    create = requests[0]
+    assert create.operation == "CreateRole"
+    assert {k: v for k, v in create.params.items() if k != "AssumeRolePolicyDocument"} == {
+        "RoleName": role, "Path": "/bigfruits/", "Description": "p: created by bigfruits aws",
+        "Tags": [{"Key": "bigfruits:managed", "Value": "true"}, {"Key": "bigfruits:project", "Value": "p"}]}
+    assert json.loads(create.params["AssumeRolePolicyDocument"]) == _trust(service)
+    assert ("AttachRolePolicy", {"RoleName": role, "PolicyArn": policy}) in [
+        (r.operation, r.params) for r in requests]
+    for request in requests:
+        _valid(request)
+
+
+def test_ec2_role_is_reached_through_its_instance_profile() -> None:
+    """Protects what the cluster's instances run as: an instance profile of the same name,
+    ours, holding the EC2 role."""
+    requests = iam.create_ec2_role("p")
+    assert [(r.operation, r.params) for r in requests[-2:]] == [
+        ("CreateInstanceProfile", {"InstanceProfileName": "p-emr-ec2-role", "Path": "/bigfruits/", "Tags": [
+            {"Key": "bigfruits:managed", "Value": "true"}, {"Key": "bigfruits:project", "Value": "p"}]}),
+        ("AddRoleToInstanceProfile", {"InstanceProfileName": "p-emr-ec2-role", "RoleName": "p-emr-ec2-role"}),
+    ]
+    assert iam.instance_profile_name("q") == "q-emr-ec2-role"
+
+
+def test_policy_updates_replace_the_document_and_become_default() -> None:
+    """Protects re-runs: a changed trust or user policy is sent whole and takes effect."""
+    trust = _trust("elasticmapreduce.amazonaws.com")
+    update = iam.update_trust("r", trust)
+    assert update.operation == "UpdateAssumeRolePolicy" and update.params["RoleName"] == "r"
+    assert json.loads(update.params["PolicyDocument"]) == trust
+    version = iam.new_policy_version("arn:aws:iam::1:policy/x", trust)
+    assert version.operation == "CreatePolicyVersion"
+    assert version.params["PolicyArn"] == "arn:aws:iam::1:policy/x" and version.params["SetAsDefault"] is True
+    assert json.loads(version.params["PolicyDocument"]) == trust
+    for request in (update, version):
+        _valid(request)
+
+
+def test_key_pair_ssh_rule_and_group_exactly() -> None:
+    """Protects SSH access: an RSA key in PEM (what ssh reads), tagged ours; the rule is TCP
+    22 from one CIDR, described; the group is named for the project."""
+    key = ec2.create_key_pair("k", "p")
+    assert key.params == {"KeyName": "k", "KeyType": "rsa", "KeyFormat": "pem", "TagSpecifications": [
+        {"ResourceType": "key-pair", "Tags": [{"Key": "bigfruits:managed", "Value": "true"},
+                                              {"Key": "bigfruits:project", "Value": "p"}]}]}
+    assert ec2.ssh_permission("203.0.113.7/32") == [{
+        "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+        "IpRanges": [{"CidrIp": "203.0.113.7/32", "Description": "bigfruits connect"}]}]
+    assert ec2.create_ssh_group("p", "vpc-1").params["GroupName"] == "p-ssh"
+
+
+def test_unknown_flavor_names_it_and_lists_the_choices() -> None:
+    with pytest.raises(InputError) as raised:
+        flavors.get_flavor("zeppelin")
+    assert (raised.value.what, raised.value.todo) == ("unknown cluster flavor 'zeppelin'",
+                                                      "choose one of: jupyterhub, studio")
+
+
+def test_finders_filter_exactly_on_what_identifies_ours() -> None:
+    """Protects lookups that decide what is ours or where things go: the default VPC, a
+    VPC's subnets, Studio's groups (by VPC and name, or by tags and name), our roles and
+    customer-managed policies under our path, Studio listings."""
+    from bigfruits.aws.core.settings import StudioSettings
+    from bigfruits.aws.requests.emr import studio
+
+    s = StudioSettings(project="bigfruits", bucket="bf", region="eu-west-3")
+    names = [s.workspace_sg_name, s.engine_sg_name]
+    expected = [
+        (ec2.find_default_vpc(), {"Filters": [{"Name": "isDefault", "Values": ["true"]}]}),
+        (ec2.find_subnets("vpc-1"), {"Filters": [{"Name": "vpc-id", "Values": ["vpc-1"]}]}),
+        (ec2.find_studio_groups(s, "vpc-1"), {"Filters": [{"Name": "vpc-id", "Values": ["vpc-1"]},
+                                                          {"Name": "group-name", "Values": names}]}),
+        (ec2.find_tagged_studio_groups(s), {"Filters": [
+            {"Name": f"tag:{k}", "Values": [v]} for k, v in sorted(s.tags.items())]
+            + [{"Name": "group-name", "Values": names}]}),
+        (iam.list_our_roles(), {"PathPrefix": "/bigfruits/"}),
+        (iam.list_our_policies(), {"Scope": "Local", "PathPrefix": "/bigfruits/"}),
+        (studio.list_studios(), {}),
+        (studio.list_studios("m-1"), {"Marker": "m-1"}),
+        (studio.list_session_mappings("es-1"), {"StudioId": "es-1"}),
+    ]
+    for request, params in expected:
+        assert request.params == params, request.operation
+        _valid(request)
+    assert s3.s3_uri("b") == "s3://b/" and s3.s3_uri("b", "k") == "s3://b/k"
+
+
+def test_studio_groups_are_tagged_and_named_at_creation() -> None:
+    """Protects finding Studio's groups again: tags (and the Name tag) set at creation."""
+    from bigfruits.aws.core.settings import StudioSettings
+
+    s = StudioSettings(project="bigfruits", bucket="bf", region="eu-west-3")
+    params = ec2.create_studio_group(s, "g", "d", "vpc-1").params
+    assert params["TagSpecifications"] == [{"ResourceType": "security-group", "Tags": sorted(
+        [{"Key": k, "Value": v} for k, v in {**s.security_group_tags, "Name": "g"}.items()],
+        key=lambda t: t["Key"])}]
+    assert (params["GroupName"], params["Description"], params["VpcId"]) == ("g", "d", "vpc-1")
+
+
+def test_cross_references_revoked_are_only_the_rules_naming_the_other_group() -> None:
+    """Protects the workspaces' other egress (HTTPS to Git): only the rule that names the
+    engine group is revoked before the groups are deleted."""
+    ingress, egress = ec2.revoke_cross_references("sg-e", "sg-w")
+    assert (ingress.operation, ingress.params) == (
+        "RevokeSecurityGroupIngress", {"GroupId": "sg-e", "IpPermissions": ec2.engine_ingress("sg-w")})
+    assert (egress.operation, egress.params["GroupId"]) == ("RevokeSecurityGroupEgress", "sg-w")
+    assert [p["UserIdGroupPairs"][0]["GroupId"] for p in egress.params["IpPermissions"]] == ["sg-e"]
+
+
+def test_policy_documents_are_sent_whole_as_sorted_json() -> None:
+    """Protects inline and managed policies: the document itself, as stable (sorted) JSON, so
+    a re-run sends byte-identical documents."""
+    document = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                                                        "Resource": "*"}]}
+    text = ('{"Statement": [{"Action": "s3:GetObject", "Effect": "Allow", "Resource": "*"}], '
+            '"Version": "2012-10-17"}')
+    inline = iam.put_inline_policy("r", "p", document)
+    managed = iam.create_policy("p", document, "d", {"bigfruits:project": "x"})
+    assert inline.params == {"RoleName": "r", "PolicyName": "p", "PolicyDocument": text}
+    assert managed.params["PolicyDocument"] == text and managed.params["Path"] == "/bigfruits/"
+    for request in (inline, managed):
+        _valid(request)
+
+
+def test_pick_subnets_treats_a_missing_public_flag_as_private() -> None:
+    """Protects the public-first choice when EC2's answer lacks the flag or the zone."""
+    zone = [{"SubnetId": "subnet-a", "AvailabilityZone": "z1"},
+            {"SubnetId": "subnet-b", "AvailabilityZone": "z1", "MapPublicIpOnLaunch": True}]
+    assert ec2.pick_subnets(zone) == ["subnet-b"]
+    assert ec2.pick_subnets([{"SubnetId": "subnet-a"}, {"SubnetId": "subnet-b", "AvailabilityZone": "z1"}]) == [
+        "subnet-a", "subnet-b"]
