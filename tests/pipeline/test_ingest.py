@@ -249,7 +249,7 @@ def test_each_scheme_is_listed_by_its_fastest_lister(root, lister, monkeypatch):
 
     calls = []
     monkeypatch.setattr(ingest, "_walk_local", lambda path: calls.append(("local", path)) or iter(()))
-    monkeypatch.setattr(ingest, "_walk_s3", lambda uri: calls.append(("s3", uri)) or iter(()))
+    monkeypatch.setattr(ingest, "_s3_objects", lambda uri: calls.append(("s3", uri)) or iter(()))
     monkeypatch.setattr(ingest, "_walk_hadoop", lambda fs, path: calls.append(("hadoop", fs, path)) or iter(()))
     fs, path = object(), object()
     ingest._walk(fs, path, root)
@@ -271,9 +271,9 @@ def test_listing_a_bucket_or_volume_root(root, monkeypatch):
     fs = SimpleNamespace(exists=lambda path: True)
     path = SimpleNamespace(toString=lambda: root)
     monkeypatch.setattr(ingest, "hadoop_path", lambda spark, uri: (fs, path))
-    found = [(root + "Test/Kiwi/a.jpg", 3), (root + "_tmp/b.jpg", 1)]
+    found = [(root + "Test/Kiwi/a.jpg", 3, "etag:x"), (root + "_tmp/b.jpg", 1, "etag:y")]
     seen = []
-    monkeypatch.setattr(ingest, "_walk_s3", lambda uri: seen.append(uri) or iter(found))
+    monkeypatch.setattr(ingest, "_s3_objects", lambda uri: seen.append(uri) or iter(found))
     monkeypatch.setattr(ingest, "_walk_hadoop", lambda f, p: seen.append((f, p)) or iter(found))
     listing = list_images(None, root)
     assert listing.root == root.rstrip("/")

@@ -131,12 +131,6 @@ def _walk_local(root: str) -> Iterator[Entry]:
             yield "file:" + path, size, stamp
 
 
-def _walk_s3(uri: str) -> Iterator[Tuple[str, int]]:
-    """``(path, size)`` of every object under an ``s3://``/``s3a://`` prefix."""
-    for path, size, _ in _s3_objects(uri):
-        yield path, size
-
-
 def _s3_objects(uri: str) -> Iterator[Entry]:
     """``(path, size, etag stamp)`` of every object under an ``s3://``/``s3a://`` prefix, 1,000
     per request (boto3's own credentials chain and ``AWS_ENDPOINT_URL``)."""

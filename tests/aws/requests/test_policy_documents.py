@@ -29,6 +29,7 @@ def current_documents() -> Dict[str, Any]:
         "trust_policy(ec2)": p.trust_policy("ec2.amazonaws.com"),
         "service_trust_policy": p.service_trust_policy(ACCOUNT, "eu-west-3"),
         "role_arn": p.role_arn(ACCOUNT, "r"),
+        "node_policy": p.node_policy("bf-bucket"),
     }
     for mode, extra in (("IAM", {}), ("SSO", {"auth_mode": "SSO", "sso_users": ("alice",),
                                              "sso_groups": ("team",),

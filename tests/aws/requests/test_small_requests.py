@@ -4,7 +4,7 @@ is exactly this) and botocore's service model; the helpers that read AWS's answe
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import pytest
 
@@ -47,6 +47,9 @@ def test_small_request_is_exactly_this(build: Callable[..., AwsRequest], args: T
     request = build(*args)
     assert (request.service, request.operation, request.params) == (service, operation, params)
     _valid(request)
+
+
+ACCOUNT = "123456789012"
 
 
 def test_instance_profile_lets_go_of_its_roles_before_it_is_deleted() -> None:
@@ -108,19 +111,20 @@ def _subnet(subnet_id: str, zone: str, public: bool) -> Dict[str, Any]:
 
 def test_pick_subnets_one_per_zone_public_first_at_most_five() -> None:
     """Protects where a Studio lives: one subnet per zone, a public one when the zone has
-    one, the same choice for the same subnets in any order, at most five."""
+    one, the same choice for the same subnets in any order, at most five; public ones first
+    (a Studio cluster starts in the first that reaches the internet)."""
     subnets: List[Dict[str, Any]] = [
         _subnet("subnet-b-private", "eu-west-1a", False), _subnet("subnet-z-public", "eu-west-1a", True),
         _subnet("subnet-c", "eu-west-1b", False),
     ]
-    assert ec2.pick_subnets(subnets) == ["subnet-c", "subnet-z-public"]
-    assert ec2.pick_subnets(list(reversed(subnets))) == ["subnet-c", "subnet-z-public"]
+    assert ec2.pick_subnets(subnets) == ["subnet-z-public", "subnet-c"]
+    assert ec2.pick_subnets(list(reversed(subnets))) == ["subnet-z-public", "subnet-c"]
     many = [_subnet(f"subnet-{i}", f"zone-{i}", True) for i in range(7)]
     assert ec2.pick_subnets(many) == [f"subnet-{i}" for i in range(5)]
     # Without zone or public flag (a minimal answer): each subnet is its own zone, private.
     assert ec2.pick_subnets([{"SubnetId": "subnet-2"}, {"SubnetId": "subnet-1"}]) == ["subnet-1", "subnet-2"]
     mixed = [{"SubnetId": "subnet-a"}, _subnet("subnet-b", "zone-1", True)]
-    assert ec2.pick_subnets(mixed) == ["subnet-a", "subnet-b"]
+    assert ec2.pick_subnets(mixed) == ["subnet-b", "subnet-a"]
 
 
 def test_pipeline_step_is_named_and_keeps_the_cluster_on_failure() -> None:
@@ -149,26 +153,32 @@ def test_run_job_flow_instances_roles_and_lifetime_exactly() -> None:
     account, logs in our bucket, our two roles."""
     settings = AwsSettings(region="eu-west-1", bucket="bkt", core_count=3, subnet_id="subnet-9",
                            master_type="m5.2xlarge", core_type="r5.xlarge", project="fr")
-    params = clusters.run_job_flow(settings, flavors.get_flavor("studio"), "sg-1", "x").params
+    params = clusters.run_job_flow(settings, flavors.get_flavor("studio"), "sg-1", "x", account_id=ACCOUNT).params
+    data_volume = {"EbsBlockDeviceConfigs": [{"VolumeSpecification": {"VolumeType": "gp3", "SizeInGB": 64},
+                                              "VolumesPerInstance": 1}]}  # what the estimate prices
     assert params["Instances"] == {
         "AdditionalMasterSecurityGroups": ["sg-1"], "Ec2KeyName": "fr-key",
         "InstanceGroups": [
             {"Name": "master", "InstanceRole": "MASTER", "Market": "ON_DEMAND",
-             "InstanceType": "m5.2xlarge", "InstanceCount": 1},
+             "InstanceType": "m5.2xlarge", "InstanceCount": 1, "EbsConfiguration": data_volume},
             {"Name": "core", "InstanceRole": "CORE", "Market": "ON_DEMAND",
-             "InstanceType": "r5.xlarge", "InstanceCount": 3}],
+             "InstanceType": "r5.xlarge", "InstanceCount": 3, "EbsConfiguration": data_volume}],
         "KeepJobFlowAliveWhenNoSteps": True, "TerminationProtected": False, "Ec2SubnetId": "subnet-9"}
     assert (params["LogUri"], params["ServiceRole"], params["JobFlowRole"], params["VisibleToAllUsers"]) == (
-        "s3://bkt/logs/", "fr-emr-service-role", "fr-emr-ec2-role", True)
+        # by ARN with their /bigfruits/ path: RunJobFlow resolves a bare name to role/<name>
+        "s3://bkt/logs/", f"arn:aws:iam::{ACCOUNT}:role/bigfruits/fr-emr-service-role",
+        f"arn:aws:iam::{ACCOUNT}:instance-profile/bigfruits/fr-emr-ec2-role", True)
     assert params["BootstrapActions"] == [{
         "Name": "install bigfruits",
         "ScriptBootstrapAction": {"Path": "s3://bkt/bootstrap/bootstrap.sh", "Args": [
             "s3://bkt/bootstrap/bigfruits-0.1.0-py3-none-any.whl", "tf,onnx",
             "s3://bkt/bootstrap/constraints-emr7.txt"]}}]
-    _valid(clusters.run_job_flow(settings, flavors.get_flavor("studio"), "sg-1", "x"))
-    alone = clusters.run_job_flow(AwsSettings(bucket="bkt", core_count=0), flavors.get_flavor("studio"), "sg-1")
+    _valid(clusters.run_job_flow(settings, flavors.get_flavor("studio"), "sg-1", "x", account_id=ACCOUNT))
+    alone = clusters.run_job_flow(AwsSettings(bucket="bkt", core_count=0), flavors.get_flavor("studio"), "sg-1",
+                                  account_id=ACCOUNT)
     assert [g["Name"] for g in alone.params["Instances"]["InstanceGroups"]] == ["master"]
-    no_bucket = clusters.run_job_flow(AwsSettings(bucket=None), flavors.get_flavor("studio"), "sg-1")
+    no_bucket = clusters.run_job_flow(AwsSettings(bucket=None), flavors.get_flavor("studio"), "sg-1",
+                                      account_id=ACCOUNT)
     assert no_bucket.params["LogUri"] == "s3:///logs/"  # a dry run without a bucket: visibly empty
 
 
@@ -201,11 +211,11 @@ def test_listings_and_lookups_name_exactly_what_they_look_for() -> None:
     assert set(clusters.ACTIVE_STATES) == {"STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"}
 
 
-def test_jupyterhub_password_step_runs_bash_and_keeps_the_cluster() -> None:
+def test_jupyterhub_password_step_runs_bash_and_terminates_on_failure() -> None:
     """Protects the password step: named for the console, run by bash -c (pipefail, trap),
-    and a failure keeps the cluster up."""
+    and a failure terminates the cluster (never one left with the default password)."""
     step = steps.jupyterhub_password_step("s3://b/secrets/p")
-    assert step["Name"] == "set JupyterHub password" and step["ActionOnFailure"] == "CONTINUE"
+    assert step["Name"] == "set JupyterHub password" and step["ActionOnFailure"] == "TERMINATE_CLUSTER"
     assert step["HadoopJarStep"]["Args"][:2] == ["bash", "-c"]
     assert step["HadoopJarStep"]["Jar"] == "command-runner.jar"
 
@@ -219,10 +229,10 @@ def _trust(service: str) -> Dict[str, Any]:
     (iam.create_service_role, "p-emr-service-role", "elasticmapreduce.amazonaws.com",
      "arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceRole"),
     (iam.create_ec2_role, "p-emr-ec2-role", "ec2.amazonaws.com",
-     "arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceforEC2Role"),
+     None),  # the nodes' role: our own inline policy (put_node_policy), no managed one
 ], ids=["service-role", "ec2-role"])
 def test_cluster_roles_trust_exactly_their_aws_service(build: Callable[[str], List[AwsRequest]], role: str,
-                                                       service: str, policy: str) -> None:
+                                                       service: str, policy: Optional[str]) -> None:
     """Protects who may act as our cluster roles: each role's trust policy lets exactly one
     AWS service assume it (EMR for the service role, EC2 for the instances' role), and the
     role is ours (path, tags, description)."""
@@ -233,8 +243,8 @@ def test_cluster_roles_trust_exactly_their_aws_service(build: Callable[[str], Li
         "RoleName": role, "Path": "/bigfruits/", "Description": "p: created by bigfruits aws",
         "Tags": [{"Key": "bigfruits:managed", "Value": "true"}, {"Key": "bigfruits:project", "Value": "p"}]}
     assert json.loads(create.params["AssumeRolePolicyDocument"]) == _trust(service)
-    assert ("AttachRolePolicy", {"RoleName": role, "PolicyArn": policy}) in [
-        (r.operation, r.params) for r in requests]
+    attached = [r.params for r in requests if r.operation == "AttachRolePolicy"]
+    assert attached == ([{"RoleName": role, "PolicyArn": policy}] if policy else [])
     for request in requests:
         _valid(request)
 
