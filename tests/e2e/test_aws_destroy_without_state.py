@@ -2,7 +2,6 @@
 before deleting the bucket, and leaves other people's resources alone."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 

@@ -18,7 +18,7 @@ import pytest
 
 from bigfruits.errors import OutputExistsError
 from bigfruits.pipeline.outputs import OutputTarget
-from tests.support.fake_hadoop import ObjectStoreFs, PartialCopyError, fake_spark, files_under
+from tests.support.fake_hadoop import ObjectStoreFs, fake_spark, files_under
 
 MANIFEST = {"run_id": "new", "images_total": 3, "images_ok": 2, "images_failed": 1}
 

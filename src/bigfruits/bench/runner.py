@@ -16,7 +16,7 @@ import tempfile
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from bigfruits.bench import ceilings, users_patterns
 from bigfruits.bench.inputs import distinct_images, replicate_images, source_images

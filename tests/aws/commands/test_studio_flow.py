@@ -13,11 +13,10 @@ import datetime
 import json
 import urllib.parse
 from contextlib import ExitStack
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
-from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.commands.studio import ensure_studio
 from bigfruits.aws.commands.destroy import destroy_studio
 from bigfruits.aws.requests.iam_policies import user_policy

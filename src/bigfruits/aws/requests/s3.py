@@ -13,8 +13,6 @@ from bigfruits.aws.core.tags import managed_tags, tag_list
 
 RAW_PREFIX = "raw/"
 OUTPUT_PREFIX = "output/"
-FEATURES_PREFIX = "output/features/"
-PCA_PREFIX = "output/pca/"
 LOGS_PREFIX = "logs/"
 NOTEBOOKS_PREFIX = "notebooks/"
 BOOTSTRAP_PREFIX = "bootstrap/"
