@@ -56,6 +56,24 @@ def test_only_k_changed_featurizes_nothing_and_keeps_the_features(spark, images,
         np.testing.assert_array_equal(before[path], after[path])
     stored = pq.read_table(str(tmp_path / "b" / "features")).column_names
     assert stored == ["path", "label", "features", "size", "stamp"]
+    # every row reused: features/ is the previous folder's files copied, not rewritten by Spark
+    assert part_files(tmp_path / "b") == part_files(tmp_path / "a")
+
+
+def part_files(out) -> dict:
+    folder = out / "features"
+    return {name: (folder / name).read_bytes() for name in sorted(os.listdir(folder))
+            if name.startswith("part-")}
+
+
+def test_a_previous_output_with_a_row_twice_fails_the_accounting(spark, images, tmp_path):
+    run(spark, images, tmp_path / "a")
+    folder = tmp_path / "a" / "features"
+    first_part = next(name for name in sorted(os.listdir(folder)) if name.startswith("part-"))
+    shutil.copy(folder / first_part, folder / ("part-99999" + first_part[len("part-00000"):]))
+    with pytest.raises(RuntimeError, match="accounting mismatch"):
+        run(spark, images, tmp_path / "b", k=2, reuse=str(tmp_path / "a"))
+    assert not (tmp_path / "b").exists()
 
 
 def test_new_changed_removed_and_failed_inputs_over_the_same_output(spark, images, tmp_path):

@@ -13,7 +13,7 @@ mistake (exit 2)."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from bigfruits.errors import InputError
@@ -35,14 +35,21 @@ def model_identity(engine: str, weights_sha256: str) -> Dict[str, Any]:
 @dataclass
 class Reuse:
     """The plan: ``features`` (a DataFrame in ``FEATURE_COLUMNS``, or None) for the reused
-    inputs, ``to_featurize`` for the others, and what the manifest says about it."""
+    inputs (``reused_paths``), ``to_featurize`` for the others, and what the manifest says
+    about it. ``whole_folder``: the previous ``features/`` holds exactly the reused inputs,
+    once each, so its files can be copied as they are instead of rewritten."""
 
     source: Optional[str]
     features: Any
     to_featurize: List[ImageFile]
-    reused: int = 0
+    reused_paths: List[str] = field(default_factory=list)
     dropped: int = 0
     note: str = ""
+    whole_folder: bool = False
+
+    @property
+    def reused(self) -> int:
+        return len(self.reused_paths)
 
     def counts(self) -> Dict[str, Any]:
         return {"from": self.source, "reused": self.reused, "featurized": len(self.to_featurize),
@@ -110,7 +117,7 @@ def plan_reuse(spark: Any, path: Optional[str], selected: List[ImageFile],
     if not set(FEATURE_COLUMNS) <= set(previous.columns):
         return Reuse(uri, None, list(selected),
                      note=f"nothing reused: {path}/features has no input identity (size, stamp)")
-    known = previous.select("path", "size", "stamp").toPandas()
+    known = previous.select("path", "size", "stamp").toPandas()  # columns only: small
     failed = _previous_errors(spark, uri)
     current = {image.path: image for image in selected}
     unchanged = [current[p] for p, size, stamp in zip(known["path"], known["size"], known["stamp"])
@@ -125,4 +132,19 @@ def plan_reuse(spark: Any, path: Optional[str], selected: List[ImageFile],
         features = (previous.join(F.broadcast(identity_frame(spark, unchanged)),
                                   ["path", "size", "stamp"])
                     .select(*FEATURE_COLUMNS))
-    return Reuse(uri, features, to_featurize, reused=len(unchanged), dropped=dropped)
+    whole = (len(unchanged) == len(known) and known["path"].is_unique
+             and tuple(previous.columns) == FEATURE_COLUMNS)
+    return Reuse(uri, features, to_featurize, [image.path for image in unchanged], dropped,
+                 whole_folder=whole)
+
+
+def copy_features_folder(spark: Any, source: str, destination: str) -> None:
+    """Copy the previous run's ``features/`` files into ``destination`` as they are: when every
+    row is reused, this is a file copy instead of Spark decoding and re-encoding every feature
+    vector (on S3 each file is streamed through the driver, still one pass over the bytes)."""
+    source_fs, folder = hadoop_path(spark, f"{source}/features")
+    target_fs, target = hadoop_path(spark, destination)  # absent: the copy is named `target`
+    if not spark.sparkContext._jvm.org.apache.hadoop.fs.FileUtil.copy(
+            source_fs, folder, target_fs, target, False, True,
+            spark.sparkContext._jsc.hadoopConfiguration()):
+        raise OSError(f"could not copy {source}/features to {destination}")

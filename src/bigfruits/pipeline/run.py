@@ -28,8 +28,8 @@ from bigfruits.pipeline.ingest import (ImageFile, Listing, input_not_found, is_l
                                        read_images, resolve_input, select_images)
 from bigfruits.pipeline.outputs import OutputTarget, output_exists
 from bigfruits.pipeline.progress import image_progress
-from bigfruits.pipeline.reuse import (FEATURE_COLUMNS, Reuse, identity_frame, model_identity,
-                                      not_a_previous_output, plan_reuse)
+from bigfruits.pipeline.reuse import (FEATURE_COLUMNS, Reuse, copy_features_folder, identity_frame,
+                                      model_identity, not_a_previous_output, plan_reuse)
 from bigfruits.pipeline.session import ARROW_BATCH_CONF, get_session, sql_conf
 
 #: images per Spark task, so tasks are long enough to amortise their start-up but many enough
@@ -181,7 +181,7 @@ def _run(spark: Any, config: RunConfig, target: OutputTarget, started: float,
     with timed(timings, "write"):
         accounted = account_stage(spark, config, target, selection, reuse)
     with timed(timings, "pca_fit"):
-        pca_model = pca_stage(config, accounted.features)
+        pca_model = pca_stage(config, accounted)
     with timed(timings, "write"):
         written = write_stage(spark, target, pca_model, accounted.features)
     timings["total"] = time.perf_counter() - started
@@ -274,16 +274,12 @@ def featurize_stage(spark: Any, config: RunConfig, target: OutputTarget, todo: L
     return dict(builds.value)
 
 
-def _missing_images(spark: Any, selected: List[ImageFile], staged: Any) -> Any:
+def _missing_images(selected: List[ImageFile], returned: set) -> List["tuple[str, str]"]:
     """Error rows for listed images that binaryFile never returned (zero-byte files, files
-    that vanished), so that every input path appears exactly once in features/ or errors/.
-
-    Only the paths come to the driver (as Arrow), never the features."""
-    returned = set(staged.select("path").toPandas()["path"])
-    missing = [(image.path, "empty file (0 bytes)" if image.size == 0 else
-                "not returned by Spark's binaryFile reader (vanished or unreadable)")
-               for image in selected if image.path not in returned]
-    return spark.createDataFrame(missing, "path string, error string")
+    that vanished), so that every input path appears exactly once in features/ or errors/."""
+    return [(image.path, "empty file (0 bytes)" if image.size == 0 else
+             "not returned by Spark's binaryFile reader (vanished or unreadable)")
+            for image in selected if image.path not in returned]
 
 
 def check_accounting(listed: int, images_ok: int, images_failed: int, distinct: int) -> None:
@@ -298,47 +294,64 @@ def account_stage(spark: Any, config: RunConfig, target: OutputTarget, selection
                   reuse: Reuse) -> Accounted:
     """Split ``_featurized`` into features/ (with each input's identity, and the reused
     features) and errors/, and check that every selected image is in exactly one of them;
-    fail when nothing is left to fit the PCA on."""
+    fail when nothing is left to fit the PCA on.
+
+    The accounting is done on the paths alone, which come to the driver once (as Arrow):
+    one small job instead of counting what was written (two counts and a distinct: a shuffle).
+    The PCA stage then checks that it read as many rows from features/ as counted here."""
+    from pyspark.sql import functions as F
+
     selected, todo = selection.images, reuse.to_featurize
     parts = [] if reuse.features is None else [reuse.features]
+    ok_paths, failed_paths = list(reuse.reused_paths), []
     errors = spark.createDataFrame([], "path string, error string")
     if todo:
-        from pyspark.sql import functions as F
-
         staged = spark.read.parquet(target.uri("_featurized"))
+        outcome = staged.select("path", F.col("error").isNull().alias("ok")).toPandas()
+        missing = _missing_images(todo, set(outcome["path"]))
+        ok = outcome["ok"].astype(bool)
+        ok_paths += list(outcome["path"][ok])
+        failed_paths += list(outcome["path"][~ok]) + [path for path, _ in missing]
         parts.insert(0, staged.where("error IS NULL").select("path", "label", "features")
                      .join(F.broadcast(identity_frame(spark, todo)), "path")
                      .select(*FEATURE_COLUMNS))
         errors = (staged.where("error IS NOT NULL").select("path", "error")
-                  .unionByName(_missing_images(spark, todo, staged)))
-    features = parts[0]
-    for part in parts[1:]:
-        features = features.unionByName(part)
-    features.write.parquet(target.uri("features"))
+                  .unionByName(spark.createDataFrame(missing, "path string, error string")))
+    check_accounting(len(selected), len(ok_paths), len(failed_paths),
+                     len(set(ok_paths) | set(failed_paths)))
+    if reuse.whole_folder and not todo:
+        copy_features_folder(spark, reuse.source, target.uri("features"))
+    else:
+        features = parts[0]
+        for part in parts[1:]:
+            features = features.unionByName(part)
+        features.write.parquet(target.uri("features"))
     errors.coalesce(1).write.parquet(target.uri("errors"))
     if todo:
         target.delete_staged("_featurized")
     features = spark.read.parquet(target.uri("features"))
     errors = spark.read.parquet(target.uri("errors"))
-    images_ok, images_failed = features.count(), errors.count()
-    accounted = features.select("path").union(errors.select("path")).distinct().count()
-    check_accounting(len(selected), images_ok, images_failed, accounted)
-    if images_ok == 0:
+    if not ok_paths:
         raise InputError(f"none of the {len(selected)} images could be featurized",
                          f"see the errors above; e.g. {errors.first()['error']}")
-    if config.k is not None and config.k > images_ok:
-        raise InputError(f"--k {config.k} is more than the {images_ok} images featurized",
-                         f"pass --k {images_ok} or less")
-    return Accounted(features, errors, images_ok, images_failed)
+    if config.k is not None and config.k > len(ok_paths):
+        raise InputError(f"--k {config.k} is more than the {len(ok_paths)} images featurized",
+                         f"pass --k {len(ok_paths)} or less")
+    return Accounted(features, errors, len(ok_paths), len(failed_paths))
 
 
-def pca_stage(config: RunConfig, features: Any) -> Any:
-    """Fit the exact PCA on the features (``--k`` or ``--variance``)."""
+def pca_stage(config: RunConfig, accounted: Accounted) -> Any:
+    """Fit the exact PCA on the features (``--k`` or ``--variance``), and check that the fit
+    read as many rows from features/ as the account stage counted."""
     from bigfruits.pipeline.pca import ExactPCA
 
     pca = ExactPCA(inputCol="features", outputCol="pca")
     pca = pca.setK(config.k) if config.k is not None else pca.setVarianceThreshold(config.variance)
-    return pca.fit(features)
+    model = pca.fit(accounted.features)
+    if model.n_samples_ != accounted.images_ok:
+        raise RuntimeError(f"accounting mismatch: {accounted.images_ok} images featurized, "
+                           f"{model.n_samples_} rows in features/")
+    return model
 
 
 def write_stage(spark: Any, target: OutputTarget, pca_model: Any, features: Any) -> Written:
