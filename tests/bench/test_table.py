@@ -70,3 +70,15 @@ def test_markdown_says_which_images_and_shows_ratios():
 
 def test_nothing_measured_is_not_a_pass():
     assert all(met is None for _, _, met in targets({"rates": {}}))
+
+
+def test_markdown_shows_the_start_up_and_where_the_sample_run_spends_its_time():
+    second = cli_run(100, 21.0, timings={"reuse": 0.0, "featurize": 5.0, "pca_fit": 2.0,
+                                         "write": 3.0, "total": 19.5})
+    text = markdown(results(startup={"without_archive_s": 9.04, "with_archive_s": 5.96},
+                            sample={"second_s": 21.0, "second": second}))
+    assert "| without the JVM class archive | 9.0 |" in text
+    assert "| with it (a user's second run onwards) | 6.0 |" in text
+    assert "| start (Python, Spark session, model from the cache, listing) | 9.5 |" in text
+    assert "| featurize | 5.0 |" in text and "| pca_fit | 2.0 |" in text
+    assert "| total in the process (wall, with exit: 21.0) | 19.5 |" in text

@@ -159,6 +159,23 @@ def markdown(results: Dict[str, Any]) -> str:
         lines += _markdown_table(
             ["`bigfruits run` in its own process", "inputs", "distinct", "featurized",
              "wall s", "featurize images/s", "peak driver MiB", "peak all processes MiB"], rows)
+    startup, sample = results.get("startup", {}), results.get("sample", {}).get("second", {})
+    if startup:
+        lines += _markdown_table(
+            ["local Spark: session + first job (best of 3, alternating)", "seconds"],
+            [["without the JVM class archive", f"{startup['without_archive_s']:.1f}"],
+             ["with it (a user's second run onwards)", f"{startup['with_archive_s']:.1f}"]])
+    if sample.get("timings"):
+        timings = sample["timings"]
+        staged = sum(timings.get(name, 0.0) for name in ("reuse", "featurize", "pca_fit", "write"))
+        lines += _markdown_table(
+            ["bundled sample, second run: where the time goes", "seconds"],
+            [["start (Python, Spark session, model from the cache, listing)",
+              f"{timings['total'] - staged:.1f}"]]
+            + [[name, f"{timings[name]:.1f}"] for name in ("featurize", "pca_fit", "write")
+               if name in timings]
+            + [["total in the process (wall, with exit: "
+                f"{sample['wall_s']:.1f})", f"{timings['total']:.1f}"]])
     breakdown = results.get("breakdown", {})
     if breakdown:
         lines += _markdown_table(

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any, Dict, Iterator, Optional
 
 from bigfruits.errors import EnvironmentProblem
+from bigfruits.pipeline.class_archive import archive_options
 
 LOG4J_CONFIG = os.path.join(os.path.dirname(__file__), "log4j2.properties")
 JAVA_HINT = "install Java 17 (Debian/Ubuntu: apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
@@ -31,6 +32,13 @@ def _import_pyspark() -> Any:
     return SparkSession
 
 
+def _spark_jars() -> str:
+    """The jars the local Spark JVM runs (``$SPARK_HOME/jars``, else PySpark's own)."""
+    from pyspark.find_spark_home import _find_spark_home
+
+    return os.path.join(_find_spark_home(), "jars")
+
+
 def quiet_libraries() -> None:
     """Keep the terminal for what matters: TensorFlow's C++ start-up chatter off (inherited by
     the Python workers), and PySpark's blanket warning about pandas 3 (tested here) silenced."""
@@ -49,15 +57,18 @@ def get_session(master: str = "local[*]", conf: Optional[Dict[str, str]] = None,
         return active
     builder = SparkSession.builder.appName(app_name)
     if "PYSPARK_GATEWAY_PORT" not in os.environ:  # not under spark-submit: we choose
-        if java_executable() is None:
+        java = java_executable()
+        if java is None:
             raise EnvironmentProblem("Java was not found", JAVA_HINT)
+        java_options = [f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}",
+                        *archive_options(java, _spark_jars())]
         os.environ["PYSPARK_PYTHON"] = sys.executable
         os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
         builder = (builder.master(master)
                    .config("spark.pyspark.python", sys.executable)
                    .config("spark.pyspark.driver.python", sys.executable)
                    .config("spark.ui.showConsoleProgress", "false")
-                   .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{LOG4J_CONFIG}")
+                   .config("spark.driver.extraJavaOptions", " ".join(java_options))
                    .config("spark.sql.session.timeZone", "UTC"))
     for key, value in (conf or {}).items():
         builder = builder.config(key, value)

@@ -1,0 +1,111 @@
+"""A class-data-sharing archive for the Spark JVM that bigfruits starts itself (local runs).
+
+Starting Spark loads and verifies some 15,000 classes from its jars: seconds of every small
+run on a laptop. The JVM can record the classes an application loaded into an archive when it
+exits (``-XX:ArchiveClassesAtExit``) and map that archive at the next start
+(``-XX:SharedArchiveFile``): JDK "Application Class Data Sharing", dynamic archives, Java 13+
+(https://docs.oracle.com/en/java/javase/17/vm/class-data-sharing.html).
+
+- The first local run records ``<cache>/jvm/spark-<key>.<id>.partial`` at the JVM's exit (the
+  JVM outlives the Python process by the seconds the dump takes). ``key`` names what the
+  archive depends on: the java executable and Spark's jars.
+- A later run adopts a partial once nothing has written to it for ``SETTLE_SECONDS`` *and* a
+  ``java -version`` that maps it with its checksum verified succeeds: a truncated archive aborts
+  the JVM that maps it (measured: exit 134), so it is never handed to Spark; a failed check
+  removes it (at worst one still being written: the next run records again).
+- Runs with an adopted ``spark-<key>.jsa`` map it with ``-Xshare:auto`` (an archive the JVM
+  cannot use is skipped, not fatal) and ``-XX:+VerifySharedSpaces`` (its checksum is checked).
+
+Never under spark-submit or on EMR (there the JVM is not ours). ``BIGFRUITS_JVM_ARCHIVE=0``
+turns it off; a cache folder that cannot be written only costs the seconds.
+"""
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import subprocess
+import time
+import uuid
+from typing import List, Optional
+
+from bigfruits.pipeline.featurize.cache import cache_dir
+
+ARCHIVE_ENV = "BIGFRUITS_JVM_ARCHIVE"
+#: a partial written to more recently may still be being dumped (the dump writes continuously)
+SETTLE_SECONDS = 5.0
+#: the JVM's own CDS warnings (e.g. classes from signed jars are not archived) are not the user's
+QUIET = ["-Xlog:cds*=off"]
+#: a JVM that aborts on a bad archive leaves no hs_err file or core dump behind
+NO_CRASH_FILES = ["-XX:ErrorFile=/dev/null", "-XX:-CreateCoredumpOnCrash"]
+
+
+def archive_key(java: str, jars_dir: str) -> str:
+    """What an archive depends on: the JVM (path, size, time) and Spark's jars (names, sizes)."""
+    parts = []
+    real = os.path.realpath(java)
+    info = os.stat(real)
+    parts.append(f"{real}:{info.st_size}:{info.st_mtime_ns}")
+    for jar in sorted(os.listdir(jars_dir)):
+        parts.append(f"{jar}:{os.path.getsize(os.path.join(jars_dir, jar))}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def usable(java: str, archive: str) -> bool:
+    """True when a JVM maps ``archive`` and starts: it is complete and its checksum holds."""
+    command = [java, f"-XX:SharedArchiveFile={archive}", "-Xshare:auto", "-XX:+VerifySharedSpaces",
+               *QUIET, *NO_CRASH_FILES, "-version"]
+    try:
+        return subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _adopt(java: str, folder: str, key: str, final: str, now: float) -> None:
+    """Rename the first settled, usable partial of ``key`` to ``final``; remove the others
+    that have settled (usable or not), so one archive per key is kept."""
+    for partial in sorted(glob.glob(os.path.join(folder, f"spark-{key}.*.partial"))):
+        try:
+            if now - os.path.getmtime(partial) < SETTLE_SECONDS:
+                continue
+            if not os.path.exists(final) and usable(java, partial):
+                os.replace(partial, final)
+            else:
+                os.remove(partial)
+        except OSError:
+            continue
+
+
+def _remove_other_keys(folder: str, key: str) -> None:
+    """Archives of another Java or Spark are of no use any more (each is ~170 MB)."""
+    for path in glob.glob(os.path.join(folder, "spark-*")):
+        if not os.path.basename(path).startswith(f"spark-{key}."):
+            try:
+                os.remove(path)
+            except OSError:
+                pass
+
+
+def archive_options(java: str, jars_dir: str, folder: Optional[str] = None,
+                    now: Optional[float] = None) -> List[str]:
+    """The JVM options of a local Spark driver: map the archive, or record one at exit."""
+    if os.environ.get(ARCHIVE_ENV, "1") == "0" or not os.path.isdir(jars_dir):
+        return []
+    folder = folder or os.path.join(cache_dir(), "jvm")
+    if any(ch.isspace() for ch in folder):  # Spark splits extraJavaOptions on whitespace
+        return []
+    try:
+        os.makedirs(folder, exist_ok=True)
+        key = archive_key(java, jars_dir)
+    except OSError:
+        return []
+    final = os.path.join(folder, f"spark-{key}.jsa")
+    _adopt(java, folder, key, final, time.time() if now is None else now)
+    if os.path.exists(final):
+        return [f"-XX:SharedArchiveFile={final}", "-Xshare:auto", "-XX:+VerifySharedSpaces", *QUIET]
+    _remove_other_keys(folder, key)
+    if not os.access(folder, os.W_OK):
+        return []
+    partial = os.path.join(folder, f"spark-{key}.{uuid.uuid4().hex[:8]}.partial")
+    return [f"-XX:ArchiveClassesAtExit={partial}", *QUIET]
