@@ -358,7 +358,8 @@ def write_stage(spark: Any, target: OutputTarget, pca_model: Any, features: Any)
     """Write the projections (Parquet and CSV), the model, the explained variance and the plots."""
     from pyspark.sql import functions as F
 
-    pca_model.transform(features).select("path", "label", "pca").write.parquet(target.uri("pca"))
+    pca_model.transform(features.select("path", "label", "features")).select("path", "label", "pca") \
+        .write.parquet(target.uri("pca"))
     pca_model.save(target.uri("pca_model"))
     written = spark.read.parquet(target.uri("pca"))
     k = int(pca_model.k)

@@ -289,3 +289,24 @@ def test_saved_metadata_names_the_public_path_so_older_saves_still_load(spark, t
     assert _saved_class(tmp_path / "estimator") == "bigfruits.pipeline.pca.ExactPCA"
     assert isinstance(PipelineModel.load(str(tmp_path / "model")).stages[0], ExactPCAModel)
     assert ExactPCA.load(str(tmp_path / "estimator")).getK() == 2
+
+
+def test_transform_projects_every_input_type_alike_and_keeps_the_columns(spark):
+    """array<float> and array<double> are read in place, ml Vectors and integer arrays through
+    a cast copy: the same projection, and the input's columns come back as they were."""
+    data = np.rint(correlated(60, 5, seed=11) * 10)
+    model = ExactPCA(k=2).fit(frame(spark, data, kind="double"))
+    expected = (data - model.mean_) @ model.components_.T
+    inputs = {kind: spark.createDataFrame([(i, row.tolist()) for i, row in enumerate(data)],
+                                          f"id int, features array<{kind}>")
+              for kind in ("float", "double")}
+    inputs["int"] = spark.createDataFrame([(i, [int(v) for v in row]) for i, row in enumerate(data)],
+                                          "id int, features array<int>")
+    inputs["vector"] = spark.createDataFrame([(i, Vectors.dense(row)) for i, row in enumerate(data)],
+                                             ["id", "features"])
+    for kind, df in inputs.items():
+        out = model.transform(df)
+        assert out.columns == ["id", "features", "pca"], kind
+        assert out.schema["features"] == df.schema["features"], kind
+        got = np.array([row["pca"] for row in out.orderBy("id").collect()])
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4, err_msg=kind)

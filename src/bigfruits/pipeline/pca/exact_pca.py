@@ -36,7 +36,8 @@ from pyspark.ml.util import (
 )
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import ArrayType, FloatType, NumericType, StructField, StructType
+from pyspark.sql.types import (ArrayType, DoubleType, FloatType, NumericType, StructField,
+                               StructType)
 
 from bigfruits.errors import InputError
 from bigfruits.pipeline.pca.arrow import (
@@ -248,8 +249,14 @@ class ExactPCAModel(Model, _PCAColumns, MLReadable, MLWritable):
         if output_col in dataset.columns:
             raise InputError(f"PCA output column {output_col!r} already exists", "rename it")
         source = self._input_as_array(dataset)
-        input_col = "__bigfruits_pca_input"
-        prepared = dataset.withColumn(input_col, source.cast("array<double>"))
+        kind = dataset.schema[self.getInputCol()].dataType
+        if isinstance(kind, ArrayType) and isinstance(kind.elementType, (FloatType, DoubleType)):
+            # read in place (numpy widens to float64): a double copy of every vector would
+            # travel to Python and back for nothing
+            input_col, prepared = self.getInputCol(), dataset
+        else:
+            input_col = "__bigfruits_pca_input"
+            prepared = dataset.withColumn(input_col, source.cast("array<double>"))
         schema = StructType(
             prepared.schema.fields + [StructField(output_col, ArrayType(FloatType()))]
         )
@@ -261,7 +268,8 @@ class ExactPCAModel(Model, _PCAColumns, MLReadable, MLWritable):
             components=self.components_,
             threads=_task_cpus(dataset),
         )
-        return prepared.mapInArrow(project, schema).drop(input_col)
+        projected = prepared.mapInArrow(project, schema)
+        return projected if prepared is dataset else projected.drop(input_col)
 
     def copy(self, extra: Optional[Dict[Any, Any]] = None) -> "ExactPCAModel":
         copied = ExactPCAModel(
