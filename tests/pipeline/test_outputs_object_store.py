@@ -105,6 +105,17 @@ def test_where_rename_is_atomic_publishing_is_one_rename_then_the_manifest(tmp_p
     assert not staging.exists()
 
 
+def test_a_rename_refused_says_what_could_not_be_moved_where(tmp_path: Path) -> None:
+    """Protects the message when the FileSystem answers the rename with false (no exception
+    to quote): the error says which folder could not be moved where, and staging stays."""
+    fs = ObjectStoreFs(copy_limit=0, fail_with_false=True)
+    target = staged(tmp_path, fs, str(tmp_path / "bkt" / "out"))
+    with pytest.raises(PublishError) as failed:
+        target.publish(MANIFEST, overwrite=False)
+    assert f"(could not move {target.staging} to {target.final})" in failed.value.what
+    assert files_under(str(tmp_path / "bkt" / ".out.staging-r1")) == sorted(STAGED)
+
+
 @pytest.mark.parametrize("fail_with_false", [False, True], ids=["raises", "returns-false"])
 @pytest.mark.parametrize("overwrite", [False, True], ids=["fresh", "overwrite"])
 def test_a_copy_failing_midway_leaves_no_manifest_and_keeps_staging_complete(
@@ -128,7 +139,8 @@ def test_a_copy_failing_midway_leaves_no_manifest_and_keeps_staging_complete(
     assert isinstance(error, OSError)
     assert error.what.startswith(f"publishing {target.final} failed midway (")
     assert "no manifest.json" in error.what
-    assert target.staging in error.todo and target.final in error.todo and "--overwrite" in error.todo
+    assert error.todo == (f"the complete new result is in {target.staging}: copy it to {target.final}, "
+                          "or run again with --overwrite")
     if fail_with_false:  # our own message: which file could not be copied where
         assert f"could not copy {target.staging}/" in error.what and f" to {target.final}/" in error.what
     else:

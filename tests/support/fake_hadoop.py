@@ -38,9 +38,13 @@ class FakePath:
 
     fs: "Optional[ObjectStoreFs]" = None
 
-    def __init__(self, parent: Any, child: Optional[str] = None) -> None:
+    def __init__(self, parent: Any, *child: str) -> None:
+        # Path(parent, null) is Hadoop's IllegalArgumentException "Can not create a Path from
+        # a null string", as is Path(null).
+        if parent is None or len(child) > 1 or None in child:
+            raise ValueError(f"Can not create a Path from a null string: Path({parent!r}, {child!r})")
         base = _local(parent.local if isinstance(parent, FakePath) else str(parent))
-        self.local = os.path.normpath(os.path.join(base, child) if child is not None else base)
+        self.local = os.path.normpath(os.path.join(base, *child))
 
     def getParent(self) -> "FakePath":  # noqa: N802 - Hadoop's name
         return FakePath(os.path.dirname(self.local))
