@@ -347,3 +347,17 @@ def test_listing_keeps_each_inputs_stamp_for_reuse(tmp_path, monkeypatch):
     monkeypatch.setattr(ingest, "_s3_objects", lambda uri: iter([(root + "/Test/Kiwi/a.jpg", 3, "etag:0a1b")]))
     assert [(f.path, f.size, f.stamp) for f in list_images(None, root).images] == [
         (root + "/Test/Kiwi/a.jpg", 3, "etag:0a1b")]
+
+
+@pytest.mark.pure
+def test_listing_root_loses_only_its_trailing_slash(tmp_path):
+    """Protects the root Spark reads when every image is selected (``listing.root``): the input
+    as given, only its trailing slash removed, whatever letters its name ends with."""
+    from tests.support.fake_hadoop import ObjectStoreFs, fake_spark
+
+    root = tmp_path / "FRUITS-MIX"
+    (root / "Test" / "Kiwi").mkdir(parents=True)
+    (root / "Test" / "Kiwi" / "a.jpg").write_bytes(b"abc")
+    listing = list_images(fake_spark(ObjectStoreFs()), str(root) + "/")
+    assert listing.root == f"file:{root}"
+    assert [f.path for f in listing.images] == [f"file:{root}/Test/Kiwi/a.jpg"]
