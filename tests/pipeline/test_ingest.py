@@ -320,3 +320,44 @@ def test_hadoop_path_asks_with_the_session_configuration_and_explains_only_missi
         hadoop_path(spark, "s3a://b/raw")
     from bigfruits.pipeline.ingest import resolve_input
     assert resolve_input("S3://b/raw") == "S3://b/raw"  # a URI whatever its scheme's case
+
+
+@pytest.mark.pure
+def test_listing_keeps_each_inputs_stamp_for_reuse(tmp_path, monkeypatch):
+    """Protects --reuse's input identity (path, size, stamp): a local file's stamp is its
+    modification time in nanoseconds (``mtime:``), a dangling link has none (the empty
+    default), and an object store's stamp (the ETag) reaches the listing unchanged."""
+    from types import SimpleNamespace
+
+    from bigfruits.pipeline import ingest
+    from tests.support.fake_hadoop import ObjectStoreFs, fake_spark
+
+    kiwi = tmp_path / "Test" / "Kiwi"
+    kiwi.mkdir(parents=True)
+    (kiwi / "a.jpg").write_bytes(b"abc")
+    os.utime(kiwi / "a.jpg", ns=(1_700_000_000_123_456_789, 1_700_000_000_123_456_789))
+    (kiwi / "gone.jpg").symlink_to(tmp_path / "missing.jpg")
+    listing = list_images(fake_spark(ObjectStoreFs()), str(tmp_path))
+    assert [(f.path, f.stamp) for f in listing.images] == [
+        (f"file:{kiwi}/a.jpg", "mtime:1700000000123456789"), (f"file:{kiwi}/gone.jpg", "")]
+
+    root = "s3a://bucket/raw"
+    monkeypatch.setattr(ingest, "hadoop_path", lambda spark, uri: (
+        SimpleNamespace(exists=lambda path: True), SimpleNamespace(toString=lambda: root)))
+    monkeypatch.setattr(ingest, "_s3_objects", lambda uri: iter([(root + "/Test/Kiwi/a.jpg", 3, "etag:0a1b")]))
+    assert [(f.path, f.size, f.stamp) for f in list_images(None, root).images] == [
+        (root + "/Test/Kiwi/a.jpg", 3, "etag:0a1b")]
+
+
+@pytest.mark.pure
+def test_listing_root_loses_only_its_trailing_slash(tmp_path):
+    """Protects the root Spark reads when every image is selected (``listing.root``): the input
+    as given, only its trailing slash removed, whatever letters its name ends with."""
+    from tests.support.fake_hadoop import ObjectStoreFs, fake_spark
+
+    root = tmp_path / "FRUITS-MIX"
+    (root / "Test" / "Kiwi").mkdir(parents=True)
+    (root / "Test" / "Kiwi" / "a.jpg").write_bytes(b"abc")
+    listing = list_images(fake_spark(ObjectStoreFs()), str(root) + "/")
+    assert listing.root == f"file:{root}"
+    assert [f.path for f in listing.images] == [f"file:{root}/Test/Kiwi/a.jpg"]

@@ -108,12 +108,12 @@ class OutputTarget:
 
     def _move_into_place(self) -> bool:
         """Rename where that is atomic; elsewhere copy every staged file (True: staging remains)."""
-        scheme = self.final.split(":", 1)[0] if ":" in self.final else "file"
+        scheme = self.final.split(":", 1)[0]  # a qualified path: it always has a scheme
         if scheme in ATOMIC_RENAME_SCHEMES:
             if not self.fs.rename(self._staging, self._final):
                 raise OSError(f"could not move {self.staging} to {self.final}")
             return False
-        prefix = self._staging.toString().rstrip("/") + "/"
+        prefix = self._staging.toString() + "/"  # Hadoop's Path never ends with "/" (but a root)
         files = self.fs.listFiles(self._staging, True)
         staged = []
         while files.hasNext():

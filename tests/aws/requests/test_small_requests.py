@@ -368,3 +368,16 @@ def test_pick_subnets_treats_a_missing_public_flag_as_private() -> None:
     assert ec2.pick_subnets(zone) == ["subnet-b"]
     assert ec2.pick_subnets([{"SubnetId": "subnet-a"}, {"SubnetId": "subnet-b", "AvailabilityZone": "z1"}]) == [
         "subnet-a", "subnet-b"]
+
+
+def test_run_output_folders_and_s3_uris_split_into_bucket_and_key() -> None:
+    """Protects `download` finding a run's output: each run's folder is under the bucket's
+    output/ prefix and ends with '/' (so a prefix listing stays inside it), and an s3:// URI
+    splits into its bucket and the key after the first '/' (nothing after a bare bucket)."""
+    assert s3.run_output_key("20261127-abc") == s3.OUTPUT_PREFIX + "20261127-abc/"
+    assert s3.OUTPUT_PREFIX == "output/"
+    assert s3.split_s3_uri("s3://my-bucket/output/run 1/part-0.parquet") == (
+        "my-bucket", "output/run 1/part-0.parquet")
+    assert s3.split_s3_uri("s3://my-bucket/output/") == ("my-bucket", "output/")
+    assert s3.split_s3_uri("s3://my-bucket") == ("my-bucket", "")
+    assert s3.split_s3_uri(s3.s3_uri("b", s3.run_output_key("r"))) == ("b", "output/r/")

@@ -96,9 +96,7 @@ def moments_of_blocks(blocks: Iterable[np.ndarray]) -> Optional[Moments]:
     count, sums, gram = 0, None, None
     for block in blocks:
         for start in range(0, block.shape[0], BLOCK_ROWS):
-            piece = np.asarray(block[start : start + BLOCK_ROWS], dtype=np.float64)
-            if not piece.shape[0]:
-                continue
+            piece = np.asarray(block[start : start + BLOCK_ROWS], dtype=np.float64)  # never empty
             if shift is None:
                 shift = piece.mean(axis=0)
                 sums = np.zeros_like(shift)
