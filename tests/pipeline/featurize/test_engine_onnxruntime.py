@@ -52,3 +52,17 @@ def test_any_batch_size_and_thread_count(keras_model, onnx_bytes):
     one_by_one = np.concatenate([engine.predict(images[i : i + 1]) for i in range(3)])
     np.testing.assert_allclose(whole, one_by_one, rtol=1e-5, atol=1e-6)
     assert engine.predict(images[:0]).shape == (0, 1280)
+
+
+def test_release_memory_gives_the_batch_arena_back_and_changes_no_feature(onnx_bytes):
+    """Called at the end of every task: an idle worker must not keep a batch's working memory
+    (about 480 MiB at 32 images) while later stages start workers of their own."""
+    psutil = pytest.importorskip("psutil")
+    engine = load_engine(onnx_bytes, threads=1)
+    images = preprocessed_images(32, seed=3)
+    before = engine.predict(images)
+    busy = psutil.Process().memory_info().rss
+    engine.release_memory()
+    released = psutil.Process().memory_info().rss
+    assert busy - released > 150 * 2**20, (busy >> 20, released >> 20)
+    np.testing.assert_array_equal(engine.predict(images), before)

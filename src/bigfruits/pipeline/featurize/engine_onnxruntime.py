@@ -72,6 +72,9 @@ class OnnxRuntimeEngine:
         self._input = self.session.get_inputs()[0].name
         self._output = self.session.get_outputs()[0].name
         self._width = int(self.session.get_outputs()[0].shape[-1])
+        self._one_image = np.zeros([1, *self.session.get_inputs()[0].shape[1:]], dtype=np.float32)
+        self._shrink = onnxruntime.RunOptions()
+        self._shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         images = np.ascontiguousarray(batch, dtype=np.float32)
@@ -79,6 +82,12 @@ class OnnxRuntimeEngine:
             return np.empty((0, self._width), dtype=np.float32)
         (features,) = self.session.run([self._output], {self._input: images})
         return np.asarray(features, dtype=np.float32)
+
+    def release_memory(self) -> None:
+        """Shrink ONNX Runtime's arena (one 1-image run with the shrink option, ~30 ms): an
+        idle worker otherwise keeps its batch-time peak (480 -> 165 MiB measured at batch 32)
+        while later stages start workers of their own; the next task regrows it (~90 ms)."""
+        self.session.run([self._output], {self._input: self._one_image}, self._shrink)
 
 
 def load_engine(blob: bytes, threads: int) -> OnnxRuntimeEngine:

@@ -50,6 +50,9 @@ class TensorFlowEngine:
     def predict(self, batch: np.ndarray) -> np.ndarray:
         return np.asarray(self._call(batch), dtype=np.float32)
 
+    def release_memory(self) -> None:
+        """Nothing to release: TensorFlow keeps no per-batch arena we can shrink."""
+
 
 def load_engine(blob: bytes, threads: int) -> TensorFlowEngine:
     """Worker side: an engine from the broadcast weights."""

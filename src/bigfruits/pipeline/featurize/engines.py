@@ -39,6 +39,9 @@ class Engine(Protocol):
 
     def predict(self, batch: np.ndarray) -> np.ndarray: ...
 
+    def release_memory(self) -> None:
+        """Between tasks: give back what only a running batch needs."""
+
 
 @dataclass(frozen=True)
 class EnginePayload:

@@ -82,6 +82,7 @@ def features_udf(payload: Any, batch_size: int, progress: Any = None, builds: An
             if progress is not None:
                 progress.add(len(contents))
             yield result
+        engine.release_memory()
 
     return mobilenet_features
 
