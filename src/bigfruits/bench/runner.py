@@ -89,8 +89,7 @@ class Bench:
         of all its processes at one instant, and its manifest."""
         import psutil
 
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))}
+        env = child_env()
         command = [sys.executable, "-m", "bigfruits", "run", "--output", output, "--overwrite",
                    "--weights", self.settings.weights, "--master", self.settings.master,
                    "--no-progress", *args]
@@ -107,6 +106,12 @@ class Bench:
             manifest = json.load(handle)
         return {"wall_s": wall, "peak_all_processes": peak["all_processes"],
                 "peak_driver_python": peak["driver_python"], "manifest": manifest}
+
+
+def child_env() -> Dict[str, str]:
+    """The environment of a measured subprocess: this bigfruits first on its path."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))}
 
 
 def sized(run: Dict[str, Any], source: str) -> Dict[str, Any]:
@@ -148,8 +153,7 @@ STARTUP = ("import time; t = time.perf_counter(); "
 def spark_startup(pairs: int = 3) -> Dict[str, float]:
     """Seconds to start a local session and run a first job, without and with the class
     archive, alternating (a slow spell hits both); the best of each."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))}
+    env = child_env()
     best = {"0": float("inf"), "1": float("inf")}
     for _ in range(pairs):
         for switch in best:

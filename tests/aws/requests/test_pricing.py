@@ -46,6 +46,14 @@ def _answer(*items: Any) -> Dict[str, Any]:
     return {"FormatVersion": "aws_v1", "PriceList": list(items)}
 
 
+def assert_get_products(request: Any, service_code: str) -> None:
+    """A valid GetProducts of ``service_code`` on the Price List endpoint (us-east-1), aws_v1."""
+    assert (request.service, request.operation, request.region) == ("pricing", "GetProducts", "us-east-1")
+    assert_valid(request)
+    assert request.params["ServiceCode"] == service_code
+    assert (request.params["FormatVersion"], request.params["MaxResults"]) == ("aws_v1", pricing.MAX_RESULTS)
+
+
 def _filters(request: Any) -> Dict[str, str]:
     """The filters as {field: value}, each checked to be an exact (TERM_MATCH) filter."""
     filters: List[Dict[str, str]] = request.params["Filters"]
@@ -75,10 +83,7 @@ def test_emr_question_is_the_emr_on_ec2_surcharge_of_the_type() -> None:
     """Protects the EMR rate: the ElasticMapReduce product of software type EMR (EMR on EC2,
     not EMR on EKS or Serverless) for the type and region."""
     request = pricing.emr_instance("ap-south-1", "r5.2xlarge")
-    assert (request.service, request.operation, request.region) == ("pricing", "GetProducts", "us-east-1")
-    assert_valid(request)
-    assert request.params["ServiceCode"] == "ElasticMapReduce"
-    assert (request.params["FormatVersion"], request.params["MaxResults"]) == ("aws_v1", pricing.MAX_RESULTS)
+    assert_get_products(request, "ElasticMapReduce")
     assert _filters(request) == {"instanceType": "r5.2xlarge", "regionCode": "ap-south-1", "softwareType": "EMR"}
     assert len(request.params["Filters"]) == 3
 
@@ -87,10 +92,7 @@ def test_gp3_question_is_the_storage_product_of_the_region() -> None:
     """Protects the EBS rate: the gp3 *storage* product (family Storage, not the IOPS or
     throughput products) of the region, an EC2 product."""
     request = pricing.gp3_storage("us-west-2")
-    assert (request.service, request.operation, request.region) == ("pricing", "GetProducts", "us-east-1")
-    assert_valid(request)
-    assert request.params["ServiceCode"] == "AmazonEC2"
-    assert (request.params["FormatVersion"], request.params["MaxResults"]) == ("aws_v1", pricing.MAX_RESULTS)
+    assert_get_products(request, "AmazonEC2")
     assert _filters(request) == {"productFamily": "Storage", "volumeApiName": "gp3", "regionCode": "us-west-2"}
     assert len(request.params["Filters"]) == 3
 
