@@ -12,7 +12,10 @@ task, which oversubscribes the machine as soon as two tasks run).
 """
 from __future__ import annotations
 
-from typing import Any
+import ctypes
+import ctypes.util
+import functools
+from typing import Any, Callable
 
 import numpy as np
 
@@ -86,8 +89,30 @@ class OnnxRuntimeEngine:
     def release_memory(self) -> None:
         """Shrink ONNX Runtime's arena (one 1-image run with the shrink option, ~30 ms): an
         idle worker otherwise keeps its batch-time peak (480 -> 165 MiB measured at batch 32)
-        while later stages start workers of their own; the next task regrows it (~90 ms)."""
+        while later stages start workers of their own; the next task regrows it (~90 ms).
+        Then hand the freed pages back to the system: glibc keeps freed chunks below its mmap
+        threshold in the heap, so without the trim a worker whose heap is fragmented gave back
+        147 instead of ~300 MiB (measured on CI; the trim takes 3-17 ms)."""
         self.session.run([self._output], {self._input: self._one_image}, self._shrink)
+        trim_heap()
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (Linux, EMR's Amazon Linux included), or None elsewhere
+    (macOS, musl), where freed memory is given back by the allocator itself or not at all."""
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None
+
+
+def trim_heap() -> None:
+    """Return the heap's free pages to the system where the C library can."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def load_engine(blob: bytes, threads: int) -> OnnxRuntimeEngine:
