@@ -58,3 +58,19 @@ def test_run_timeout_terminates_the_cluster(aws_env, built_wheel, tmp_path: Path
                                     "--timeout", "600")
     assert result.exit_code != 0 and "gave up waiting" in str(result.exception)
     assert fake.terminated == [cluster["Id"]]
+
+
+def test_run_with_an_output_outside_the_bucket_starts_nothing(aws_env, built_wheel, tmp_path: Path) -> None:
+    """The nodes may only write the project's bucket: the step would fail after ~10 minutes of
+    bootstrap, so the run is refused before the prompt, before any role or upload."""
+    run(["create-bucket"])
+    result = run(["run", "--yes", "--wheel", str(built_wheel), "--output", "s3://someone-else/out/"],
+                 injected(lambda s: FakeEmr(s)), expect_ok=False)
+    assert result.exit_code != 0
+    message = str(result.exception)
+    assert message.startswith("--output s3://someone-else/out/: ") and "\n" not in message
+    assert f"pass --output s3://{BUCKET}/out/" in message
+    assert boto("emr").list_clusters()["Clusters"] == []
+    assert boto("iam").list_roles()["Roles"] == []
+    listed = boto("s3").list_objects_v2(Bucket=BUCKET, Prefix="bootstrap/")["Contents"]
+    assert [x["Key"] for x in listed] == ["bootstrap/"]  # create-bucket's marker: no upload

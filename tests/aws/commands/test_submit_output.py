@@ -51,3 +51,16 @@ def test_default_run_id_is_time_sortable_and_unique() -> None:
 
     a, b = new_run_id(), new_run_id()
     assert re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{4}", a) and a != b
+
+
+def test_submit_refuses_an_input_the_cluster_cannot_read(aws_env, built_wheel) -> None:
+    """s3a:// is not EMRFS on EMR 7.9, and the nodes' role reads the project's bucket only: no
+    step is added that could only fail."""
+    run(["create-bucket"])
+    run(["create-cluster", "--yes", "--wheel", str(built_wheel)])
+    for uri, todo in [("s3a://%s/raw/" % BUCKET, f"pass --input s3://{BUCKET}/raw/"),
+                      ("s3://public-fruits/raw/", f"pass --input s3://{BUCKET}/raw/")]:
+        result = run(["submit", "--input", uri], injected(lambda s: FakeEmr(s)), expect_ok=False)
+        assert result.exit_code != 0 and todo in str(result.exception), result.output
+    cluster_id = boto("emr").list_clusters()["Clusters"][0]["Id"]
+    assert [x for x in boto("emr").list_steps(ClusterId=cluster_id)["Steps"] if x["Name"] == "bigfruits run"] == []

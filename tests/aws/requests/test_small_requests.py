@@ -381,3 +381,27 @@ def test_run_output_folders_and_s3_uris_split_into_bucket_and_key() -> None:
     assert s3.split_s3_uri("s3://my-bucket/output/") == ("my-bucket", "output/")
     assert s3.split_s3_uri("s3://my-bucket") == ("my-bucket", "")
     assert s3.split_s3_uri(s3.s3_uri("b", s3.run_output_key("r"))) == ("b", "output/r/")
+
+
+def test_a_step_uses_s3_uris_in_the_project_bucket_only() -> None:
+    """Protects `submit` and `run` from starting work that must fail on the cluster: the nodes'
+    role reads and writes the project's bucket only, and EMR's scheme is s3://. Each refusal is
+    one line naming the option and giving the URI to pass instead."""
+    assert s3.cluster_location("s3://b/raw/", "b", "--input") == "s3://b/raw/"
+    assert s3.cluster_location("s3://b", "b", "--output") == "s3://b"
+    cases = {
+        ("s3a://b/out/", "--output"): "pass --output s3://b/out/",
+        ("s3n://b/out/", "--output"): "pass --output s3://b/out/",
+        ("/home/me/out", "--output"): "pass --output s3://b/…",
+        ("S3://b/out/", "--output"): "pass --output s3://b/…",
+        ("s3://other/raw/x/", "--input"): "pass --input s3://b/raw/x/ (upload the images there",
+        ("s3://other", "--output"): "pass --output s3://b/…",
+        ("s3://b-2/out/", "--output"): "pass --output s3://b/out/",
+    }
+    for (uri, option), todo in cases.items():
+        with pytest.raises(InputError) as refused:
+            s3.cluster_location(uri, "b", option)
+        message = str(refused.value)
+        assert message.startswith(f"{option} {uri}: ") and todo in message and "\n" not in message
+    with pytest.raises(ValueError):
+        s3.split_s3_uri("s3a://b/key")

@@ -13,7 +13,8 @@ from typing import Optional, Sequence
 
 from bigfruits.aws.commands import access
 from bigfruits.aws.commands.cluster import (
-    CLUSTER_KIND, ensure_roles, show_step_failure, start_cluster, upload_bootstrap, wait_for_step,
+    CLUSTER_KIND, ensure_roles, show_step_failure, start_cluster, step_locations, upload_bootstrap,
+    wait_for_step,
 )
 from bigfruits.aws.commands.pricing import cost_line
 from bigfruits.aws.commands.storage import download_results
@@ -40,18 +41,18 @@ def run_transient(
     """Start the batch cluster with the pipeline step, watch it, download the results; the
     cluster id. Failure and timeout raise ``AwsError`` (the cluster is gone or going)."""
     settings = ctx.settings
+    bucket = ctx.bucket()
+    # before the prompt: a wrong --input or --output must start nothing
+    input_uri, output_uri = step_locations(ctx, bucket, input_uri, output_uri)
     ctx.echo(f"batch run on a transient cluster: {settings.release}, 1 x {settings.master_type} + "
              f"{settings.core_count} x {settings.core_type}; it terminates itself when the step ends")
     ctx.echo(f"  cost: {cost_line(ctx, c.instance_counts(settings))}")
     if not (yes or ctx.dry_run) and not ctx.confirm("Start this run?"):
         raise InputError("nothing started", "re-run and confirm, or pass --yes")
-    access.cluster_vpc(ctx)  # first: a wrong --subnet-id starts nothing
+    access.cluster_vpc(ctx)  # first: a wrong --subnet-id starts nothing either
     ensure_roles(ctx)
     upload_bootstrap(ctx, wheel)
-    bucket = ctx.bucket()
-    output_uri = output_uri or b.s3_uri(bucket, b.run_output_key(ctx.injected.run_id()))
-    step = s.pipeline_step(input_uri or b.s3_uri(bucket, b.RAW_PREFIX), output_uri, extra_args,
-                           action_on_failure="TERMINATE_CLUSTER")
+    step = s.pipeline_step(input_uri, output_uri, extra_args, action_on_failure="TERMINATE_CLUSTER")
     request = c.run_job_flow(ctx.settings_with_bucket(), BATCH, None, account_id=ctx.account_id(),
                              steps=[step], keep_alive=False)
     cluster_id = start_cluster(ctx, request)

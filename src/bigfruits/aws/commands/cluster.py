@@ -9,7 +9,7 @@ import secrets
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from bigfruits.aws.commands import access
 from bigfruits.aws.commands.pricing import cost_line
@@ -301,6 +301,15 @@ def status(ctx: AwsContext, cluster_id: Optional[str] = None) -> Dict[str, Any]:
     return info
 
 
+def step_locations(ctx: AwsContext, bucket: str, input_uri: Optional[str],
+                   output_uri: Optional[str]) -> Tuple[str, str]:
+    """The step's input (default: the uploaded images) and output (default: a new folder per
+    run), both checked usable on our clusters before anything is sent."""
+    return (b.cluster_location(input_uri or b.s3_uri(bucket, b.RAW_PREFIX), bucket, "--input"),
+            b.cluster_location(output_uri or b.s3_uri(bucket, b.run_output_key(ctx.injected.run_id())),
+                               bucket, "--output"))
+
+
 def submit(
     ctx: AwsContext,
     input_uri: Optional[str] = None,
@@ -311,10 +320,10 @@ def submit(
     timeout_s: float = STEP_TIMEOUT_S,
 ) -> str:
     """The pipeline as an EMR step on S3 input/output; waits, and on failure shows why."""
-    found = current_cluster(ctx, cluster_id)
     bucket = ctx.bucket()
-    output_uri = output_uri or b.s3_uri(bucket, b.run_output_key(ctx.injected.run_id()))
-    step = s.pipeline_step(input_uri or b.s3_uri(bucket, b.RAW_PREFIX), output_uri, extra_args)
+    input_uri, output_uri = step_locations(ctx, bucket, input_uri, output_uri)
+    found = current_cluster(ctx, cluster_id)
+    step = s.pipeline_step(input_uri, output_uri, extra_args)
     step_id = str(ctx.send(s.add_steps(found, [step]))["StepIds"][0])
     ctx.state.set("last_step", step_id)
     ctx.state.set("last_output", output_uri)

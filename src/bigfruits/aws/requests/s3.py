@@ -10,6 +10,7 @@ from typing import Dict, List, Optional
 
 from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.tags import managed_tags, tag_list
+from bigfruits.errors import InputError
 
 RAW_PREFIX = "raw/"
 OUTPUT_PREFIX = "output/"
@@ -29,8 +30,34 @@ def run_output_key(run_id: str) -> str:
 
 def split_s3_uri(uri: str) -> "tuple[str, str]":
     """``s3://bucket/key`` -> (bucket, key)."""
+    if not uri.startswith("s3://"):
+        raise ValueError(f"not an s3:// URI: {uri!r}")
     bucket, _, key = uri[len("s3://"):].partition("/")
     return bucket, key
+
+
+def cluster_location(uri: str, bucket: str, option: str) -> str:
+    """``uri`` if a pipeline step on our clusters can use it, else a one-line InputError
+    before anything starts (a transient cluster would otherwise bootstrap for ~10 minutes and
+    then fail its step).
+
+    - ``s3://`` only: the scheme EMR documents for EMRFS; ``s3a://`` is not EMRFS before
+      EMR 7.10 (https://docs.aws.amazon.com/emr/latest/ReleaseGuide/emr-s3a-migrate.html)
+      and a local path would be the master's own disk, gone with the cluster.
+    - in our bucket: the nodes' role may read and write that bucket only (``node_policy``).
+    """
+    scheme, sep, rest = uri.partition("://")
+    suggestion = f"s3://{rest}" if sep and scheme in ("s3a", "s3n") else s3_uri(bucket, "…")
+    if not sep or scheme != "s3":
+        raise InputError(f"{option} {uri}: a step on EMR reads and writes s3:// URIs",
+                         f"pass {option} {suggestion}")
+    named, key = split_s3_uri(uri)
+    if named != bucket:
+        raise InputError(
+            f"{option} {uri}: the cluster's role may only use the project's bucket s3://{bucket}/",
+            f"pass {option} {s3_uri(bucket, key or '…')}"
+            + (" (upload the images there with `bigfruits aws upload`)" if option == "--input" else ""))
+    return uri
 
 
 def s3_uri(bucket: str, key: str = "") -> str:
