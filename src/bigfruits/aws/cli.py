@@ -160,9 +160,14 @@ def disconnect_cmd(ctx: AwsContext) -> None:
     disconnect(ctx)
 
 
+#: the nodes' role may use the project's bucket only (b.cluster_location checks it)
+STEP_INPUT_HELP = "s3:// input in the project's bucket [s3://<bucket>/raw/]."
+STEP_OUTPUT_HELP = "s3:// output in the project's bucket [s3://<bucket>/output/<run id>/, new each run]."
+
+
 @aws.command("submit", context_settings={"ignore_unknown_options": True})
-@click.option("--input", "input_uri", help="s3:// input [s3://<bucket>/raw/].")
-@click.option("--output", "output_uri", help="s3:// output [s3://<bucket>/output/<run id>/, new each run].")
+@click.option("--input", "input_uri", help=STEP_INPUT_HELP)
+@click.option("--output", "output_uri", help=STEP_OUTPUT_HELP)
 @click.option("--cluster-id")
 @click.option("--no-wait", is_flag=True)
 @click.option("--timeout", "timeout_s", type=float, default=3 * 3600, show_default=True, help="Seconds.")
@@ -177,8 +182,8 @@ def submit_cmd(ctx: AwsContext, input_uri: Optional[str], output_uri: Optional[s
 
 
 @aws.command("run", context_settings={"ignore_unknown_options": True})
-@click.option("--input", "input_uri", help="s3:// input [s3://<bucket>/raw/].")
-@click.option("--output", "output_uri", help="s3:// output [s3://<bucket>/output/<run id>/, new each run].")
+@click.option("--input", "input_uri", help=STEP_INPUT_HELP)
+@click.option("--output", "output_uri", help=STEP_OUTPUT_HELP)
 @click.option("--release", help="EMR release label [emr-7.9.0].")
 @click.option("--master-type", help="Master instance type [m5.xlarge].")
 @click.option("--core-type", help="Core instance type [m5.xlarge].")
