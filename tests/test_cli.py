@@ -37,6 +37,15 @@ def test_start_up_imports_no_area_and_no_tool(argv) -> None:
             assert f"\n  {name} " in done.stdout
 
 
+def test_aws_help_imports_no_aws_sdk_client_machinery() -> None:
+    """`bigfruits aws --help` and the commands' own help load neither boto3 nor botocore's
+    client config (~0.15 s measured); those come with the first request."""
+    script = CHECK.format(tools=TOOLS, argv=["aws", "--help"], lazy=("boto3", "botocore.config", "s3transfer"))
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "imports ok" in done.stdout and "\n  create-cluster " in done.stdout
+
+
 def test_lazy_commands_help_is_the_commands_own() -> None:
     """--help shows each lazy command's help from ``LAZY_COMMANDS``: it must be the command's."""
     ctx = cli.cli.make_context("bigfruits", [], resilient_parsing=True)

@@ -8,24 +8,39 @@ and reading every page of a Marker-paginated listing (``paged``).
 """
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any, Callable, Dict, Iterator, Optional, TextIO, Tuple, Union
-
-from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
 
 from bigfruits.aws.core.errors import translate
 from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.tags import EMR_MANAGED_POLICIES_TAG
 from bigfruits.errors import AwsError
 
-RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8})
-#: Services whose answers are only nice to have (the cost estimate's Price List): two tries and
+#: botocore client settings: adaptive retries (throttling backs off) for everything but the
+#: services whose answers are only nice to have (the cost estimate's Price List): two tries and
 #: short timeouts, then the caller's labelled fallback, rather than minutes of backoff.
-CLIENT_CONFIGS = {"pricing": Config(retries={"mode": "standard", "max_attempts": 2},
-                                    connect_timeout=5, read_timeout=15)}
+RETRIES: Dict[str, Any] = {"retries": {"mode": "adaptive", "max_attempts": 8}}
+CLIENT_SETTINGS: Dict[str, Dict[str, Any]] = {
+    "pricing": {"retries": {"mode": "standard", "max_attempts": 2}, "connect_timeout": 5, "read_timeout": 15}}
 #: Images are small: keep each in one PUT so its ETag is its MD5 (how re-runs skip it).
-TRANSFER_CONFIG = TransferConfig(multipart_threshold=256 * 1024 * 1024)
+MULTIPART_THRESHOLD = 256 * 1024 * 1024
+
+
+@functools.cache
+def client_config(service: str) -> Any:
+    """Built on first use: botocore's config module costs ~0.1 s to import, which `--help` and
+    the pure commands should not pay."""
+    from botocore.config import Config
+
+    return Config(**CLIENT_SETTINGS.get(service, RETRIES))
+
+
+@functools.cache
+def transfer_config() -> Any:
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(multipart_threshold=MULTIPART_THRESHOLD)
 
 Answer = Dict[str, Any]
 Sleep = Callable[[float], None]
@@ -94,7 +109,7 @@ class Sender:
         ``AWS_ENDPOINT_URL`` itself when no URL is given."""
         key = client_key(service, region)
         if key not in self._clients:
-            kwargs: Dict[str, Any] = {"config": CLIENT_CONFIGS.get(service, RETRY_CONFIG)}
+            kwargs: Dict[str, Any] = {"config": client_config(service)}
             if region:
                 kwargs["region_name"] = region
             if self._endpoint_url:
@@ -117,13 +132,13 @@ class Sender:
     def upload_file(self, path: str, bucket: str, key: str) -> None:
         """boto3's transfer manager (multipart, retries) for one file."""
         try:
-            self.client("s3").upload_file(path, bucket, key, Config=TRANSFER_CONFIG)
+            self.client("s3").upload_file(path, bucket, key, Config=transfer_config())
         except Exception as exc:
             raise translate(exc, "s3", "PutObject", self.client("s3").meta.endpoint_url) from exc
 
     def download_file(self, bucket: str, key: str, path: str) -> None:
         try:
-            self.client("s3").download_file(bucket, key, path, Config=TRANSFER_CONFIG)
+            self.client("s3").download_file(bucket, key, path, Config=transfer_config())
         except Exception as exc:
             raise translate(exc, "s3", "GetObject", self.client("s3").meta.endpoint_url) from exc
 
