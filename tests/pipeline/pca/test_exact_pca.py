@@ -5,6 +5,7 @@ import json
 import sys
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 pyspark = pytest.importorskip("pyspark")
@@ -16,6 +17,12 @@ from pyspark.ml.linalg import Vectors  # noqa: E402
 
 from bigfruits.errors import InputError  # noqa: E402
 from bigfruits.pipeline.pca import ExactPCA, ExactPCAModel  # noqa: E402
+from bigfruits.pipeline.pca.arrow import (  # noqa: E402
+    merge_partial_batches,
+    partial_row,
+    row_as_moments,
+)
+from bigfruits.pipeline.pca.exact_pca import DRIVER_FAN_IN  # noqa: E402
 from bigfruits.pipeline.pca.moments import (  # noqa: E402
     Moments,
     covariance,
@@ -133,6 +140,49 @@ def test_stable_with_large_offset_across_many_partitions(spark):
     )
     np.testing.assert_allclose(model.explained_variance_, reference.explained_variance_, rtol=1e-6)
     assert_same_up_to_sign(model.components_, reference.components_, atol=1e-6)
+
+
+def test_many_partitions_are_merged_by_the_workers_before_the_driver(spark):
+    """More partitions than the driver takes directly: groups of partials are merged in
+    mapInArrow first, with the same result, and a problem found there still reaches the user."""
+    partitions = DRIVER_FAN_IN * 2 + 3
+    data = correlated(600, 6, seed=8, offset=1e6)
+    reference = sklearn_decomposition.PCA(6, svd_solver="full").fit(data)
+    df = frame(spark, data, partitions=partitions, kind="double")
+    assert df.rdd.getNumPartitions() == partitions
+    model = ExactPCA(k=6).fit(df)
+    assert model.n_samples_ == 600
+    np.testing.assert_allclose(model.explained_variance_, reference.explained_variance_, rtol=1e-6)
+    np.testing.assert_allclose(model.mean_, reference.mean_, rtol=1e-12)
+    assert_same_up_to_sign(model.components_, reference.components_, atol=1e-6)
+
+    # each partition of one width: the mismatch shows only when partials are merged
+    rows = [(i % 2, [1.0, float(i)] + [2.0] * (i % 2)) for i in range(200)]
+    mixed = spark.createDataFrame(rows, "w int, features array<double>").repartition(partitions, "w")
+    with pytest.raises(InputError, match="different lengths"):
+        ExactPCA(k=1).fit(mixed)
+
+
+def test_a_group_of_partials_merges_into_one_row_or_its_first_problem():
+    """The workers' merge (``merge_partial_batches``): one row for a group, the same moments as
+    one pass over all its rows; a problem in the group wins; an empty group gives nothing."""
+    data = correlated(90, 4, seed=9, offset=50.0)
+    parts = [partial_row(moments_of_blocks([block]), None) for block in np.array_split(data, 3)]
+    [two_rows] = pa.Table.from_batches(parts[1:]).combine_chunks().to_batches()  # a 2-row batch
+    [merged] = list(merge_partial_batches(iter([parts[0], two_rows])))
+    problem, moments = row_as_moments(merged.to_pylist()[0])
+    expected = one_pass_moments(data)
+    assert problem is None and moments.count == 90
+    np.testing.assert_allclose(moments.mean, expected.mean, rtol=1e-12)
+    np.testing.assert_allclose(moments.m2, expected.m2, rtol=1e-9)
+
+    other_width = partial_row(moments_of_blocks([correlated(5, 3)]), None)
+    [refused] = list(merge_partial_batches(iter([parts[0], other_width, parts[1]])))
+    assert "different lengths" in refused.to_pylist()[0]["problem"]
+    told = partial_row(None, "lists hold null values")
+    [kept] = list(merge_partial_batches(iter([told, parts[0]])))
+    assert kept.to_pylist()[0]["problem"] == "lists hold null values"
+    assert list(merge_partial_batches(iter([]))) == []
 
 
 def one_pass_moments(data: np.ndarray) -> Moments:

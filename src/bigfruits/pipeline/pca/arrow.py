@@ -5,7 +5,7 @@ batch turns a column of arrays into a matrix, and one reshape turns a matrix bac
 """
 from __future__ import annotations
 
-from typing import Iterator, Optional, Tuple
+from typing import Any, Iterator, Optional, Tuple
 
 import numpy as np
 import pyarrow as pa
@@ -105,8 +105,8 @@ def partition_moments(
         yield partial_row(total, None)
 
 
-def row_as_moments(row) -> Tuple[Optional[str], Optional[Moments]]:
-    """A partial row (pyspark Row) back to (problem, Moments) on the driver side."""
+def row_as_moments(row: Any) -> Tuple[Optional[str], Optional[Moments]]:
+    """A partial row (a pyspark Row, or a dict from Arrow) back to (problem, Moments)."""
     if row["problem"] is not None:
         return row["problem"], None
     # Views on the row's bytes, no copies: merges never write into their inputs.
@@ -118,7 +118,7 @@ def row_as_moments(row) -> Tuple[Optional[str], Optional[Moments]]:
 def merge_partials(
     a: Tuple[Optional[str], Optional[Moments]], b: Tuple[Optional[str], Optional[Moments]]
 ) -> Tuple[Optional[str], Optional[Moments]]:
-    """treeAggregate's merge: keep the first problem seen, else merge the moments."""
+    """Two partials merged: the first problem seen, else the merged moments."""
     problem = a[0] or b[0]
     if problem:
         return problem, None
@@ -126,6 +126,18 @@ def merge_partials(
         return None, merge_moments(a[1], b[1])
     except ValueError as mismatch:
         return str(mismatch), None
+
+
+def merge_partial_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """``mapInArrow`` function, the middle level of the merge tree: a group of partial rows
+    merged into one (nothing when the group is empty)."""
+    merged: Tuple[Optional[str], Optional[Moments]] = (None, None)
+    for batch in batches:
+        for row in batch.to_pylist():
+            merged = merge_partials(merged, row_as_moments(row))
+    problem, moments = merged
+    if problem is not None or moments is not None:
+        yield partial_row(moments, problem)
 
 
 def project_batches(
