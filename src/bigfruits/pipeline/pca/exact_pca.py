@@ -307,6 +307,12 @@ class ExactPCAModel(Model, _PCAColumns, MLReadable, MLWritable):
         return ExactPCAModelReader()
 
 
+MODEL_DATA_DDL = (
+    "mean array<double>, components array<array<double>>, explained_variance array<double>, "
+    "explained_variance_ratio array<double>, n_samples bigint"
+)
+
+
 class ExactPCAModelWriter(MLWriter):
     """Writes the params metadata and the fitted arrays."""
 
@@ -315,22 +321,25 @@ class ExactPCAModelWriter(MLWriter):
         self.instance = instance
 
     def saveImpl(self, path: str) -> None:
+        """What ``DefaultParamsWriter.saveMetadata`` writes, and the arrays, each as a one-row
+        frame made from pandas with Arrow: a frame made from a Python list goes through an RDD
+        whose Python worker is started for it, ~1 s of the bundled sample's run."""
+        import pandas as pd
+
         model = self.instance
-        DefaultParamsWriter.saveMetadata(model, path, self.sc)
-        row = (
-            model.mean_.tolist(),
-            model.components_.tolist(),
-            model.explained_variance_.tolist(),
-            model.explained_variance_ratio_.tolist(),
-            model.n_samples_,
-        )
-        schema = (
-            "mean array<double>, components array<array<double>>, "
-            "explained_variance array<double>, explained_variance_ratio array<double>, "
-            "n_samples bigint"
-        )
-        data = self.sparkSession.createDataFrame([row], schema=schema)
-        data.coalesce(1).write.parquet(os.path.join(path, "data"))
+        spark = self.sparkSession
+        metadata = DefaultParamsWriter._get_metadata_to_save(model, self.sc)
+        data = pd.DataFrame({
+            "mean": [model.mean_.tolist()],
+            "components": [model.components_.tolist()],
+            "explained_variance": [model.explained_variance_.tolist()],
+            "explained_variance_ratio": [model.explained_variance_ratio_.tolist()],
+            "n_samples": pd.Series([model.n_samples_], dtype="int64"),
+        })
+        with sql_conf(spark, {"spark.sql.execution.arrow.pyspark.enabled": "true"}):
+            spark.createDataFrame(pd.DataFrame({"value": [metadata]}), "value string") \
+                .coalesce(1).write.text(os.path.join(path, "metadata"))
+            spark.createDataFrame(data, MODEL_DATA_DDL).coalesce(1).write.parquet(os.path.join(path, "data"))
 
 
 class ExactPCAModelReader(MLReader):
