@@ -360,3 +360,21 @@ def test_transform_projects_every_input_type_alike_and_keeps_the_columns(spark):
         assert out.schema["features"] == df.schema["features"], kind
         got = np.array([row["pca"] for row in out.orderBy("id").collect()])
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4, err_msg=kind)
+
+
+def test_workers_import_the_arrow_functions_without_spark_ml():
+    """The fit's and the projection's Python workers import ``pca.arrow`` through the package:
+    Spark ML (~0.17 s each time a worker starts) must stay out of it; the public path still
+    gives both classes."""
+    import subprocess
+
+    script = ("import sys, bigfruits.pipeline.pca.arrow\n"
+              "assert 'pyspark.ml' not in sys.modules, 'pyspark.ml imported'\n"
+              "from bigfruits.pipeline.pca import ExactPCA, ExactPCAModel\n"
+              "assert 'pyspark.ml' in sys.modules and ExactPCAModel.__name__ == 'ExactPCAModel'\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    with pytest.raises(AttributeError):
+        import bigfruits.pipeline.pca as package
+
+        package.NotThere  # noqa: B018

@@ -4,7 +4,20 @@
 to numpy matrices inside Spark's workers; ``moments`` computes and merges the statistics.
 Importing from here (``from bigfruits.pipeline.pca import ExactPCA``) is the public path, and
 the class path saved models record.
+
+The two classes are imported on first use: the Python workers import ``arrow`` through this
+package, and Spark ML (~0.17 s to import) is not theirs to load.
 """
-from bigfruits.pipeline.pca.exact_pca import ExactPCA, ExactPCAModel
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["ExactPCA", "ExactPCAModel"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from bigfruits.pipeline.pca import exact_pca
+
+        return getattr(exact_pca, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
