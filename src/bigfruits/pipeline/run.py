@@ -282,6 +282,15 @@ def _missing_images(selected: List[ImageFile], returned: set) -> List["tuple[str
             for image in selected if image.path not in returned]
 
 
+def error_frame(spark: Any, rows: List["tuple[str, str]"]) -> Any:
+    """``DataFrame[path, error]`` of rows made on the driver, from pandas via Arrow (the run's
+    settings): made from a list, Spark starts an RDD Python worker for it (~1 s of a small run)."""
+    import pandas as pd
+
+    return spark.createDataFrame(pd.DataFrame(rows, columns=["path", "error"], dtype=object),
+                                 "path string, error string")
+
+
 def check_accounting(listed: int, images_ok: int, images_failed: int, distinct: int) -> None:
     """Every listed image is in exactly one of features/ and errors/: as many rows in both as
     images listed, and as many distinct paths (no image twice, none lost)."""
@@ -304,7 +313,7 @@ def account_stage(spark: Any, config: RunConfig, target: OutputTarget, selection
     selected, todo = selection.images, reuse.to_featurize
     parts = [] if reuse.features is None else [reuse.features]
     ok_paths, failed_paths = list(reuse.reused_paths), []
-    errors = spark.createDataFrame([], "path string, error string")
+    errors = error_frame(spark, [])
     if todo:
         staged = spark.read.parquet(target.uri("_featurized"))
         outcome = staged.select("path", F.col("error").isNull().alias("ok")).toPandas()
@@ -316,8 +325,8 @@ def account_stage(spark: Any, config: RunConfig, target: OutputTarget, selection
                      .join(F.broadcast(identity_frame(spark, todo)), "path")
                      .select(*FEATURE_COLUMNS))
         errors = staged.where("error IS NOT NULL").select("path", "error")
-        if missing:  # a union with a local frame only when needed: ~1 s of the sample's run
-            errors = errors.unionByName(spark.createDataFrame(missing, "path string, error string"))
+        if missing:  # a union with a local frame only when needed
+            errors = errors.unionByName(error_frame(spark, missing))
     check_accounting(len(selected), len(ok_paths), len(failed_paths),
                      len(set(ok_paths) | set(failed_paths)))
     if reuse.whole_folder and not todo:
