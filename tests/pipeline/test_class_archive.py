@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from bigfruits.pipeline.class_archive import (ARCHIVE_ENV, SETTLE_SECONDS, archive_key,
-                                              archive_options, usable)
+from bigfruits.pipeline.class_archive import (ARCHIVE_ENV, SETTLE_SECONDS, UNUSED_DAYS,
+                                              archive_key, archive_options, usable)
 from bigfruits.pipeline.session import _spark_jars, java_executable
 
 JAVA = java_executable()
@@ -83,6 +83,33 @@ def test_other_spark_jars_need_another_archive_and_the_old_one_goes(tmp_path, ja
         handle.write(b" upgraded")
     options = archive_options(JAVA, jars, str(folder))
     assert option(options, "ArchiveClassesAtExit") and not old.exists()
+
+
+def test_the_same_jars_in_another_folder_get_their_own_archive_and_leave_the_first(tmp_path, jars):
+    """An archive records its class path: a JVM given the same jars from another folder (another
+    virtual environment, a fresh clone) ignores it, so each folder has its own; one folder's
+    recording leaves the other's archive alone until nobody has used it for UNUSED_DAYS."""
+    folder = tmp_path / "jvm"
+    folder.mkdir()
+    first = folder / f"spark-{archive_key(JAVA, jars)}.jsa"
+    record(first)
+    clone = tmp_path / "clone-jars"
+    clone.mkdir()
+    (clone / "spark-core.jar").write_bytes(b"jar")
+    assert archive_key(JAVA, str(clone)) != archive_key(JAVA, jars)
+    assert archive_key(JAVA, str(clone)).split("-")[1] == archive_key(JAVA, jars).split("-")[1]
+    options = archive_options(JAVA, str(clone), str(folder))
+    assert option(options, "ArchiveClassesAtExit") and first.exists()
+    assert option(archive_options(JAVA, jars, str(folder)), "SharedArchiveFile")  # still used
+
+    older_name = folder / "spark-6385c5137720c969.jsa"  # before keys named the folder
+    older_name.write_bytes(b"archive")
+    archive_options(JAVA, str(clone), str(folder))
+    assert first.exists() and not older_name.exists()
+    unused = time.time() - (UNUSED_DAYS + 1) * 86400
+    os.utime(first, (unused, unused))
+    archive_options(JAVA, str(clone), str(folder))
+    assert not first.exists()
 
 
 def test_turned_off_or_unwritable_means_no_options(tmp_path, jars, monkeypatch):
