@@ -389,6 +389,7 @@ def test_a_step_uses_s3_uris_in_the_project_bucket_only() -> None:
     one line naming the option and giving the URI to pass instead."""
     assert s3.cluster_location("s3://b/raw/", "b", "--input") == "s3://b/raw/"
     assert s3.cluster_location("s3://b", "b", "--output") == "s3://b"
+    assert s3.cluster_location("s3://b/odd://name/", "b", "--output") == "s3://b/odd://name/"
     cases = {
         ("s3a://b/out/", "--output"): "pass --output s3://b/out/",
         ("s3n://b/out/", "--output"): "pass --output s3://b/out/",
@@ -403,5 +404,9 @@ def test_a_step_uses_s3_uris_in_the_project_bucket_only() -> None:
             s3.cluster_location(uri, "b", option)
         message = str(refused.value)
         assert message.startswith(f"{option} {uri}: ") and todo in message and "\n" not in message
-    with pytest.raises(ValueError):
+        assert ("upload" in message) == (option == "--input" and "s3://other/" in uri)
+    with pytest.raises(InputError) as refused:
+        s3.cluster_location("s3://other/out/", "b", "--output")
+    assert str(refused.value).endswith("pass --output s3://b/out/")
+    with pytest.raises(ValueError, match="not an s3:// URI: 's3a://b/key'"):
         s3.split_s3_uri("s3a://b/key")
