@@ -58,7 +58,8 @@ def archive_key(java: str, jars_dir: str) -> str:
     parts.append(f"{real}:{info.st_size}:{info.st_mtime_ns}")
     for jar in sorted(os.listdir(jars_dir)):
         parts.append(f"{jar}:{os.path.getsize(os.path.join(jars_dir, jar))}")
-    return f"{_digest(os.path.realpath(jars_dir), 8)}-{_digest(chr(10).join(parts), 12)}"
+    where, what = _digest(os.path.realpath(jars_dir), 8), _digest("\n".join(parts), 12)
+    return f"{where}-{what}"
 
 
 def usable(java: str, archive: str) -> bool:

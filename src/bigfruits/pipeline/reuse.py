@@ -20,6 +20,7 @@ from bigfruits.errors import InputError
 from bigfruits.pipeline.featurize.images import PREPROCESSING_VERSION
 from bigfruits.pipeline.featurize.model import FEATURE_DIM
 from bigfruits.pipeline.ingest import ImageFile, hadoop_path, resolve_input
+from bigfruits.pipeline.session import local_frame
 
 #: features/ columns: the features and, after them, the input identity --reuse compares
 FEATURE_COLUMNS = ("path", "label", "features", "size", "stamp")
@@ -63,7 +64,7 @@ def identity_frame(spark: Any, images: List[ImageFile]) -> Any:
     frame = pd.DataFrame({"path": [im.path for im in images],
                           "size": pd.Series([im.size for im in images], dtype="int64"),
                           "stamp": [im.stamp for im in images]})
-    return spark.createDataFrame(frame, IDENTITY_SCHEMA)
+    return local_frame(spark, frame, IDENTITY_SCHEMA)
 
 
 def not_a_previous_output(path: str, why: str) -> InputError:

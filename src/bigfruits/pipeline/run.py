@@ -30,7 +30,7 @@ from bigfruits.pipeline.outputs import OutputTarget, output_exists
 from bigfruits.pipeline.progress import image_progress
 from bigfruits.pipeline.reuse import (FEATURE_COLUMNS, Reuse, copy_features_folder, identity_frame,
                                       model_identity, not_a_previous_output, plan_reuse)
-from bigfruits.pipeline.session import ARROW_BATCH_CONF, get_session, sql_conf
+from bigfruits.pipeline.session import ARROW_BATCH_CONF, get_session, local_frame, sql_conf
 
 #: images per Spark task, so tasks are long enough to amortise their start-up but many enough
 #: to balance the cores and move the progress bar
@@ -283,12 +283,11 @@ def _missing_images(selected: List[ImageFile], returned: set) -> List["tuple[str
 
 
 def error_frame(spark: Any, rows: List["tuple[str, str]"]) -> Any:
-    """``DataFrame[path, error]`` of rows made on the driver, from pandas via Arrow (the run's
-    settings): made from a list, Spark starts an RDD Python worker for it (~1 s of a small run)."""
+    """``DataFrame[path, error]`` of error rows made on the driver."""
     import pandas as pd
 
-    return spark.createDataFrame(pd.DataFrame(rows, columns=["path", "error"], dtype=object),
-                                 "path string, error string")
+    return local_frame(spark, pd.DataFrame(rows, columns=["path", "error"], dtype=object),
+                       "path string, error string")
 
 
 def check_accounting(listed: int, images_ok: int, images_failed: int, distinct: int) -> None:
@@ -313,8 +312,9 @@ def account_stage(spark: Any, config: RunConfig, target: OutputTarget, selection
     selected, todo = selection.images, reuse.to_featurize
     parts = [] if reuse.features is None else [reuse.features]
     ok_paths, failed_paths = list(reuse.reused_paths), []
-    errors = error_frame(spark, [])
-    if todo:
+    if not todo:
+        errors = error_frame(spark, [])
+    else:
         staged = spark.read.parquet(target.uri("_featurized"))
         outcome = staged.select("path", F.col("error").isNull().alias("ok")).toPandas()
         missing = _missing_images(todo, set(outcome["path"]))

@@ -62,7 +62,7 @@ from bigfruits.pipeline.pca.moments import (
     top_components,
     variances,
 )
-from bigfruits.pipeline.session import ARROW_BATCH_CONF, sql_conf
+from bigfruits.pipeline.session import ARROW_BATCH_CONF, local_frame, sql_conf
 
 #: The module a saved model's metadata names (``DefaultParamsWriter`` records
 #: ``__module__.ClassName``, and Pipeline loading imports it back): the public path, as in every
@@ -101,8 +101,9 @@ class _PCAColumns(HasInputCol, HasOutputCol):
 DRIVER_FAN_IN = 16
 
 
-def merged_on_driver(partials: DataFrame, partitions: int) -> Tuple[Optional[str], Optional[Moments]]:
+def merged_on_driver(partials: DataFrame) -> Tuple[Optional[str], Optional[Moments]]:
     """(the first problem, or the moments of all rows) from the per-partition ``partials``."""
+    partitions = partials.rdd.getNumPartitions()
     if partitions > DRIVER_FAN_IN:
         groups = math.ceil(math.sqrt(partitions))
         partials = partials.repartition(groups).mapInArrow(merge_partial_batches, PARTIAL_DDL)
@@ -188,7 +189,7 @@ class ExactPCA(Estimator, _PCAColumns, DefaultParamsReadable, DefaultParamsWrita
         # Arrow batches of one Gram block: the JVM encodes the next batch while the worker
         # multiplies this one (measured: 0.1 s of a 1.2 s fit on 20,000 x 1280).
         with sql_conf(dataset.sparkSession, {ARROW_BATCH_CONF: str(BLOCK_ROWS)}):
-            problem, moments = merged_on_driver(partials, features.rdd.getNumPartitions())
+            problem, moments = merged_on_driver(partials)
         if problem:
             raise InputError(f"PCA input column {self.getInputCol()!r}: {problem}", "fix the input")
         if moments is None or moments.count < 2:
@@ -322,8 +323,7 @@ class ExactPCAModelWriter(MLWriter):
 
     def saveImpl(self, path: str) -> None:
         """What ``DefaultParamsWriter.saveMetadata`` writes, and the arrays, each as a one-row
-        frame made from pandas with Arrow: a frame made from a Python list goes through an RDD
-        whose Python worker is started for it, ~1 s of the bundled sample's run."""
+        ``local_frame`` (saveMetadata makes its frame from a Python list)."""
         import pandas as pd
 
         model = self.instance
@@ -336,10 +336,9 @@ class ExactPCAModelWriter(MLWriter):
             "explained_variance_ratio": [model.explained_variance_ratio_.tolist()],
             "n_samples": pd.Series([model.n_samples_], dtype="int64"),
         })
-        with sql_conf(spark, {"spark.sql.execution.arrow.pyspark.enabled": "true"}):
-            spark.createDataFrame(pd.DataFrame({"value": [metadata]}), "value string") \
-                .coalesce(1).write.text(os.path.join(path, "metadata"))
-            spark.createDataFrame(data, MODEL_DATA_DDL).coalesce(1).write.parquet(os.path.join(path, "data"))
+        local_frame(spark, pd.DataFrame({"value": [metadata]}), "value string") \
+            .coalesce(1).write.text(os.path.join(path, "metadata"))
+        local_frame(spark, data, MODEL_DATA_DDL).coalesce(1).write.parquet(os.path.join(path, "data"))
 
 
 class ExactPCAModelReader(MLReader):
