@@ -58,7 +58,7 @@ def test_create_studio_dry_run_prints_valid_requests_and_the_url(capsys: pytest.
 
 
 def test_create_studio_with_a_given_vpc_does_not_look_for_the_default(capsys: pytest.CaptureFixture) -> None:
-    code = main(["aws", "--region", "eu-west-3", "--bucket", "b", "--dry-run", "create-studio",
+    code = main(["aws", "--region", "eu-west-3", "--bucket", "bf-b", "--dry-run", "create-studio",
                  "--vpc-id", "vpc-9", "--subnet-id", "subnet-1", "--subnet-id", "subnet-2"])
     out, err = capsys.readouterr()
     assert code == 0, err
@@ -69,7 +69,7 @@ def test_create_studio_with_a_given_vpc_does_not_look_for_the_default(capsys: py
 
 
 def test_a_user_mistake_is_one_line_and_a_non_zero_exit(capsys: pytest.CaptureFixture) -> None:
-    code = main(["aws", "--region", "eu-west-3", "--bucket", "b", "--dry-run", "create-studio",
+    code = main(["aws", "--region", "eu-west-3", "--bucket", "bf-b", "--dry-run", "create-studio",
                  "--sso-user", "alice"])
     out, err = capsys.readouterr()
     assert code != 0 and out == ""
@@ -104,12 +104,12 @@ def _wrapper(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_wrapper_script_forwards_and_defaults_to_the_studio_flavor(tmp_path: Path) -> None:
-    studio = _wrapper("--region", "eu-west-3", "--bucket", "b", "--dry-run", "create-studio")
+    studio = _wrapper("--region", "eu-west-3", "--bucket", "bf-b", "--dry-run", "create-studio")
     assert studio.returncode == 0, studio.stderr
     assert "CreateStudio" in [line["operation"] for line in _lines(studio.stdout)]
     wheel = tmp_path / "bigfruits-0.1.0-py3-none-any.whl"
     wheel.write_bytes(b"not really a wheel")
-    cluster = _wrapper("--region", "eu-west-3", "--bucket", "b", "--dry-run", "create-cluster",
+    cluster = _wrapper("--region", "eu-west-3", "--bucket", "bf-b", "--dry-run", "create-cluster",
                        "--yes", "--no-wait", "--wheel", str(wheel))
     assert cluster.returncode == 0, cluster.stderr
     (run,) = [line["params"] for line in _lines(cluster.stdout) if line["operation"] == "RunJobFlow"]

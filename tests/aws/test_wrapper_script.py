@@ -15,7 +15,7 @@ def test_wrapper_runs_bigfruits_aws(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "PYTHON": sys.executable, "PYTHONPATH": str(ROOT / "src"),
            "HOME": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path), "AWS_REGION": "eu-west-1"}
     done = subprocess.run(
-        [str(ROOT / "scripts" / "aws_setup.sh"), "--dry-run", "create-bucket", "--bucket", "b1"],
+        [str(ROOT / "scripts" / "aws_setup.sh"), "--dry-run", "create-bucket", "--bucket", "bf-b1"],
         capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     first = json.loads(done.stdout.splitlines()[0])

@@ -11,6 +11,7 @@ import click
 
 from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.send import DryRunSender, Sender, make_session
+from bigfruits.aws.core.names import check_studio_name
 from bigfruits.aws.core.settings import AwsSettings, StudioSettings, default_bucket_name
 from bigfruits.aws.core.state import State
 from bigfruits.errors import AwsError
@@ -120,5 +121,7 @@ class AwsContext:
 
     def studio_settings(self, bucket: Optional[str] = None, **choices: Any) -> StudioSettings:
         """The Studio's settings for this project and region (``bucket`` else ours)."""
+        if choices.get("name") is not None:
+            check_studio_name(str(choices["name"]))  # before the bucket lookup asks AWS anything
         return StudioSettings(project=self.settings.project, bucket=bucket or self.bucket(),
                               region=self.region, **choices)

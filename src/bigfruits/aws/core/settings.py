@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from bigfruits.aws.core.names import check_bucket, check_key_name, check_project, check_studio_name
 from bigfruits.aws.core.tags import EMR_MANAGED_POLICIES_TAG, managed_tags
 from bigfruits.errors import InputError
 
@@ -117,6 +118,12 @@ def build_settings(config: Mapping[str, Any], overrides: Mapping[str, Any]) -> A
             merged[key] = int(merged[key])
     if not merged.get("region"):
         merged["region"] = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    # Names AWS would refuse stop here, before any request (``core/names``).
+    check_project(str(merged.get("project", AwsSettings.project)))
+    if merged.get("bucket") is not None:
+        check_bucket(str(merged["bucket"]))
+    if merged.get("key_name") is not None:
+        check_key_name(str(merged["key_name"]))
     return AwsSettings(**merged)
 
 
@@ -163,6 +170,9 @@ class StudioSettings:
     name: Optional[str] = None
 
     def __post_init__(self) -> None:
+        check_project(self.project)
+        if self.name is not None:
+            check_studio_name(self.name)
         if self.auth_mode not in AUTH_MODES:
             raise InputError(f"unknown Studio auth mode {self.auth_mode!r}",
                              "use --auth-mode IAM (default) or SSO (IAM Identity Center)")
