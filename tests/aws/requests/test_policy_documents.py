@@ -30,6 +30,7 @@ def current_documents() -> Dict[str, Any]:
         "service_trust_policy": p.service_trust_policy(ACCOUNT, "eu-west-3"),
         "role_arn": p.role_arn(ACCOUNT, "r"),
         "node_policy": p.node_policy("bf-bucket"),
+        "pass_node_role_policy": p.pass_node_role_policy(p.role_arn(ACCOUNT, "bigfruits-emr-ec2-role")),
     }
     for mode, extra in (("IAM", {}), ("SSO", {"auth_mode": "SSO", "sso_users": ("alice",),
                                              "sso_groups": ("team",),

@@ -3,8 +3,12 @@ two roles and user policy; create, look up, tear down. Nothing here sends anythi
 
 Everything we create lives under ``IAM_PATH`` and carries our tags, so listing that path finds
 exactly ours (``destroy`` needs no state file), and a role of the same name elsewhere is
-someone else's. The cluster's AWS-managed policies are the classic EMR ones: they work with
-default VPC subnets, which the v2 policies would require to be tagged.
+someone else's. The cluster's service role has AWS's least-privilege ``AmazonEMRServicePolicy_v2``
+(the v1 ``AmazonElasticMapReduceRole`` is "on the path to deprecation":
+https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-iam-role.html); v2 acts only on
+resources tagged ``for-use-with-amazon-emr-managed-policies=true`` (``commands/network`` tags
+the cluster's subnet, VPC and security groups) and passes only ``EMR_EC2_DefaultRole``, so our
+role also gets ``PassRole`` on our nodes' role.
 """
 from __future__ import annotations
 
@@ -13,9 +17,15 @@ from typing import Any, Dict, List, Sequence
 
 from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.tags import managed_tags, tag_list
-from bigfruits.aws.requests.iam_policies import IAM_PATH, node_policy, role_arn, trust_policy
+from bigfruits.aws.requests.iam_policies import (
+    IAM_PATH, node_policy, pass_node_role_policy, role_arn, trust_policy,
+)
 
-SERVICE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceRole"
+SERVICE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"
+#: What older versions attached to the service role (v1, being deprecated): detached on sight.
+OLD_SERVICE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceRole"
+#: The service role's inline policy: pass our nodes' role to EC2 (``pass_node_role_policy``).
+PASS_ROLE_POLICY_NAME = "bigfruits-pass-node-role"
 #: What older versions attached to the nodes' role (s3:* on every bucket): detached on sight.
 EC2_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceforEC2Role"
 #: The nodes' own inline policy (``iam_policies.node_policy``).
@@ -139,9 +149,18 @@ def _create_cluster_role(name: str, service: str, project: str) -> AwsRequest:
 
 
 def create_service_role(project: str) -> List[AwsRequest]:
+    return [_create_cluster_role(service_role_name(project), "elasticmapreduce.amazonaws.com", project)]
+
+
+def service_role_policies(project: str, account_id: str) -> List[AwsRequest]:
+    """The service role's policies, for a new role and for one made by an older version (all
+    three are safe to repeat): v2 attached, PassRole on our nodes' role, v1 detached (the last
+    answers NoSuchEntity when it is not there)."""
     name = service_role_name(project)
-    return [_create_cluster_role(name, "elasticmapreduce.amazonaws.com", project),
-            attach_policy(name, SERVICE_POLICY)]
+    node_role = role_arn(account_id, ec2_role_name(project))
+    return [attach_policy(name, SERVICE_POLICY),
+            put_inline_policy(name, PASS_ROLE_POLICY_NAME, pass_node_role_policy(node_role)),
+            AwsRequest("iam", "DetachRolePolicy", {"RoleName": name, "PolicyArn": OLD_SERVICE_POLICY})]
 
 
 def put_node_policy(project: str, bucket: str) -> List[AwsRequest]:

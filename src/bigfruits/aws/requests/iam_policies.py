@@ -54,18 +54,38 @@ def node_policy(bucket: str) -> Policy:
     """The cluster nodes' own policy: our bucket only (the bootstrap reads the wheel, the
     pipeline reads raw/ and writes output/, EMR writes logs/, the password step deletes its
     object under secrets/), and the read-only EMR/EC2 calls a node makes. Nothing account-wide
-    for S3: another --input bucket must grant the nodes' role itself."""
+    for S3: another --input bucket must grant the nodes' role itself.
+
+    The S3 actions are the EMRFS set of AWS's least-privilege instance profile
+    (https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-iam-role-for-ec2.html): objects,
+    their versions and tags, multipart uploads, the bucket's listing and versioning state;
+    scoped to our bucket. Left out of that set: ``s3:CreateBucket`` (the bucket exists before
+    any cluster) and ``s3:PutBucketVersioning`` (a node has no reason to change it)."""
     return _document([
         {"Sid": "ListOurBucket", "Effect": "Allow",
-         "Action": ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads"],
+         "Action": ["s3:ListBucket", "s3:GetBucketLocation", "s3:ListBucketMultipartUploads",
+                    "s3:ListBucketVersions", "s3:GetBucketVersioning"],
          "Resource": f"arn:aws:s3:::{bucket}"},
         {"Sid": "ReadWriteOurObjects", "Effect": "Allow",
          "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
-                    "s3:ListMultipartUploadParts"],
+                    "s3:ListMultipartUploadParts", "s3:GetObjectVersion", "s3:GetObjectTagging",
+                    "s3:PutObjectTagging"],
          "Resource": f"arn:aws:s3:::{bucket}/*"},
         {"Sid": "EmrNodeServiceCalls", "Effect": "Allow", "Action": list(_NODE_SERVICE_ACTIONS),
          "Resource": "*"},
     ])
+
+
+def pass_node_role_policy(node_role_arn: str) -> Policy:
+    """What the EMR service role needs besides ``AmazonEMRServicePolicy_v2``: that policy passes
+    only a role named ``EMR_EC2_DefaultRole`` to EC2 (its ``PassRoleForEC2`` statement:
+    https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-iam-role.html), and our nodes'
+    role has our name and path. Same condition as AWS's statement: only to EC2."""
+    return _document([{
+        "Sid": "PassOurNodeRoleToEC2", "Effect": "Allow", "Action": "iam:PassRole",
+        "Resource": node_role_arn,
+        "Condition": {"StringLike": {"iam:PassedToService": "ec2.amazonaws.com*"}},
+    }])
 
 
 def service_trust_policy(account_id: str, region: str) -> Policy:
@@ -181,7 +201,7 @@ def user_policy(settings: StudioSettings, account_id: str) -> Policy:
          "Action": ["elasticmapreduce:CreateEditor", "elasticmapreduce:DescribeEditor",
                     "elasticmapreduce:ListEditors", "elasticmapreduce:StartEditor",
                     "elasticmapreduce:StopEditor", "elasticmapreduce:DeleteEditor",
-                    "elasticmapreduce:OpenEditorConsole", "elasticmapreduce:AttachEditor",
+                    "elasticmapreduce:OpenEditorInConsole", "elasticmapreduce:AttachEditor",
                     "elasticmapreduce:DetachEditor", "elasticmapreduce:CreateRepository",
                     "elasticmapreduce:DescribeRepository", "elasticmapreduce:DeleteRepository",
                     "elasticmapreduce:ListRepositories", "elasticmapreduce:LinkRepository",
