@@ -49,7 +49,7 @@ def test_dry_run_prints_only_valid_requests(args, tmp_path, monkeypatch) -> None
     injected = Injected(session_factory=lambda p, r: pytest.fail("a dry run must not make a session"),
                         ip_lookup=lambda: "203.0.113.7")
     result = CliRunner().invoke(
-        aws, ["--dry-run", "--region", "eu-west-1", "--state-file", str(state), "--bucket", "b", *args],
+        aws, ["--dry-run", "--region", "eu-west-1", "--state-file", str(state), "--bucket", "bf-b", *args],
         obj=injected)
     assert result.exit_code == 0, (result.output, result.stderr, result.exception)
     lines = result.stdout.strip().splitlines()
@@ -65,8 +65,8 @@ def test_dry_run_prints_only_valid_requests(args, tmp_path, monkeypatch) -> None
         assert "CreateRole" in operations and "CreateKeyPair" in operations and "PutObject" in operations
         # The nodes get our own policy (our bucket only), not AmazonElasticMapReduceforEC2Role.
         [node] = [json.loads(x)["params"] for x in lines if '"PutRolePolicy"' in x
-                  and "bigfruits-emr-ec2-role" in x]
-        assert '"arn:aws:s3:::b/*"' in node["PolicyDocument"] and '"s3:*"' not in node["PolicyDocument"]
+                  and '"RoleName": "bigfruits-emr-ec2-role"' in x]
+        assert '"arn:aws:s3:::bf-b/*"' in node["PolicyDocument"] and '"s3:*"' not in node["PolicyDocument"]
         assert "AmazonElasticMapReduceforEC2Role" not in " ".join(
             x for x in lines if '"AttachRolePolicy"' in x)
     if args[0] == "run":
@@ -86,5 +86,5 @@ def test_dry_run_placeholders_name_unknown_values(tmp_path, monkeypatch) -> None
               "create-cluster", "--yes"], obj=Injected())
     assert result.exit_code == 0, result.stderr
     out = result.stdout
-    assert "<account-id>" in out and "<security-group-id>" in out and "<random-password>" in out
+    assert "<account-id>" in out and "<sg-id of bigfruits-ssh>" in out and "<random-password>" in out
     assert "<cluster-id>" in result.stderr  # "cluster <cluster-id> requested" goes to stderr

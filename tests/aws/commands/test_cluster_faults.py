@@ -98,7 +98,8 @@ def _skip_setup(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     cost estimate's Price List requests in test_pricing_api.py."""
     monkeypatch.setattr("bigfruits.aws.commands.cluster.cost_line", lambda ctx, groups, hours=None: "-")
     monkeypatch.setattr("bigfruits.aws.commands.cluster.ensure_roles", lambda ctx: None)
-    monkeypatch.setattr("bigfruits.aws.commands.access.cluster_vpc", lambda ctx: "vpc-1")
+    monkeypatch.setattr("bigfruits.aws.commands.network.cluster_network", lambda ctx: ("vpc-1", "subnet-1"))
+    monkeypatch.setattr("bigfruits.aws.commands.network.tag_for_emr", lambda ctx, vpc, subnet: [])
     monkeypatch.setattr("bigfruits.aws.commands.access.ensure_ssh_group", lambda ctx, vpc_id: "sg-1")
     monkeypatch.setattr("bigfruits.aws.commands.access.create_keypair", lambda ctx: None)
     monkeypatch.setattr("bigfruits.aws.commands.cluster.upload_bootstrap", lambda ctx, wheel: None)

@@ -66,6 +66,9 @@ def network_answers(aws: StubbedAws, groups: List[Dict[str, Any]]) -> None:
     aws.answer("ec2", "DescribeSubnets", {"Subnets": [
         {"SubnetId": f"subnet-{z}", "AvailabilityZone": f"eu-west-3{z}", "MapPublicIpOnLaunch": True}
         for z in "abc"]})
+    for _ in "abc":  # each public subnet's own route table: to the internet gateway
+        aws.answer("ec2", "DescribeRouteTables", {"RouteTables": [{"Routes": [
+            {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-1"}]}]})
     aws.answer("ec2", "DescribeSecurityGroups", {"SecurityGroups": groups})
 
 

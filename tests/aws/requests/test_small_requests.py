@@ -127,6 +127,53 @@ def test_pick_subnets_one_per_zone_public_first_at_most_five() -> None:
     assert ec2.pick_subnets(mixed) == ["subnet-b", "subnet-a"]
 
 
+def test_pick_subnets_puts_private_subnets_behind_a_nat_first() -> None:
+    """Protects a Studio's Git access: a Workspace reaches public Git repositories only from a
+    private subnet with a NAT gateway (emr-studio-considerations), so those come first, then
+    public ones, then private ones without NAT; still one per zone."""
+    subnets = [_subnet("subnet-pub-a", "zone-a", True), _subnet("subnet-nat-a", "zone-a", False),
+               _subnet("subnet-pub-b", "zone-b", True), _subnet("subnet-closed-c", "zone-c", False),
+               _subnet("subnet-nat-d", "zone-d", False)]
+    through_nat = frozenset({"subnet-nat-a", "subnet-nat-d"})
+    assert ec2.pick_subnets(subnets, through_nat) == ["subnet-nat-a", "subnet-nat-d", "subnet-pub-b",
+                                                      "subnet-closed-c"]
+    # a public subnet whose table also names a NAT is still public (its instances go out directly)
+    assert ec2.pick_subnets([_subnet("subnet-pub-a", "zone-a", True), _subnet("subnet-x", "zone-a", False)],
+                            frozenset({"subnet-pub-a"})) == ["subnet-pub-a"]
+    assert ec2.pick_subnets(subnets) == ["subnet-pub-a", "subnet-pub-b", "subnet-closed-c", "subnet-nat-d"]
+
+
+def test_routes_through_nat_only_for_a_live_default_route_to_a_nat_gateway() -> None:
+    nat = {"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": "nat-1"}
+    assert ec2.routes_through_nat([{"Routes": [nat]}])
+    assert not ec2.routes_through_nat([{"Routes": [{**nat, "State": "blackhole"}]}])
+    assert not ec2.routes_through_nat([{"Routes": [{**nat, "DestinationCidrBlock": "10.0.0.0/8"}]}])
+    assert not ec2.routes_through_nat([{"Routes": [{"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-1"}]}])
+
+
+def test_cluster_subnet_is_a_default_subnet_of_the_first_zone() -> None:
+    """Protects which subnet gets EMR's tag when none is given: a default subnet, stably chosen."""
+    subnets = [{**_subnet("subnet-9", "eu-west-1b", True), "DefaultForAz": True},
+               {**_subnet("subnet-2", "eu-west-1a", True), "DefaultForAz": False},
+               {**_subnet("subnet-5", "eu-west-1c", True), "DefaultForAz": True}]
+    assert ec2.cluster_subnet(subnets) == "subnet-9"
+    assert ec2.cluster_subnet(list(reversed(subnets))) == "subnet-9"
+    assert ec2.cluster_subnet([{"SubnetId": "subnet-1"}]) == "subnet-1"
+
+
+def test_emr_tag_requests_add_and_remove_only_that_tag() -> None:
+    """Protects resources that are not ours: only the EMR tag with value true is added or taken."""
+    tag = [{"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"}]
+    assert ec2.add_emr_tag(["subnet-1", "vpc-1"]).params == {"Resources": ["subnet-1", "vpc-1"], "Tags": tag}
+    assert ec2.remove_emr_tag(["subnet-1"]).params == {"Resources": ["subnet-1"], "Tags": tag}
+    assert ec2.remove_emr_tag(["subnet-1"]).operation == "DeleteTags"
+    assert ec2.lacks_emr_tag({"Tags": [{"Key": tag[0]["Key"], "Value": "false"}]})
+    assert not ec2.lacks_emr_tag({"Tags": tag})
+    assert ec2.lacks_emr_tag({})
+    for request in (ec2.add_emr_tag(["subnet-1"]), ec2.remove_emr_tag(["subnet-1"])):
+        _valid(request)
+
+
 def test_pipeline_step_is_named_and_keeps_the_cluster_on_failure() -> None:
     """Protects the step users find in the console, and that a failed run leaves the cluster
     up (ActionOnFailure CONTINUE) for its logs and a re-run."""
@@ -225,9 +272,29 @@ def _trust(service: str) -> Dict[str, Any]:
         {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
 
 
+def test_service_role_gets_the_v2_policy_and_may_pass_only_our_node_role_to_ec2() -> None:
+    """Protects the cluster's start under AmazonEMRServicePolicy_v2: v2 attached, the v1 policy
+    (being deprecated) detached, and PassRole on exactly our nodes' role, to EC2 only (v2's own
+    PassRole names EMR_EC2_DefaultRole alone)."""
+    attach, pass_role, detach = iam.service_role_policies("p", "123456789012")
+    assert (attach.operation, attach.params) == ("AttachRolePolicy", {
+        "RoleName": "p-emr-service-role",
+        "PolicyArn": "arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"})
+    assert (detach.operation, detach.params) == ("DetachRolePolicy", {
+        "RoleName": "p-emr-service-role",
+        "PolicyArn": "arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceRole"})
+    assert pass_role.operation == "PutRolePolicy" and pass_role.params["RoleName"] == "p-emr-service-role"
+    (statement,) = json.loads(pass_role.params["PolicyDocument"])["Statement"]
+    assert statement["Action"] == "iam:PassRole"
+    assert statement["Resource"] == "arn:aws:iam::123456789012:role/bigfruits/p-emr-ec2-role"
+    assert statement["Condition"] == {"StringLike": {"iam:PassedToService": "ec2.amazonaws.com*"}}
+    for request in (attach, pass_role, detach):
+        _valid(request)
+
+
 @pytest.mark.parametrize("build, role, service, policy", [
     (iam.create_service_role, "p-emr-service-role", "elasticmapreduce.amazonaws.com",
-     "arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceRole"),
+     None),  # its policies: service_role_policies (v2 + PassRole), tested below
     (iam.create_ec2_role, "p-emr-ec2-role", "ec2.amazonaws.com",
      None),  # the nodes' role: our own inline policy (put_node_policy), no managed one
 ], ids=["service-role", "ec2-role"])

@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from bigfruits.aws.commands import tunnel
+from bigfruits.aws.commands import network, tunnel
 from bigfruits.aws.core.context import AwsContext
 from bigfruits.aws.requests import ec2
 from bigfruits.aws.requests.emr import clusters as c
@@ -47,35 +47,10 @@ def write_private_key(path: Path, material: str) -> None:
         fh.write(material)
 
 
-def cluster_vpc(ctx: AwsContext) -> str:
-    """The VPC the cluster will run in: its subnet's, else the region's default VPC."""
-    subnet = ctx.settings.subnet_id
-    if subnet:
-        found = ctx.sender.attempt(ec2.describe_subnet(subnet), "InvalidSubnetID.NotFound",
-                                   "InvalidSubnetID.Malformed") or {}
-        if not found.get("Subnets"):
-            raise InputError(f"subnet {subnet} not found in {ctx.region}",
-                             "pass a subnet id listed by `aws ec2 describe-subnets`")
-        return str(found["Subnets"][0]["VpcId"])
-    vpcs = ctx.send(ec2.find_default_vpc()).get("Vpcs", [])
-    if not vpcs:
-        raise AwsError("this region has no default VPC",
-                       "pass --subnet-id, or create one: `aws ec2 create-default-vpc`")
-    return str(vpcs[0]["VpcId"])
-
-
-def subnet_reaches_internet(ctx: AwsContext, subnet_id: str, vpc_id: str) -> bool:
-    """Its own route table, else the VPC's main one, has a default route to an igw-/nat-."""
-    tables = ctx.send(ec2.route_tables_of_subnet(subnet_id)).get("RouteTables", [])
-    if not tables:
-        tables = ctx.send(ec2.main_route_table(vpc_id)).get("RouteTables", [])
-    return ec2.reaches_internet(tables)
-
-
-def prepare_access(ctx: AwsContext) -> str:
-    """What a cluster needs before it can be reached: its VPC checked (a wrong ``--subnet-id``
-    stops here, before anything is created), our SSH group there, the key pair; the group id."""
-    group_id = ensure_ssh_group(ctx, cluster_vpc(ctx))
+def prepare_access(ctx: AwsContext, vpc_id: str) -> str:
+    """What a cluster needs before it can be reached: our SSH group in its VPC, the key pair;
+    the group id."""
+    group_id = ensure_ssh_group(ctx, vpc_id)
     create_keypair(ctx)
     return group_id
 
@@ -83,10 +58,12 @@ def prepare_access(ctx: AwsContext) -> str:
 def ensure_ssh_group(ctx: AwsContext, vpc_id: Optional[str] = None) -> str:
     """Our SSH group in the cluster's VPC (found by tags, created once per VPC); its id."""
     wanted = ec2.ssh_group_name(ctx.settings.project)
-    vpc_id = vpc_id or cluster_vpc(ctx)
+    vpc_id = vpc_id or network.cluster_vpc(ctx)
     for group in ctx.send(ec2.find_our_groups(ctx.settings.project)).get("SecurityGroups", []):
         if group.get("GroupName") == wanted and group.get("VpcId") == vpc_id:
             ctx.state.add(SECURITY_GROUP_KIND, group["GroupId"], name=wanted)
+            if ec2.lacks_emr_tag(group):  # made by a version before the v2 service policy
+                ctx.send(ec2.add_emr_tag([group["GroupId"]]))
             return str(group["GroupId"])
     group_id = str(ctx.send(ec2.create_ssh_group(ctx.settings.project, vpc_id))["GroupId"])
     ctx.state.add(SECURITY_GROUP_KIND, group_id, name=wanted)

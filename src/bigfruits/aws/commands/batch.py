@@ -11,10 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence
 
-from bigfruits.aws.commands import access
 from bigfruits.aws.commands.cluster import (
-    CLUSTER_KIND, ensure_roles, show_step_failure, start_cluster, step_locations, upload_bootstrap,
-    wait_for_step,
+    CLUSTER_KIND, ensure_roles, in_cluster_network, show_step_failure, start_cluster,
+    step_locations, upload_bootstrap, wait_for_step,
 )
 from bigfruits.aws.commands.pricing import cost_line
 from bigfruits.aws.commands.storage import download_results
@@ -49,7 +48,7 @@ def run_transient(
     ctx.echo(f"  cost: {cost_line(ctx, c.instance_counts(settings))}")
     if not (yes or ctx.dry_run) and not ctx.confirm("Start this run?"):
         raise InputError("nothing started", "re-run and confirm, or pass --yes")
-    access.cluster_vpc(ctx)  # first: a wrong --subnet-id starts nothing either
+    ctx, _ = in_cluster_network(ctx)  # first: a wrong --subnet-id starts nothing either
     ensure_roles(ctx)
     upload_bootstrap(ctx, wheel)
     step = s.pipeline_step(input_uri, output_uri, extra_args, action_on_failure="TERMINATE_CLUSTER")

@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from bigfruits.aws.commands import access
+from bigfruits.aws.commands import access, network
 from bigfruits.aws.commands.pricing import cost_line
 from bigfruits.aws.commands.storage import place_file
 from bigfruits.aws.commands.wheel import build_wheel, project_root
@@ -92,7 +92,8 @@ def create_cluster(
     ctx.echo(f"  cost: {cost_line(ctx, c.instance_counts(settings))}")
     if not (yes or ctx.dry_run) and not ctx.confirm("Create this cluster?"):
         raise InputError("cluster not created", "re-run and confirm, or pass --yes")
-    group_id = access.prepare_access(ctx)  # first: a wrong --subnet-id creates nothing
+    ctx, vpc_id = in_cluster_network(ctx)  # first: a wrong --subnet-id creates nothing
+    group_id = access.prepare_access(ctx, vpc_id)
     ensure_roles(ctx)
     upload_bootstrap(ctx, wheel)
     _place_notebook(ctx, flavor, notebook if notebook is not None else notebook_path())
@@ -180,6 +181,10 @@ def ensure_roles(ctx: AwsContext) -> None:
     project = ctx.settings.project
     created = _ensure_role(ctx, iam.service_role_name(project), iam.create_service_role(project))
     created |= _ensure_role(ctx, iam.ec2_role_name(project), iam.create_ec2_role(project))
+    attach_v2, pass_role, detach_v1 = iam.service_role_policies(project, ctx.account_id())
+    ctx.send(attach_v2)
+    ctx.send(pass_role)
+    ctx.sender.attempt(detach_v1, "NoSuchEntity")
     put_policy, detach_old = iam.put_node_policy(project, ctx.bucket())
     ctx.send(put_policy)
     ctx.sender.attempt(detach_old, "NoSuchEntity")
@@ -210,7 +215,7 @@ def _in_cluster_subnet(ctx: AwsContext, flavor: Flavor) -> AwsContext:
             continue
         # The bootstrap installs Python packages: the subnet must reach the internet.
         for subnet in subnets:
-            if access.subnet_reaches_internet(ctx, subnet, str(attrs.get("vpc", ""))):
+            if network.subnet_reaches_internet(ctx, subnet, str(attrs.get("vpc", ""))):
                 ctx.echo(f"  in subnet {subnet}, in the VPC of Studio {studio_id}")
                 return replace(ctx, settings=replace(ctx.settings, subnet_id=subnet))
         raise InputError(
@@ -218,6 +223,15 @@ def _in_cluster_subnet(ctx: AwsContext, flavor: Flavor) -> AwsContext:
             "so the bootstrap could not install anything",
             "pass --subnet-id of a subnet routing 0.0.0.0/0 to an internet or NAT gateway")
     return ctx
+
+
+def in_cluster_network(ctx: AwsContext) -> Tuple[AwsContext, str]:
+    """The cluster's subnet chosen (and checked) into the context, and its network tagged for
+    EMR's service policy; (that context, the VPC)."""
+    vpc_id, subnet_id = network.cluster_network(ctx)
+    ctx = replace(ctx, settings=replace(ctx.settings, subnet_id=subnet_id))
+    network.tag_for_emr(ctx, vpc_id, subnet_id)
+    return ctx, vpc_id
 
 
 def wait_until_ready(ctx: AwsContext, cluster_id: str, timeout_s: float = START_TIMEOUT_S) -> Dict[str, Any]:

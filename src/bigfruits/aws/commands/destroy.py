@@ -2,7 +2,8 @@
 from the state file *and* from tags (or our IAM path), and say what was removed.
 
 ``KINDS`` below is that order: the Studio first (it attaches to clusters), the clusters, the
-port-22 rules, Studio's security groups (cross-references first) before our SSH group, the key
+EMR tag we added to the default VPC, subnet or EMR's groups (once no cluster of ours uses
+them), the port-22 rules, Studio's security groups (cross-references first) before our SSH group, the key
 pair, the instance profile before its role, Studio's roles and user policy, our cluster roles,
 and the bucket last, after asking (data lives there). Every removal tolerates "already gone".
 """
@@ -12,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Tuple
 
-from bigfruits.aws.commands import access, cluster, storage
+from bigfruits.aws.commands import access, cluster, network, storage
 from bigfruits.aws.core.context import AwsContext
 from bigfruits.aws.core.errors import GONE_CODES
 from bigfruits.aws.core.send import Sender, Sleep
@@ -304,6 +305,8 @@ def _studio_kind(name: str) -> ResourceKind:
 KINDS: List[ResourceKind] = [
     _studio_kind("studio"),
     ResourceKind(cluster.CLUSTER_KIND, _clusters, _remove_cluster),
+    # Not ours to find by tag: only the state file knows where we added EMR's tag.
+    ResourceKind(network.EMR_TAG_KIND, lambda ctx: [], network.remove_emr_tag),
     ResourceKind(access.SSH_RULE_KIND, _ssh_rules, _remove_ssh_rule),
     _studio_kind("studio-security-group"),
     ResourceKind(access.SECURITY_GROUP_KIND, _groups, _remove_group),

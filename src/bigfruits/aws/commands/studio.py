@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from bigfruits.aws.commands.network import route_tables
 from bigfruits.aws.core.context import AwsContext
 from bigfruits.aws.core.send import Sender, Sleep
 from bigfruits.aws.core.settings import StudioSettings
@@ -130,7 +131,10 @@ def _network(settings: StudioSettings, sender: Sender) -> Tuple[str, List[str]]:
         vpc_id = vpcs[0]["VpcId"]
     if settings.subnet_ids:
         return vpc_id, list(settings.subnet_ids)
-    subnets = ec2.pick_subnets(sender.send(ec2.find_subnets(vpc_id)).get("Subnets", []))
+    described = sender.send(ec2.find_subnets(vpc_id)).get("Subnets", [])
+    through_nat = frozenset(x["SubnetId"] for x in described
+                            if ec2.routes_through_nat(route_tables(sender, x["SubnetId"], vpc_id)))
+    subnets = ec2.pick_subnets(described, through_nat)
     if not subnets:
         raise InputError(f"VPC {vpc_id} has no subnets", "pass --subnet-id (up to 5)")
     return vpc_id, subnets

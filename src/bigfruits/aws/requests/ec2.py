@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Sequence, Set
 
 from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.settings import MAX_STUDIO_SUBNETS, StudioSettings
-from bigfruits.aws.core.tags import managed_tags, ours_filters, tag_list
+from bigfruits.aws.core.tags import EMR_MANAGED_POLICIES_TAG, managed_tags, ours_filters, tag_dict, tag_list
 
 Permission = Dict[str, Any]
 #: One rule as comparable data: (protocol, from port, to port, peer group or CIDR).
@@ -39,14 +39,31 @@ def find_subnets(vpc_id: str) -> AwsRequest:
     return AwsRequest("ec2", "DescribeSubnets", {"Filters": [{"Name": "vpc-id", "Values": [vpc_id]}]})
 
 
-def pick_subnets(subnets: Sequence[Dict[str, Any]]) -> List[str]:
-    """Up to five subnets, one per availability zone, in a stable order (same input, same
-    Studio): public ones first, since the default VPC's subnets all are."""
+def pick_subnets(subnets: Sequence[Dict[str, Any]],
+                 through_nat: FrozenSet[str] = frozenset()) -> List[str]:
+    """Up to five subnets for a Studio, one per availability zone, in a stable order (same
+    input, same Studio): private subnets routing through a NAT gateway first, since only from
+    those can a Workspace reach public Git repositories
+    (https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-studio-considerations.html);
+    then public ones (all of the default VPC's are); other private subnets last."""
+    def rank(subnet: Dict[str, Any]) -> int:
+        if subnet["SubnetId"] in through_nat and not subnet.get("MapPublicIpOnLaunch", False):
+            return 0
+        return 1 if subnet.get("MapPublicIpOnLaunch", False) else 2
+
     by_zone: Dict[str, str] = {}
-    for subnet in sorted(subnets, key=lambda s: (not s.get("MapPublicIpOnLaunch", False),
-                                                 s.get("AvailabilityZone", ""), s["SubnetId"])):
+    for subnet in sorted(subnets, key=lambda s: (rank(s), s.get("AvailabilityZone", ""), s["SubnetId"])):
         by_zone.setdefault(subnet.get("AvailabilityZone", subnet["SubnetId"]), subnet["SubnetId"])
-    return list(by_zone.values())[:MAX_STUDIO_SUBNETS]  # public ones stay first
+    return list(by_zone.values())[:MAX_STUDIO_SUBNETS]  # the preferred kind stays first
+
+
+def cluster_subnet(subnets: Sequence[Dict[str, Any]]) -> str:
+    """The subnet a cluster starts in when none is given: the default VPC's default subnet of
+    the first zone by name (EMR would pick one itself, but the subnet it uses must carry the
+    tag ``AmazonEMRServicePolicy_v2`` asks for, so we must know which)."""
+    ranked = sorted(subnets, key=lambda s: (not s.get("DefaultForAz", False),
+                                            s.get("AvailabilityZone", ""), s["SubnetId"]))
+    return str(ranked[0]["SubnetId"])
 
 
 def route_tables_of_subnet(subnet_id: str) -> AwsRequest:
@@ -71,6 +88,48 @@ def reaches_internet(route_tables: Sequence[Dict[str, Any]]) -> bool:
                     str(route.get("NatGatewayId", "")).startswith("nat-"):
                 return True
     return False
+
+
+def routes_through_nat(route_tables: Sequence[Dict[str, Any]]) -> bool:
+    """A default route (0.0.0.0/0) to a NAT gateway: a private subnet with outbound access."""
+    return any(route.get("DestinationCidrBlock") == "0.0.0.0/0" and route.get("State") != "blackhole"
+               and str(route.get("NatGatewayId", "")).startswith("nat-")
+               for table in route_tables for route in table.get("Routes", []))
+
+
+# --- the tag AmazonEMRServicePolicy_v2 needs on what EMR uses but we did not create ----------
+
+#: The security groups EMR creates itself in a VPC (public and private subnets), which v2 may
+#: use only once tagged (https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-managed-iam-policies.html).
+EMR_DEFAULT_GROUP_NAMES = ("ElasticMapReduce-master", "ElasticMapReduce-slave",
+                           "ElasticMapReduce-Master-Private", "ElasticMapReduce-Slave-Private",
+                           "ElasticMapReduce-ServiceAccess")
+_EMR_TAG = {EMR_MANAGED_POLICIES_TAG: "true"}
+
+
+def describe_vpc(vpc_id: str) -> AwsRequest:
+    return AwsRequest("ec2", "DescribeVpcs", {"VpcIds": [vpc_id]})
+
+
+def find_emr_default_groups(vpc_id: str) -> AwsRequest:
+    return AwsRequest("ec2", "DescribeSecurityGroups", {"Filters": [
+        {"Name": "vpc-id", "Values": [vpc_id]},
+        {"Name": "group-name", "Values": list(EMR_DEFAULT_GROUP_NAMES)},
+    ]})
+
+
+def lacks_emr_tag(resource: Dict[str, Any]) -> bool:
+    """A described VPC, subnet or group without ``for-use-with-amazon-emr-managed-policies=true``."""
+    return tag_dict(resource.get("Tags", [])).get(EMR_MANAGED_POLICIES_TAG) != "true"
+
+
+def add_emr_tag(resource_ids: Sequence[str]) -> AwsRequest:
+    return AwsRequest("ec2", "CreateTags", {"Resources": list(resource_ids), "Tags": tag_list(_EMR_TAG)})
+
+
+def remove_emr_tag(resource_ids: Sequence[str]) -> AwsRequest:
+    """Only the tag we added, and only with our value (DeleteTags matches Key and Value)."""
+    return AwsRequest("ec2", "DeleteTags", {"Resources": list(resource_ids), "Tags": tag_list(_EMR_TAG)})
 
 
 # --- security groups ------------------------------------------------------------------------
@@ -110,10 +169,16 @@ def ssh_group_name(project: str) -> str:
     return f"{project}-ssh"
 
 
+def ssh_group_description(project: str) -> str:
+    """EC2 takes only a-zA-Z0-9, spaces and ._-:/()#,@[]+=&;{}!$* here (no apostrophe):
+    https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSecurityGroup.html"""
+    return f"{project}: SSH to the EMR master from the operator IP only"
+
+
 def create_ssh_group(project: str, vpc_id: str) -> AwsRequest:
-    return create_security_group(
-        ssh_group_name(project), f"{project}: SSH to the EMR master from the operator's IP only",
-        vpc_id, managed_tags(project))
+    """Ours, and tagged for ``AmazonEMRServicePolicy_v2`` (an additional master group EMR uses)."""
+    return create_security_group(ssh_group_name(project), ssh_group_description(project),
+                                 vpc_id, {**managed_tags(project), **_EMR_TAG})
 
 
 def ssh_permission(cidr: str) -> List[Permission]:

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from bigfruits import __version__
 from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.settings import AwsSettings
-from bigfruits.aws.core.tags import managed_tags, tag_list
+from bigfruits.aws.core.tags import EMR_MANAGED_POLICIES_TAG, managed_tags, tag_list
 from bigfruits.aws.requests import iam
 from bigfruits.aws.requests.emr.flavors import Flavor, configurations
 from bigfruits.aws.requests.emr.steps import jupyterhub_password_step
@@ -105,6 +105,9 @@ def run_job_flow(
     tags = dict(managed_tags(settings.project))
     tags.update(flavor.tags)
     tags[FLAVOR_TAG] = flavor.name
+    # AmazonEMRServicePolicy_v2 acts only on clusters (and what EMR launches for them) carrying
+    # it: https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-iam-role.html
+    tags[EMR_MANAGED_POLICIES_TAG] = "true"
     all_steps = []
     if flavor.sets_jupyterhub_password and jupyterhub_password_uri:
         all_steps.append(jupyterhub_password_step(jupyterhub_password_uri))

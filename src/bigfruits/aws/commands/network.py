@@ -1,0 +1,90 @@
+"""Where a cluster runs: its VPC and subnet chosen and checked, and the tag EMR's service
+policy needs on the network pieces we use but did not create.
+
+``AmazonEMRServicePolicy_v2`` lets EMR launch instances only into subnets and security groups
+tagged ``for-use-with-amazon-emr-managed-policies=true``, and create its default security
+groups only in a VPC so tagged (its ``CreateInTaggedNetwork`` and
+``CreateDefaultSecurityGroupInVPCWithEMRTags`` statements; "Tagging resources to use managed
+policies" in https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-managed-iam-policies.html).
+A default VPC, its subnets and EMR's own groups are not ours: the tag we add to them is
+recorded in the state (kind ``EMR_TAG_KIND``) and ``destroy`` removes it again; a tag that was
+already there is left alone, then and at ``destroy``.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Tuple
+
+from bigfruits.aws.core.context import AwsContext
+from bigfruits.aws.core.errors import GONE_CODES
+from bigfruits.aws.core.send import Sender
+from bigfruits.aws.requests import ec2
+from bigfruits.errors import AwsError, InputError
+
+#: State kind: a resource we did not create that carries the EMR tag because we added it.
+EMR_TAG_KIND = "emr-policy-tag"
+
+
+def cluster_vpc(ctx: AwsContext) -> str:
+    """The VPC the cluster will run in: its subnet's, else the region's default VPC."""
+    return cluster_network(ctx)[0]
+
+
+def cluster_network(ctx: AwsContext) -> Tuple[str, str]:
+    """(VPC, subnet) of the cluster: ``--subnet-id`` and its VPC (a wrong one stops here, before
+    anything is created), else the default VPC and one of its default subnets."""
+    subnet = ctx.settings.subnet_id
+    if subnet:
+        found = ctx.sender.attempt(ec2.describe_subnet(subnet), "InvalidSubnetID.NotFound",
+                                   "InvalidSubnetID.Malformed") or {}
+        if not found.get("Subnets"):
+            raise InputError(f"subnet {subnet} not found in {ctx.region}",
+                             "pass a subnet id listed by `aws ec2 describe-subnets`")
+        return str(found["Subnets"][0]["VpcId"]), subnet
+    vpcs = ctx.send(ec2.find_default_vpc()).get("Vpcs", [])
+    if not vpcs:
+        raise AwsError("this region has no default VPC",
+                       "pass --subnet-id, or create one: `aws ec2 create-default-vpc`")
+    vpc_id = str(vpcs[0]["VpcId"])
+    subnets = ctx.send(ec2.find_subnets(vpc_id)).get("Subnets", [])
+    if not subnets:
+        raise AwsError(f"the default VPC {vpc_id} has no subnet",
+                       "pass --subnet-id, or add one: `aws ec2 create-default-subnet`")
+    return vpc_id, ec2.cluster_subnet(subnets)
+
+
+def subnet_reaches_internet(ctx: AwsContext, subnet_id: str, vpc_id: str) -> bool:
+    """Its own route table, else the VPC's main one, has a default route to an igw-/nat-."""
+    return ec2.reaches_internet(route_tables(ctx.sender, subnet_id, vpc_id))
+
+
+def route_tables(sender: Sender, subnet_id: str, vpc_id: str) -> List[Dict[str, Any]]:
+    """The subnet's own route table, else its VPC's main one (what applies to it)."""
+    tables = sender.send(ec2.route_tables_of_subnet(subnet_id)).get("RouteTables", [])
+    return tables or sender.send(ec2.main_route_table(vpc_id)).get("RouteTables", [])
+
+
+def tag_for_emr(ctx: AwsContext, vpc_id: str, subnet_id: str) -> List[str]:
+    """Add the EMR tag where it is missing on the cluster's VPC, subnet and EMR's own default
+    security groups there; each id we tag is remembered for ``destroy``. The ids tagged now."""
+    resources = (ctx.send(ec2.describe_vpc(vpc_id)).get("Vpcs", [])
+                 + ctx.send(ec2.describe_subnet(subnet_id)).get("Subnets", [])
+                 + ctx.send(ec2.find_emr_default_groups(vpc_id)).get("SecurityGroups", []))
+    untagged = [_resource_id(r) for r in resources if ec2.lacks_emr_tag(r)]
+    if not untagged:
+        return []
+    ctx.send(ec2.add_emr_tag(untagged))
+    for resource_id in untagged:
+        ctx.state.add(EMR_TAG_KIND, resource_id)
+    ctx.echo(f"tagged {', '.join(untagged)} for EMR's service policy "
+             "(for-use-with-amazon-emr-managed-policies=true; `destroy` removes it)")
+    return untagged
+
+
+def _resource_id(resource: dict) -> str:
+    return str(resource.get("GroupId") or resource.get("SubnetId") or resource.get("VpcId"))
+
+
+def remove_emr_tag(ctx: AwsContext, resource_id: str) -> None:
+    """``destroy``: take back the tag we added (the resource itself is not ours)."""
+    ctx.sender.attempt(ec2.remove_emr_tag([resource_id]), *GONE_CODES,
+                       "InvalidVpcID.NotFound", "InvalidSubnetID.NotFound")
