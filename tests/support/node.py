@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -277,6 +278,7 @@ _SESSION_NODES: List[Path] = []
 NODE_CACHE = Path(os.environ.get("BIGFRUITS_NODE_CACHE",
                                  Path.home() / ".cache" / "bigfruits-tests" / "node"))
 NODE_DIR = Path(clusters.__file__).resolve().parents[2] / "node"
+UNUSED_NODE_S = 24 * 3600
 
 
 def remember_node(python: Path) -> None:
@@ -303,8 +305,9 @@ def node_python(make_wheel: Callable[[], Path], make_aws_env: Callable[[], Mappi
     """A node's Python 3.11 as ``bootstrap.sh`` builds it: the one test_node.py built in this
     session if any, else one built here the same way (the script, the wheel and the
     constraints from S3 on moto, the exact BootstrapAction arguments, sudo/dnf/aws shimmed),
-    kept in ``NODE_CACHE`` under ``node_key`` for the next run; other keys are removed. The
-    wheel and the moto environment are asked for only when needed."""
+    kept in ``NODE_CACHE`` under ``node_key`` for the next run; other keys are removed once
+    unused for a day (another checkout on this machine may be using one). The wheel and the
+    moto environment are asked for only when needed."""
     if _SESSION_NODES:
         return _SESSION_NODES[-1]
     wheel = make_wheel()
@@ -312,10 +315,14 @@ def node_python(make_wheel: Callable[[], Path], make_aws_env: Callable[[], Mappi
     root = NODE_CACHE / key
     python = root / "python" / "bin" / "python3.11"
     if (root / ".complete").is_file() and python.exists():
+        (root / ".complete").touch()  # used: kept
         return python
     if NODE_CACHE.is_dir():
-        for old in NODE_CACHE.iterdir():
-            shutil.rmtree(old, ignore_errors=True)
+        for other in NODE_CACHE.iterdir():
+            used = other / ".complete" if (other / ".complete").is_file() else other
+            if other != root and time.time() - used.stat().st_mtime > UNUSED_NODE_S:
+                shutil.rmtree(other, ignore_errors=True)
+    shutil.rmtree(root, ignore_errors=True)  # an unfinished build
     root.mkdir(parents=True)
     aws_env = make_aws_env()
     import boto3
