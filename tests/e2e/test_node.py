@@ -27,7 +27,7 @@ from tests.support.aws_cli import injected, run
 from tests.support.fake_emr import FakeEmr
 from tests.support.moto_server import BUCKET, aws_env, boto, moto_tls, moto_url, put_gz
 from tests.support.node import (
-    clean_env, command_runner, java_home, make_shims, node_bootstrap_env, s3a_defaults,
+    clean_env, command_runner, java_home, make_shims, node_bootstrap_env, remember_node, s3a_defaults,
     spark35_home, spark_env_exports, truststore, write_spark_conf,
 )
 from tests.support.paths import SAMPLE, python_cmd
@@ -185,6 +185,7 @@ def test_bootstrap_then_the_step_on_s3_as_the_cluster_runs_them(aws_env, moto_tl
         helped = subprocess.run([str(node_python.parent / "bigfruits"), *args], env=clean_env(),
                                 capture_output=True, text=True, timeout=120)
         assert helped.returncode == 0 and "Usage:" in helped.stdout, helped.stderr
+    remember_node(node_python)  # checked: the notebook tests' Livy sessions run on it too
 
     # The pipeline step, exactly as submit sends it (README: submit -- --k ... --weights ...).
     out = run(["submit", "--", *RUN_ARGS], injected(lambda s: NodeEmr(s, recorded, run_step)),

@@ -1,35 +1,17 @@
-"""The two notebooks: generated from one source, valid in sparkmagic's PySpark kernel, and both
-executed with papermill.
+"""The two notebooks: generated from one source, valid in sparkmagic's PySpark kernel (checked
+here without running them), and what every execution of them must produce (``check_run``).
 
 Where they run on EMR: JupyterHub and EMR Studio both run them in sparkmagic's PySpark kernel,
 which sends each plain cell to a Livy session on the cluster (the Spark driver) and runs the
-``%`` magics itself. So both notebooks have that kernel and the same code cells.
-
-How they are executed here, and what stands in for what:
-- With a real Apache Livy (``tests/e2e/test_notebooks_livy.py``): papermill -> sparkmagic's
-  PySpark kernel -> Livy 0.9 -> Spark 3.5 local. It runs where a Livy home is given
-  (``BIGFRUITS_LIVY_HOME``) and is skipped elsewhere, CI included: Livy 0.8/0.9 are not
-  published on Maven Central or PyPI, the only registries CI reaches.
-- Always, CI included (below): papermill with the same notebooks, cell for cell, the only change
-  being papermill's kernel override (and so its ``language="python"`` for the parameters cell) to
-  an IPython kernel that loads
-  ``tests/support/livy_shim.py``. That shim replaces Livy *and* sparkmagic: the session (a local
-  SparkSession as ``spark``/``sc``, in the kernel's own process instead of a driver behind
-  REST) and the three sparkmagic magics the notebooks use (``%%configure -f`` checked and
-  recorded but not applied, ``%%info`` printing that record, ``%matplot plt`` returning the
-  current figure as a PNG); it refuses any other magic. Every plain cell, the pipeline
-  included, runs for real on the bundled sample with random weights (ImageNet weights cannot
-  be downloaded in CI). What it cannot show: that Livy accepts the session configuration, that
-  sparkmagic makes a failing cell fatal, that the figure travels back through Livy; the real
-  Livy test does.
+``%`` magics itself. So both notebooks have that kernel and the same code cells. They are
+executed in ``tests/e2e/test_notebooks_livy.py``: papermill -> sparkmagic's PySpark kernel -> a
+real Apache Livy 0.9 -> Spark 3.5 local, the sessions on a node's Python (CI included).
 """
 from __future__ import annotations
 
 import ast
 import importlib.util
 import json
-import os
-import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -82,8 +64,6 @@ def test_both_notebooks_use_the_pyspark_kernel_with_the_same_code_cells() -> Non
 def test_every_code_cell_is_valid_in_the_pyspark_kernel() -> None:
     """Magic cells are sparkmagic's; every other cell is plain Python for the Livy session (no
     IPython-only syntax, nothing the session lacks)."""
-    from tests.support import livy_shim as shim
-
     cells = _code(_read("emr-studio"))
     magics = [source.split()[0] for source in cells if source.startswith("%")]
     assert magics[:2] == ["%%configure", "%%info"]  # before the session starts
@@ -94,7 +74,13 @@ def test_every_code_cell_is_valid_in_the_pyspark_kernel() -> None:
             assert first.split()[0] in SPARKMAGIC_MAGICS, first
             if first.startswith("%%configure"):
                 assert first.split()[1:] == ["-f"]
-                assert shim.check_session_config(body)["driverMemory"]
+                # Checked here because neither would stop a run: sparkmagic only prints a body
+                # that is not JSON (and starts the default session), Livy turns numbers in
+                # "conf" into strings. Livy accepting the rest: test_notebooks_livy.py.
+                config = json.loads(body)
+                assert isinstance(config, dict) and config["driverMemory"]
+                assert all(isinstance(v, str) for v in config["conf"].values()), config
+                assert "spark.pyspark.python" not in config["conf"]  # the node's, from spark-env
             else:
                 assert first in ("%%info", "%matplot plt") and not body.strip(), source
             continue
@@ -106,54 +92,43 @@ def test_every_code_cell_is_valid_in_the_pyspark_kernel() -> None:
     assert "figure_cumulative_variance(" in code and "figure_pc_scatter(" in code
 
 
-def test_the_shim_rejects_what_livy_and_sparkmagic_would_reject() -> None:
-    from IPython.core.error import UsageError
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_without_a_livy_home_the_real_livy_tests_skip_saying_why_or_fail_in_ci(
+        ci: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from _pytest.outcomes import Failed, Skipped
 
-    from tests.support import livy_shim as shim
-
-    assert shim.check_session_config('{"driverMemory": "4g", "conf": {"a.b": "1"}}')["driverMemory"] == "4g"
-    for bad in ("{not json", "[1]", '{"driverMemry": "4g"}', '{"conf": {"a": 1}}'):
-        with pytest.raises(UsageError):
-            shim.check_session_config(bad)
-    assert shim.only_sparkmagic_magics(["%matplot plt\n"]) == ["%matplot plt\n"]
-    for not_sparkmagic in ("%pip install bigfruits\n", "%matplotlib inline\n", "%%local\n"):
-        with pytest.raises(UsageError):
-            shim.only_sparkmagic_magics(["x = 1\n", not_sparkmagic])
-
-
-def test_without_a_livy_home_the_real_livy_tests_say_why(monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.support import livy_server
 
+    monkeypatch.setattr(livy_server, "SHARED_HOME", tmp_path / "shared" / "vendor" / "livy")
+    monkeypatch.setenv("CI", ci)
+    for home, words in ((None, (livy_server.HOME_ENV, "0.9.0-incubating", "Maven Central", "PyPI",
+                                "shared")),
+                        (tmp_path, ("is not a Livy home", "jars/", "rsc-jars/"))):
+        if home is None:
+            monkeypatch.delenv(livy_server.HOME_ENV, raising=False)
+        else:
+            monkeypatch.setenv(livy_server.HOME_ENV, str(home))
+        assert livy_server.find_home()[0] is None
+        with pytest.raises(Failed if ci else Skipped) as stopped:
+            livy_server.home_or_skip()
+        for word in (*words, *(["CI=true", "must run in CI"] if ci else [])):
+            assert word in str(stopped.value), str(stopped.value)
+
+
+def test_the_livy_home_is_taken_from_the_environment_else_beside_the_repository(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tests.support import livy_server
+
+    assert livy_server.SHARED_HOME == REPO.parent / "shared" / "vendor" / "livy-0.9.0-incubating"
+    shared, named = tmp_path / "shared", tmp_path / "named"
+    for home in (shared, named):
+        for folder in livy_server.LAYOUT:
+            (home / folder).mkdir(parents=True)
+    monkeypatch.setattr(livy_server, "SHARED_HOME", shared)
     monkeypatch.delenv(livy_server.HOME_ENV, raising=False)
-    reason = livy_server.skip_reason() or ""
-    for words in (livy_server.HOME_ENV, "0.9.0-incubating", "not published on Maven Central",
-                  "PyPI", "CI"):
-        assert words in reason
-
-
-@pytest.fixture(scope="module")
-def shim_kernel(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """An IPython kernelspec that loads the Livy shim, in a private JUPYTER_PATH; it runs this
-    interpreter with this checkout's ``src`` first on ``PYTHONPATH``."""
-    home = tmp_path_factory.mktemp("jupyter")
-    env = {"PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)]),
-           "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
-           "PYSPARK_SUBMIT_ARGS": "--master local[2] --driver-memory 2g pyspark-shell",
-           "TF_CPP_MIN_LOG_LEVEL": "2"}
-    name = "bigfruits-test-livy-shim"
-    folder = home / "kernels" / name
-    folder.mkdir(parents=True)
-    (folder / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}",
-                 "--ext=tests.support.livy_shim"],
-        "display_name": name, "language": "python", "env": env}))
-    previous = os.environ.get("JUPYTER_PATH")
-    os.environ["JUPYTER_PATH"] = str(home)
-    yield name
-    if previous is None:
-        os.environ.pop("JUPYTER_PATH", None)
-    else:
-        os.environ["JUPYTER_PATH"] = previous
+    assert livy_server.find_home() == (shared, "")
+    monkeypatch.setenv(livy_server.HOME_ENV, str(named))
+    assert livy_server.find_home() == (named, "")
 
 
 def png_outputs(notebook: nbformat.NotebookNode) -> int:
@@ -178,20 +153,3 @@ def check_run(output: Path, executed: Path) -> Dict[str, Any]:
 
 
 PARAMETERS = {"input": None, "k": 5, "weights": "random", "limit": 20}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("flavor", sorted(FLAVOR_FILES))
-def test_notebook_runs_with_the_livy_shim_on_the_bundled_sample(flavor: str, shim_kernel: str,
-                                                                tmp_path: Path) -> None:
-    papermill = pytest.importorskip("papermill")
-    output = tmp_path / "results"
-    executed = tmp_path / FLAVOR_FILES[flavor]
-    papermill.execute_notebook(
-        str(NOTEBOOKS / FLAVOR_FILES[flavor]), str(executed), kernel_name=shim_kernel,
-        # papermill writes the parameters in the kernel's language; it knows "pysparkkernel" is
-        # Python, but with the kernel overridden it would look up "pyspark" (language_info)
-        language="python", parameters={**PARAMETERS, "output": str(output)},
-        cwd=str(tmp_path), progress_bar=False, execution_timeout=900)
-    run = check_run(output, executed)
-    assert "Livy shim (local run): session configuration" in run["text"]

@@ -1,18 +1,19 @@
-"""A real Apache Livy server for the notebook tests, started from a Livy binary layout that the
-machine provides, and the sparkmagic PySpark kernel that talks to it.
+"""A real Apache Livy server for the notebook tests, the Python its sessions run on, and the
+sparkmagic PySpark kernel that talks to it.
 
-Nothing of Livy is in this repository: ``BIGFRUITS_LIVY_HOME`` names a Livy 0.9.0-incubating
-(Scala 2.12) home as Apache's binary release lays it out (``jars/``, ``repl_2.12-jars/``,
-``rsc-jars/``). Livy 0.8 and 0.9 are not published on Maven Central (``livy-server`` stops at
-0.7.1, for Scala 2.11, and ``livy-repl`` was never published) nor on PyPI, the registries CI
-reaches, so where no such home is given the tests that need it are skipped, saying so.
+Livy: nothing of it is in this repository. Livy 0.8/0.9 are not published on Maven Central
+(``livy-server`` stops at 0.7.1, for Scala 2.11; ``livy-repl`` was never published) nor on PyPI,
+so a Livy 0.9.0-incubating (Scala 2.12) home laid out as Apache's binary release (``jars/``,
+``repl_2.12-jars/``, ``rsc-jars/``) is taken from ``BIGFRUITS_LIVY_HOME``, else from
+``../shared/vendor/livy-0.9.0-incubating`` beside the repository (CI's read-only shared folder;
+its PROVENANCE.md says how it was built). Without one the tests are skipped, saying why; in CI
+(``CI=true``) they fail instead, saying so: CI must run them.
 
-``BIGFRUITS_LIVY_PYTHON`` names the Python of the cluster's side: pyspark 3.5 (its folder is
-``SPARK_HOME``, as Spark 3.5 on EMR 7), sparkmagic (the kernel) and bigfruits' runtime
-dependencies with TensorFlow (the Livy session's ``PYSPARK_PYTHON``), e.g. the venv of
-``ci/compat.sh`` plus ``pip install sparkmagic``. bigfruits itself comes from this checkout's
-``src`` on the session's ``PYTHONPATH``: the notebooks are tested on the code under test, while
-what the bootstrap installs on a node (the wheel) is the node test's business.
+The sessions' Python is a node's: the Python 3.11 that ``bootstrap.sh`` built (see
+``tests/support/node.py``), as the cluster's ``spark-env`` makes it ``PYSPARK_PYTHON``; pyspark
+comes from Spark 3.5 itself (``SPARK_HOME`` is the node tests' Spark 3.5), as on EMR. The
+kernel's Python is sparkmagic's own venv (as JupyterHub's container, not a node), kept in
+``~/.cache/bigfruits-tests`` between runs.
 
 Livy's own configuration, the log and Spark's defaults go to a scratch folder; the home given is
 only read. The server listens on 127.0.0.1 only, on a free port, and Spark runs in local mode.
@@ -30,17 +31,31 @@ import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional, Tuple
 
+from tests.support.node import base_python311, clean_env, java_home
 from tests.support.paths import REPO
 
 HOME_ENV = "BIGFRUITS_LIVY_HOME"
-PYTHON_ENV = "BIGFRUITS_LIVY_PYTHON"
 LAYOUT = ("jars", "repl_2.12-jars", "rsc-jars")
+#: Where CI's read-only shared folder holds Livy, beside the clone.
+SHARED_HOME = REPO.parent / "shared" / "vendor" / "livy-0.9.0-incubating"
 
 NOT_PUBLISHED = ("Livy 0.8/0.9 are not published on Maven Central (livy-server stops at 0.7.1 "
-                 "for Scala 2.11; livy-repl was never published) nor on PyPI, the registries CI "
-                 "reaches")
+                 "for Scala 2.11; livy-repl was never published) nor on PyPI")
+
+#: The notebook kernel: sparkmagic's PySpark kernel in its own venv, cached between runs.
+#: sparkmagic requires requests-kerberos, which requires pyspnego[kerberos]: gssapi and krb5,
+#: compiled against the system's Kerberos headers (``krb5-config``). The kernel talks to Livy
+#: without authentication, so requests-kerberos and sparkmagic are installed without their
+#: dependencies and those are named here, pyspnego without its Kerberos extra.
+SPARKMAGIC_SPEC = "sparkmagic==0.23.*"
+SPARKMAGIC_NO_DEPS = (SPARKMAGIC_SPEC, "requests-kerberos>=0.13")
+SPARKMAGIC_DEPS = ("hdijupyterutils>=0.6", "autovizwidget>=0.6", "ipython", "ipykernel",
+                   "ipywidgets", "notebook", "tornado", "nest-asyncio", "pandas<3", "numpy",
+                   "requests", "pyspnego", "cryptography")
+SPARKMAGIC_VENV = Path(os.environ.get("BIGFRUITS_SPARKMAGIC_VENV",
+                                      Path.home() / ".cache" / "bigfruits-tests" / "sparkmagic"))
 
 #: What ``bin/livy-server`` gives the JVM on Java 17.
 JAVA_OPENS = [
@@ -53,22 +68,46 @@ JAVA_OPENS = [
 ]
 
 
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def _missing(home: Path) -> List[str]:
+    return [d + "/" for d in LAYOUT if not (home / d).is_dir()]
+
+
+def find_home() -> Tuple[Optional[Path], str]:
+    """The Livy home to use, or None and why there is none."""
+    named = os.environ.get(HOME_ENV)
+    if named:
+        missing = _missing(Path(named))
+        if missing:
+            return None, f"{HOME_ENV}={named} is not a Livy home: no {', '.join(missing)}"
+        return Path(named), ""
+    if SHARED_HOME.is_dir() and not _missing(SHARED_HOME):
+        return SHARED_HOME, ""
+    return None, (f"no Apache Livy here: set {HOME_ENV} to a Livy 0.9.0-incubating (Scala 2.12) "
+                  f"home ({', '.join(d + '/' for d in LAYOUT)}) or put one at {SHARED_HOME}; "
+                  f"{NOT_PUBLISHED}")
+
+
 def skip_reason() -> Optional[str]:
     """Why the real-Livy tests cannot run here, or None when they can."""
-    home = os.environ.get(HOME_ENV)
-    if not home:
-        return (f"no Apache Livy here: set {HOME_ENV} to a Livy 0.9.0-incubating (Scala 2.12) "
-                f"home ({', '.join(d + '/' for d in LAYOUT)}); {NOT_PUBLISHED}, so CI has none")
-    if not os.environ.get(PYTHON_ENV):
-        return (f"{HOME_ENV} is set but {PYTHON_ENV} is not: name a Python with pyspark 3.5, "
-                "sparkmagic and bigfruits' runtime dependencies (TensorFlow included)")
-    return None
+    home, why = find_home()
+    return None if home is not None else why
 
 
-def check_layout(home: Path) -> None:
-    missing = [d for d in LAYOUT if not (home / d).is_dir()]
-    if missing:
-        raise FileNotFoundError(f"{HOME_ENV}={home} is not a Livy home: no {', '.join(missing)}")
+def home_or_skip() -> Path:
+    """The Livy home; else the test is skipped with the reason, or, in CI, fails saying so."""
+    import pytest
+
+    home, why = find_home()
+    if home is None:
+        if in_ci():
+            pytest.fail(f"CI=true: the real-Livy notebook tests must run in CI, but {why}",
+                        pytrace=False)
+        pytest.skip(why)
+    return home
 
 
 def free_port() -> int:
@@ -77,16 +116,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def spark_home(python: str) -> Path:
-    """The pyspark folder of ``python`` (it holds bin/spark-submit), checked to be Spark 3.5."""
-    out = subprocess.run(
-        [python, "-c", "import os, pyspark, sparkmagic; "
-                       "print(pyspark.__version__, os.path.dirname(pyspark.__file__))"],
-        check=True, capture_output=True, text=True, timeout=120).stdout.split()
-    version, folder = out[0], out[1]
-    if not version.startswith("3.5."):
-        raise RuntimeError(f"{PYTHON_ENV} has pyspark {version}; Livy 0.9 runs Spark 3.5 here")
-    return Path(folder)
+def sparkmagic_python(timeout_s: float = 900) -> Path:
+    """The kernel's Python: ``sparkmagic`` in a fresh Python 3.11 venv kept in ``~/.cache``
+    between runs (as JupyterHub's container has it, apart from any node); made once, marked
+    complete only when the install finished. sparkmagic pulls in Jupyter and ``pandas<3``: in
+    the test venv it would change what the rest of the suite runs on."""
+    marker = SPARKMAGIC_VENV / ".complete"
+    wanted = " ".join((*SPARKMAGIC_NO_DEPS, *SPARKMAGIC_DEPS)) + "\n"
+    if not (marker.is_file() and marker.read_text() == wanted):
+        shutil.rmtree(SPARKMAGIC_VENV, ignore_errors=True)
+        subprocess.run([base_python311(), "-m", "venv", str(SPARKMAGIC_VENV)], check=True,
+                       timeout=120)
+        pip = [str(SPARKMAGIC_VENV / "bin" / "python"), "-m", "pip", "install", "-q",
+               "--disable-pip-version-check"]
+        for args in (["--no-deps", *SPARKMAGIC_NO_DEPS], list(SPARKMAGIC_DEPS)):
+            subprocess.run([*pip, *args], check=True, timeout=timeout_s, env=clean_env())
+        marker.write_text(wanted)
+    return SPARKMAGIC_VENV / "bin" / "python"
 
 
 def _get(url: str, timeout: float = 5) -> object:
@@ -109,18 +155,19 @@ class Livy:
 
 
 @contextmanager
-def running_livy(home: Path, python: str, scratch: Path, *, startup_timeout: float = 120,
-                 master: str = "local[2]") -> Iterator[Livy]:
-    """Livy from ``home`` on 127.0.0.1:<free port>, its sessions on Spark 3.5 local mode with
-    ``python``; stopped (with every session's spark-submit, driver and Python) on exit."""
-    check_layout(home)
-    java_home = os.environ.get("JAVA_HOME")
-    java = (os.path.join(java_home, "bin", "java") if java_home else None) or shutil.which("java")
-    if java is None or not os.path.exists(java):
-        raise RuntimeError("Livy needs a Java 8/11/17 runtime: no java on PATH or JAVA_HOME")
+def running_livy(home: Path, python: Path, spark_home: Path, scratch: Path, *,
+                 startup_timeout: float = 120, master: str = "local[2]") -> Iterator[Livy]:
+    """Livy from ``home`` on 127.0.0.1:<free port>, its sessions on ``spark_home`` (Spark 3.5)
+    in local mode with ``python`` as PYSPARK_PYTHON; stopped (with every session's
+    spark-submit, driver and Python) on exit."""
+    missing = _missing(home)
+    if missing:
+        raise FileNotFoundError(f"{home} is not a Livy home: no {', '.join(missing)}")
+    java = Path(java_home()) / "bin" / "java"
     port = free_port()
     conf_dir, spark_conf, logs = scratch / "livy-conf", scratch / "spark-conf", scratch / "livy-logs"
-    for folder in (conf_dir, spark_conf, logs):
+    tmp = scratch / "tmp"  # Livy's livyConf*.properties and the REPL's spark*/ classes, not /tmp
+    for folder in (conf_dir, spark_conf, logs, tmp):
         folder.mkdir(parents=True, exist_ok=True)
     (conf_dir / "livy.conf").write_text("\n".join([
         "livy.server.host = 127.0.0.1",
@@ -144,15 +191,17 @@ def running_livy(home: Path, python: str, scratch: Path, *, startup_timeout: flo
         "spark.ui.enabled false\n"
         "spark.driver.host 127.0.0.1\n"
         "spark.driver.bindAddress 127.0.0.1\n"
-        "spark.sql.shuffle.partitions 4\n")
-    env = dict(os.environ)
-    env.update({
+        "spark.sql.shuffle.partitions 4\n"
+        f"spark.driver.extraJavaOptions -Djava.io.tmpdir={tmp}\n")
+    # This machine's environment without the test venv's Python (PYTHONPATH, VIRTUAL_ENV, ...):
+    # the sessions see a node's Python and Spark's own pyspark, as on the cluster.
+    env = clean_env({
         "LIVY_HOME": str(home), "LIVY_CONF_DIR": str(conf_dir), "LIVY_LOG_DIR": str(logs),
-        "SPARK_HOME": str(spark_home(python)), "SPARK_CONF_DIR": str(spark_conf),
+        "JAVA_HOME": java_home(),
+        "SPARK_HOME": str(spark_home), "SPARK_CONF_DIR": str(spark_conf),
         "SPARK_LOCAL_IP": "127.0.0.1",
         # As the cluster's spark-env classification: the session's Python is the node's.
-        "PYSPARK_PYTHON": python, "PYSPARK_DRIVER_PYTHON": python,
-        "PYTHONPATH": str(REPO / "src"),  # the code under test, in the driver and the workers
+        "PYSPARK_PYTHON": str(python), "PYSPARK_DRIVER_PYTHON": str(python),
         "TF_CPP_MIN_LOG_LEVEL": "2",
     })
     for name in ("PYSPARK_SUBMIT_ARGS", "SPARK_CONF", "JUPYTER_PATH"):
@@ -160,7 +209,7 @@ def running_livy(home: Path, python: str, scratch: Path, *, startup_timeout: flo
     log = logs / "livy-server.out"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [java, "-Xmx512m", *JAVA_OPENS, "-cp", f"{home / 'jars'}/*{os.pathsep}{conf_dir}",
+            [str(java), "-Xmx512m", f"-Djava.io.tmpdir={tmp}", *JAVA_OPENS, "-cp", f"{home / 'jars'}/*{os.pathsep}{conf_dir}",
              "org.apache.livy.server.LivyServer"],
             env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)  # its own process group: stopped with its children

@@ -11,13 +11,19 @@ classification.
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
+
+from bigfruits.aws.requests.emr import clusters
 
 #: Spark of EMR 7 (7.x ships Spark 3.5.x).
 SPARK_SPEC = "pyspark==3.5.*"
@@ -263,3 +269,87 @@ def command_runner(args: List[str], spark_home: Path, folder: Path) -> List[str]
 def node_bootstrap_env(node_python: Path, driver: Path, shims: Shims) -> Dict[str, str]:
     return clean_env({NODE_PYTHON_VAR: str(node_python), DRIVER_VAR: str(driver),
                       "PIP_DISABLE_PIP_VERSION_CHECK": "1"}, [shims.bin])
+
+
+#: The node ``tests/e2e/test_node.py`` bootstrapped through create-cluster (and checked) in
+#: this pytest session: later tests that need a node's Python take it rather than build another.
+_SESSION_NODES: List[Path] = []
+#: Nodes built by ``node_python`` alone (no test_node.py before it), by what makes them.
+NODE_CACHE = Path(os.environ.get("BIGFRUITS_NODE_CACHE",
+                                 Path.home() / ".cache" / "bigfruits-tests" / "node"))
+NODE_DIR = Path(clusters.__file__).resolve().parents[2] / "node"
+UNUSED_NODE_S = 24 * 3600
+
+
+def remember_node(python: Path) -> None:
+    """Offer a node that was bootstrapped and checked to the rest of this test session."""
+    _SESSION_NODES.append(python)
+
+
+def node_key(wheel: Path) -> str:
+    """What the bootstrap makes a node from: bootstrap.sh, the constraints, the extras, the
+    base Python and the wheel's files (not its zip timestamps)."""
+    digest = hashlib.sha256()
+    for name in (clusters.BOOTSTRAP_SCRIPT, clusters.CONSTRAINTS_FILE):
+        digest.update((NODE_DIR / name).read_bytes())
+    digest.update(clusters.WHEEL_EXTRAS.encode())
+    digest.update(base_python311().encode() + sys.version.encode())
+    with zipfile.ZipFile(wheel) as archive:
+        for name in sorted(archive.namelist()):
+            digest.update(name.encode() + b"\0" + archive.read(name))
+    return digest.hexdigest()[:16]
+
+
+def node_python(make_wheel: Callable[[], Path], make_aws_env: Callable[[], Mapping[str, str]],
+                scratch: Path, timeout_s: float = 30 * 60) -> Path:
+    """A node's Python 3.11 as ``bootstrap.sh`` builds it: the one test_node.py built in this
+    session if any, else one built here the same way (the script, the wheel and the
+    constraints from S3 on moto, the exact BootstrapAction arguments, sudo/dnf/aws shimmed),
+    kept in ``NODE_CACHE`` under ``node_key`` for the next run; other keys are removed once
+    unused for a day (another checkout on this machine may be using one). The wheel and the
+    moto environment are asked for only when needed."""
+    if _SESSION_NODES:
+        return _SESSION_NODES[-1]
+    wheel = make_wheel()
+    key = node_key(wheel)
+    root = NODE_CACHE / key
+    python = root / "python" / "bin" / "python3.11"
+    if (root / ".complete").is_file() and python.exists():
+        (root / ".complete").touch()  # used: kept
+        return python
+    if NODE_CACHE.is_dir():
+        for other in NODE_CACHE.iterdir():
+            used = other / ".complete" if (other / ".complete").is_file() else other
+            if other != root and time.time() - used.stat().st_mtime > UNUSED_NODE_S:
+                shutil.rmtree(other, ignore_errors=True)
+    shutil.rmtree(root, ignore_errors=True)  # an unfinished build
+    root.mkdir(parents=True)
+    aws_env = make_aws_env()
+    import boto3
+
+    bucket = "bigfruits-node-test"
+    s3 = boto3.client("s3", endpoint_url=aws_env["AWS_ENDPOINT_URL"],
+                      verify=aws_env["AWS_CA_BUNDLE"], region_name=aws_env["AWS_REGION"],
+                      aws_access_key_id=aws_env["AWS_ACCESS_KEY_ID"],
+                      aws_secret_access_key=aws_env["AWS_SECRET_ACCESS_KEY"])
+    s3.create_bucket(Bucket=bucket,
+                     CreateBucketConfiguration={"LocationConstraint": aws_env["AWS_REGION"]})
+    action = clusters.bootstrap_action(bucket)["ScriptBootstrapAction"]
+    wheel_uri, _, constraints_uri = action["Args"]
+    for path, uri in ((NODE_DIR / clusters.BOOTSTRAP_SCRIPT, action["Path"]),
+                      (wheel, wheel_uri), (NODE_DIR / clusters.CONSTRAINTS_FILE, constraints_uri)):
+        s3.upload_file(str(path), bucket, uri.split("/", 3)[3])
+    shims = make_shims(scratch / "shims", ("sudo", "dnf", "aws"))
+    env = node_bootstrap_env(python, root / "driver.py", shims)
+    env.update(aws_env)
+    script = scratch / "bootstrap.sh"
+    subprocess.run(["aws", "s3", "cp", action["Path"], str(script)], env=env, check=True,
+                   capture_output=True, timeout=60)
+    done = subprocess.run(["bash", str(script), *action["Args"]], env=env, cwd=scratch,
+                          capture_output=True, text=True, timeout=timeout_s)
+    if done.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)
+        kept = [line for line in done.stderr.splitlines() if not re.match(r"^\s*$", line)]
+        raise RuntimeError(f"bootstrap.sh failed ({done.returncode}):\n" + "\n".join(kept[-40:]))
+    (root / ".complete").write_text(key + "\n")
+    return python
