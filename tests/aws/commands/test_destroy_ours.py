@@ -1,0 +1,201 @@
+"""``destroy --project a`` removes project a's things and nothing else in the account: not what
+carries our managed tag with project b's name, not what carries only one of our two tags.
+
+The first test runs ``destroy`` over an in-memory account (``Account`` below: the read calls
+destroy makes, EC2's tag filters applied as EC2 applies them) so it is pure and fast (mutmut
+runs it per mutant); the last one does the same with two projects on the moto server."""
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+
+from bigfruits.aws.commands.destroy import destroy, discover_studios, remove_studio
+from bigfruits.aws.core.context import AwsContext, Injected
+from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.core.send import Sender
+from bigfruits.aws.core.settings import AwsSettings
+from bigfruits.aws.core.state import State
+from bigfruits.aws.core.tags import MANAGED_TAG, PROJECT_TAG, managed_tags, tag_list
+from bigfruits.aws.requests.iam_policies import IAM_PATH
+
+OURS = tag_list(managed_tags("a"))
+#: what must survive ``destroy --project a``: the same tool's project b, and half-tagged things
+NOT_OURS = {
+    "project b": tag_list(managed_tags("b")),
+    "managed only": [{"Key": MANAGED_TAG, "Value": "true"}],
+    "project only": [{"Key": PROJECT_TAG, "Value": "a"}],
+    "managed false": [{"Key": MANAGED_TAG, "Value": "false"}, {"Key": PROJECT_TAG, "Value": "a"}],
+    "untagged": [],
+}
+KINDS = {"project b": "b", "managed only": "m", "project only": "p", "managed false": "f",
+         "untagged": "u"}
+
+
+def _matches(resource: Dict[str, Any], filters: List[Dict[str, Any]]) -> bool:
+    """EC2's Filters: every filter matches (AND), each one if any of its values does (OR)."""
+    tags = {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
+    for f in filters:
+        if f["Name"].startswith("tag:"):
+            value = tags.get(f["Name"][4:])
+        elif f["Name"] == "group-name":
+            value = resource.get("GroupName")
+        else:
+            raise AssertionError(f"filter {f['Name']} not faked")
+        if value is None or not any(fnmatch.fnmatchcase(value, v) for v in f["Values"]):
+            return False
+    return True
+
+
+#: what names a resource in a Delete request
+ID_KEYS = ("GroupId", "StudioId", "RoleName", "InstanceProfileName", "KeyName", "Name")
+
+
+class Account(Sender):
+    """One account holding resources of several projects. Answers the reads ``destroy`` makes
+    from ``world``; records every other request (the writes) in ``writes``."""
+
+    def __init__(self, world: Dict[str, List[Dict[str, Any]]]) -> None:
+        super().__init__(session=None)
+        self.world = world
+        self.writes: List[AwsRequest] = []
+        self.terminated: set = set()
+
+    def _roles(self, path: str) -> List[Dict[str, Any]]:
+        return [r for r in self.world["roles"] if r["Path"].startswith(path)]
+
+    def send(self, request: AwsRequest) -> Dict[str, Any]:  # noqa: C901 (one branch per call)
+        op, params, w = request.operation, request.params, self.world
+        if op == "ListRoles":
+            return {"Roles": [{k: v for k, v in r.items() if k != "Tags"}
+                              for r in self._roles(params.get("PathPrefix", "/"))], "IsTruncated": False}
+        if op == "ListRoleTags":
+            return {"Tags": next(r["Tags"] for r in w["roles"] if r["RoleName"] == params["RoleName"])}
+        if op == "ListInstanceProfiles":
+            return {"InstanceProfiles": [p for p in w["profiles"]
+                                         if p["Path"].startswith(params.get("PathPrefix", "/"))]}
+        if op == "ListPolicies":
+            return {"Policies": [], "IsTruncated": False}
+        if op == "DescribeSecurityGroups":
+            return {"SecurityGroups": [g for g in w["groups"] if _matches(g, params.get("Filters", []))]}
+        if op == "DescribeKeyPairs":
+            return {"KeyPairs": [k for k in w["keys"] if _matches(k, params.get("Filters", []))]}
+        if op == "ListClusters":
+            return {"Clusters": [{"Id": c["Id"]} for c in w["clusters"] if c["Id"] not in self.terminated]}
+        if op == "DescribeCluster":
+            found = next(c for c in w["clusters"] if c["Id"] == params["ClusterId"])
+            state = "TERMINATED" if found["Id"] in self.terminated else "WAITING"
+            return {"Cluster": {**found, "Status": {"State": state}}}
+        if op == "ListBuckets":
+            return {"Buckets": [{"Name": b["Name"]} for b in w["buckets"]]}
+        if op == "GetBucketTagging":
+            return {"TagSet": next(b["Tags"] for b in w["buckets"] if b["Name"] == params["Bucket"])}
+        if op == "ListStudios":
+            return {"Studios": [{"StudioId": s["StudioId"]} for s in w["studios"]]}
+        if op == "DescribeStudio":
+            return {"Studio": next(s for s in w["studios"] if s["StudioId"] == params["StudioId"])}
+        if op in ("ListStudioSessionMappings",):
+            return {"SessionMappings": []}
+        if op.startswith("List") or op.startswith("Get") or op.startswith("Describe"):
+            return {}
+        self.writes.append(request)
+        if op == "TerminateJobFlows":
+            self.terminated.update(params["JobFlowIds"])
+        elif op.startswith("Delete") and op not in ("DeleteObjects", "DeleteRolePolicy",
+                                                   "DeleteStudioSessionMapping"):
+            named = {str(v) for v in params.values()}
+            for kind, found in w.items():
+                w[kind] = [r for r in found if not named & {str(r.get(k)) for k in ID_KEYS}]
+        return {}
+
+    def named(self) -> str:
+        """Every write, as text (to look for a foreign id or name in it)."""
+        return "\n".join(f"{r.operation} {r.params}" for r in self.writes)
+
+
+def _world(*keys: str) -> Dict[str, List[Dict[str, Any]]]:
+    """For each tag set (``a``: ours; the others: NOT_OURS by their KINDS letter): a Studio
+    with its service role, a cluster, a security group with an SSH rule, Studio's security
+    group, a key pair, a role, an instance profile and a bucket. Foreign things are named
+    ``x<letter>-...`` so no name starts with ``a-`` (the instance-profile fallback for
+    untagged profiles)."""
+    by_key = {"a": OURS, **{KINDS[k]: v for k, v in NOT_OURS.items()}}
+    sets = {key: by_key[key] for key in keys}
+    world: Dict[str, List[Dict[str, Any]]] = {k: [] for k in (
+        "roles", "profiles", "groups", "keys", "clusters", "buckets", "studios")}
+    for key, tags in sets.items():
+        name = "a" if key == "a" else f"x{key}"
+        world["roles"] += [
+            {"RoleName": f"{name}-emr-service-role", "Path": IAM_PATH, "Tags": tags},
+            # our Studio service role's name, so that Studios are looked for
+            {"RoleName": f"{name}-studio-service", "Path": IAM_PATH, "Tags": tags},
+        ]
+        world["profiles"].append({"InstanceProfileName": f"{name}-node-profile", "Path": IAM_PATH,
+                                  "Tags": tags, "Roles": []})
+        world["groups"] += [
+            {"GroupId": f"sg-{key}ssh", "GroupName": f"{name}-ssh", "Tags": tags,
+             "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                                "IpRanges": [{"CidrIp": f"198.51.100.{len(world['groups'])}/32"}]}]},
+            {"GroupId": f"sg-{key}studio", "GroupName": "a-studio-workspace", "Tags": tags,
+             "IpPermissions": []},
+        ]
+        world["keys"].append({"KeyName": f"{name}-key", "KeyPairId": f"key-{key}", "Tags": tags})
+        world["clusters"].append({"Id": f"j-{key.upper()}", "Tags": tags})
+        world["buckets"].append({"Name": f"{name}-bucket", "Tags": tags})
+        world["studios"].append({"StudioId": f"es-{key.upper()}", "Tags": tags})
+    return world
+
+
+def _context(sender: Sender, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AwsContext:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    settings = AwsSettings(project="a", region="eu-west-1", state_file=tmp_path / "state.json")
+    injected = Injected(sleep=lambda s: None, clock=lambda: 0.0, ip_lookup=lambda: "203.0.113.7")
+    return AwsContext(settings, sender, State(settings.state_path()), injected)
+
+
+@pytest.mark.pure
+def test_destroy_removes_project_a_and_nothing_of_project_b_or_half_tagged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Protects other teams' resources in the same account: ``destroy --project a`` removes
+    each kind of project a's resources, and none that carries our managed tag with project
+    b's name, only one of our two tags, a managed tag other than "true", or no tags."""
+    account = Account(_world("a", *KINDS.values()))
+    removed = destroy(_context(account, tmp_path, monkeypatch), yes=True)
+    assert sorted(removed) == sorted([
+        ("studio", "es-A"), ("cluster", "j-A"), ("ssh-rule", "sg-assh|198.51.100.0/32"),
+        ("studio-security-group", "sg-astudio"), ("security-group", "sg-assh"),
+        ("key-pair", "a-key"), ("instance-profile", "a-node-profile"),
+        ("studio-role", "a-studio-service"), ("iam-role", "a-emr-service-role"),
+        ("bucket", "a-bucket")]), removed
+    written = account.named()
+    for key in KINDS.values():
+        for marker in (f"x{key}-", f"sg-{key}", f"j-{key.upper()}", f"es-{key.upper()}"):
+            assert marker not in written, (marker, written)
+
+
+@pytest.mark.pure
+@pytest.mark.parametrize("kind", sorted(NOT_OURS))
+def test_destroy_of_a_project_with_nothing_left_touches_nothing(
+        kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only other projects' and half-tagged resources in the account: destroy writes nothing."""
+    account = Account(_world(KINDS[kind]))
+    assert destroy(_context(account, tmp_path, monkeypatch), yes=True) == []
+    assert account.writes == [], account.named()
+
+
+@pytest.mark.pure
+@pytest.mark.parametrize("kind", sorted(NOT_OURS))
+def test_a_studio_not_ours_is_neither_found_nor_removed_by_id(kind: str) -> None:
+    """A Studio id from a stale state file that turns out to be another project's (or
+    half-tagged) is left: ``remove_studio`` checks the tags before deleting."""
+    from bigfruits.aws.core.settings import StudioSettings
+
+    settings = StudioSettings(project="a", bucket="a-bucket", region="eu-west-1")
+    world = {"roles": [{"RoleName": "a-studio-service", "Path": IAM_PATH, "Tags": OURS}],
+             "studios": [{"StudioId": "es-OTHER", "Tags": NOT_OURS[kind]}]}
+    account = Account(world)
+    assert discover_studios(settings, account) == []
+    remove_studio(settings, account, "es-OTHER", sleep=lambda s: None)
+    assert account.writes == []
