@@ -199,3 +199,80 @@ def test_a_studio_not_ours_is_neither_found_nor_removed_by_id(kind: str) -> None
     assert discover_studios(settings, account) == []
     remove_studio(settings, account, "es-OTHER", sleep=lambda s: None)
     assert account.writes == []
+
+
+# --- the same on the moto server: two projects and half-tagged things in one account --------
+
+def _inventory() -> Dict[str, Any]:
+    """Everything in the (moto) account destroy could touch, with the SSH rules of each group."""
+    import json
+
+    from tests.support.moto_server import boto
+
+    ec2, emr, iam, s3 = boto("ec2"), boto("emr"), boto("iam"), boto("s3")
+    active = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"]
+    return {
+        "buckets": sorted(b["Name"] for b in s3.list_buckets().get("Buckets", [])),
+        "key_pairs": sorted(k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]),
+        "active_clusters": sorted(c["Id"] for c in emr.list_clusters(ClusterStates=active)["Clusters"]),
+        "security_groups": sorted((g["GroupName"], g["GroupId"],
+                                   json.dumps(g.get("IpPermissions", []), sort_keys=True))
+                                  for g in ec2.describe_security_groups()["SecurityGroups"]),
+        "roles": sorted(r["RoleName"] for r in iam.list_roles()["Roles"]),
+        "instance_profiles": sorted(p["InstanceProfileName"]
+                                    for p in iam.list_instance_profiles()["InstanceProfiles"]),
+    }
+
+
+def _half_tagged(name: str, tags: List[Dict[str, str]]) -> None:
+    """A role (under our IAM path), a security group, a key pair and a bucket named like
+    project a's things, carrying ``tags`` only."""
+    import json
+
+    from bigfruits.aws.requests.iam_policies import trust_policy
+    from tests.support.moto_server import REGION, boto
+
+    boto("iam").create_role(RoleName=name, Path=IAM_PATH, Tags=tags,
+                            AssumeRolePolicyDocument=json.dumps(trust_policy("ec2.amazonaws.com")))
+    boto("ec2").create_security_group(GroupName=name, Description="not ours", TagSpecifications=[
+        {"ResourceType": "security-group", "Tags": tags}])
+    boto("ec2").create_key_pair(KeyName=name, TagSpecifications=[{"ResourceType": "key-pair", "Tags": tags}])
+    boto("s3").create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": REGION})
+    if tags:
+        boto("s3").put_bucket_tagging(Bucket=name, Tagging={"TagSet": tags})
+
+
+def test_destroy_one_project_leaves_the_other_and_half_tagged_things_on_moto(aws_env, built_wheel) -> None:
+    """Protects another project in the same account, end to end through the CLI: project b's
+    bucket, cluster, SSH group and rule, key pair, roles and instance profile, and things
+    carrying only one of our tags (named ``a-...``), are exactly as they were after
+    ``destroy --project a``; project a's are gone."""
+    from tests.support.aws_cli import run
+
+    run(["--project", "b", "create-bucket"])
+    run(["--project", "b", "create-cluster", "--yes", "--wheel", str(built_wheel)])
+    _half_tagged("a-managed-only", [{"Key": MANAGED_TAG, "Value": "true"}])
+    _half_tagged("a-project-only", [{"Key": PROJECT_TAG, "Value": "a"}])
+    _half_tagged("a-managed-b", [{"Key": MANAGED_TAG, "Value": "true"}, {"Key": PROJECT_TAG, "Value": "b"}])
+    others = _inventory()
+    assert others["active_clusters"] and "b-key" in others["key_pairs"], others
+
+    run(["--project", "a", "create-bucket"])
+    run(["--project", "a", "create-cluster", "--yes", "--wheel", str(built_wheel)])
+    assert _inventory() != others
+    out = run(["--project", "a", "destroy", "--yes"]).output
+    assert "removed cluster" in out and "removed bucket a-" in out, out
+    assert _inventory() == others
+
+
+def test_destroy_of_a_project_never_removes_what_another_project_remembered(aws_env, built_wheel) -> None:
+    """Protects project b when both projects share a profile and region: what b created and
+    remembered is not taken for a's by ``destroy --project a`` (which has nothing to remove)."""
+    from tests.support.aws_cli import run
+
+    run(["--project", "b", "create-bucket"])
+    run(["--project", "b", "create-cluster", "--yes", "--wheel", str(built_wheel)])
+    others = _inventory()
+    out = run(["--project", "a", "destroy", "--yes"]).output
+    assert "nothing of ours left to remove" in out, out
+    assert _inventory() == others
