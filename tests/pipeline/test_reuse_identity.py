@@ -10,7 +10,7 @@ import json
 from typing import Any, Dict, List, Tuple
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bigfruits.pipeline import reuse
@@ -21,6 +21,8 @@ from bigfruits.pipeline.reuse import model_identity, unchanged_inputs
 
 #: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
 pytestmark = pytest.mark.pure
+#: no per-example deadline: mutmut runs these on loaded cores, where a slow example is no bug
+relaxed = settings(deadline=None)
 
 paths = st.text(min_size=1, max_size=30).map(lambda s: f"file:/in/Test/Kiwi/{s}.jpg")
 sizes = st.integers(min_value=0, max_value=2 ** 40)
@@ -36,11 +38,13 @@ def row(image: ImageFile) -> Tuple[str, int, str]:
 
 # --- the input's identity: path, size, stamp ------------------------------------------------
 
+@relaxed
 @given(image=images)
 def test_an_input_with_its_whole_identity_unchanged_is_reused(image: ImageFile) -> None:
     assert unchanged_inputs([row(image)], [image]) == [image]
 
 
+@relaxed
 @given(image=images, other=sizes)
 def test_only_the_size_changed_is_not_reused(image: ImageFile, other: int) -> None:
     """Protects against a rewrite with its old time restored (``cp -p``, ``rsync -t``, a
@@ -51,6 +55,7 @@ def test_only_the_size_changed_is_not_reused(image: ImageFile, other: int) -> No
     assert unchanged_inputs([row(image)], [now]) == []
 
 
+@relaxed
 @given(image=images, other=stamps)
 def test_only_the_stamp_changed_is_not_reused(image: ImageFile, other: str) -> None:
     """Protects against a file rewritten in place with the same size: a new mtime (or ETag)
@@ -61,6 +66,7 @@ def test_only_the_stamp_changed_is_not_reused(image: ImageFile, other: str) -> N
     assert unchanged_inputs([row(image)], [now]) == []
 
 
+@relaxed
 @given(image=images, other=paths)
 def test_only_the_path_changed_is_not_reused(image: ImageFile, other: str) -> None:
     """Another file with the same size and time is another input (new, so featurized)."""
@@ -70,6 +76,7 @@ def test_only_the_path_changed_is_not_reused(image: ImageFile, other: str) -> No
     assert unchanged_inputs([row(image)], [now]) == []
 
 
+@relaxed
 @given(before=st.lists(images, unique_by=lambda im: im.path, max_size=8),
        changes=st.lists(st.sampled_from(["same", "size", "stamp", "gone", "new"]), max_size=8))
 def test_exactly_the_inputs_with_an_unchanged_identity_are_reused(before: List[ImageFile],
@@ -119,11 +126,13 @@ def test_the_model_identity_names_all_four() -> None:
                         "preprocessing": PREPROCESSING_VERSION, "feature_dim": FEATURE_DIM}
 
 
+@relaxed
 @given(engine=engines, sha=digests)
 def test_the_same_model_is_reused(engine: str, sha: str) -> None:
     assert same_model(model_identity(engine, sha), model_identity(engine, sha))
 
 
+@relaxed
 @given(engine=engines, sha=digests, other=digests)
 def test_only_the_weights_changed_is_not_reused(engine: str, sha: str, other: str) -> None:
     if other == sha:
@@ -131,6 +140,7 @@ def test_only_the_weights_changed_is_not_reused(engine: str, sha: str, other: st
     assert not same_model(model_identity(engine, sha), model_identity(engine, other))
 
 
+@relaxed
 @given(engine=engines, other=engines, sha=digests)
 def test_only_the_engine_changed_is_not_reused(engine: str, other: str, sha: str) -> None:
     """Protects against features from another engine (TensorFlow vs ONNX Runtime give close

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Dict
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bigfruits.aws.core.tags import (MANAGED_TAG, PROJECT_TAG, is_ours, managed_tags, ours_filters,
@@ -15,6 +15,8 @@ from bigfruits.aws.core.tags import (MANAGED_TAG, PROJECT_TAG, is_ours, managed_
 
 #: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
 pytestmark = pytest.mark.pure
+#: no per-example deadline: mutmut runs these on loaded cores, where a slow example is no bug
+relaxed = settings(deadline=None)
 
 projects = st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=1, max_size=20)
 #: other tags a resource may carry (never one of ours)
@@ -26,6 +28,7 @@ def test_managed_tags_are_the_mark_and_the_project() -> None:
     assert managed_tags("a") == {"bigfruits:managed": "true", "bigfruits:project": "a"}
 
 
+@relaxed
 @given(project=projects, extra=others)
 def test_both_of_our_tags_make_it_ours(project: str, extra: Dict[str, str]) -> None:
     """Protects finding our own things: both tags, whatever else is on the resource."""
@@ -34,6 +37,7 @@ def test_both_of_our_tags_make_it_ours(project: str, extra: Dict[str, str]) -> N
     assert is_ours(tag_list(tags), project)
 
 
+@relaxed
 @given(project=projects, other=projects, extra=others)
 def test_our_mark_with_another_projects_name_is_not_ours(project: str, other: str,
                                                          extra: Dict[str, str]) -> None:
@@ -46,6 +50,7 @@ def test_our_mark_with_another_projects_name_is_not_ours(project: str, other: st
     assert not is_ours(tag_list(tags), project)
 
 
+@relaxed
 @given(project=projects, extra=others)
 def test_only_the_project_tag_is_not_ours(project: str, extra: Dict[str, str]) -> None:
     """A resource someone tagged with our project's name but not as managed by us (their own
@@ -55,6 +60,7 @@ def test_only_the_project_tag_is_not_ours(project: str, extra: Dict[str, str]) -
     assert not is_ours(tag_list(tags), project)
 
 
+@relaxed
 @given(project=projects, extra=others)
 def test_only_the_managed_tag_is_not_ours(project: str, extra: Dict[str, str]) -> None:
     """The managed mark without a project says nothing about whose it is: not ours."""
@@ -63,6 +69,7 @@ def test_only_the_managed_tag_is_not_ours(project: str, extra: Dict[str, str]) -
     assert not is_ours(tag_list(tags), project)
 
 
+@relaxed
 @given(project=projects, value=st.text(max_size=6).filter(lambda v: v != "true"), extra=others)
 def test_a_managed_tag_other_than_true_is_not_ours(project: str, value: str,
                                                    extra: Dict[str, str]) -> None:
@@ -83,6 +90,7 @@ def test_tag_names_are_compared_exactly() -> None:
     assert not is_ours(tag_list(managed_tags("a ")), "a")
 
 
+@relaxed
 @given(tags=st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=5))
 def test_tag_list_and_tag_dict_are_inverse(tags: Dict[str, str]) -> None:
     as_list = tag_list(tags)
