@@ -20,6 +20,7 @@ from bigfruits.aws.core.settings import AwsSettings
 from bigfruits.aws.core.state import State
 from bigfruits.aws.core.tags import MANAGED_TAG, PROJECT_TAG, managed_tags, tag_list
 from bigfruits.aws.requests.iam_policies import IAM_PATH
+from tests.support.aws_model import assert_valid
 
 OURS = tag_list(managed_tags("a"))
 #: what must survive ``destroy --project a``: the same tool's project b, and half-tagged things
@@ -49,8 +50,15 @@ def _matches(resource: Dict[str, Any], filters: List[Dict[str, Any]]) -> bool:
     return True
 
 
-#: what names a resource in a Delete request
-ID_KEYS = ("GroupId", "StudioId", "RoleName", "InstanceProfileName", "KeyName", "Name")
+#: operation -> (world list, the resource's id field, the request's id parameter)
+DELETES = {
+    "DeleteStudio": ("studios", "StudioId", "StudioId"),
+    "DeleteSecurityGroup": ("groups", "GroupId", "GroupId"),
+    "DeleteKeyPair": ("keys", "KeyName", "KeyName"),
+    "DeleteInstanceProfile": ("profiles", "InstanceProfileName", "InstanceProfileName"),
+    "DeleteRole": ("roles", "RoleName", "RoleName"),
+    "DeleteBucket": ("buckets", "Name", "Bucket"),
+}
 
 
 class Account(Sender):
@@ -67,6 +75,7 @@ class Account(Sender):
         return [r for r in self.world["roles"] if r["Path"].startswith(path)]
 
     def send(self, request: AwsRequest) -> Dict[str, Any]:  # noqa: C901 (one branch per call)
+        assert_valid(request)  # as AWS would accept it
         op, params, w = request.operation, request.params, self.world
         if op == "ListRoles":
             return {"Roles": [{k: v for k, v in r.items() if k != "Tags"}
@@ -98,16 +107,26 @@ class Account(Sender):
             return {"Studio": next(s for s in w["studios"] if s["StudioId"] == params["StudioId"])}
         if op in ("ListStudioSessionMappings",):
             return {"SessionMappings": []}
+        if op == "ListObjectsV2":
+            keys = w.get("objects", {}).get(params["Bucket"], [])
+            return {"Contents": [{"Key": k, "Size": 1, "ETag": '"e"'} for k in keys], "IsTruncated": False}
+        if op in ("ListAttachedRolePolicies", "ListRolePolicies"):
+            found = [r for r in w["roles"] if r["RoleName"] == params["RoleName"]]
+            if op == "ListAttachedRolePolicies":
+                return {"AttachedPolicies": [{"PolicyName": a.rsplit("/", 1)[-1], "PolicyArn": a}
+                                             for r in found for a in r.get("Attached", [])]}
+            return {"PolicyNames": [n for r in found for n in r.get("Inline", [])], "IsTruncated": False}
+        if op == "GetInstanceProfile":
+            found = [p for p in w["profiles"] if p["InstanceProfileName"] == params["InstanceProfileName"]]
+            return {"InstanceProfile": {"Roles": [{"RoleName": n} for p in found for n in p["Roles"]]}}
         if op.startswith("List") or op.startswith("Get") or op.startswith("Describe"):
             return {}
         self.writes.append(request)
         if op == "TerminateJobFlows":
             self.terminated.update(params["JobFlowIds"])
-        elif op.startswith("Delete") and op not in ("DeleteObjects", "DeleteRolePolicy",
-                                                   "DeleteStudioSessionMapping"):
-            named = {str(v) for v in params.values()}
-            for kind, found in w.items():
-                w[kind] = [r for r in found if not named & {str(r.get(k)) for k in ID_KEYS}]
+        elif op in DELETES:
+            kind, key, param = DELETES[op]
+            w[kind] = [r for r in w[kind] if r[key] != params[param]]
         return {}
 
     def named(self) -> str:
@@ -276,3 +295,92 @@ def test_destroy_of_a_project_never_removes_what_another_project_remembered(aws_
     out = run(["--project", "a", "destroy", "--yes"]).output
     assert "nothing of ours left to remove" in out, out
     assert _inventory() == others
+
+
+def _full_world() -> Dict[str, List[Dict[str, Any]]]:
+    """``_world`` with what project a's things hold: a role with a managed and an inline
+    policy, an instance profile holding it, 1001 objects in the bucket (two DeleteObjects)."""
+    world = _world("a", "b")
+    for role in world["roles"]:
+        if role["RoleName"] == "a-emr-service-role":
+            role.update(Attached=["arn:aws:iam::aws:policy/service-role/X"], Inline=["a-nodes"])
+    for profile in world["profiles"]:
+        if profile["InstanceProfileName"] == "a-node-profile":
+            profile["Roles"] = ["a-emr-service-role"]
+    world["objects"] = {"a-bucket": [f"k{i:04d}" for i in range(1001)], "xb-bucket": ["kept"]}
+    return world
+
+
+#: in KINDS order: Studio, cluster, SSH rule, Studio's group, SSH group, key pair, instance
+#: profile (its role taken out first), Studio's role, the cluster role (policies first), bucket
+EXPECTED_WRITES = [
+    ("DeleteStudio", {"StudioId": "es-A"}),
+    ("TerminateJobFlows", {"JobFlowIds": ["j-A"]}),
+    ("RevokeSecurityGroupIngress", {"GroupId": "sg-assh", "IpPermissions": [
+        {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+         "IpRanges": [{"CidrIp": "198.51.100.0/32", "Description": "bigfruits connect"}]}]}),
+    ("DeleteSecurityGroup", {"GroupId": "sg-astudio"}),
+    ("DeleteSecurityGroup", {"GroupId": "sg-assh"}),
+    ("DeleteKeyPair", {"KeyName": "a-key"}),
+    ("RemoveRoleFromInstanceProfile", {"InstanceProfileName": "a-node-profile",
+                                       "RoleName": "a-emr-service-role"}),
+    ("DeleteInstanceProfile", {"InstanceProfileName": "a-node-profile"}),
+    ("DeleteRole", {"RoleName": "a-studio-service"}),
+    ("DetachRolePolicy", {"RoleName": "a-emr-service-role",
+                          "PolicyArn": "arn:aws:iam::aws:policy/service-role/X"}),
+    ("DeleteRolePolicy", {"RoleName": "a-emr-service-role", "PolicyName": "a-nodes"}),
+    ("DeleteRole", {"RoleName": "a-emr-service-role"}),
+    ("DeleteBucket", {"Bucket": "a-bucket"}),
+]
+
+
+@pytest.mark.pure
+def test_destroy_sends_exactly_these_requests_for_project_a(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ``destroy --project a --yes`` writes, in order, each request as AWS would accept it;
+    the state file forgets what was removed and the key pair's private key file goes."""
+    account = Account(_full_world())
+    ctx = _context(account, tmp_path, monkeypatch)
+    ctx.state.add("cluster", "j-A")
+    ctx.state.set("bucket", "a-bucket")
+    pem = ctx.settings.private_key_path()
+    pem.parent.mkdir(parents=True)
+    pem.write_text("key")
+    other = pem.parent / "xb-key.pem"
+    other.write_text("key")
+    destroy(ctx, yes=True)
+    writes = [(r.operation, r.params) for r in account.writes]
+    for_objects = [p for op, p in writes if op == "DeleteObjects"]
+    writes = [(op, p) for op, p in writes if op != "DeleteObjects"]
+    assert [len(p["Delete"]["Objects"]) for p in for_objects] == [1000, 1]
+    assert {o["Key"] for p in for_objects for o in p["Delete"]["Objects"]} == {f"k{i:04d}" for i in range(1001)}
+    assert all(p["Bucket"] == "a-bucket" and p["Delete"]["Quiet"] for p in for_objects)
+    assert not pem.exists() and other.exists()
+    assert State(ctx.settings.state_path()).kinds() == []
+    assert State(ctx.settings.state_path()).get("bucket") is None
+    assert writes == EXPECTED_WRITES
+
+
+@pytest.mark.pure
+def test_without_yes_the_bucket_is_kept_unless_confirmed(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bucket (data) goes only after a yes; a no keeps it and says so."""
+    questions: List[str] = []
+    account = Account(_full_world())
+    ctx = _context(account, tmp_path, monkeypatch)
+    ctx.injected.confirm = lambda q: questions.append(q) or False
+    echoed: List[str] = []
+    monkeypatch.setattr(AwsContext, "echo", lambda self, m: echoed.append(m))
+    removed = destroy(ctx)
+    assert questions == ["Delete bucket a-bucket and everything in it?"]
+    assert "kept bucket a-bucket" in echoed and ("bucket", "a-bucket") not in removed
+    assert "DeleteBucket" not in [r.operation for r in account.writes]
+    assert "removed key-pair a-key" in echoed
+
+
+@pytest.mark.pure
+def test_nothing_to_remove_is_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    echoed: List[str] = []
+    monkeypatch.setattr(AwsContext, "echo", lambda self, m: echoed.append(m))
+    assert destroy(_context(Account(_world("b")), tmp_path, monkeypatch), yes=True) == []
+    assert echoed == ["nothing of ours left to remove"]
