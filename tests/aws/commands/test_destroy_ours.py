@@ -20,6 +20,7 @@ from bigfruits.aws.core.settings import AwsSettings
 from bigfruits.aws.core.state import State
 from bigfruits.aws.core.tags import MANAGED_TAG, PROJECT_TAG, managed_tags, tag_list
 from bigfruits.aws.requests.iam_policies import IAM_PATH
+from bigfruits.errors import AwsError
 from tests.support.aws_model import assert_valid
 
 OURS = tag_list(managed_tags("a"))
@@ -50,6 +51,27 @@ def _matches(resource: Dict[str, Any], filters: List[Dict[str, Any]]) -> bool:
     return True
 
 
+_ROLE = ("roles", "RoleName", "RoleName", "NoSuchEntity")
+_PROFILE = ("profiles", "InstanceProfileName", "InstanceProfileName", "NoSuchEntity")
+_GROUP = ("groups", "GroupId", "GroupId", "InvalidGroup.NotFound")
+_BUCKET = ("buckets", "Name", "Bucket", "NoSuchBucket")
+_STUDIO = ("studios", "StudioId", "StudioId", "InvalidRequestException")
+_POLICY = ("policies", "Arn", "PolicyArn", "NoSuchEntity")
+#: requests about one named resource: (world list, its id field, the request's id parameter,
+#: AWS's error code when there is no such resource)
+NAMED = {
+    **{op: _ROLE for op in ("ListRoleTags", "ListAttachedRolePolicies", "ListRolePolicies",
+                            "ListInstanceProfilesForRole", "DetachRolePolicy", "DeleteRolePolicy",
+                            "DeleteRole")},
+    **{op: _PROFILE for op in ("GetInstanceProfile", "RemoveRoleFromInstanceProfile",
+                               "DeleteInstanceProfile")},
+    **{op: _GROUP for op in ("RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress",
+                             "DeleteSecurityGroup")},
+    **{op: _BUCKET for op in ("GetBucketTagging", "DeleteBucket")},
+    **{op: _STUDIO for op in ("DescribeStudio", "DeleteStudio")},
+    **{op: _POLICY for op in ("ListPolicyVersions", "DeletePolicy")},
+    "DeleteKeyPair": ("keys", "KeyName", "KeyName", "InvalidKeyPair.NotFound"),
+}
 #: operation -> (world list, the resource's id field, the request's id parameter)
 DELETES = {
     "DeleteStudio": ("studios", "StudioId", "StudioId"),
@@ -77,6 +99,16 @@ class Account(Sender):
     def send(self, request: AwsRequest) -> Dict[str, Any]:  # noqa: C901 (one branch per call)
         assert_valid(request)  # as AWS would accept it
         op, params, w = request.operation, request.params, self.world
+        if op in NAMED:  # about one resource: AWS's "not found" when it is not there
+            kind, key, param, code = NAMED[op]
+            if not any(r[key] == params[param] for r in w.get(kind, [])):
+                if op.startswith(("Delete", "Revoke", "Detach", "Remove")):
+                    self.writes.append(request)
+                raise AwsError(f"{op}: not found", operation=op, code=code)
+            found = next(r for r in w[kind] if r[key] == params[param])
+            if found.get("Refuse"):  # AWS's answer for this one (once)
+                self.writes.append(request)
+                raise AwsError(f"{op}: refused", operation=op, code=found.pop("Refuse"))
         if op == "ListRoles":
             return {"Roles": [{k: v for k, v in r.items() if k != "Tags"}
                               for r in self._roles(params.get("PathPrefix", "/"))], "IsTruncated": False}
@@ -308,6 +340,14 @@ def _full_world() -> Dict[str, List[Dict[str, Any]]]:
         if profile["InstanceProfileName"] == "a-node-profile":
             profile["Roles"] = ["a-emr-service-role"]
     world["objects"] = {"a-bucket": [f"k{i:04d}" for i in range(1001)], "xb-bucket": ["kept"]}
+    # Studio's two groups name each other; the engine's is still in use at the first try
+    rule = {"IpProtocol": "tcp", "FromPort": 18888, "ToPort": 18888}
+    workspace = next(g for g in world["groups"] if g["GroupId"] == "sg-astudio")
+    workspace["IpPermissionsEgress"] = [{**rule, "UserIdGroupPairs": [{"GroupId": "sg-aengine"}]}]
+    workspace["IpPermissions"] = [{**rule, "UserIdGroupPairs": [{"GroupId": "sg-aengine"}]},
+                                  {**rule, "UserIdGroupPairs": [{"GroupId": "sg-xbstudio"}]}]
+    world["groups"].append({"GroupId": "sg-aengine", "GroupName": "a-studio-engine", "Tags": OURS,
+                            "IpPermissions": [], "Refuse": "DependencyViolation"})
     return world
 
 
@@ -319,6 +359,14 @@ EXPECTED_WRITES = [
     ("RevokeSecurityGroupIngress", {"GroupId": "sg-assh", "IpPermissions": [
         {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
          "IpRanges": [{"CidrIp": "198.51.100.0/32", "Description": "bigfruits connect"}]}]}),
+    ("RevokeSecurityGroupIngress", {"GroupId": "sg-astudio", "IpPermissions": [
+        {"IpProtocol": "tcp", "FromPort": 18888, "ToPort": 18888,
+         "UserIdGroupPairs": [{"GroupId": "sg-aengine"}]}]}),
+    ("RevokeSecurityGroupEgress", {"GroupId": "sg-astudio", "IpPermissions": [
+        {"IpProtocol": "tcp", "FromPort": 18888, "ToPort": 18888,
+         "UserIdGroupPairs": [{"GroupId": "sg-aengine"}]}]}),
+    ("DeleteSecurityGroup", {"GroupId": "sg-aengine"}),  # refused: in use
+    ("DeleteSecurityGroup", {"GroupId": "sg-aengine"}),
     ("DeleteSecurityGroup", {"GroupId": "sg-astudio"}),
     ("DeleteSecurityGroup", {"GroupId": "sg-assh"}),
     ("DeleteKeyPair", {"KeyName": "a-key"}),
@@ -341,7 +389,10 @@ def test_destroy_sends_exactly_these_requests_for_project_a(tmp_path: Path,
     the state file forgets what was removed and the key pair's private key file goes."""
     account = Account(_full_world())
     ctx = _context(account, tmp_path, monkeypatch)
+    sleeps: List[float] = []
+    ctx.injected.sleep = sleeps.append
     ctx.state.add("cluster", "j-A")
+    ctx.state.add("key-pair", "a-key")
     ctx.state.set("bucket", "a-bucket")
     pem = ctx.settings.private_key_path()
     pem.parent.mkdir(parents=True)
@@ -359,6 +410,7 @@ def test_destroy_sends_exactly_these_requests_for_project_a(tmp_path: Path,
     assert State(ctx.settings.state_path()).kinds() == []
     assert State(ctx.settings.state_path()).get("bucket") is None
     assert writes == EXPECTED_WRITES
+    assert sleeps == [15.0]  # one wait while Studio's network interfaces let go
 
 
 @pytest.mark.pure
@@ -384,3 +436,105 @@ def test_nothing_to_remove_is_said(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(AwsContext, "echo", lambda self, m: echoed.append(m))
     assert destroy(_context(Account(_world("b")), tmp_path, monkeypatch), yes=True) == []
     assert echoed == ["nothing of ours left to remove"]
+
+
+def _empty_world(**lists: List[Dict[str, Any]]) -> Dict[str, List[Dict[str, Any]]]:
+    world: Dict[str, List[Dict[str, Any]]] = {k: [] for k in (
+        "roles", "profiles", "groups", "keys", "clusters", "buckets", "studios", "policies")}
+    world.update(lists)
+    return world
+
+
+@pytest.mark.pure
+def test_a_project_whose_name_starts_like_ours_keeps_its_instance_profile(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Protects project "a-b" from ``destroy --project a``: an untagged instance profile (made
+    before profiles were tagged) is ours only by its exact name, not by the "a-" prefix."""
+    profiles = [{"InstanceProfileName": name, "Path": IAM_PATH, "Tags": tags, "Roles": []}
+                for name, tags in (("a-emr-ec2-role", []), ("a-b-emr-ec2-role", []),
+                                   ("a-b-other", tag_list(managed_tags("a-b"))),
+                                   ("a-emr-ec2-role-copy", []))]
+    account = Account(_empty_world(profiles=profiles))
+    removed = destroy(_context(account, tmp_path, monkeypatch), yes=True)
+    assert removed == [("instance-profile", "a-emr-ec2-role")]
+
+
+@pytest.mark.pure
+def test_what_the_state_remembers_is_removed_even_when_already_gone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The state file can outlive what it names (removed by hand, another machine's destroy):
+    destroy takes every id it remembers, AWS's "not found" counts as removed, and the state
+    forgets them all. Protects against a destroy that stops half-way and leaves the rest."""
+    account = Account(_empty_world())
+    ctx = _context(account, tmp_path, monkeypatch)
+    stale = [("studio", "es-OLD"), ("ssh-rule", "sg-old|203.0.113.9/32"),
+             ("studio-security-group", "sg-oldstudio"), ("security-group", "sg-old"),
+             ("key-pair", "a-old-key"), ("instance-profile", "a-old-profile"),
+             ("studio-role", "a-studio-user"),
+             ("studio-policy", "arn:aws:iam::123456789012:policy/bigfruits/a-studio-user"),
+             ("iam-role", "a-old-role"), ("bucket", "a-old-bucket")]
+    for kind, resource_id in stale:
+        ctx.state.add(kind, resource_id)
+    removed = destroy(ctx, yes=True)
+    assert removed == stale
+    assert State(ctx.settings.state_path()).kinds() == []
+    tried = {r.operation for r in account.writes}
+    assert {"DeleteSecurityGroup", "RevokeSecurityGroupIngress", "DeleteKeyPair",
+            "DeletePolicy", "DeleteBucket"} <= tried, tried
+
+
+@pytest.mark.pure
+def test_each_of_our_buckets_is_asked_for_and_one_we_cannot_read_is_passed_over(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bucket whose tags we may not read (another region, no permission) is not ours to
+    judge and does not stop the others; each of ours is asked about on its own."""
+    buckets = [{"Name": "0-elsewhere", "Tags": OURS}, {"Name": "a-bucket", "Tags": OURS},
+               {"Name": "a-second", "Tags": OURS}]
+    account = Account(_empty_world(buckets=buckets))
+    buckets[0]["Refuse"] = "AccessDenied"
+    ctx = _context(account, tmp_path, monkeypatch)
+    answers = [False, True]
+    questions: List[str] = []
+    ctx.injected.confirm = lambda q: questions.append(q) or answers.pop(0)
+    removed = destroy(ctx)
+    assert questions == ["Delete bucket a-bucket and everything in it?",
+                         "Delete bucket a-second and everything in it?"]
+    assert removed == [("bucket", "a-second")]
+
+
+@pytest.mark.pure
+def test_a_dry_run_destroy_over_a_full_state_prints_only_valid_requests(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--dry-run destroy`` with every kind remembered: each request it would send is one AWS
+    accepts, nothing is sent (no session) and the state file is unchanged."""
+    import io
+    import json
+
+    from bigfruits.aws.core.send import DryRunSender
+
+    out = io.StringIO()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    settings = AwsSettings(project="a", region="eu-west-1", state_file=tmp_path / "state.json")
+    state = State(settings.state_path())
+    remembered = [("studio", "es-A"), ("cluster", "j-A"), ("ssh-rule", "sg-a|203.0.113.9/32"),
+                  ("studio-security-group", "sg-as"), ("security-group", "sg-a"),
+                  ("key-pair", "a-key"), ("instance-profile", "a-emr-ec2-role"),
+                  ("studio-role", "a-studio-user"),
+                  ("studio-policy", "arn:aws:iam::123456789012:policy/bigfruits/a-studio-user"),
+                  ("iam-role", "a-emr-ec2-role"), ("bucket", "a-bucket")]
+    for kind, resource_id in remembered:
+        state.add(kind, resource_id)
+    before = (tmp_path / "state.json").read_text()
+    ctx = AwsContext(settings, DryRunSender(out), State(settings.state_path(), dry_run=True),
+                     Injected(sleep=lambda s: None, clock=lambda: 0.0))
+    monkeypatch.setattr(AwsContext, "echo", lambda self, m: None)
+    assert destroy(ctx, yes=True) == remembered
+    requests = [AwsRequest(**json.loads(line)) for line in out.getvalue().splitlines()]
+    for request in requests:
+        assert_valid(request)
+    writes = [r.operation for r in requests if r.operation.startswith(("Delete", "Terminate", "Revoke"))]
+    assert writes == ["DeleteStudio", "TerminateJobFlows", "RevokeSecurityGroupIngress",
+                      "DeleteSecurityGroup", "DeleteSecurityGroup", "DeleteKeyPair",
+                      "DeleteInstanceProfile", "DeleteRole", "DeletePolicy", "DeleteRole",
+                      "DeleteBucket"]
+    assert (tmp_path / "state.json").read_text() == before

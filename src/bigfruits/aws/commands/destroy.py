@@ -101,9 +101,12 @@ def _remove_key_pair(ctx: AwsContext, name: str) -> None:
 
 def _instance_profiles(ctx: AwsContext) -> List[str]:
     found = ctx.send(iam.list_our_instance_profiles()).get("InstanceProfiles", [])
+    # An untagged one (made before profiles were tagged) only by its exact name: a prefix
+    # would take project "a-b"'s profile for project "a"'s.
     return [p["InstanceProfileName"] for p in found
             if is_ours(p.get("Tags", []), ctx.settings.project)
-            or p["InstanceProfileName"].startswith(ctx.settings.project + "-")]
+            or (not p.get("Tags")
+                and p["InstanceProfileName"] == iam.instance_profile_name(ctx.settings.project))]
 
 
 def _remove_instance_profile(ctx: AwsContext, name: str) -> None:
