@@ -67,7 +67,7 @@ NAMED = {
                                "DeleteInstanceProfile")},
     **{op: _GROUP for op in ("RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress",
                              "DeleteSecurityGroup")},
-    **{op: _BUCKET for op in ("GetBucketTagging", "DeleteBucket")},
+    **{op: _BUCKET for op in ("GetBucketTagging", "ListObjectsV2", "DeleteObjects", "DeleteBucket")},
     **{op: _STUDIO for op in ("DescribeStudio", "DeleteStudio")},
     **{op: _POLICY for op in ("ListPolicyVersions", "DeletePolicy")},
     "DeleteKeyPair": ("keys", "KeyName", "KeyName", "InvalidKeyPair.NotFound"),

@@ -154,7 +154,12 @@ def _buckets(ctx: AwsContext) -> List[str]:
 
 def _remove_bucket(ctx: AwsContext, name: str) -> None:
     """Empty it (1000 keys per request, S3's limit), then delete it."""
-    keys = sorted(storage.list_keys(ctx, name, ""))
+    try:
+        keys = sorted(storage.list_keys(ctx, name, ""))
+    except AwsError as exc:  # already gone (the state file remembered it)
+        if exc.code not in GONE_CODES:
+            raise
+        keys = []
     for start in range(0, len(keys), 1000):
         ctx.send(b.delete_objects(name, keys[start:start + 1000]))
     ctx.sender.attempt(b.delete_bucket(name), *GONE_CODES)
