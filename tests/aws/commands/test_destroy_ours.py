@@ -140,7 +140,7 @@ class Account(Sender):
         if op in ("ListStudioSessionMappings",):
             return {"SessionMappings": []}
         if op == "ListObjectsV2":
-            keys = w.get("objects", {}).get(params["Bucket"], [])
+            keys = [k for k in w.get("objects", {}).get(params["Bucket"], []) if k.startswith(params["Prefix"])]
             return {"Contents": [{"Key": k, "Size": 1, "ETag": '"e"'} for k in keys], "IsTruncated": False}
         if op in ("ListAttachedRolePolicies", "ListRolePolicies"):
             found = [r for r in w["roles"] if r["RoleName"] == params["RoleName"]]
@@ -148,6 +148,16 @@ class Account(Sender):
                 return {"AttachedPolicies": [{"PolicyName": a.rsplit("/", 1)[-1], "PolicyArn": a}
                                              for r in found for a in r.get("Attached", [])]}
             return {"PolicyNames": [n for r in found for n in r.get("Inline", [])], "IsTruncated": False}
+        if op == "ListInstanceProfilesForRole":
+            return {"InstanceProfiles": [
+                {k: p[k] for k in ("InstanceProfileName", "Path")} | {
+                    "InstanceProfileId": "AIPA" + "X" * 16, "CreateDate": "2026-01-01T00:00:00Z",
+                    "Arn": f"arn:aws:iam::123456789012:instance-profile/{p['InstanceProfileName']}",
+                    "Roles": []}
+                for p in w["profiles"] if params["RoleName"] in p["Roles"]], "IsTruncated": False}
+        if op == "ListPolicyVersions":
+            found = next(p for p in w["policies"] if p["Arn"] == params["PolicyArn"])
+            return {"Versions": found["Versions"], "IsTruncated": False}
         if op == "GetInstanceProfile":
             found = [p for p in w["profiles"] if p["InstanceProfileName"] == params["InstanceProfileName"]]
             return {"InstanceProfile": {"Roles": [{"RoleName": n} for p in found for n in p["Roles"]]}}
@@ -339,7 +349,8 @@ def _full_world() -> Dict[str, List[Dict[str, Any]]]:
     for profile in world["profiles"]:
         if profile["InstanceProfileName"] == "a-node-profile":
             profile["Roles"] = ["a-emr-service-role"]
-    world["objects"] = {"a-bucket": [f"k{i:04d}" for i in range(1001)], "xb-bucket": ["kept"]}
+    world["objects"] = {"a-bucket": [f"k{i:04d}" for i in range(1001)] + ["studio/x.ipynb"],
+                        "xb-bucket": ["kept"]}
     # Studio's two groups name each other; the engine's is still in use at the first try
     rule = {"IpProtocol": "tcp", "FromPort": 18888, "ToPort": 18888}
     workspace = next(g for g in world["groups"] if g["GroupId"] == "sg-astudio")
@@ -403,8 +414,9 @@ def test_destroy_sends_exactly_these_requests_for_project_a(tmp_path: Path,
     writes = [(r.operation, r.params) for r in account.writes]
     for_objects = [p for op, p in writes if op == "DeleteObjects"]
     writes = [(op, p) for op, p in writes if op != "DeleteObjects"]
-    assert [len(p["Delete"]["Objects"]) for p in for_objects] == [1000, 1]
-    assert {o["Key"] for p in for_objects for o in p["Delete"]["Objects"]} == {f"k{i:04d}" for i in range(1001)}
+    assert [len(p["Delete"]["Objects"]) for p in for_objects] == [1000, 2]
+    assert ({o["Key"] for p in for_objects for o in p["Delete"]["Objects"]}
+            == {f"k{i:04d}" for i in range(1001)} | {"studio/x.ipynb"})
     assert all(p["Bucket"] == "a-bucket" and p["Delete"]["Quiet"] for p in for_objects)
     assert not pem.exists() and other.exists()
     assert State(ctx.settings.state_path()).kinds() == []
@@ -457,6 +469,39 @@ def test_a_project_whose_name_starts_like_ours_keeps_its_instance_profile(
     account = Account(_empty_world(profiles=profiles))
     removed = destroy(_context(account, tmp_path, monkeypatch), yes=True)
     assert removed == [("instance-profile", "a-emr-ec2-role")]
+    # our profile's exact name, but tagged as project b's: b's
+    b_named_like_ours = [{"InstanceProfileName": "a-emr-ec2-role", "Path": IAM_PATH,
+                          "Tags": tag_list(managed_tags("b")), "Roles": []}]
+    account = Account(_empty_world(profiles=b_named_like_ours))
+    assert destroy(_context(account, tmp_path / "b", monkeypatch), yes=True) == []
+
+
+@pytest.mark.pure
+def test_studio_roles_and_policy_go_with_what_holds_them(tmp_path: Path) -> None:
+    """IAM deletes no role still in an instance profile, nor a policy with other versions:
+    the role is taken out of each profile first, the non-default versions deleted first."""
+    from bigfruits.aws.commands.destroy import remove_policy, remove_role
+    from bigfruits.aws.core.settings import StudioSettings
+
+    settings = StudioSettings(project="a", bucket="a-bucket", region="eu-west-1")
+    arn = "arn:aws:iam::123456789012:policy/bigfruits/a-studio-user"
+    account = Account(_empty_world(
+        roles=[{"RoleName": "a-studio-user", "Path": IAM_PATH, "Tags": OURS}],
+        profiles=[{"InstanceProfileName": "someones-profile", "Path": "/", "Tags": [],
+                   "Roles": ["a-studio-user"]}],
+        policies=[{"Arn": arn, "Versions": [{"VersionId": "v3", "IsDefaultVersion": True},
+                                            {"VersionId": "v2", "IsDefaultVersion": False},
+                                            {"VersionId": "v1", "IsDefaultVersion": False}]}]))
+    remove_role(settings, account, "a-studio-user", sleep=lambda s: None)
+    remove_policy(settings, account, arn, sleep=lambda s: None)
+    assert [(r.operation, r.params) for r in account.writes] == [
+        ("RemoveRoleFromInstanceProfile", {"RoleName": "a-studio-user",
+                                           "InstanceProfileName": "someones-profile"}),
+        ("DeleteRole", {"RoleName": "a-studio-user"}),
+        ("DeletePolicyVersion", {"PolicyArn": arn, "VersionId": "v2"}),
+        ("DeletePolicyVersion", {"PolicyArn": arn, "VersionId": "v1"}),
+        ("DeletePolicy", {"PolicyArn": arn}),
+    ]
 
 
 @pytest.mark.pure
