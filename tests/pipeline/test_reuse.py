@@ -120,3 +120,34 @@ def test_an_output_without_identities_reuses_nothing(spark, images, tmp_path):
     (tmp_path / "a" / "manifest.json").write_text(json.dumps(manifest))
     second = run(spark, images, tmp_path / "b", reuse=str(tmp_path / "a"))
     assert (second["reused"], second["featurized"]) == (0, 6)
+
+
+def test_a_rewrite_keeping_its_size_or_its_time_is_featurized_again(spark, images, tmp_path):
+    """Protects against stale features kept for changed files: one rewritten in place with the
+    same size (a new modification time), one grown with its old time restored (``cp -p``,
+    ``rsync -t``, a restore from backup). Each is featurized again, the others reused."""
+    from bigfruits.pipeline.ingest import list_images
+    from bigfruits.pipeline.reuse import plan_reuse
+
+    out = tmp_path / "a"
+    run(spark, images, out)
+    kiwi = sorted((images / "Test" / "Kiwi").iterdir())
+    same_size, old_time = kiwi[0], kiwi[1]
+    before = os.stat(same_size)
+    data = bytearray(same_size.read_bytes())
+    data[-1] ^= 0xFF
+    same_size.write_bytes(bytes(data))
+    os.utime(same_size, ns=(before.st_atime_ns, before.st_mtime_ns + 10 ** 9))
+    assert os.stat(same_size).st_size == before.st_size
+    before = os.stat(old_time)
+    old_time.write_bytes(old_time.read_bytes() + b"\0")
+    os.utime(old_time, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert os.stat(old_time).st_mtime_ns == before.st_mtime_ns
+
+    listing = list_images(spark, str(images))
+    model = json.loads((out / "manifest.json").read_text())["model"]
+    plan = plan_reuse(spark, str(out), listing.images, model)
+    changed = {f"file:{same_size}", f"file:{old_time}"}
+    assert {image.path for image in plan.to_featurize} == changed
+    assert sorted(plan.reused_paths) == sorted(im.path for im in listing.images if im.path not in changed)
+    assert not plan.whole_folder

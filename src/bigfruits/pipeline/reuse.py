@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from bigfruits.errors import InputError
 from bigfruits.pipeline.featurize.images import PREPROCESSING_VERSION
@@ -55,6 +55,15 @@ class Reuse:
     def counts(self) -> Dict[str, Any]:
         return {"from": self.source, "reused": self.reused, "featurized": len(self.to_featurize),
                 "dropped": self.dropped, "note": self.note}
+
+
+def unchanged_inputs(known: Iterable[Tuple[str, int, str]],
+                     selected: List[ImageFile]) -> List[ImageFile]:
+    """The inputs of ``selected`` whose whole identity -- path, size *and* stamp -- is one of
+    the previous run's ``known`` rows (one entry per matching row, in ``known``'s order)."""
+    current = {image.path: image for image in selected}
+    return [current[p] for p, size, stamp in known
+            if p in current and current[p].size == size and current[p].stamp == stamp]
 
 
 def identity_frame(spark: Any, images: List[ImageFile]) -> Any:
@@ -121,8 +130,7 @@ def plan_reuse(spark: Any, path: Optional[str], selected: List[ImageFile],
     known = previous.select("path", "size", "stamp").toPandas()  # columns only: small
     failed = _previous_errors(spark, uri)
     current = {image.path: image for image in selected}
-    unchanged = [current[p] for p, size, stamp in zip(known["path"], known["size"], known["stamp"])
-                 if p in current and current[p].size == size and current[p].stamp == stamp]
+    unchanged = unchanged_inputs(zip(known["path"], known["size"], known["stamp"]), selected)
     kept = {image.path for image in unchanged}
     dropped = sum(1 for p in set(known["path"]) | failed if p not in current)
     to_featurize = [image for image in selected if image.path not in kept]

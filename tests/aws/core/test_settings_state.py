@@ -33,6 +33,17 @@ def test_state_path_is_per_profile_and_region(monkeypatch, tmp_path: Path) -> No
     assert a != b and a.parent == tmp_path
 
 
+def test_state_path_is_per_project(monkeypatch, tmp_path: Path) -> None:
+    """Protects project b's resources: two projects in one profile and region keep two state
+    files, so ``destroy --project a`` never removes what b remembered (the default project's
+    file keeps its old name)."""
+    monkeypatch.setenv("BIGFRUITS_STATE_DIR", str(tmp_path))
+    paths = [build_settings({}, {"region": "eu-west-1", **extra}).state_path()
+             for extra in ({}, {"project": "a"}, {"project": "b"})]
+    assert len(set(paths)) == 3 and {p.parent for p in paths} == {tmp_path}
+    assert paths[0].name == "aws-default-eu-west-1.json"
+
+
 def test_state_remembers_and_forgets(tmp_path: Path) -> None:
     path = tmp_path / "s" / "state.json"
     state = State(path)

@@ -102,9 +102,12 @@ def _remove_key_pair(ctx: AwsContext, name: str) -> None:
 
 def _instance_profiles(ctx: AwsContext) -> List[str]:
     found = ctx.send(iam.list_our_instance_profiles()).get("InstanceProfiles", [])
+    # An untagged one (made before profiles were tagged) only by its exact name: a prefix
+    # would take project "a-b"'s profile for project "a"'s.
     return [p["InstanceProfileName"] for p in found
             if is_ours(p.get("Tags", []), ctx.settings.project)
-            or p["InstanceProfileName"].startswith(ctx.settings.project + "-")]
+            or (not p.get("Tags")
+                and p["InstanceProfileName"] == iam.instance_profile_name(ctx.settings.project))]
 
 
 def _remove_instance_profile(ctx: AwsContext, name: str) -> None:
@@ -152,7 +155,12 @@ def _buckets(ctx: AwsContext) -> List[str]:
 
 def _remove_bucket(ctx: AwsContext, name: str) -> None:
     """Empty it (1000 keys per request, S3's limit), then delete it."""
-    keys = sorted(storage.list_keys(ctx, name, ""))
+    try:
+        keys = sorted(storage.list_keys(ctx, name, ""))
+    except AwsError as exc:  # already gone (the state file remembered it)
+        if exc.code not in GONE_CODES:
+            raise
+        keys = []
     for start in range(0, len(keys), 1000):
         ctx.send(b.delete_objects(name, keys[start:start + 1000]))
     ctx.sender.attempt(b.delete_bucket(name), *GONE_CODES)

@@ -38,11 +38,15 @@ def user_config_dir() -> Path:
     return Path(click.get_app_dir(APP_NAME))
 
 
+#: ``--project`` when none is given: the prefix and tag value of everything created.
+DEFAULT_PROJECT = "bigfruits"
+
+
 @dataclass(frozen=True)
 class AwsSettings:
     """Everything a request builder needs; no clients, no network."""
 
-    project: str = "bigfruits"
+    project: str = DEFAULT_PROJECT
     region: Optional[str] = None
     profile: Optional[str] = None
     bucket: Optional[str] = None
@@ -65,11 +69,14 @@ class AwsSettings:
         return user_config_dir() / "keys" / f"{self.key_pair_name}.pem"
 
     def state_path(self) -> Path:
-        """One state file per profile and region, so two accounts never mix."""
+        """One state file per profile, region and project, so two accounts never mix and
+        ``destroy --project a`` never takes what project b remembered for a's (the default
+        project keeps the file name it always had)."""
         if self.state_file is not None:
             return Path(self.state_file)
         base = Path(os.environ.get(STATE_DIR_ENV) or user_config_dir() / "state")
-        return base / f"aws-{self.profile or 'default'}-{self.region or 'default'}.json"
+        project = "" if self.project == DEFAULT_PROJECT else f"-project-{self.project}"
+        return base / f"aws-{self.profile or 'default'}-{self.region or 'default'}{project}.json"
 
 
 _INT_KEYS = ("core_count", "idle_timeout_s")
