@@ -161,6 +161,45 @@ def test_cluster_subnet_is_a_default_subnet_of_the_first_zone() -> None:
     assert ec2.cluster_subnet([{"SubnetId": "subnet-1"}]) == "subnet-1"
 
 
+def test_pick_subnets_ranks_by_zone_then_id_and_reads_a_missing_public_flag_as_private() -> None:
+    """A NAT subnet whose answer lacks MapPublicIpOnLaunch is private (first); within a rank,
+    zones in order whatever the ids."""
+    subnets = [_subnet("subnet-a", "zone-b", True), _subnet("subnet-b", "zone-a", True),
+               {"SubnetId": "subnet-n", "AvailabilityZone": "zone-c"}]
+    assert ec2.pick_subnets(subnets, frozenset({"subnet-n"})) == ["subnet-n", "subnet-b", "subnet-a"]
+    # A public subnet is public even when its table also names a NAT: behind the private one.
+    both = [_subnet("subnet-pub-nat", "zone-a", True), _subnet("subnet-priv-nat", "zone-b", False)]
+    assert ec2.pick_subnets(both, frozenset({"subnet-pub-nat", "subnet-priv-nat"})) == [
+        "subnet-priv-nat", "subnet-pub-nat"]
+
+
+def test_cluster_subnet_prefers_a_default_subnet_over_one_without_the_flag() -> None:
+    subnets = [{"SubnetId": "subnet-1", "AvailabilityZone": "zone-a"},
+               {"SubnetId": "subnet-2", "AvailabilityZone": "zone-b", "DefaultForAz": True}]
+    assert ec2.cluster_subnet(subnets) == "subnet-2"
+
+
+def test_a_route_table_without_routes_routes_nowhere() -> None:
+    assert not ec2.routes_through_nat([{}]) and not ec2.reaches_internet([{}])
+
+
+def test_the_network_lookups_for_emr_tags_ask_for_exactly_that() -> None:
+    assert ec2.describe_vpc("vpc-1").params == {"VpcIds": ["vpc-1"]}
+    assert ec2.find_emr_default_groups("vpc-1").params == {"Filters": [
+        {"Name": "vpc-id", "Values": ["vpc-1"]},
+        {"Name": "group-name", "Values": ["ElasticMapReduce-master", "ElasticMapReduce-slave",
+                                          "ElasticMapReduce-Master-Private", "ElasticMapReduce-Slave-Private",
+                                          "ElasticMapReduce-ServiceAccess"]}]}
+    for request in (ec2.describe_vpc("vpc-1"), ec2.find_emr_default_groups("vpc-1")):
+        _valid(request)
+
+
+def test_ssh_group_is_described_with_its_project_in_characters_ec2_takes() -> None:
+    request = ec2.create_ssh_group("team-7", "vpc-1")
+    assert request.params["Description"] == "team-7: SSH to the EMR master from the operator IP only"
+    assert request.params["GroupName"] == "team-7-ssh"
+
+
 def test_emr_tag_requests_add_and_remove_only_that_tag() -> None:
     """Protects resources that are not ours: only the EMR tag with value true is added or taken."""
     tag = [{"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"}]

@@ -1,0 +1,72 @@
+"""Names a user gives, checked against AWS's rules before any request (``core/names``).
+
+Pure: each rule of each name, from the pages cited in ``bigfruits/aws/core/names.py``."""
+from __future__ import annotations
+
+import pytest
+
+from bigfruits.aws.core import names
+from bigfruits.errors import InputError
+
+pytestmark = pytest.mark.pure
+
+
+@pytest.mark.parametrize("project", ["a", "bigfruits", "team-7", "a" * 32, "x1"])
+def test_projects_that_fit_every_name_we_make(project: str) -> None:
+    assert names.check_project(project) == project
+
+
+@pytest.mark.parametrize("project", ["", "7up", "-a", "a-", "Big", "big fruits", "bob's", "a_b", "a.b",
+                                     "a" * 33, "é"])
+def test_projects_aws_would_refuse_somewhere_are_refused_with_the_rule(project: str) -> None:
+    with pytest.raises(InputError) as caught:
+        names.check_project(project)
+    assert caught.value.todo == names.PROJECT_RULE and repr(project) in caught.value.what
+
+
+@pytest.mark.parametrize("bucket", ["abc", "bf-demo-bucket", "my.bucket.1", "a" * 63, "1bucket"])
+def test_valid_bucket_names(bucket: str) -> None:
+    assert names.bucket_problem(bucket) is None and names.check_bucket(bucket) == bucket
+
+
+@pytest.mark.parametrize("bucket, why", [
+    ("ab", names.BUCKET_RULE), ("a" * 64, names.BUCKET_RULE), ("My-bucket", names.BUCKET_RULE),
+    ("my_bucket", names.BUCKET_RULE), ("-bucket", names.BUCKET_RULE), ("bucket-", names.BUCKET_RULE),
+    ("my..bucket", "adjacent dots"), ("192.168.5.4", "IP address"),
+    ("xn--bucket", "reserved"), ("sthree-bucket", "reserved"), ("amzn-s3-demo-bucket", "reserved"),
+    ("bucket-s3alias", "reserved"), ("bucket--ol-s3", "reserved"), ("bucket.mrap", "reserved"),
+    ("bucket--x-s3", "reserved"), ("bucket--table-s3", "reserved"),
+])
+def test_bucket_names_s3_refuses_say_which_rule(bucket: str, why: str) -> None:
+    problem = names.bucket_problem(bucket)
+    assert problem is not None and why in problem
+    with pytest.raises(InputError) as caught:
+        names.check_bucket(bucket)
+    assert caught.value.todo == problem and repr(bucket) in caught.value.what
+
+
+def test_a_dotted_name_that_is_not_an_ip_address_is_fine() -> None:
+    assert names.bucket_problem("1.2.3.bucket") is None and names.bucket_problem("1.2.3.4") is not None
+
+
+@pytest.mark.parametrize("name, ok", [("bigfruits-studio", True), ("Team_Studio-2", True),
+                                      ("a" * 256, True), ("a" * 257, False), ("my studio", False),
+                                      ("-studio", False), ("studio!", False)])
+def test_studio_names(name: str, ok: bool) -> None:
+    if ok:
+        assert names.check_studio_name(name) == name
+        return
+    with pytest.raises(InputError) as caught:
+        names.check_studio_name(name)
+    assert caught.value.todo == names.STUDIO_NAME_RULE and repr(name) in caught.value.what
+
+
+@pytest.mark.parametrize("name, ok", [("bigfruits-key", True), ("k", True), ("a" * 255, True),
+                                      ("a" * 256, False), ("my key", False), ("clé", False), ("", False)])
+def test_key_pair_names(name: str, ok: bool) -> None:
+    if ok:
+        assert names.check_key_name(name) == name
+        return
+    with pytest.raises(InputError) as caught:
+        names.check_key_name(name)
+    assert caught.value.todo == names.KEY_NAME_RULE and repr(name) in caught.value.what
