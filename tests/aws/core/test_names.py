@@ -49,24 +49,19 @@ def test_a_dotted_name_that_is_not_an_ip_address_is_fine() -> None:
     assert names.bucket_problem("1.2.3.bucket") is None and names.bucket_problem("1.2.3.4") is not None
 
 
-@pytest.mark.parametrize("name, ok", [("bigfruits-studio", True), ("Team_Studio-2", True),
-                                      ("a" * 256, True), ("a" * 257, False), ("my studio", False),
-                                      ("-studio", False), ("studio!", False)])
-def test_studio_names(name: str, ok: bool) -> None:
+@pytest.mark.parametrize("check, rule, name, ok", [
+    (names.check_studio_name, names.STUDIO_NAME_RULE, name, ok)
+    for name, ok in [("bigfruits-studio", True), ("Team_Studio-2", True), ("a" * 256, True),
+                     ("a" * 257, False), ("my studio", False), ("-studio", False), ("studio!", False)]
+] + [
+    (names.check_key_name, names.KEY_NAME_RULE, name, ok)
+    for name, ok in [("bigfruits-key", True), ("k", True), ("a" * 255, True), ("a" * 256, False),
+                     ("my key", False), ("clé", False), ("", False)]
+])
+def test_studio_and_key_pair_names(check, rule: str, name: str, ok: bool) -> None:  # type: ignore[no-untyped-def]
     if ok:
-        assert names.check_studio_name(name) == name
+        assert check(name) == name
         return
     with pytest.raises(InputError) as caught:
-        names.check_studio_name(name)
-    assert caught.value.todo == names.STUDIO_NAME_RULE and repr(name) in caught.value.what
-
-
-@pytest.mark.parametrize("name, ok", [("bigfruits-key", True), ("k", True), ("a" * 255, True),
-                                      ("a" * 256, False), ("my key", False), ("clé", False), ("", False)])
-def test_key_pair_names(name: str, ok: bool) -> None:
-    if ok:
-        assert names.check_key_name(name) == name
-        return
-    with pytest.raises(InputError) as caught:
-        names.check_key_name(name)
-    assert caught.value.todo == names.KEY_NAME_RULE and repr(name) in caught.value.what
+        check(name)
+    assert caught.value.todo == rule and repr(name) in caught.value.what
