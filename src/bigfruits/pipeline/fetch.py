@@ -121,7 +121,6 @@ def _read_s3(path: str, size: int, stamp: str, settings: S3Settings) -> bytes:
     while True:
         try:
             response = client.get_object(Bucket=bucket, Key=key, **extra)
-            body = response["Body"].read()
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             if code in ("PreconditionFailed", "412"):
@@ -130,7 +129,11 @@ def _read_s3(path: str, size: int, stamp: str, settings: S3Settings) -> bytes:
             if code in ("NoSuchKey", "404"):
                 raise OSError("vanished since it was listed (NoSuchKey, HTTP 404)") from None
             raise OSError(f"S3 GET failed after retries: {_describe(exc)}") from None
-        except Exception as exc:  # a body cut short, a reset or a timeout past botocore's retries
+        except Exception as exc:  # connection errors and timeouts past botocore's own retries
+            raise OSError(f"S3 GET failed after retries: {_describe(exc)}") from None
+        try:
+            body = response["Body"].read()
+        except Exception as exc:  # the answer cut short (reset, timeout): botocore does not retry
             attempt += 1
             if attempt >= settings.max_attempts:
                 raise OSError(f"S3 GET failed after {attempt} attempts: {_describe(exc)}") from None
