@@ -82,3 +82,26 @@ def test_markdown_shows_the_start_up_and_where_the_sample_run_spends_its_time():
     assert "| start (Python, Spark session, model from the cache, listing) | 9.5 |" in text
     assert "| featurize | 5.0 |" in text and "| pca_fit | 2.0 |" in text
     assert "| total in the process (wall, with exit: 21.0) | 19.5 |" in text
+
+
+def s3_run(name, latency, rate, peak=2 * GIB, failed=0):
+    return {"name": name, "latency_ms": latency, "images": 1500, "images_ok": 1500 - failed,
+            "images_failed": failed, "featurize_s": 1500 / rate, "featurize_rate": rate,
+            "wall_s": 1500 / rate + 20, "peak_all_processes": peak}
+
+
+def test_s3_targets_read_latency_against_s3_with_nothing_added():
+    """Protects issue 18's verdicts: 30 ms >= 85% and 100 ms >= 70% of the 0 ms rate (not of
+    local disk's), memory within 10% of the local run's, no input lost; the table shows each."""
+    from bigfruits.bench.s3_reads import s3_targets
+
+    s3 = {"images": 1500, "runs": [s3_run("local disk", None, 60.0), s3_run("S3, 0 ms added", 0, 40.0),
+                                   s3_run("S3, 30 ms added", 30, 35.0),
+                                   s3_run("S3, 100 ms added", 100, 27.0, peak=int(2.3 * GIB))]}
+    rows = s3_targets(s3)
+    assert [met for _, _, met in rows] == [True, False, None, False, True]
+    assert rows[0][1] == "88%" and rows[1][1] == "68%" and rows[2][1] == "67% of local's rate"
+    report = markdown(results(s3=s3))
+    assert "| S3, 30 ms added | 42.9 | 35.0 | 88% | 58% | 0 | 2048 |" in report
+    s3["runs"][3]["images_ok"] = 1499
+    assert s3_targets(s3)[-1] == ("inputs failed or lost in the S3 runs", "1", False)

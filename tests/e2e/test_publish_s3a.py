@@ -1,5 +1,6 @@
 """Publishing on an object store, through Hadoop's S3A to moto over HTTPS, under Spark 3.5 (EMR 7's):
-``s3://`` and ``s3a://`` outputs; a failure midway through the move never leaves a complete-looking
+``s3://`` and ``s3a://`` outputs, directly and through Toxiproxy's latency, resets and slow closes;
+a failure midway through the move never leaves a complete-looking
 output (no manifest.json), keeps the staging folder complete and names it in the error; with
 --overwrite the old output stops looking complete before it goes, and stays intact when the run
 fails before publishing. The driver script runs in Spark 3.5's own Python (tests/support/node.py)."""
@@ -18,8 +19,9 @@ from tests.support.node import (
     clean_env, java_home, s3a_defaults, spark35_home, truststore, write_spark_conf,
 )
 from tests.support.paths import REPO
+from tests.support.toxiproxy import toxiproxy, toxiproxy_session
 
-__all__ = ["aws_env", "moto_tls", "moto_url"]  # fixtures used below
+__all__ = ["aws_env", "moto_tls", "moto_url", "toxiproxy", "toxiproxy_session"]  # fixtures used below
 
 pytestmark = [pytest.mark.slow, pytest.mark.node]
 
@@ -96,10 +98,23 @@ def _shape(keys: List[str]) -> List[str]:
     return sorted(re.sub(r"^(.*/part-\d+)-[0-9a-f-]+", r"\1", key) for key in keys)
 
 
-def test_publish_on_s3a_never_looks_complete_after_a_failure(aws_env, moto_tls, moto_url, tmp_path: Path) -> None:
+@pytest.mark.parametrize("network", ["direct", "faults"])
+def test_publish_on_s3a_never_looks_complete_after_a_failure(aws_env, moto_tls, moto_url, tmp_path: Path,
+                                                             request, network: str) -> None:
+    """``faults``: S3A reaches moto through Toxiproxy adding 30 ms to every answer, resetting
+    2% of connections and holding some open on close: publishing survives them (S3A's own
+    retries), and every outcome below is the same as without them."""
     boto("s3").create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    endpoint = moto_url
+    if network == "faults":
+        toxiproxy = request.getfixturevalue("toxiproxy")
+        port = toxiproxy.proxy("s3", int(moto_url.rsplit(":", 1)[1]))
+        toxiproxy.toxic("s3", "latency", latency=30)
+        toxiproxy.toxic("s3", "reset_peer", toxicity=0.02, stream="upstream", timeout=0)
+        toxiproxy.toxic("s3", "slow_close", toxicity=0.2, stream="upstream", delay=500)
+        endpoint = f"https://127.0.0.1:{port}"
     spark_home = spark35_home()
-    conf = write_spark_conf(tmp_path / "conf", s3a_defaults(spark_home, moto_url, truststore(tmp_path, moto_tls[0]),
+    conf = write_spark_conf(tmp_path / "conf", s3a_defaults(spark_home, endpoint, truststore(tmp_path, moto_tls[0]),
                                                             master="local[1]"), {})
     script = tmp_path / "driver.py"
     script.write_text(DRIVER)

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from bigfruits.errors import InputError
-from bigfruits.pipeline.ingest import (ImageFile, _escape_glob, _skip_reason, label_of,
+from bigfruits.pipeline.ingest import (ImageFile, _skip_reason, label_of,
                                        list_images, select_images)
 
 
@@ -54,11 +54,6 @@ def test_selection_errors_are_user_errors():
         select_images(files, classes="Banana*")
     with pytest.raises(InputError, match="at least 1"):
         select_images(files, limit=0)
-
-
-@pytest.mark.pure
-def test_glob_characters_in_names_stay_literal():
-    assert _escape_glob("file:/d/a[1]{x}*.jpg") == r"file:/d/a\[1\]\{x\}\*.jpg"
 
 
 def test_listing_sees_zero_byte_files_and_skips_hidden(spark, tmp_path):
@@ -109,8 +104,7 @@ def test_listing_without_spark_sizes_sorts_skips_and_counts(tmp_path):
 @pytest.mark.pure
 def test_listing_errors_without_spark(tmp_path):
     """Protects the user's messages: a missing input, an input without images, an unreadable
-    one, and a scheme without a Hadoop connector are each one clear error."""
-    from bigfruits.errors import EnvironmentProblem
+    one are each one clear error; an S3 input needs no Hadoop connector."""
     from tests.support.fake_hadoop import FakePath, ObjectStoreFs, fake_spark
 
     spark = fake_spark(ObjectStoreFs())
@@ -133,18 +127,21 @@ def test_listing_errors_without_spark(tmp_path):
     def no_connector(self, conf):  # type: ignore[no-untyped-def]
         raise RuntimeError("UnsupportedFileSystemException: No FileSystem for scheme \"s3a\"")
 
-    spark = fake_spark(ObjectStoreFs())
-    spark.sparkContext._jvm.org.apache.hadoop.util = type(
-        "util", (), {"VersionInfo": type("VersionInfo", (), {"getVersion": staticmethod(lambda: "3.3.4")})})
-    original = FakePath.getFileSystem
+    # S3 is listed (and read) with boto3: no Hadoop connector is needed for an S3 input
+    from bigfruits.pipeline import ingest
+
+    original, original_s3 = FakePath.getFileSystem, ingest._s3_objects
     FakePath.getFileSystem = no_connector
+    ingest._s3_objects = lambda uri: iter([(uri + "/Test/Kiwi/a.jpg", 3, "etag:e")])
     try:
-        with pytest.raises(EnvironmentProblem) as problem:
-            list_images(spark, "s3a://bucket/raw/")
+        listing = list_images(fake_spark(ObjectStoreFs()), "s3a://bucket/raw/")
+        ingest._s3_objects = lambda uri: iter([])
+        with pytest.raises(InputError) as empty:
+            list_images(fake_spark(ObjectStoreFs()), "s3a://bucket/raw/")
     finally:
-        FakePath.getFileSystem = original
-    assert problem.value.what == "Spark here cannot read s3a:// paths (no S3 connector)"
-    assert "org.apache.hadoop:hadoop-aws:3.3.4" in problem.value.todo
+        FakePath.getFileSystem, ingest._s3_objects = original, original_s3
+    assert [image.path for image in listing.images] == ["s3a://bucket/raw/Test/Kiwi/a.jpg"]
+    assert empty.value.what == "input not found: s3a://bucket/raw/"
 
 
 @pytest.mark.pure
@@ -244,15 +241,22 @@ def test_listing_is_relative_to_the_root_and_follows_links(tmp_path):
 ])
 def test_each_scheme_is_listed_by_its_fastest_lister(root, lister, monkeypatch):
     """Protects listing speed and correctness: local folders through Python, S3 through
-    boto3, anything else through Hadoop's FileSystem (py4j), each given the right root."""
+    boto3 alone (no Hadoop connector needed to read S3), anything else through Hadoop's
+    FileSystem (py4j), each given the right root."""
+    from types import SimpleNamespace
+
     from bigfruits.pipeline import ingest
 
     calls = []
-    monkeypatch.setattr(ingest, "_walk_local", lambda path: calls.append(("local", path)) or iter(()))
-    monkeypatch.setattr(ingest, "_s3_objects", lambda uri: calls.append(("s3", uri)) or iter(()))
-    monkeypatch.setattr(ingest, "_walk_hadoop", lambda fs, path: calls.append(("hadoop", fs, path)) or iter(()))
-    fs, path = object(), object()
-    ingest._walk(fs, path, root)
+    entry = [(root + "/a.jpg", 1, "")]
+    monkeypatch.setattr(ingest, "_walk_local", lambda path: calls.append(("local", path)) or iter(entry))
+    monkeypatch.setattr(ingest, "_s3_objects", lambda uri: calls.append(("s3", uri)) or iter(entry))
+    monkeypatch.setattr(ingest, "_walk_hadoop", lambda fs, path: calls.append(("hadoop", fs, path)) or iter(entry))
+    fs, path = SimpleNamespace(exists=lambda p: True), SimpleNamespace(toString=lambda: root)
+    monkeypatch.setattr(ingest, "hadoop_path",
+                        lambda spark, uri: (_ for _ in ()).throw(AssertionError("Hadoop asked"))
+                        if lister == "s3" else (fs, path))
+    assert ingest._entries(None, root) == (root, entry)
     expected = {"local": ("local", root[len("file:"):]), "s3": ("s3", root),
                 "hadoop": ("hadoop", fs, path)}[lister]
     assert calls == [expected]

@@ -36,7 +36,10 @@ def _sizes(text: str) -> tuple:
               help="Engines for the end-to-end runs; the first is the one the targets use.")
 @click.option("--weights", default="random", show_default=True,
               help="random, imagenet or a weights file (speed does not depend on the values).")
-@click.option("--steps", default="ceilings,runs,reuse,sample,memory,pca,users", show_default=True)
+@click.option("--s3-images", type=int,
+              help="Images of the S3 step: local disk, then S3 (moto) through Toxiproxy at 0, 30 "
+                   "and 100 ms added (1500).")
+@click.option("--steps", default="ceilings,runs,reuse,sample,memory,pca,users,s3", show_default=True)
 @click.option("--master", default="local[*]", show_default=True)
 @click.option("--out", "out_dir", default="bench/results", show_default=True,
               type=click.Path(file_okay=False), help="Where latest.json and latest.md go.")
@@ -44,9 +47,11 @@ def _sizes(text: str) -> tuple:
               help="Scratch folder for replicated images and outputs (default: a temporary one, removed).")
 def main(source: Optional[str], quick: bool, scale: bool, images: Optional[int],
          users_images: Optional[int], ceiling_images: Optional[int], pca_rows: Optional[int], memory_sizes: Optional[str],
-         reuse_images: Optional[int], added_images: Optional[int], engines: str, weights: str,
+         reuse_images: Optional[int], added_images: Optional[int], s3_images: Optional[int],
+         engines: str, weights: str,
          steps: str, master: str, out_dir: str, workdir: Optional[str]) -> None:
-    """Benchmark on real images: ceilings, runs, --reuse, start-up, memory, PCA, full size."""
+    """Benchmark on real images: ceilings, runs, --reuse, start-up, memory, PCA, reads from S3,
+    full size."""
     from bigfruits.bench.inputs import choose_source
     from bigfruits.pipeline.ingest import BUNDLED_SAMPLE
     from bigfruits.pipeline.session import get_session
@@ -57,7 +62,8 @@ def main(source: Optional[str], quick: bool, scale: bool, images: Optional[int],
     settings.master = master
     for name, value in (("images", images), ("users_images", users_images),
                         ("ceiling_images", ceiling_images), ("pca_rows", pca_rows),
-                        ("reuse_images", reuse_images), ("added_images", added_images)):
+                        ("reuse_images", reuse_images), ("added_images", added_images),
+                        ("s3_images", s3_images)):
         if value is not None:
             setattr(settings, name, value)
     if memory_sizes:

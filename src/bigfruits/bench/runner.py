@@ -22,6 +22,7 @@ from bigfruits.bench import ceilings, users_patterns
 from bigfruits.bench.inputs import distinct_images, replicate_images, source_images
 from bigfruits.bench.memory import peak_memory
 from bigfruits.bench.pca_fits import synthetic_features, time_pca_fits
+from bigfruits.bench.s3_reads import measure_s3_reads
 
 FULL_SIZE_IMAGES = 67_692
 #: the folder that holds the ``bigfruits`` package the benchmark runs (for the CLI runs)
@@ -47,12 +48,15 @@ class BenchSettings:
     weights: str = "random"
     master: str = "local[*]"
     scale: bool = False
-    steps: Tuple[str, ...] = ("ceilings", "runs", "reuse", "sample", "memory", "pca", "users")
+    #: images of the S3 step (local disk, then S3 through Toxiproxy at 0, 30 and 100 ms)
+    s3_images: int = 1500
+    steps: Tuple[str, ...] = ("ceilings", "runs", "reuse", "sample", "memory", "pca", "users", "s3")
 
     @classmethod
     def quick(cls, source: str, workdir: str, source_kind: str = "--source") -> "BenchSettings":
         return cls(source, workdir, source_kind, images=200, users_images=40, ceiling_images=128,
-                   pca_rows=2000, memory_sizes=(200,), reuse_images=300, added_images=50)
+                   pca_rows=2000, memory_sizes=(200,), reuse_images=300, added_images=50,
+                   s3_images=200)
 
 
 @dataclass
@@ -84,12 +88,13 @@ class Bench:
                            k=min(50, count), overwrite=True, progress=False)
         return run_pipeline(config, self.spark).manifest
 
-    def cli_run(self, output: str, *args: str) -> Dict[str, Any]:
-        """``bigfruits run`` as a user runs it, in its own process: wall seconds, peak memory
-        of all its processes at one instant, and its manifest."""
+    def cli_run(self, output: str, *args: str, env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+        """``bigfruits run`` as a user runs it, in its own process (``env``: its environment,
+        this bigfruits first on its path): wall seconds, peak memory of all its processes at one
+        instant, and its manifest."""
         import psutil
 
-        env = child_env()
+        env = child_env(env)
         command = [sys.executable, "-m", "bigfruits", "run", "--output", output, "--overwrite",
                    "--weights", self.settings.weights, "--master", self.settings.master,
                    "--no-progress", *args]
@@ -108,10 +113,11 @@ class Bench:
                 "peak_driver_python": peak["driver_python"], "manifest": manifest}
 
 
-def child_env() -> Dict[str, str]:
+def child_env(base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     """The environment of a measured subprocess: this bigfruits first on its path."""
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [PACKAGE_ROOT, os.environ.get("PYTHONPATH")]))}
+    base = dict(os.environ) if base is None else base
+    return {**base, "PYTHONPATH": os.pathsep.join(
+        filter(None, [PACKAGE_ROOT, base.get("PYTHONPATH")]))}
 
 
 def sized(run: Dict[str, Any], source: str) -> Dict[str, Any]:
@@ -276,8 +282,12 @@ def measure(settings: BenchSettings, spark: Any) -> Dict[str, Any]:
                             "--input", bench.folder(FULL_SIZE_IMAGES))
         results["scale"] = sized(run, settings.source)
 
+    def s3() -> None:
+        results["s3"] = measure_s3_reads(bench.cli_run, bench.folder(settings.s3_images),
+                                         settings.workdir)
+
     steps = {"users": users, "ceilings": engine_ceilings, "runs": runs, "reuse": reuse,
-             "sample": sample, "pca": pca, "memory": memory}
+             "sample": sample, "pca": pca, "memory": memory, "s3": s3}
     for name in settings.steps:
         bench.step(name, steps[name])
     if settings.scale:

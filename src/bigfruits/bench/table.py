@@ -182,6 +182,30 @@ def markdown(results: Dict[str, Any]) -> str:
             ["where the time goes (bigfruits run)", "seconds"],
             [[name, f"{seconds:.1f}"] for name, seconds in breakdown.items()],
         )
+    s3 = results.get("s3", {})
+    if s3.get("runs"):
+        from bigfruits.bench.s3_reads import s3_targets
+
+        base = next((run for run in s3["runs"] if run["latency_ms"] == 0), None)
+        local = s3["runs"][0]
+        rounds = s3.get("rounds", 1)
+        lines += _markdown_table(
+            [f"featurize the same {s3['images']} images (own process each"
+             + (f", best of {rounds} rounds forth and back)" if rounds > 1 else ")"),
+             "featurize s" + (" (each round)" if rounds > 1 else ""),
+             "images/s", "x S3 0 ms", "x local disk", "failed", "peak all processes MiB"],
+            [[run["name"], f"{run['featurize_s']:.1f}" + (
+                " (" + ", ".join(f"{t:.1f}" for t in run["featurize_s_all"]) + ")"
+                if len(run.get("featurize_s_all", [])) > 1 else ""),
+              f"{run['featurize_rate']:.1f}",
+              _fmt(_ratio(run["featurize_rate"], base and base["featurize_rate"]), "{:.0%}"),
+              _fmt(_ratio(run["featurize_rate"], local["featurize_rate"]), "{:.0%}"),
+              str(run["images_failed"]), f"{run['peak_all_processes'] / 2**20:.0f}"]
+             for run in s3["runs"]])
+        lines += _markdown_table(
+            ["target (issue 18)", "measured", "met"],
+            [[name, measured, {True: "yes", False: "NO", None: "-"}[met]]
+             for name, measured, met in s3_targets(s3)])
     errors = results.get("errors", {})
     if errors:
         lines += ["Steps that failed:", ""] + [f"- {step}: {text}" for step, text in errors.items()]

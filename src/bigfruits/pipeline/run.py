@@ -24,8 +24,9 @@ from bigfruits.pipeline.config import RunConfig
 from bigfruits.pipeline.featurize.engines import Prepared, from_cache, prepare, resolve_engine
 from bigfruits.pipeline.featurize.model import WeightsInfo, check_weights_arg, import_tensorflow
 from bigfruits.pipeline.featurize.udf import WorkerBuilds, featurize
-from bigfruits.pipeline.ingest import (ImageFile, Listing, input_not_found, is_local, list_images,
-                                       read_images, resolve_input, select_images)
+from bigfruits.pipeline.fetch import S3Settings
+from bigfruits.pipeline.ingest import (ImageFile, Listing, images_frame, input_not_found, is_local,
+                                       is_s3, list_images, resolve_input, select_images)
 from bigfruits.pipeline.outputs import OutputTarget, output_exists
 from bigfruits.pipeline.progress import image_progress
 from bigfruits.pipeline.reuse import (FEATURE_COLUMNS, Reuse, copy_features_folder, identity_frame,
@@ -244,41 +245,38 @@ def reuse_stage(spark: Any, config: RunConfig, selection: Selection, inference: 
     return reuse
 
 
-def read_settings(images: List[ImageFile], parallelism: int) -> Dict[str, str]:
-    """binaryFile packs small files by ``openCostInBytes`` (4 MB each by default: 32 Fruits-360
-    images per task); size tasks by image count instead."""
-    per_task = min(MAX_IMAGES_PER_TASK,
-                   max(MIN_IMAGES_PER_TASK, math.ceil(len(images) / (4 * max(1, parallelism)))))
-    average = max(1, sum(image.size for image in images) // max(1, len(images)))
-    return {
-        "spark.sql.files.openCostInBytes": str(average),
-        "spark.sql.files.maxPartitionBytes": str(per_task * 2 * average),
-        ARROW_BATCH_CONF: str(ARROW_BATCH_ROWS),
-    }
+def images_per_task(images: int, parallelism: int) -> int:
+    """About four tasks per core, each of ``MIN_IMAGES_PER_TASK`` to ``MAX_IMAGES_PER_TASK``."""
+    return min(MAX_IMAGES_PER_TASK,
+               max(MIN_IMAGES_PER_TASK, math.ceil(images / (4 * max(1, parallelism)))))
 
 
 def featurize_stage(spark: Any, config: RunConfig, target: OutputTarget, todo: List[ImageFile],
                     selection: Selection, inference: Inference) -> Dict[str, int]:
-    """Read the images ``todo`` and write features or an error per image to staging
+    """Featurize the images ``todo`` (each Python worker reads their bytes itself, ahead of
+    the model: ``fetch.py``) and write features or an error per image to staging
     ``_featurized`` (nothing when every image was reused); returns the engines built per
     Python worker."""
     if not todo:
         return {}
     sc = spark.sparkContext
     builds = sc.accumulator({}, WorkerBuilds())
-    with sql_conf(spark, read_settings(todo, sc.defaultParallelism)):
-        images = read_images(spark, selection.listing, todo)
+    per_task = images_per_task(len(todo), sc.defaultParallelism)
+    settings = S3Settings.from_environment() if is_s3(selection.listing.root) else None
+    with sql_conf(spark, {ARROW_BATCH_CONF: str(ARROW_BATCH_ROWS)}):
+        images = images_frame(spark, todo, math.ceil(len(todo) / per_task))
         with image_progress(spark, len(todo), config.progress) as counter:
-            featurize(images, inference.payload, config.batch_size, counter, builds).write.parquet(
-                target.uri("_featurized"))
+            featurize(images, inference.payload, config.batch_size, counter, builds,
+                      settings).write.parquet(target.uri("_featurized"))
     return dict(builds.value)
 
 
 def _missing_images(selected: List[ImageFile], returned: set) -> List["tuple[str, str]"]:
-    """Error rows for listed images that binaryFile never returned (zero-byte files, files
-    that vanished), so that every input path appears exactly once in features/ or errors/."""
+    """Error rows for listed images that the featurize stage did not return (it returns one
+    row per input, a read error included: this is the check that none was lost), so that
+    every input path appears exactly once in features/ or errors/."""
     return [(image.path, "empty file (0 bytes)" if image.size == 0 else
-             "not returned by Spark's binaryFile reader (vanished or unreadable)")
+             "not returned by the featurize stage")
             for image in selected if image.path not in returned]
 
 

@@ -1,0 +1,124 @@
+"""Reading ahead of the model (``fetch.fetch_ahead``) and the UDF's rows -> features stream,
+without Spark or a network: order kept, every row answered, the caps on reads and bytes in
+flight held, a failed read an error string (never an exception), output batches the input's
+lengths."""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bigfruits.pipeline import fetch
+from bigfruits.pipeline.featurize.udf import featurize_rows
+from bigfruits.pipeline.fetch import fetch_ahead, read_one
+
+pytestmark = pytest.mark.pure
+
+SAMPLE = Path(__file__).resolve().parents[2] / "src" / "bigfruits" / "data" / "sample"
+
+
+def test_local_reads_keep_order_and_answer_every_row(tmp_path):
+    files = []
+    for i in range(50):
+        path = tmp_path / f"{i:02d}.jpg"
+        path.write_bytes(bytes([i]) * (i + 1))
+        files.append(("file:" + str(path), i + 1, ""))
+    files.insert(10, ("file:" + str(tmp_path / "gone.jpg"), 5, ""))
+    files.insert(20, ("file:" + str(tmp_path / "empty.jpg"), 0, ""))
+    out = list(fetch_ahead(files, max_in_flight=8, max_bytes=100))
+    assert [row for row, _ in out] == files
+    by_name = {row[0].rsplit("/", 1)[1]: fetched for row, fetched in out}
+    assert by_name["gone.jpg"][0] is None and "FileNotFoundError" in by_name["gone.jpg"][1]
+    assert by_name["empty.jpg"] == (None, "empty file (0 bytes)")
+    assert by_name["07.jpg"] == (bytes([7]) * 8, None)
+
+
+def test_reads_in_flight_and_their_bytes_are_capped(monkeypatch):
+    """Whatever the sizes, no more than ``max_in_flight`` reads and ``max_bytes`` listed bytes
+    are taken from the rows and not yet consumed (one image bigger than the cap goes alone)."""
+    pulled, consumed, exhausted = [], [], [False]
+    monkeypatch.setattr(fetch, "read_one", lambda row, settings: (time.sleep(0.001) or b"x", None))
+    sizes = [10, 70, 30, 200, 5, 5, 5, 90, 1, 1, 1, 1, 1, 1, 1, 1, 60, 60]
+
+    def rows():
+        for i, size in enumerate(sizes):
+            pulled.append(size)
+            yield (f"file:/{i}", size, "")
+        exhausted[0] = True
+
+    worst_count, worst_bytes = 0, 0
+    for row, _ in fetch_ahead(rows(), max_in_flight=4, max_bytes=100):
+        waiting = pulled[len(consumed):]
+        # fetch_ahead pulls one row ahead: until the rows run out, the last pulled waits
+        in_flight = waiting if exhausted[0] else waiting[:-1]
+        worst_count = max(worst_count, len(in_flight))
+        if len(in_flight) > 1:
+            worst_bytes = max(worst_bytes, sum(in_flight))
+        consumed.append(row)
+    assert len(consumed) == len(sizes)
+    assert worst_count <= 4 and worst_bytes <= 100
+
+
+def test_reads_overlap(monkeypatch):
+    """Slow reads run side by side: 40 reads of 50 ms with 20 in flight take ~0.1 s, not 2 s."""
+    busy, peak = [0], [0]
+    lock = threading.Lock()
+
+    def slow(row, settings):
+        with lock:
+            busy[0] += 1
+            peak[0] = max(peak[0], busy[0])
+        time.sleep(0.05)
+        with lock:
+            busy[0] -= 1
+        return b"x", None
+
+    monkeypatch.setattr(fetch, "read_one", slow)
+    started = time.perf_counter()
+    assert len(list(fetch_ahead(((f"s3://b/{i}", 1, "") for i in range(40)), max_in_flight=20))) == 40
+    assert peak[0] > 10 and time.perf_counter() - started < 1.5
+
+
+def test_a_failing_reader_is_an_error_string_not_an_exception(monkeypatch):
+    def broken(*args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(fetch, "_read_local", broken)
+    assert read_one(("file:/x.jpg", 3, ""), None) == (None, "cannot read: RuntimeError: boom")
+
+
+class CountingEngine:
+    name = "fake"
+
+    def __init__(self):
+        self.batches = []
+
+    def predict(self, batch):
+        self.batches.append(len(batch))
+        return np.ones((len(batch), 4), dtype=np.float32) * batch.mean()
+
+    def release_memory(self):
+        pass
+
+
+def test_rows_to_features_keep_each_batch_length_and_order(tmp_path):
+    jpgs = sorted(SAMPLE.rglob("*.jpg"))[:7]
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    row = lambda p: ("file:" + str(p), p.stat().st_size, "")  # noqa: E731
+    batches = [[row(jpgs[0]), row(bad), row(jpgs[1])], [], [row(jpgs[i]) for i in range(2, 7)],
+               [("file:" + str(tmp_path / "gone.jpg"), 4, "")]]
+    frames = [tuple(pd.Series(column) for column in zip(*batch)) if batch else
+              (pd.Series([], dtype=object),) * 3 for batch in batches]
+    engine = CountingEngine()
+    out = list(featurize_rows(iter(frames), engine, batch_size=3))
+    assert [len(frame) for frame in out] == [3, 0, 5, 1]
+    errors = [e for frame in out for e in frame["error"]]
+    assert errors[1].startswith("cannot decode image")
+    assert errors[-1].startswith("cannot read: FileNotFoundError")
+    assert sum(pd.isna(e) for e in errors) == 7  # None, or NaN in a string column
+    assert max(engine.batches) <= 3

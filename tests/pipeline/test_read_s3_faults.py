@@ -1,0 +1,169 @@
+"""Reading images from S3 as the featurize stage's Python workers do (``fetch.fetch_ahead``:
+boto3, one GET per image, many in flight) through Toxiproxy and ``S3Front`` (TLS as S3 does it,
+and 503 SlowDown when asked) to the moto server, all on 127.0.0.1, with S3's faults: latency, connections reset, stalled and slow to close, 503
+SlowDown bursts. Every input is answered, with the very bytes uploaded; a read that cannot
+succeed is an error string naming the cause; an object changed since the listing is one too."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Dict, Iterator, List, Tuple
+
+import boto3
+import pytest
+
+from tests.support.moto_server import REGION, moto_tls, moto_url  # noqa: F401 (fixtures)
+from tests.support.paths import SAMPLE
+from tests.support.toxiproxy import Toxiproxy, toxiproxy, toxiproxy_session  # noqa: F401
+
+from bigfruits.bench.s3_reads import S3Front
+from bigfruits.pipeline import fetch
+from bigfruits.pipeline.fetch import S3Settings, fetch_ahead
+from bigfruits.pipeline.ingest import _s3_objects
+
+BUCKET = "fault-reads"
+IMAGES = 60
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+@pytest.fixture(scope="module")
+def uploaded(moto_url, moto_tls) -> Dict[str, bytes]:  # noqa: F811
+    """``IMAGES`` real images in a bucket (straight to moto, no faults): key -> bytes."""
+    s3 = boto3.session.Session().client(
+        "s3", region_name=REGION, endpoint_url=moto_url, verify=str(moto_tls[0]),
+        aws_access_key_id="testing", aws_secret_access_key="testing")
+    try:
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    except s3.exceptions.BucketAlreadyOwnedByYou:
+        pass
+    files = sorted(SAMPLE.rglob("*.jpg"))[:IMAGES]
+    content = {}
+    for path in files:
+        key = f"raw/Test/{path.parent.name}/{path.name}"
+        content[key] = path.read_bytes()
+        s3.put_object(Bucket=BUCKET, Key=key, Body=content[key])
+    return content
+
+
+@pytest.fixture
+def env(monkeypatch, moto_tls, tmp_path) -> None:  # noqa: F811
+    for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(moto_tls[0]))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    fetch._clients.clear()
+
+
+def settings_for(port: int, moto_tls, **kw) -> S3Settings:  # noqa: F811
+    return S3Settings(endpoint_url=f"https://127.0.0.1:{port}", region=REGION,
+                      ca_bundle=str(moto_tls[0]), **kw)
+
+
+def read_all(uploaded: Dict[str, bytes], settings: S3Settings,
+             **kw) -> Tuple[List[Tuple[Tuple[str, int, str], Tuple]], float]:
+    """List through ``settings``' endpoint (as the driver does), then read every image."""
+    import os
+
+    os.environ["AWS_ENDPOINT_URL"] = settings.endpoint_url or ""
+    try:
+        rows = list(_s3_objects(f"s3a://{BUCKET}/raw"))
+    finally:
+        del os.environ["AWS_ENDPOINT_URL"]
+    assert len(rows) == len(uploaded)
+    started = time.perf_counter()
+    out = list(fetch_ahead(rows, settings, **kw))
+    return out, time.perf_counter() - started
+
+
+def assert_every_image_read_intact(out, uploaded) -> None:
+    assert len(out) == len(uploaded)
+    for (path, size, _stamp), (content, error) in out:
+        key = path.split(f"{BUCKET}/", 1)[1]
+        assert error is None, (path, error)
+        assert content == uploaded[key] and len(content) == size
+
+
+def s3_front(moto_url: str, moto_tls, **throttle) -> S3Front:  # noqa: F811
+    return S3Front(_port(moto_url), *moto_tls, upstream_ca=moto_tls[0], **throttle)
+
+
+@pytest.fixture(scope="module")
+def front(moto_url, moto_tls) -> Iterator[S3Front]:  # noqa: F811
+    with s3_front(moto_url, moto_tls) as running:
+        yield running
+
+
+def proxied(toxiproxy: Toxiproxy, front: S3Front) -> int:  # noqa: F811
+    return toxiproxy.proxy("s3", front.port)
+
+
+def test_latency_is_hidden_by_reads_in_flight(uploaded, env, toxiproxy, front, moto_tls):  # noqa: F811
+    port = proxied(toxiproxy, front)
+    toxiproxy.toxic("s3", "latency", latency=100)
+    out, seconds = read_all(uploaded, settings_for(port, moto_tls))
+    assert_every_image_read_intact(out, uploaded)
+    # one after another: >= 60 x 100 ms = 6 s; 32 in flight: a few round trips
+    assert seconds < 0.5 * IMAGES * 0.1, seconds
+
+
+@pytest.mark.parametrize("kind, toxicity, attributes", [
+    ("reset_peer", 0.3, {"timeout": 0}),       # connection reset as soon as data flows
+    ("reset_peer", 0.3, {"timeout": 20}),      # reset mid-answer
+    ("timeout", 0.2, {"timeout": 500}),        # stalled, then closed without an answer
+    ("slow_close", 0.5, {"delay": 1000}),      # answers, then holds the connection open
+])
+def test_connection_faults_are_retried_and_nothing_is_lost(uploaded, env, toxiproxy, front,  # noqa: F811
+                                                           moto_tls, kind, toxicity, attributes):
+    port = proxied(toxiproxy, front)
+    toxiproxy.toxic("s3", kind, toxicity=toxicity, **attributes)
+    out, _ = read_all(uploaded, settings_for(port, moto_tls, read_timeout=3.0))
+    assert_every_image_read_intact(out, uploaded)
+
+
+def test_slowdown_bursts_are_retried_with_backoff(uploaded, env, toxiproxy, moto_url, moto_tls):  # noqa: F811
+    with s3_front(moto_url, moto_tls, burst=20, every=4, per_key=2) as throttle:
+        port = toxiproxy.proxy("s3", throttle.port)
+        toxiproxy.toxic("s3", "latency", latency=30)
+        out, _ = read_all(uploaded, settings_for(port, moto_tls))
+    assert throttle.served_503 >= 20
+    assert_every_image_read_intact(out, uploaded)
+
+
+def test_a_read_that_keeps_failing_is_an_error_row_naming_the_cause(uploaded, env, toxiproxy, front,  # noqa: F811
+                                                                    moto_url, moto_tls):
+    with s3_front(moto_url, moto_tls, burst=10_000) as throttle:
+        settings = settings_for(throttle.port, moto_tls, max_attempts=2)
+        rows = [(f"s3://{BUCKET}/{key}", len(data), "") for key, data in list(uploaded.items())[:3]]
+        out = list(fetch_ahead(rows, settings))
+    assert [fetched for _, fetched in out] == [
+        (None, "S3 GET failed after retries: SlowDown (HTTP 503)")] * 3
+    port = proxied(toxiproxy, front)
+    toxiproxy.toxic("s3", "reset_peer", toxicity=1.0, timeout=0)
+    out = list(fetch_ahead(rows[:2], settings_for(port, moto_tls, max_attempts=2)))
+    for _, (content, error) in out:
+        assert content is None and error.startswith("S3 GET failed after"), error
+
+
+def test_an_object_changed_since_the_listing_is_an_error_row(uploaded, env, moto_url, moto_tls):  # noqa: F811
+    settings = settings_for(_port(moto_url), moto_tls)
+    key = next(iter(uploaded))
+    s3 = fetch.s3_client(settings)
+    etag = s3.head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
+    rows = [(f"s3a://{BUCKET}/{key}", len(uploaded[key]), f"etag:{etag}")]
+    assert list(fetch_ahead(rows, settings))[0][1] == (uploaded[key], None)
+    s3.put_object(Bucket=BUCKET, Key=key, Body=uploaded[key] + b"changed")
+    try:
+        assert list(fetch_ahead(rows, settings))[0][1] == (
+            None, "changed since it was listed (its ETag no longer matches: PreconditionFailed, HTTP 412)")
+        s3.delete_object(Bucket=BUCKET, Key=key)
+        assert list(fetch_ahead(rows, settings))[0][1] == (
+            None, "vanished since it was listed (NoSuchKey, HTTP 404)")
+    finally:
+        s3.put_object(Bucket=BUCKET, Key=key, Body=uploaded[key])
