@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from bigfruits.aws.commands import access, network
+from bigfruits.aws.commands.node_files import step_model_args, upload_model, upload_wheelhouse
 from bigfruits.aws.commands.pricing import cost_line
 from bigfruits.aws.commands.storage import place_file
 from bigfruits.aws.commands.wheel import build_wheel, project_root
@@ -24,7 +25,7 @@ from bigfruits.aws.requests import s3 as b
 from bigfruits.aws.requests.emr import clusters as c
 from bigfruits.aws.requests.emr import steps as s
 from bigfruits.aws.requests.emr.flavors import JUPYTER_PERSISTENCE_PREFIX, Flavor, get_flavor
-from bigfruits.errors import AwsError, InputError
+from bigfruits.errors import AwsError, EnvironmentProblem, InputError
 
 CLUSTER_KIND = "cluster"
 ROLE_KIND = "iam-role"
@@ -52,7 +53,9 @@ def notebook_path() -> Optional[Path]:
     return root / "notebooks" / NOTEBOOK_NAME
 
 
-def upload_bootstrap(ctx: AwsContext, wheel: Optional[Path]) -> None:
+def upload_bootstrap(ctx: AwsContext, wheel: Optional[Path]) -> str:
+    """The bootstrap script and constraints, and the wheelhouse of our wheel (see
+    ``node_files``: uploaded when missing); the wheelhouse's s3:// URI."""
     for name in (c.BOOTSTRAP_SCRIPT, c.CONSTRAINTS_FILE):
         place_file(ctx, NODE_DIR / name, b.BOOTSTRAP_PREFIX + name)
     if ctx.dry_run and wheel is None:
@@ -61,7 +64,18 @@ def upload_bootstrap(ctx: AwsContext, wheel: Optional[Path]) -> None:
         wheel = wheel or build_wheel(Path(tmp))
         if wheel.name != c.wheel_name() and not ctx.dry_run:
             raise InputError(f"wheel {wheel.name} is not {c.wheel_name()}", "pass the wheel of this version")
-        place_file(ctx, wheel, b.BOOTSTRAP_PREFIX + c.wheel_name())
+        return upload_wheelhouse(ctx, wheel)
+
+
+def _place_model(ctx: AwsContext) -> None:
+    """The notebooks' model (ImageNet weights) in the bucket, when this machine has it; else
+    one line saying how (the cluster starts anyway: submit uploads the model it runs)."""
+    try:
+        uri = upload_model(ctx)
+    except EnvironmentProblem as problem:
+        ctx.echo(f"note: {problem} (the notebooks need it; submit uploads the model it runs)")
+        return
+    ctx.echo(f"the notebooks run the model at {uri} (their `model` parameter)")
 
 
 def _place_notebook(ctx: AwsContext, flavor: Flavor, notebook: Optional[Path]) -> None:
@@ -95,7 +109,8 @@ def create_cluster(
     ctx, vpc_id = in_cluster_network(ctx)  # first: a wrong --subnet-id creates nothing
     group_id = access.prepare_access(ctx, vpc_id)
     ensure_roles(ctx)
-    upload_bootstrap(ctx, wheel)
+    wheelhouse = upload_bootstrap(ctx, wheel)
+    _place_model(ctx)
     _place_notebook(ctx, flavor, notebook if notebook is not None else notebook_path())
     password, password_key, password_uri = None, None, None
     if flavor.sets_jupyterhub_password:
@@ -104,7 +119,7 @@ def create_cluster(
         ctx.send(b.put_jupyterhub_password(ctx.bucket(), password_key, password))
         password_uri = b.s3_uri(ctx.bucket(), password_key)
     request = c.run_job_flow(ctx.settings_with_bucket(), flavor, group_id, password_uri,
-                             account_id=ctx.account_id())
+                             account_id=ctx.account_id(), wheelhouse_uri=wheelhouse)
     try:
         cluster_id = start_cluster(ctx, request)
     except BaseException:
@@ -337,7 +352,7 @@ def submit(
     bucket = ctx.bucket()
     input_uri, output_uri = step_locations(ctx, bucket, input_uri, output_uri)
     found = current_cluster(ctx, cluster_id)
-    step = s.pipeline_step(input_uri, output_uri, extra_args)
+    step = s.pipeline_step(input_uri, output_uri, step_model_args(ctx, extra_args))
     step_id = str(ctx.send(s.add_steps(found, [step]))["StepIds"][0])
     ctx.state.set("last_step", step_id)
     ctx.state.set("last_output", output_uri)
