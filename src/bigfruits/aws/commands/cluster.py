@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import json
 import re
 import secrets
 import tempfile
@@ -67,15 +68,30 @@ def upload_bootstrap(ctx: AwsContext, wheel: Optional[Path]) -> str:
         return upload_wheelhouse(ctx, wheel)
 
 
-def _place_model(ctx: AwsContext) -> None:
+def _place_model(ctx: AwsContext) -> Optional[str]:
     """The notebooks' model (ImageNet weights) in the bucket, when this machine has it; else
     one line saying how (the cluster starts anyway: submit uploads the model it runs)."""
     try:
         uri = upload_model(ctx)
     except EnvironmentProblem as problem:
         ctx.echo(f"note: {problem} (the notebooks need it; submit uploads the model it runs)")
-        return
+        return None
     ctx.echo(f"the notebooks run the model at {uri} (their `model` parameter)")
+    return uri
+
+
+def with_model(notebook: Optional[Path], model_uri: str, into: Path) -> Optional[Path]:
+    """A copy of ``notebook`` in ``into`` whose parameters cell says ``model = "<model_uri>"``
+    (the committed notebook says ``model = None``)."""
+    if notebook is None or not notebook.is_file():
+        return notebook
+    text = notebook.read_text()
+    line = json.dumps("model = None")[1:-1]
+    if line not in text:
+        return notebook
+    copy = into / notebook.name
+    copy.write_text(text.replace(line, json.dumps(f"model = {model_uri!r}")[1:-1], 1))
+    return copy
 
 
 def _place_notebook(ctx: AwsContext, flavor: Flavor, notebook: Optional[Path]) -> None:
@@ -110,8 +126,10 @@ def create_cluster(
     group_id = access.prepare_access(ctx, vpc_id)
     ensure_roles(ctx)
     wheelhouse = upload_bootstrap(ctx, wheel)
-    _place_model(ctx)
-    _place_notebook(ctx, flavor, notebook if notebook is not None else notebook_path())
+    model = _place_model(ctx)
+    with tempfile.TemporaryDirectory(prefix="bigfruits-notebook-") as tmp:
+        notebook = notebook if notebook is not None else notebook_path()
+        _place_notebook(ctx, flavor, with_model(notebook, model, Path(tmp)) if model else notebook)
     password, password_key, password_uri = None, None, None
     if flavor.sets_jupyterhub_password:
         password = "<random-password>" if ctx.dry_run else secrets.token_urlsafe(12)
