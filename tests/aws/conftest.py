@@ -25,3 +25,20 @@ def no_model_export(monkeypatch):
 
     monkeypatch.setattr(node_files, "local_model", stand_in)
     return stand_in
+
+
+@pytest.fixture(autouse=True)
+def no_wheelhouse_download(monkeypatch, tmp_path):
+    """The wheelhouse ``create-cluster``/``run`` upload: here a tar of our wheel alone (no pip
+    download from PyPI per test session); the node test (tests/e2e) builds and installs the real
+    one with no package index reachable."""
+    from bigfruits.aws.commands import node_files
+
+    def wheel_only(wheel, constraints=None, extras=None, echo=None):
+        folder = tmp_path / "wheelhouse-wheels"
+        folder.mkdir(exist_ok=True)
+        (folder / wheel.name).write_bytes(wheel.read_bytes())
+        node_files._deterministic_tar(folder, tmp_path / "wheelhouse.tar")
+        return tmp_path / "wheelhouse.tar"
+
+    monkeypatch.setattr(node_files, "build_wheelhouse", wheel_only)

@@ -70,3 +70,45 @@ def test_the_placed_notebook_names_the_uploaded_model(tmp_path) -> None:
     cells = json.loads(copy.read_text())["cells"]
     [parameters] = [c for c in cells if "parameters" in c["metadata"].get("tags", [])]
     assert "model = 's3://b/models/abc/'" in "".join(parameters["source"])
+
+
+class _Bucket:
+    """Just enough of an AwsContext for uploads: a bucket's keys, and what was uploaded."""
+
+    dry_run = False
+
+    def __init__(self) -> None:
+        self.keys: dict = {}
+        self.uploads: list = []
+        self.sender = self
+
+    def bucket(self) -> str:
+        return "b"
+
+    def send(self, request):  # ListObjectsV2 only
+        prefix = request.params["Prefix"]
+        return {"Contents": [{"Key": k, "Size": 1, "ETag": "x"} for k in self.keys if k.startswith(prefix)]}
+
+    def upload_file(self, path: str, bucket: str, key: str) -> None:
+        self.uploads.append(key)
+        self.keys[key] = Path(path).read_bytes()
+
+    def echo(self, line: str) -> None:
+        pass
+
+
+def test_the_model_and_the_wheelhouse_are_uploaded_once_under_their_content(tmp_path) -> None:
+    ctx = _Bucket()
+    first = node_files.upload_model(ctx, "random", 3)
+    again = node_files.upload_model(ctx, "random", 3)
+    assert first == again and first.startswith("s3://b/models/") and len(ctx.uploads) == 2
+    assert sorted(k.rsplit("/", 1)[1] for k in ctx.uploads) == ["model.json", "model.onnx"]
+    wheel = tmp_path / "bigfruits-0.1.0-py3-none-any.whl"
+    wheel.write_bytes(b"a wheel")
+    house = node_files.upload_wheelhouse(ctx, wheel)
+    assert node_files.upload_wheelhouse(ctx, wheel) == house and len(ctx.uploads) == 3
+    assert house == f"s3://b/wheelhouse/{node_files.file_sha256(tmp_path / 'wheelhouse.tar')}.tar"
+    args = node_files.step_model_args(ctx, ["--k", "5", "--weights", "random", "--seed", "3"])
+    assert args[-2:] == ["--model", first] and len(ctx.uploads) == 3
+    assert node_files.step_model_args(ctx, ["--model", "s3://b/m/"]) == ["--model", "s3://b/m/"]
+    assert node_files.step_model_args(ctx, ["--engine", "tensorflow"]) == ["--engine", "tensorflow"]
