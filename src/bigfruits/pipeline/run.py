@@ -23,8 +23,8 @@ from bigfruits.errors import EnvironmentProblem, InputError
 from bigfruits.pipeline import report
 from bigfruits.pipeline.config import RunConfig
 from bigfruits.pipeline.featurize.engines import Prepared, from_cache, prepare, resolve_engine
-from bigfruits.pipeline.featurize.published import read_published
 from bigfruits.pipeline.featurize.model import WeightsInfo, check_weights_arg, import_tensorflow
+from bigfruits.pipeline.featurize.published import read_published
 from bigfruits.pipeline.featurize.udf import WorkerBuilds, featurize
 from bigfruits.pipeline.ingest import (ImageFile, Listing, input_not_found, is_local, list_images,
                                        read_images, resolve_input, select_images)
