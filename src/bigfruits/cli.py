@@ -89,10 +89,13 @@ def _parse_conf(pairs: "tuple[str, ...]") -> "dict[str, str]":
 @click.option("--conf", "conf", multiple=True, metavar="KEY=VALUE",
               help="Extra Spark configuration (repeatable), e.g. spark.driver.memory=4g.")
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+@click.option("--model", metavar="PATH|s3://…",
+              help="A published model folder (model.onnx + model.json, as create-cluster, run and "
+                   "submit upload it): run it with ONNX Runtime instead of --weights (no TensorFlow).")
 def run_command(input_uri: "str | None", output: str, k: "int | None", variance: "float | None",
                 weights: str, engine: str, classes: "str | None", limit: "int | None", master: str,
                 overwrite: bool, reuse: "str | None", seed: int, batch_size: int,
-                conf: "tuple[str, ...]", no_progress: bool) -> None:
+                conf: "tuple[str, ...]", no_progress: bool, model: "str | None") -> None:
     """Featurize images with MobileNetV2 on Spark, reduce them with PCA, write the results."""
     from bigfruits.pipeline.config import RunConfig
     from bigfruits.pipeline.run import run_pipeline
@@ -100,7 +103,7 @@ def run_command(input_uri: "str | None", output: str, k: "int | None", variance:
     config = RunConfig(input=input_uri, output=output, k=k, variance=variance, weights=weights,
                        engine=engine, classes=classes, limit=limit, master=master,
                        overwrite=overwrite, reuse=reuse, seed=seed, batch_size=batch_size,
-                       progress=not no_progress, spark_conf=_parse_conf(conf))
+                       progress=not no_progress, spark_conf=_parse_conf(conf), model=model)
     result = run_pipeline(config)
     m = result.manifest
     click.echo(f"{m['images_ok']} of {m['images_total']} images featurized "

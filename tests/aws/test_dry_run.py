@@ -74,9 +74,22 @@ def test_dry_run_prints_only_valid_requests(args, tmp_path, monkeypatch) -> None
         assert run["Instances"]["KeepJobFlowAliveWhenNoSteps"] is False
         assert [(x["Name"], x["ActionOnFailure"]) for x in run["Steps"]] == [("bigfruits run", "TERMINATE_CLUSTER")]
         assert "Ec2KeyName" not in run["Instances"] and "CreateKeyPair" not in operations
+    if args[0] in ("create-cluster", "run"):
+        run = [json.loads(x) for x in lines if '"RunJobFlow"' in x][0]["params"]
+        # the nodes install from the wheelhouse uploaded (when missing) under its content hash
+        [action] = run["BootstrapActions"]
+        assert action["ScriptBootstrapAction"]["Args"][:2] == [
+            "s3://bf-b/wheelhouse/<sha256 of the wheelhouse>.tar", "node"]
+        assert '"Key": "wheelhouse/<sha256 of the wheelhouse>.tar"' in "".join(
+            x for x in lines if '"PutObject"' in x)
+    if args[0] in ("submit", "run"):
+        # the model the step runs: uploaded when missing, named by its content, passed as --model
+        step = [json.loads(x) for x in lines if '"AddJobFlowSteps"' in x or '"RunJobFlow"' in x][-1]["params"]
+        step_args = step["Steps"][-1]["HadoopJarStep"]["Args"]
+        assert step_args[-2:] == ["--model", "s3://bf-b/models/<sha256 of the graph>/"]
     if args[0] == "submit":
-        assert operations == ["AddJobFlowSteps"]
-        assert '"JobFlowId": "j-EXISTING"' in lines[0]
+        assert operations == ["ListObjectsV2", "PutObject", "ListObjectsV2", "PutObject", "AddJobFlowSteps"]
+        assert '"JobFlowId": "j-EXISTING"' in lines[-1]
 
 
 def test_dry_run_placeholders_name_unknown_values(tmp_path, monkeypatch) -> None:

@@ -6,9 +6,14 @@ arguments run as command-runner.jar runs them, under Spark 3.5's spark-submit wi
 ``spark-env`` (PYSPARK_PYTHON) and S3A to moto over HTTPS for ``s3://``; ``download-results``
 fetches the output, which matches a local ``bigfruits run`` on the same images.
 
-First run: several minutes (the node's pip install of TensorFlow and ONNX under the EMR 7
-constraints, pyspark 3.5 and hadoop-aws's SDK bundle); then cached in ~/.cache/pip,
-~/.cache/bigfruits-tests and ~/.ivy2.
+The bootstrap runs with no package index reachable (pip's index URL is a closed local port, no
+proxy): the node installs from the wheelhouse create-cluster uploaded, and the step runs the ONNX
+graph submit uploaded (``--model``), with no TensorFlow, Keras, onnx or tf2onnx on the node. The
+test prints the node's installed size (its site-packages: all it adds to EMR's Spark) and the
+install's duration, and holds the size to ``MAX_NODE_MB``.
+
+First run: a few minutes (the wheelhouse's pip download, pyspark 3.5 and hadoop-aws's SDK
+bundle); then cached in ~/.cache/pip, ~/.cache/bigfruits-tests and ~/.ivy2.
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
@@ -27,7 +33,7 @@ from tests.support.aws_cli import injected, run
 from tests.support.fake_emr import FakeEmr
 from tests.support.moto_server import BUCKET, aws_env, boto, moto_tls, moto_url, put_gz
 from tests.support.node import (
-    clean_env, command_runner, java_home, make_shims, node_bootstrap_env, remember_node, s3a_defaults,
+    clean_env, command_runner, installed_mb, java_home, make_shims, node_bootstrap_env, remember_node, s3a_defaults,
     spark35_home, spark_env_exports, truststore, write_spark_conf,
 )
 from tests.support.paths import SAMPLE, python_cmd
@@ -41,8 +47,12 @@ PER_CLASS = 3
 RUN_ARGS = ["--k", "3", "--weights", "random", "--seed", "7"]
 BOOTSTRAP_TIMEOUT_S = 30 * 60
 STEP_TIMEOUT_S = 15 * 60
-#: Packages only the test extras (or nobody) install: none may be on the node.
-NOT_ON_NODE = ("pytest", "moto", "psutil", "sklearn", "papermill", "jupytext", "ipykernel", "pyspark")
+#: Packages only the test extras (or nobody) install, and what only exports the model (the
+#: user's machine): none may be on the node.
+NOT_ON_NODE = ("pytest", "moto", "psutil", "sklearn", "papermill", "jupytext", "ipykernel", "pyspark",
+               "tensorflow", "keras", "tf2onnx", "onnx")
+#: The most a node may install besides EMR's Spark (issue 19: it was 2,609 MB with TensorFlow).
+MAX_NODE_MB = 600
 
 
 class NodeEmr(FakeEmr):
@@ -118,6 +128,7 @@ def test_bootstrap_then_the_step_on_s3_as_the_cluster_runs_them(aws_env, moto_tl
     master_bin = tmp_path / "master-bin"
     step_env: Dict[str, str] = {}
     ran: List[subprocess.CompletedProcess] = []
+    installed: Dict[str, float] = {}
 
     def run_step(step: Dict[str, Any]) -> subprocess.CompletedProcess:
         assert step["HadoopJarStep"]["Jar"] == steps.COMMAND_RUNNER
@@ -138,8 +149,10 @@ def test_bootstrap_then_the_step_on_s3_as_the_cluster_runs_them(aws_env, moto_tl
         script.parent.mkdir(parents=True)
         subprocess.run(["aws", "s3", "cp", action["ScriptBootstrapAction"]["Path"], str(script)],
                        env=env, check=True, capture_output=True, timeout=60)
+        started = time.perf_counter()
         done = subprocess.run(["bash", str(script), *action["ScriptBootstrapAction"]["Args"]], env=env,
                               cwd=script.parent, capture_output=True, text=True, timeout=BOOTSTRAP_TIMEOUT_S)
+        installed["seconds"] = time.perf_counter() - started
         assert done.returncode == 0, f"bootstrap.sh failed ({done.returncode}):\n{_tail(done.stderr)}"
         exports = spark_env_exports(rjf["Configurations"], path_map)
         assert exports["PYSPARK_PYTHON"] == str(node_python)
@@ -176,6 +189,10 @@ def test_bootstrap_then_the_step_on_s3_as_the_cluster_runs_them(aws_env, moto_tl
 
     where = on_node("-c", "import bigfruits; print(bigfruits.__file__)")
     assert where.returncode == 0 and where.stdout.startswith(str(node)), where
+    size_mb = installed_mb(node_python)
+    print(f"\nnode: installed {size_mb:.0f} MB besides Spark; bootstrap took {installed['seconds']:.0f} s "
+          f"with no package index reachable")
+    assert size_mb <= MAX_NODE_MB, f"the node installs {size_mb:.0f} MB (at most {MAX_NODE_MB})"
     for module in NOT_ON_NODE:
         assert on_node("-c", f"import {module}").returncode != 0, f"{module} is importable on the node"
     check = on_node("-m", "pip", "check")
@@ -193,7 +210,11 @@ def test_bootstrap_then_the_step_on_s3_as_the_cluster_runs_them(aws_env, moto_tl
     step_done = ran[-1]
     assert out.exit_code == 0, (f"the step failed ({step_done.returncode}):\n{_tail(out.output)}\n"
                                 f"{_tail(step_done.stdout)}\n{_tail(step_done.stderr)}")
+    [step_args] = [r.params["Steps"][0]["HadoopJarStep"]["Args"] for r in recorded
+                   if r.operation == "AddJobFlowSteps"]
+    assert step_args[step_args.index("--model") + 1].startswith(f"s3://{BUCKET}/models/"), step_args
     keys = [o["Key"] for o in boto("s3").list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert [k for k in keys if k.startswith("wheelhouse/") and k.endswith(".tar")], keys
     # each submit writes a new folder, output/<run id>/, printed
     run_id = re.search(r"s3://[^/]+/output/([^/\s]+)/", out.output).group(1)
     assert f"output/{run_id}/manifest.json" in keys
@@ -212,6 +233,8 @@ def test_bootstrap_then_the_step_on_s3_as_the_cluster_runs_them(aws_env, moto_tl
     for key in ("images_total", "images_ok", "images_failed", "k"):
         assert remote[key] == local[key], key
     assert remote["images_ok"] == len(CLASSES) * PER_CLASS
+    # the graph from the bucket is the same model as the local run's (what --reuse compares)
+    assert remote["model"] == local["model"] and remote["weights"]["sha256"] == local["weights"]["sha256"]
     assert sorted(p.name for p in dest.iterdir()) == sorted(p.name for p in local_out.iterdir())
     import numpy as np
 

@@ -168,7 +168,6 @@ for p in "${pkgs[@]}"; do
       for info in "$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"/pip-*.dist-info; do
         echo rpm > "$info/INSTALLER"; rm -f "$info/RECORD"
       done;;
-    python3.11-devel) ;;
     *) echo "dnf shim: no package $p here" >&2; exit 1;;
   esac
 done
@@ -266,9 +265,39 @@ def command_runner(args: List[str], spark_home: Path, folder: Path) -> List[str]
     return list(args)
 
 
+#: What would let pip reach a package index (or tell it not to try) from this machine's
+#: environment: the node has none of it.
+PIP_NETWORK_VARS = ("PIP_NO_INDEX", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS",
+                    "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+
+
+def closed_port() -> int:
+    """A local TCP port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def node_bootstrap_env(node_python: Path, driver: Path, shims: Shims) -> Dict[str, str]:
-    return clean_env({NODE_PYTHON_VAR: str(node_python), DRIVER_VAR: str(driver),
-                      "PIP_DISABLE_PIP_VERSION_CHECK": "1"}, [shims.bin])
+    """The bootstrap's environment: the node's paths, and no package index reachable (pip's
+    index is a closed local port, no proxy, no ``PIP_NO_INDEX`` to hide a script asking one)."""
+    env = clean_env({NODE_PYTHON_VAR: str(node_python), DRIVER_VAR: str(driver),
+                     "PIP_DISABLE_PIP_VERSION_CHECK": "1"}, [shims.bin])
+    for name in PIP_NETWORK_VARS:
+        env.pop(name, None)
+    env["PIP_INDEX_URL"] = f"http://127.0.0.1:{closed_port()}/simple"
+    env["PIP_RETRIES"], env["PIP_TIMEOUT"] = "0", "5"
+    return env
+
+
+def installed_mb(python: Path) -> float:
+    """MB on disk of the node Python's site-packages: all it installs besides EMR's Spark."""
+    done = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          env=clean_env(), check=True, capture_output=True, text=True, timeout=60)
+    total = sum(f.stat().st_size for f in Path(done.stdout.strip()).rglob("*") if f.is_file() and not f.is_symlink())
+    return total / 1e6
 
 
 #: The node ``tests/e2e/test_node.py`` bootstrapped through create-cluster (and checked) in
@@ -334,10 +363,13 @@ def node_python(make_wheel: Callable[[], Path], make_aws_env: Callable[[], Mappi
                       aws_secret_access_key=aws_env["AWS_SECRET_ACCESS_KEY"])
     s3.create_bucket(Bucket=bucket,
                      CreateBucketConfiguration={"LocationConstraint": aws_env["AWS_REGION"]})
+    from bigfruits.aws.commands.node_files import build_wheelhouse
+
     action = clusters.bootstrap_action(bucket)["ScriptBootstrapAction"]
-    wheel_uri, _, constraints_uri = action["Args"]
+    wheelhouse_uri, _, constraints_uri = action["Args"]
     for path, uri in ((NODE_DIR / clusters.BOOTSTRAP_SCRIPT, action["Path"]),
-                      (wheel, wheel_uri), (NODE_DIR / clusters.CONSTRAINTS_FILE, constraints_uri)):
+                      (build_wheelhouse(wheel), wheelhouse_uri),
+                      (NODE_DIR / clusters.CONSTRAINTS_FILE, constraints_uri)):
         s3.upload_file(str(path), bucket, uri.split("/", 3)[3])
     shims = make_shims(scratch / "shims", ("sudo", "dnf", "aws"))
     env = node_bootstrap_env(python, root / "driver.py", shims)

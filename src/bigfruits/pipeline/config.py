@@ -33,6 +33,8 @@ class RunConfig:
     batch_size: int = DEFAULT_BATCH_SIZE
     progress: bool = True
     spark_conf: Dict[str, str] = field(default_factory=dict)
+    #: a published model folder (``featurize/published``): used instead of ``weights``
+    model: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.k is not None and self.variance is not None:

@@ -6,6 +6,7 @@ The model is prepared (read from the user's cache, or built and exported) in a t
 Spark session starts (``start_preparing``)."""
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import platform
@@ -15,14 +16,15 @@ import time
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from bigfruits import __version__
-from bigfruits.errors import InputError
+from bigfruits.errors import EnvironmentProblem, InputError
 from bigfruits.pipeline import report
 from bigfruits.pipeline.config import RunConfig
 from bigfruits.pipeline.featurize.engines import Prepared, from_cache, prepare, resolve_engine
 from bigfruits.pipeline.featurize.model import WeightsInfo, check_weights_arg, import_tensorflow
+from bigfruits.pipeline.featurize.published import read_published
 from bigfruits.pipeline.featurize.udf import WorkerBuilds, featurize
 from bigfruits.pipeline.fetch import S3Settings
 from bigfruits.pipeline.ingest import (ImageFile, Listing, images_frame, input_not_found, is_local,
@@ -117,8 +119,18 @@ def start_preparing(config: RunConfig) -> "tuple[Future[Prepared], threading.Eve
     TensorFlow, build and export. The event is set once no TensorFlow import is under way:
     the import captures file descriptor 2 for a few seconds (``import_tensorflow``), and a
     process started meanwhile (the Spark JVM) would inherit the capture as its stderr."""
-    engine = resolve_engine(config.engine)
     quiet = threading.Event()
+    if config.model is not None:  # read from the published folder once Spark runs (engine_stage)
+        if config.engine == "tensorflow":
+            raise InputError("--model is an ONNX graph: it runs with --engine onnxruntime or auto",
+                             "leave out --engine, or pass --weights instead of --model")
+        if importlib.util.find_spec("onnxruntime") is None:
+            raise EnvironmentProblem("--model needs ONNX Runtime", "pip install 'bigfruits[node]'")
+        quiet.set()
+        done: "Future[Prepared]" = Future()
+        done.set_result(None)
+        return done, quiet
+    engine = resolve_engine(config.engine)
 
     def action() -> Prepared:
         try:
@@ -174,7 +186,7 @@ def _run(spark: Any, config: RunConfig, target: OutputTarget, started: float,
     results: account (features/, errors/) and write (the PCA outputs and plots)."""
     timings: Dict[str, float] = {}
     selection = list_stage(spark, config)
-    inference = engine_stage(spark, preparing)
+    inference = engine_stage(spark, preparing, config.model)
     with timed(timings, "reuse"):
         reuse = reuse_stage(spark, config, selection, inference)
     with timed(timings, "featurize"):
@@ -203,7 +215,8 @@ def timed(timings: Dict[str, float], name: str) -> Iterator[None]:
 
 def _check_local_paths(config: RunConfig) -> None:
     """Catch the common mistakes on local paths in a blink, before Spark and TensorFlow start."""
-    check_weights_arg(config.weights)
+    if config.model is None:
+        check_weights_arg(config.weights)
     input_uri, output = resolve_input(config.input), resolve_input(config.output)
     if is_local(input_uri) and not os.path.exists(input_uri.replace("file:", "", 1)):
         raise input_not_found(input_uri)
@@ -227,10 +240,10 @@ def list_stage(spark: Any, config: RunConfig) -> Selection:
     return Selection(listing, selected)
 
 
-def engine_stage(spark: Any, preparing: "Future[Prepared]") -> Inference:
-    """Wait for the model (prepared while Spark started) and broadcast it in the chosen
-    engine's form."""
-    prepared = preparing.result()
+def engine_stage(spark: Any, preparing: "Future[Prepared]", model: Optional[str] = None) -> Inference:
+    """Wait for the model (prepared while Spark started, or read from the published folder
+    ``model``) and broadcast it in the chosen engine's form."""
+    prepared = read_published(spark, model) if model is not None else preparing.result()
     threads = int(spark.conf.get("spark.task.cpus", "1"))
     payload = spark.sparkContext.broadcast(prepared.payload(threads))
     return Inference(prepared.engine, threads, prepared.weights, payload, prepared.cached)

@@ -33,7 +33,9 @@ def test_run_succeeds_and_downloads_the_results(aws_env, built_wheel, tmp_path: 
     assert cluster["AutoTerminate"] is True  # KeepJobFlowAliveWhenNoSteps: false
     assert step["ActionOnFailure"] == "TERMINATE_CLUSTER"
     args = step["Config"]["Args"]
-    assert args[args.index("--output") + 1] == f"s3://{BUCKET}/output/run-7/" and args[-2:] == ["--k", "5"]
+    assert args[args.index("--output") + 1] == f"s3://{BUCKET}/output/run-7/" and args[-4:-2] == ["--k", "5"]
+    # the model exported here, uploaded under its content hash, is what the step runs
+    assert args[-2] == "--model" and args[-1].startswith(f"s3://{BUCKET}/models/")
     assert "PENDING" in result.output and "RUNNING" in result.output and "completed" in result.output
     assert (tmp_path / "res" / "pca" / "components.csv").read_bytes() == b"pc1\n0.5\n"
     assert fake.terminated == []  # it ends by itself

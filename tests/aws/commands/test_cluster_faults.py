@@ -104,6 +104,7 @@ def _skip_setup(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr("bigfruits.aws.commands.access.create_keypair", lambda ctx: None)
     monkeypatch.setattr("bigfruits.aws.commands.cluster.upload_bootstrap", lambda ctx, wheel: None)
     monkeypatch.setattr("bigfruits.aws.commands.cluster._place_notebook", lambda ctx, f, n: None)
+    monkeypatch.setattr("bigfruits.aws.commands.cluster._place_model", lambda ctx: None)
 
 
 def test_run_job_flow_carries_auto_termination_and_terminates_on_later_error(tmp_path, monkeypatch) -> None:
@@ -155,8 +156,9 @@ def test_refused_cluster_takes_its_password_object_away(tmp_path, monkeypatch) -
     assert len(keys) == 2 and keys[0] == keys[1] and keys[0].startswith("secrets/jupyterhub-password-")
 
 
-def test_step_timeout_says_what_to_do(tmp_path) -> None:
+def test_step_timeout_says_what_to_do(tmp_path, monkeypatch) -> None:
     # Stubber: a step that stays RUNNING; the injected clock advances 30 s per poll.
+    monkeypatch.setattr("bigfruits.aws.commands.cluster.step_model_args", lambda ctx, args: list(args))
     ctx, stub = _stubbed_context(tmp_path)
     ctx.state.set("cluster", "j-1")
     stub.add_response("add_job_flow_steps", {"StepIds": ["s-1"]})

@@ -110,8 +110,7 @@ def test_each_flavor_is_one_valid_run_job_flow(name: str) -> None:
     assert params["Instances"]["AdditionalMasterSecurityGroups"] == ["sg-1"]
     assert params["Instances"]["InstanceGroups"][1]["InstanceCount"] == 3
     assert params["BootstrapActions"][0]["ScriptBootstrapAction"]["Args"] == [
-        "s3://bkt/bootstrap/bigfruits-0.1.0-py3-none-any.whl", "tf,onnx",
-        "s3://bkt/bootstrap/constraints-emr7.txt"]
+        "s3://bkt/wheelhouse/wheelhouse.tar", "node", "s3://bkt/bootstrap/constraints-emr7.txt"]
     classifications = {c["Classification"]: c for c in params["Configurations"]}
     export = classifications["spark-env"]["Configurations"][0]["Properties"]
     assert export["PYSPARK_PYTHON"] == "/usr/bin/python3.11"

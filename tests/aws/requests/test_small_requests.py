@@ -257,8 +257,7 @@ def test_run_job_flow_instances_roles_and_lifetime_exactly() -> None:
     assert params["BootstrapActions"] == [{
         "Name": "install bigfruits",
         "ScriptBootstrapAction": {"Path": "s3://bkt/bootstrap/bootstrap.sh", "Args": [
-            "s3://bkt/bootstrap/bigfruits-0.1.0-py3-none-any.whl", "tf,onnx",
-            "s3://bkt/bootstrap/constraints-emr7.txt"]}}]
+            "s3://bkt/wheelhouse/wheelhouse.tar", "node", "s3://bkt/bootstrap/constraints-emr7.txt"]}}]
     _valid(clusters.run_job_flow(settings, flavors.get_flavor("studio"), "sg-1", "x", account_id=ACCOUNT))
     alone = clusters.run_job_flow(AwsSettings(bucket="bkt", core_count=0), flavors.get_flavor("studio"), "sg-1",
                                   account_id=ACCOUNT)

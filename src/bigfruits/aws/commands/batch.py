@@ -15,6 +15,7 @@ from bigfruits.aws.commands.cluster import (
     CLUSTER_KIND, ensure_roles, in_cluster_network, show_step_failure, start_cluster,
     step_locations, upload_bootstrap, wait_for_step,
 )
+from bigfruits.aws.commands.node_files import step_model_args
 from bigfruits.aws.commands.pricing import cost_line
 from bigfruits.aws.commands.storage import download_results
 from bigfruits.aws.core.context import AwsContext
@@ -50,10 +51,11 @@ def run_transient(
         raise InputError("nothing started", "re-run and confirm, or pass --yes")
     ctx, _ = in_cluster_network(ctx)  # first: a wrong --subnet-id starts nothing either
     ensure_roles(ctx)
-    upload_bootstrap(ctx, wheel)
-    step = s.pipeline_step(input_uri, output_uri, extra_args, action_on_failure="TERMINATE_CLUSTER")
+    wheelhouse = upload_bootstrap(ctx, wheel)
+    step = s.pipeline_step(input_uri, output_uri, step_model_args(ctx, extra_args),
+                           action_on_failure="TERMINATE_CLUSTER")
     request = c.run_job_flow(ctx.settings_with_bucket(), BATCH, None, account_id=ctx.account_id(),
-                             steps=[step], keep_alive=False)
+                             steps=[step], keep_alive=False, wheelhouse_uri=wheelhouse)
     cluster_id = start_cluster(ctx, request)
     ctx.state.add(CLUSTER_KIND, cluster_id, flavor=BATCH.name)
     ctx.state.set("last_output", output_uri)

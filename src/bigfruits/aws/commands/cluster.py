@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import json
 import re
 import secrets
 import tempfile
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from bigfruits.aws.commands import access, network
+from bigfruits.aws.commands.node_files import step_model_args, upload_model, upload_wheelhouse
 from bigfruits.aws.commands.pricing import cost_line
 from bigfruits.aws.commands.storage import place_file
 from bigfruits.aws.commands.wheel import build_wheel, project_root
@@ -24,7 +26,7 @@ from bigfruits.aws.requests import s3 as b
 from bigfruits.aws.requests.emr import clusters as c
 from bigfruits.aws.requests.emr import steps as s
 from bigfruits.aws.requests.emr.flavors import JUPYTER_PERSISTENCE_PREFIX, Flavor, get_flavor
-from bigfruits.errors import AwsError, InputError
+from bigfruits.errors import AwsError, EnvironmentProblem, InputError
 
 CLUSTER_KIND = "cluster"
 ROLE_KIND = "iam-role"
@@ -52,7 +54,9 @@ def notebook_path() -> Optional[Path]:
     return root / "notebooks" / NOTEBOOK_NAME
 
 
-def upload_bootstrap(ctx: AwsContext, wheel: Optional[Path]) -> None:
+def upload_bootstrap(ctx: AwsContext, wheel: Optional[Path]) -> str:
+    """The bootstrap script and constraints, and the wheelhouse of our wheel (see
+    ``node_files``: uploaded when missing); the wheelhouse's s3:// URI."""
     for name in (c.BOOTSTRAP_SCRIPT, c.CONSTRAINTS_FILE):
         place_file(ctx, NODE_DIR / name, b.BOOTSTRAP_PREFIX + name)
     if ctx.dry_run and wheel is None:
@@ -61,7 +65,33 @@ def upload_bootstrap(ctx: AwsContext, wheel: Optional[Path]) -> None:
         wheel = wheel or build_wheel(Path(tmp))
         if wheel.name != c.wheel_name() and not ctx.dry_run:
             raise InputError(f"wheel {wheel.name} is not {c.wheel_name()}", "pass the wheel of this version")
-        place_file(ctx, wheel, b.BOOTSTRAP_PREFIX + c.wheel_name())
+        return upload_wheelhouse(ctx, wheel)
+
+
+def _place_model(ctx: AwsContext) -> Optional[str]:
+    """The notebooks' model (ImageNet weights) in the bucket, when this machine has it; else
+    one line saying how (the cluster starts anyway: submit uploads the model it runs)."""
+    try:
+        uri = upload_model(ctx)
+    except EnvironmentProblem as problem:
+        ctx.echo(f"note: {problem} (the notebooks need it; submit uploads the model it runs)")
+        return None
+    ctx.echo(f"the notebooks run the model at {uri} (their `model` parameter)")
+    return uri
+
+
+def with_model(notebook: Optional[Path], model_uri: str, into: Path) -> Optional[Path]:
+    """A copy of ``notebook`` in ``into`` whose parameters cell says ``model = "<model_uri>"``
+    (the committed notebook says ``model = None``)."""
+    if notebook is None or not notebook.is_file():
+        return notebook
+    text = notebook.read_text()
+    line = json.dumps("model = None")[1:-1]
+    if line not in text:
+        return notebook
+    copy = into / notebook.name
+    copy.write_text(text.replace(line, json.dumps(f"model = {model_uri!r}")[1:-1], 1))
+    return copy
 
 
 def _place_notebook(ctx: AwsContext, flavor: Flavor, notebook: Optional[Path]) -> None:
@@ -95,8 +125,11 @@ def create_cluster(
     ctx, vpc_id = in_cluster_network(ctx)  # first: a wrong --subnet-id creates nothing
     group_id = access.prepare_access(ctx, vpc_id)
     ensure_roles(ctx)
-    upload_bootstrap(ctx, wheel)
-    _place_notebook(ctx, flavor, notebook if notebook is not None else notebook_path())
+    wheelhouse = upload_bootstrap(ctx, wheel)
+    model = _place_model(ctx)
+    with tempfile.TemporaryDirectory(prefix="bigfruits-notebook-") as tmp:
+        notebook = notebook if notebook is not None else notebook_path()
+        _place_notebook(ctx, flavor, with_model(notebook, model, Path(tmp)) if model else notebook)
     password, password_key, password_uri = None, None, None
     if flavor.sets_jupyterhub_password:
         password = "<random-password>" if ctx.dry_run else secrets.token_urlsafe(12)
@@ -104,7 +137,7 @@ def create_cluster(
         ctx.send(b.put_jupyterhub_password(ctx.bucket(), password_key, password))
         password_uri = b.s3_uri(ctx.bucket(), password_key)
     request = c.run_job_flow(ctx.settings_with_bucket(), flavor, group_id, password_uri,
-                             account_id=ctx.account_id())
+                             account_id=ctx.account_id(), wheelhouse_uri=wheelhouse)
     try:
         cluster_id = start_cluster(ctx, request)
     except BaseException:
@@ -337,7 +370,7 @@ def submit(
     bucket = ctx.bucket()
     input_uri, output_uri = step_locations(ctx, bucket, input_uri, output_uri)
     found = current_cluster(ctx, cluster_id)
-    step = s.pipeline_step(input_uri, output_uri, extra_args)
+    step = s.pipeline_step(input_uri, output_uri, step_model_args(ctx, extra_args))
     step_id = str(ctx.send(s.add_steps(found, [step]))["StepIds"][0])
     ctx.state.set("last_step", step_id)
     ctx.state.set("last_output", output_uri)

@@ -1,7 +1,8 @@
 """S3 requests: the bucket, its layout and its objects; nothing here sends anything.
 
 Layout (prefixes under ``s3://<bucket>/``): the raw images, the pipeline's output (features and
-PCA), EMR logs, notebooks (JupyterHub persistence) and the bootstrap files (wheel + script).
+PCA), EMR logs, notebooks (JupyterHub persistence), the bootstrap files (script, constraints,
+wheel), and what every node installs and runs (the wheelhouse, the exported model).
 """
 from __future__ import annotations
 
@@ -17,6 +18,11 @@ OUTPUT_PREFIX = "output/"
 LOGS_PREFIX = "logs/"
 NOTEBOOKS_PREFIX = "notebooks/"
 BOOTSTRAP_PREFIX = "bootstrap/"
+#: What the nodes install and run, uploaded once and named by content: the model exported on
+#: the user's machine (``models/<sha256 of the graph>/``) and the node's packages
+#: (``wheelhouse/<sha256>.tar``), so no node downloads anything from the internet.
+MODELS_PREFIX = "models/"
+WHEELHOUSE_PREFIX = "wheelhouse/"
 #: Empty "folder" markers so the layout is visible in the console before anything is written.
 #: Nothing under output/: the pipeline publishes that folder, and refuses an existing one
 #: without --overwrite (markers there made the first `submit` fail: "output already exists").

@@ -4,7 +4,8 @@ broadcasts them; each Python worker opens one session.
 Why tf2onnx and not a hand-written converter: measured here (TF 2.21, Keras 3.15, tf2onnx
 1.17) it converts the model in ~6 s with a relative error of 3e-7 against Keras, and tf2onnx
 1.17 only asks for numpy>=1.23.5 and protobuf>=3.20, so it also installs beside TF 2.16 and
-numpy<2 (EMR 7). Only the driver needs TensorFlow and tf2onnx; workers need onnxruntime.
+numpy<2 (EMR 7). Only the machine that exports needs TensorFlow and tf2onnx (the user's: a
+cluster gets the exported graph with ``--model``, see ``published``); workers need onnxruntime.
 
 Threads: ``threads`` intra-op threads, one inter-op thread and sequential execution, so that
 Spark tasks x threads stays within the cores (ONNX Runtime's default takes every core in every
@@ -59,7 +60,7 @@ class OnnxRuntimeEngine:
         except ImportError:
             raise EnvironmentProblem(
                 "onnxruntime is not installed where the features are computed",
-                "pip install 'bigfruits[onnx]' on every node, or pass --engine tensorflow",
+                "pip install 'bigfruits[node]' on every node (what create-cluster's bootstrap installs)",
             ) from None
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = max(1, int(threads))

@@ -12,7 +12,7 @@ from bigfruits.aws.core.tags import EMR_MANAGED_POLICIES_TAG, managed_tags, tag_
 from bigfruits.aws.requests import iam
 from bigfruits.aws.requests.emr.flavors import Flavor, configurations
 from bigfruits.aws.requests.emr.steps import jupyterhub_password_step
-from bigfruits.aws.requests.s3 import BOOTSTRAP_PREFIX, LOGS_PREFIX, s3_uri
+from bigfruits.aws.requests.s3 import BOOTSTRAP_PREFIX, LOGS_PREFIX, WHEELHOUSE_PREFIX, s3_uri
 
 #: States in which a cluster is alive (and billing).
 ACTIVE_STATES = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"]
@@ -23,7 +23,9 @@ BOOTSTRAP_SCRIPT = "bootstrap.sh"
 #: pip constraints matching EMR 7's Spark 3.5 (numpy<2, pandas 2.2, TF 2.16): the bootstrap
 #: installs with them, and CI's compatibility job tests the package with the same file
 CONSTRAINTS_FILE = "constraints-emr7.txt"
-WHEEL_EXTRAS = "tf,onnx"
+#: What a node runs: ONNX Runtime on the graph the user's machine exported (no TensorFlow,
+#: Keras, onnx or tf2onnx there: the ``node`` extra of pyproject.toml).
+WHEEL_EXTRAS = "node"
 #: Every instance's disks, as the cost estimate counts them: one gp3 data volume (HDFS, Spark's
 #: shuffle, YARN's local files) that we ask for explicitly, and EMR's root volume, left at its
 #: default size (taken as 15 GB here: an assumption the search tool could not confirm).
@@ -73,12 +75,20 @@ def instance_groups(settings: AwsSettings) -> List[Dict[str, Any]]:
     return groups
 
 
-def bootstrap_action(bucket: str) -> Dict[str, Any]:
+def default_wheelhouse_uri(bucket: str) -> str:
+    """Where a request built on its own (no upload before it) says the wheelhouse is; the
+    commands pass the content-named one they uploaded."""
+    return s3_uri(bucket, WHEELHOUSE_PREFIX + "wheelhouse.tar")
+
+
+def bootstrap_action(bucket: str, wheelhouse_uri: Optional[str] = None) -> Dict[str, Any]:
+    """bootstrap.sh with: the wheelhouse tar (our wheel and every wheel it needs), the extras,
+    the constraints."""
     return {
         "Name": "install bigfruits",
         "ScriptBootstrapAction": {
             "Path": s3_uri(bucket, BOOTSTRAP_PREFIX + BOOTSTRAP_SCRIPT),
-            "Args": [s3_uri(bucket, BOOTSTRAP_PREFIX + wheel_name()), WHEEL_EXTRAS,
+            "Args": [wheelhouse_uri or default_wheelhouse_uri(bucket), WHEEL_EXTRAS,
                      s3_uri(bucket, BOOTSTRAP_PREFIX + CONSTRAINTS_FILE)],
         },
     }
@@ -93,6 +103,7 @@ def run_job_flow(
     account_id: str,
     steps: Sequence[Dict[str, Any]] = (),
     keep_alive: bool = True,
+    wheelhouse_uri: Optional[str] = None,
 ) -> AwsRequest:
     """The whole cluster in one request: applications and configurations from the flavor,
     our bootstrap, logs in S3, tags, our SSH group, and an idle auto-termination policy.
@@ -129,7 +140,7 @@ def run_job_flow(
             **ssh,
             **({"Ec2SubnetId": settings.subnet_id} if settings.subnet_id else {}),
         },
-        "BootstrapActions": [bootstrap_action(bucket)],
+        "BootstrapActions": [bootstrap_action(bucket, wheelhouse_uri)],
         "Steps": all_steps,
         "ServiceRole": iam.service_role_arn(account_id, settings.project),
         "JobFlowRole": iam.instance_profile_arn(account_id, settings.project),

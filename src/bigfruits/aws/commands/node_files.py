@@ -1,0 +1,179 @@
+"""What every node installs and runs, made on the user's machine and uploaded once, named by
+content, so that no node downloads anything from the internet (a private subnet with only an
+S3 gateway endpoint works):
+
+- the **wheelhouse**: our wheel and every wheel it needs for the nodes' Python (CPython 3.11,
+  manylinux x86_64) under the EMR 7 constraints, from ``pip download --only-binary :all:`` here;
+  one uncompressed tar (wheels are compressed already) kept in the user's cache under the key of
+  what made it, uploaded as ``wheelhouse/<sha256 of the tar>.tar`` when missing; the bootstrap
+  installs from it with ``pip install --no-index``.
+- the **model**: the ONNX graph this machine exported (or finds in its ONNX cache) and its
+  identity, uploaded as ``models/<sha256 of the graph>/`` when missing; the step runs it with
+  ``--model`` (ONNX Runtime only: no TensorFlow, Keras, onnx or tf2onnx on the nodes).
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, List, Optional, Sequence
+
+from bigfruits.aws.commands.storage import list_keys, place_file
+from bigfruits.aws.core.context import AwsContext
+from bigfruits.aws.requests import s3 as b
+from bigfruits.aws.requests.emr import clusters as c
+from bigfruits.errors import EnvironmentProblem
+from bigfruits.pipeline.featurize import cache, published
+
+#: The nodes' Python: Amazon Linux 2023's python3.11 (EMR 7), x86_64 instances.
+NODE_PYTHON_VERSION = "3.11"
+NODE_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64")
+NODE_DIR = Path(__file__).resolve().parents[1] / "node"
+DOWNLOAD_TIMEOUT_S = 30 * 60
+
+
+def wheel_digest(wheel: Path) -> str:
+    """sha256 of a wheel's files (names and contents), not of its zip timestamps."""
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(wheel) as archive:
+        for name in sorted(archive.namelist()):
+            digest.update(name.encode() + b"\0" + archive.read(name))
+    return digest.hexdigest()
+
+
+def wheelhouse_key(wheel: Path, constraints: Path, extras: str = c.WHEEL_EXTRAS) -> str:
+    """What a wheelhouse is made from: our wheel's files, the constraints, the extras, the platform."""
+    digest = hashlib.sha256()
+    for part in (wheel_digest(wheel), constraints.read_text(), extras, NODE_PYTHON_VERSION, *NODE_PLATFORMS):
+        digest.update(part.encode() + b"\0")
+    return digest.hexdigest()[:32]
+
+
+def download_command(wheel: Path, constraints: Path, into: Path, extras: str = c.WHEEL_EXTRAS) -> List[str]:
+    platforms = [arg for p in NODE_PLATFORMS for arg in ("--platform", p)]
+    return [sys.executable, "-m", "pip", "download", "-q", "--only-binary", ":all:", *platforms,
+            "--python-version", NODE_PYTHON_VERSION, "--implementation", "cp",
+            "-d", str(into), "-c", str(constraints), f"{wheel}[{extras}]"]
+
+
+def _deterministic_tar(folder: Path, out: Path) -> None:
+    """The folder's files in name order, with no time, owner or mode of this machine: the same
+    wheels give the same bytes (and the same name in S3)."""
+    with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
+        for path in sorted(folder.iterdir()):
+            info = tarfile.TarInfo(path.name)
+            info.size, info.mtime, info.mode = path.stat().st_size, 0, 0o644
+            with open(path, "rb") as handle:
+                tar.addfile(info, handle)
+
+
+def build_wheelhouse(wheel: Path, constraints: Path = NODE_DIR / c.CONSTRAINTS_FILE,
+                     extras: str = c.WHEEL_EXTRAS, echo=lambda line: None) -> Path:
+    """The wheelhouse tar for ``wheel`` (from the user's cache when made before)."""
+    folder = Path(cache.cache_dir()) / "wheelhouse"
+    tar = folder / f"{wheelhouse_key(wheel, constraints, extras)}.tar"
+    if tar.is_file():
+        return tar
+    folder.mkdir(parents=True, exist_ok=True)
+    echo(f"downloading the nodes' packages (CPython {NODE_PYTHON_VERSION}, manylinux x86_64) "
+         "into the wheelhouse (once per version of bigfruits)")
+    with tempfile.TemporaryDirectory(prefix="bigfruits-wheelhouse-", dir=folder) as scratch:
+        wheels = Path(scratch) / "wheels"
+        done = subprocess.run(download_command(wheel, constraints, wheels, extras),
+                              capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT_S)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise EnvironmentProblem(f"downloading the nodes' packages failed: {last}",
+                                     "this machine needs PyPI (or your index) once; the nodes never do")
+        if not (wheels / wheel.name).is_file():
+            (wheels / wheel.name).write_bytes(wheel.read_bytes())
+        partial = Path(scratch) / "wheelhouse.tar"
+        _deterministic_tar(wheels, partial)
+        os.replace(partial, tar)
+    return tar
+
+
+def file_sha256(path: Path) -> str:
+    return cache.file_sha256(str(path))
+
+
+def _place_once(ctx: AwsContext, path: Path, key: str) -> str:
+    """Upload unless the key is there already (its name is its content)."""
+    if key in list_keys(ctx, ctx.bucket(), key):
+        return b.s3_uri(ctx.bucket(), key)
+    return place_file(ctx, path, key)
+
+
+def upload_wheelhouse(ctx: AwsContext, wheel: Path) -> str:
+    """``s3://<bucket>/wheelhouse/<sha256>.tar`` for ``wheel``, uploaded when missing."""
+    if ctx.dry_run:
+        key = f"{b.WHEELHOUSE_PREFIX}<sha256 of the wheelhouse>.tar"
+        return _place_once(ctx, Path("the wheelhouse built for the nodes"), key)
+    tar = build_wheelhouse(wheel, echo=ctx.echo)
+    return _place_once(ctx, tar, f"{b.WHEELHOUSE_PREFIX}{file_sha256(tar)}.tar")
+
+
+def _option(args: Sequence[str], name: str) -> Optional[str]:
+    """The value of ``--name VALUE`` or ``--name=VALUE`` in a run's arguments (the last one)."""
+    found = None
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            found = args[i + 1]
+        elif arg.startswith(name + "="):
+            found = arg.split("=", 1)[1]
+    return found
+
+
+def no_weights_yet() -> EnvironmentProblem:
+    return EnvironmentProblem("the ImageNet weights are not on this machine yet, so there is no model to upload",
+                              "run `bigfruits fetch-weights` once (needs internet here, never on the cluster)")
+
+
+def local_model(weights: str, seed: int) -> Any:
+    """This machine's ONNX graph of ``weights`` (a ``Prepared``): from its ONNX cache, else
+    exported (TensorFlow and tf2onnx here); one line when the ImageNet weights are missing."""
+    from bigfruits.pipeline.featurize.engines import from_cache, prepare
+    from bigfruits.pipeline.featurize.model import describe_weights
+
+    prepared = from_cache(published.ENGINE, weights, seed)
+    if prepared is None:
+        if weights == "imagenet" and describe_weights(weights, seed)[3] is None:
+            raise no_weights_yet()
+        prepared = prepare(published.ENGINE, weights, seed)
+    return prepared
+
+
+def upload_model(ctx: AwsContext, weights: str = "imagenet", seed: int = 0) -> str:
+    """``s3://<bucket>/models/<sha256 of the graph>/``: this machine's ONNX graph of ``weights``
+    and its identity, uploaded when missing."""
+    if ctx.dry_run:
+        folder = f"{b.MODELS_PREFIX}<sha256 of the graph>/"
+        for name in (published.GRAPH_NAME, published.IDENTITY_NAME):
+            _place_once(ctx, Path(f"the exported {name}"), folder + name)
+        return b.s3_uri(ctx.bucket(), folder)
+    prepared = local_model(weights, seed)
+    sha, graph, identity = published.files_of(prepared)
+    folder = f"{b.MODELS_PREFIX}{sha}/"
+    with tempfile.TemporaryDirectory(prefix="bigfruits-model-") as tmp:
+        for name, data in ((published.GRAPH_NAME, graph), (published.IDENTITY_NAME, identity)):
+            (Path(tmp) / name).write_bytes(data)
+            _place_once(ctx, Path(tmp) / name, folder + name)
+    ctx.echo(f"model {sha[:12]}… ({prepared.weights.kind} weights) at {b.s3_uri(ctx.bucket(), folder)}")
+    return b.s3_uri(ctx.bucket(), folder)
+
+
+def step_model_args(ctx: AwsContext, extra_args: Sequence[str]) -> List[str]:
+    """A step's ``run`` arguments with ``--model`` added: the graph of its ``--weights``/``--seed``
+    uploaded from here. Unchanged when they name a model already, or the TensorFlow engine
+    (which then must be installed on the nodes by the user)."""
+    args = list(extra_args)
+    if _option(args, "--model") is not None or _option(args, "--engine") == "tensorflow":
+        return args
+    uri = upload_model(ctx, _option(args, "--weights") or "imagenet", int(_option(args, "--seed") or 0))
+    return [*args, "--model", uri]
