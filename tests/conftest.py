@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Traffic stays on 127.0.0.1: botocore's credential chain would otherwise ask the EC2 instance
+# metadata address (169.254.169.254) when a test runs without credentials.
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -22,7 +22,8 @@ LAZY_COMMANDS: Dict[str, Tuple[str, str]] = {
     "aws": ("bigfruits.aws.cli:aws",
             "Run the pipeline on AWS EMR: bucket, dataset, cluster (JupyterHub), steps, teardown."),
     "bench": ("bigfruits.bench.__main__:main",
-              "Benchmark on real images: ceilings, runs, --reuse, start-up, memory, PCA, full size."),
+              "Benchmark on real images: ceilings, runs, --reuse, start-up, memory, PCA, reads from S3, "
+              "full size."),
 }
 
 

@@ -78,9 +78,15 @@ def test_k_larger_than_images(tmp_path, small_input):
     assert not (tmp_path / "o").exists()
 
 
-def test_s3a_without_connector(tmp_path):
+def test_s3_input_without_credentials(tmp_path):
+    """Reading S3 needs no Hadoop connector any more (the listing and the reads are boto3's);
+    without credentials the one line says how to give them. No credential source is reachable
+    here (no files, no variables, the metadata address disabled), so nothing leaves 127.0.0.1."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update({"AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), "AWS_CONFIG_FILE": str(tmp_path / "none"),
+                "AWS_EC2_METADATA_DISABLED": "true", "AWS_DEFAULT_REGION": "eu-west-1"})
     assert_one_line_error(run_cli("run", "--input", "s3a://some-bucket/fruits", "--output", str(tmp_path / "o"),
-                                  "--weights", "random"), "no S3 connector", "hadoop-aws")
+                                  "--weights", "random", env=env), "credentials", "aws configure")
 
 
 def test_unknown_class(tmp_path, small_input):

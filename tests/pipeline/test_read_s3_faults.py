@@ -107,10 +107,12 @@ def proxied(toxiproxy: Toxiproxy, front: S3Front) -> int:  # noqa: F811
 def test_latency_is_hidden_by_reads_in_flight(uploaded, env, toxiproxy, front, moto_tls):  # noqa: F811
     port = proxied(toxiproxy, front)
     toxiproxy.toxic("s3", "latency", latency=100)
-    out, seconds = read_all(uploaded, settings_for(port, moto_tls))
+    out, _ = read_all(uploaded, settings_for(port, moto_tls))
     assert_every_image_read_intact(out, uploaded)
-    # one after another: >= 60 x 100 ms = 6 s; 32 in flight: a few round trips
-    assert seconds < 0.5 * IMAGES * 0.1, seconds
+    # Behaviour, not a timing: one read after another would hold one connection at a time
+    # (kept alive); reads in flight hold many at once. (How much time that saves is the
+    # benchmark's figure, not a test's.)
+    assert front.most_open_connections >= 8, front.most_open_connections
 
 
 @pytest.mark.parametrize("kind, toxicity, attributes", [

@@ -169,6 +169,8 @@ class S3Front:
         self.upstream_port, self.upstream_ca = upstream_port, upstream_ca
         self.burst, self.every, self.per_key = burst, every, per_key
         self.served_503 = 0
+        #: connections open at once, now and at most: how many reads a client keeps in flight
+        self.open_connections = self.most_open_connections = 0
         self.attempts: Dict[str, int] = defaultdict(int)
         self.lock = threading.Lock()
         front = self
@@ -219,7 +221,14 @@ class S3Front:
 
             def finish_request(self, request: Any, client_address: Any) -> None:
                 # the handshake here, in the connection's thread, not in the accept loop
-                Handler(context.wrap_socket(request, server_side=True), client_address, self)
+                with front.lock:
+                    front.open_connections += 1
+                    front.most_open_connections = max(front.most_open_connections, front.open_connections)
+                try:
+                    Handler(context.wrap_socket(request, server_side=True), client_address, self)
+                finally:
+                    with front.lock:
+                        front.open_connections -= 1
 
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass  # connections reset by the proxy's toxics: expected

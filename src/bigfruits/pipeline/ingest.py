@@ -192,8 +192,10 @@ def _entries(spark: Any, input_uri: str) -> Tuple[str, List[Entry]]:
     except (InputError, EnvironmentProblem):
         raise
     except Exception as exc:  # credentials, bucket in another region, ...
-        raise InputError(f"cannot read {input_uri}: {str(exc).splitlines()[0][:200]}",
-                         "check the path and your access to it") from None
+        todo = ("configure AWS credentials (`aws configure`, AWS_PROFILE, or AWS_ACCESS_KEY_ID and "
+                "AWS_SECRET_ACCESS_KEY)" if type(exc).__name__ == "NoCredentialsError"
+                else "check the path and your access to it")
+        raise InputError(f"cannot read {input_uri}: {str(exc).splitlines()[0][:200]}", todo) from None
 
 
 def list_images(spark: Any, input_uri: str) -> Listing:
