@@ -277,7 +277,10 @@ def featurize_stage(spark: Any, config: RunConfig, target: OutputTarget, todo: L
     per_task = images_per_task(len(todo), sc.defaultParallelism)
     settings = S3Settings.from_environment() if is_s3(selection.listing.root) else None
     with sql_conf(spark, {ARROW_BATCH_CONF: str(ARROW_BATCH_ROWS)}):
-        images = images_frame(spark, todo, math.ceil(len(todo) / per_task))
+        # at least one task per core while there are images enough: a small input still uses
+        # every executor (each builds its model once), a large one gets tasks of per_task
+        tasks = max(math.ceil(len(todo) / per_task), min(len(todo), sc.defaultParallelism))
+        images = images_frame(spark, todo, tasks)
         with image_progress(spark, len(todo), config.progress) as counter:
             featurize(images, inference.payload, config.batch_size, counter, builds,
                       settings).write.parquet(target.uri("_featurized"))
