@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 from bigfruits.aws.requests.emr import clusters
+from bigfruits.locations import NODE_DIR
 
 #: Spark of EMR 7 (7.x ships Spark 3.5.x).
 SPARK_SPEC = "pyspark==3.5.*"
@@ -306,7 +307,6 @@ _SESSION_NODES: List[Path] = []
 #: Nodes built by ``node_python`` alone (no test_node.py before it), by what makes them.
 NODE_CACHE = Path(os.environ.get("BIGFRUITS_NODE_CACHE",
                                  Path.home() / ".cache" / "bigfruits-tests" / "node"))
-NODE_DIR = Path(clusters.__file__).resolve().parents[2] / "node"
 UNUSED_NODE_S = 24 * 3600
 
 

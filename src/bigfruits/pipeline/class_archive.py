@@ -32,7 +32,7 @@ import time
 import uuid
 from typing import List, Optional
 
-from bigfruits.pipeline.featurize.cache import cache_dir
+from bigfruits.locations import cache_dir
 
 ARCHIVE_ENV = "BIGFRUITS_JVM_ARCHIVE"
 #: a partial written to more recently may still be being dumped (the dump writes continuously)

@@ -19,12 +19,13 @@ from itertools import zip_longest
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import urlparse
 
+from bigfruits import locations
 from bigfruits.errors import EnvironmentProblem, InputError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 #: binaryFile's own filter, case-insensitive (Hadoop glob syntax)
 IMAGE_GLOB = "*.{[jJ][pP][gG],[jJ][pP][eE][gG],[pP][nN][gG]}"
-BUNDLED_SAMPLE = os.path.join(os.path.dirname(os.path.dirname(__file__)), "data", "sample")
+BUNDLED_SAMPLE = str(locations.BUNDLED_SAMPLE)
 S3A_PACKAGE_HINT = (
     "on EMR use s3:// (native); elsewhere use s3a:// and add Hadoop's S3 connector, e.g. "
     "--conf spark.jars.packages=org.apache.hadoop:hadoop-aws:{hadoop} (see README, 'Reading from S3')"

@@ -9,6 +9,7 @@ from typing import Dict
 import pytest
 
 from bigfruits.aws.commands import wheel
+from bigfruits.locations import project_root
 
 
 @pytest.mark.parametrize(
@@ -38,7 +39,7 @@ def test_wheel_is_built_out_of_tree_without_stale_build_leftovers(tmp_path, monk
     checkout (no build/, no *.egg-info), and a module left in an old build/lib, or an old
     egg-info's file list, does not enter the wheel."""
     checkout = tmp_path / "checkout"
-    wheel.clean_source_copy(wheel.project_root(), checkout)
+    wheel.clean_source_copy(project_root(), checkout)
     stale = checkout / "build" / "lib" / "bigfruits" / "removed_long_ago.py"
     stale.parent.mkdir(parents=True)
     stale.write_text("STALE = True\n")

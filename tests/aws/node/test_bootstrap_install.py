@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bigfruits.aws.commands.cluster import NODE_DIR
+from bigfruits.locations import NODE_DIR
 
 BEGIN = "# Amazon Linux 2023 (EMR 7)"
 

@@ -11,19 +11,20 @@ import textwrap
 
 import pytest
 
+from bigfruits import locations
 from bigfruits.pipeline.featurize import cache
 from tests.support.paths import REPO, SAMPLE
 
 
 def test_cache_folder_honours_the_environment(monkeypatch, tmp_path):
-    monkeypatch.delenv(cache.CACHE_ENV, raising=False)
+    monkeypatch.delenv(locations.CACHE_ENV, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert cache.cache_dir() == str(tmp_path / "xdg" / "bigfruits")
+    assert locations.cache_dir() == str(tmp_path / "xdg" / "bigfruits")
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert cache.cache_dir() == str(tmp_path / "home" / ".cache" / "bigfruits")
-    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "mine"))
-    assert cache.cache_dir() == str(tmp_path / "mine")
+    assert locations.cache_dir() == str(tmp_path / "home" / ".cache" / "bigfruits")
+    monkeypatch.setenv(locations.CACHE_ENV, str(tmp_path / "mine"))
+    assert locations.cache_dir() == str(tmp_path / "mine")
 
 
 def test_a_weights_file_is_named_by_its_bytes_and_random_weights_by_their_seed(tmp_path):
@@ -38,7 +39,7 @@ def test_a_weights_file_is_named_by_its_bytes_and_random_weights_by_their_seed(t
 
 
 def test_entries_are_written_whole_and_an_unwritable_cache_is_no_error(monkeypatch, tmp_path):
-    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "c"))
+    monkeypatch.setenv(locations.CACHE_ENV, str(tmp_path / "c"))
     cache.write_onnx("ab" * 32, 15, b"graph")
     cache.remember_sha256("key", "ab" * 32)
     assert cache.read_onnx("ab" * 32, 15) == b"graph" and cache.known_sha256("key") == "ab" * 32
@@ -46,7 +47,7 @@ def test_entries_are_written_whole_and_an_unwritable_cache_is_no_error(monkeypat
     leftovers = [n for _, _, names in os.walk(tmp_path / "c") for n in names if n.startswith(".tmp")]
     assert leftovers == []
     (tmp_path / "file").write_text("not a folder")
-    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "file"))
+    monkeypatch.setenv(locations.CACHE_ENV, str(tmp_path / "file"))
     cache.write_onnx("ab" * 32, 15, b"graph")  # no exception
     assert cache.read_onnx("ab" * 32, 15) is None
 
@@ -68,12 +69,12 @@ def test_a_second_run_imports_no_tensorflow(tmp_path, monkeypatch):
     pytest.importorskip("tf2onnx")
     from bigfruits.pipeline.featurize.engines import prepare
 
-    env = {**os.environ, cache.CACHE_ENV: str(tmp_path / "cache"), "PYTHONPATH": str(REPO / "src")}
+    env = {**os.environ, locations.CACHE_ENV: str(tmp_path / "cache"), "PYTHONPATH": str(REPO / "src")}
     images = tmp_path / "in" / "Test" / "Kiwi"
     images.mkdir(parents=True)
     for src in sorted((SAMPLE / "Test" / "Kiwi").glob("*.jpg"))[:3]:
         shutil.copy(src, images)
-    monkeypatch.setenv(cache.CACHE_ENV, env[cache.CACHE_ENV])
+    monkeypatch.setenv(locations.CACHE_ENV, env[locations.CACHE_ENV])
     first = prepare("onnxruntime", "random", seed=5)  # the first run's export, cached
     assert not first.cached
     proc = subprocess.run([sys.executable, "-c", SECOND_RUN, str(tmp_path / "in"), str(tmp_path / "out")],

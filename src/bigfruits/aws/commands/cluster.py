@@ -16,7 +16,7 @@ from bigfruits.aws.commands import access, network
 from bigfruits.aws.commands.node_files import step_model_args, upload_model, upload_wheelhouse
 from bigfruits.aws.commands.pricing import cost_line
 from bigfruits.aws.commands.storage import place_file
-from bigfruits.aws.commands.wheel import build_wheel, project_root
+from bigfruits.aws.commands.wheel import build_wheel
 from bigfruits.aws.core.context import AwsContext
 from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.tags import is_ours
@@ -27,6 +27,7 @@ from bigfruits.aws.requests.emr import clusters as c
 from bigfruits.aws.requests.emr import steps as s
 from bigfruits.aws.requests.emr.flavors import JUPYTER_PERSISTENCE_PREFIX, Flavor, get_flavor
 from bigfruits.errors import AwsError, EnvironmentProblem, InputError
+from bigfruits.locations import NODE_DIR, project_root
 
 CLUSTER_KIND = "cluster"
 ROLE_KIND = "iam-role"
@@ -38,7 +39,6 @@ IAM_PROPAGATION_S = 10.0
 IAM_RETRY_DELAYS_S = (5.0, 10.0, 20.0, 40.0, 45.0)
 _IAM_NOT_YET = re.compile(r"instance ?profile|service ?role|jobflowrole|job flow role", re.IGNORECASE)
 #: What runs on every node: installed by the bootstrap action (see ``requests/emr/clusters``).
-NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 NOTEBOOK_NAME = "bigfruits-jupyterhub.ipynb"
 START_TIMEOUT_S = 40 * 60
 STEP_TIMEOUT_S = 3 * 60 * 60

@@ -29,12 +29,12 @@ from bigfruits.aws.core.context import AwsContext
 from bigfruits.aws.requests import s3 as b
 from bigfruits.aws.requests.emr import clusters as c
 from bigfruits.errors import EnvironmentProblem
+from bigfruits.locations import NODE_DIR, cache_dir
 from bigfruits.pipeline.featurize import cache, published
 
 #: The nodes' Python: Amazon Linux 2023's python3.11 (EMR 7), x86_64 instances.
 NODE_PYTHON_VERSION = "3.11"
 NODE_PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64", "manylinux_2_28_x86_64")
-NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 DOWNLOAD_TIMEOUT_S = 30 * 60
 
 
@@ -76,7 +76,7 @@ def _deterministic_tar(folder: Path, out: Path) -> None:
 def build_wheelhouse(wheel: Path, constraints: Path = NODE_DIR / c.CONSTRAINTS_FILE,
                      extras: str = c.WHEEL_EXTRAS, echo=lambda line: None) -> Path:
     """The wheelhouse tar for ``wheel`` (from the user's cache when made before)."""
-    folder = Path(cache.cache_dir()) / "wheelhouse"
+    folder = Path(cache_dir()) / "wheelhouse"
     tar = folder / f"{wheelhouse_key(wheel, constraints, extras)}.tar"
     if tar.is_file():
         return tar

@@ -14,12 +14,7 @@ from typing import List, Optional
 
 from bigfruits.aws.requests.emr.clusters import wheel_name
 from bigfruits.errors import EnvironmentProblem
-
-
-def project_root() -> Optional[Path]:
-    """The checkout this package runs from (None when installed from a wheel)."""
-    root = Path(__file__).resolve().parents[4]
-    return root if (root / "pyproject.toml").is_file() else None
+from bigfruits.locations import project_root
 
 
 # pyproject.toml's SPDX ``license`` string needs setuptools 77 or newer.

@@ -15,6 +15,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from bigfruits.aws.core.names import check_bucket, check_key_name, check_project, check_studio_name
 from bigfruits.aws.core.tags import EMR_MANAGED_POLICIES_TAG, managed_tags
 from bigfruits.errors import InputError
+from bigfruits.locations import BUNDLED_SAMPLE
 
 if sys.version_info >= (3, 11):
     import tomllib as _toml
@@ -27,7 +28,7 @@ CONFIG_ENV = "BIGFRUITS_CONFIG"
 #: Environment variable that points at another state directory.
 STATE_DIR_ENV = "BIGFRUITS_STATE_DIR"
 #: Where ``upload-dataset`` looks when no path is given (a Fruits-360 ``Test/<class>/*.jpg`` tree).
-DEFAULT_DATASET_PATH = Path(__file__).resolve().parents[2] / "data" / "sample"
+DEFAULT_DATASET_PATH = BUNDLED_SAMPLE
 DEFAULT_RELEASE = "emr-7.9.0"
 
 

@@ -25,17 +25,10 @@ import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from typing import Optional
 
+from bigfruits.locations import cache_dir
+
 #: bumped when ``randomize_weights`` draws differently
 RANDOM_SCHEME = "he-normal-numpy-v1"
-CACHE_ENV = "BIGFRUITS_CACHE_DIR"
-
-
-def cache_dir() -> str:
-    explicit = os.environ.get(CACHE_ENV)
-    if explicit:
-        return os.path.expanduser(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "bigfruits")
 
 
 def _version(package: str) -> str:
