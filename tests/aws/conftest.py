@@ -15,7 +15,7 @@ STAND_IN_GRAPH = b"stand-in ONNX graph of the command tests: never run"
 def no_model_export(monkeypatch):
     """``create-cluster``/``run``/``submit`` upload the model exported on this machine; here a
     stand-in (seconds of TensorFlow per test saved), unless a test replaces it."""
-    from bigfruits.aws.commands import node_files
+    from bigfruits.aws.procedures import node_files
     from bigfruits.pipeline.featurize.engines import Prepared
     from bigfruits.pipeline.featurize.model import WeightsInfo
 
@@ -32,7 +32,7 @@ def no_wheelhouse_download(monkeypatch, tmp_path):
     """The wheelhouse ``create-cluster``/``run`` upload: here a tar of our wheel alone (no pip
     download from PyPI per test session); the node test (tests/e2e) builds and installs the real
     one with no package index reachable."""
-    from bigfruits.aws.commands import node_files
+    from bigfruits.aws.procedures import node_files
 
     def wheel_only(wheel, constraints=None, extras=None, echo=None):
         folder = tmp_path / "wheelhouse-wheels"

@@ -77,9 +77,10 @@ def test_a_user_mistake_is_one_line_and_a_non_zero_exit(capsys: pytest.CaptureFi
 
 
 def test_destroy_dry_run_knows_the_studio_kinds(capsys: pytest.CaptureFixture) -> None:
-    from bigfruits.aws.commands.access import SECURITY_GROUP_KIND
-    from bigfruits.aws.commands.cluster import CLUSTER_KIND, ROLE_KIND
     from bigfruits.aws.commands.destroy import KINDS
+    from bigfruits.aws.core.kinds import CLUSTER as CLUSTER_KIND
+    from bigfruits.aws.core.kinds import ROLE as ROLE_KIND
+    from bigfruits.aws.core.kinds import SECURITY_GROUP as SECURITY_GROUP_KIND
 
     assert main(["aws", "--region", "eu-west-3", "--dry-run", "destroy"]) == 0
     order = [kind.name for kind in KINDS]

@@ -36,7 +36,7 @@ def test_whole_lifecycle_leaves_nothing_behind(aws_env, built_wheel, tmp_path: P
     out = run(["create-bucket"]).output
     assert f"s3://{BUCKET}" in out
     # The whole configuration as S3 reads it back: all four flags, all True (see
-    # tests/aws/commands/test_storage.py for the named test of this alone).
+    # tests/aws/commands/test_create_bucket.py for the named test of this alone).
     assert boto("s3").get_public_access_block(Bucket=BUCKET)["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True, "IgnorePublicAcls": True,
         "BlockPublicPolicy": True, "RestrictPublicBuckets": True}

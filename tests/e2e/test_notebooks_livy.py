@@ -67,7 +67,7 @@ def node(livy_home: Path, request: pytest.FixtureRequest,
 def published_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The notebooks' ``model`` as create-cluster uploads it: ``PARAMETERS``' weights exported
     on this machine (the node has no TensorFlow), in a folder the Livy driver reads."""
-    from bigfruits.aws.commands.node_files import local_model
+    from bigfruits.aws.procedures.node_files import local_model
     from bigfruits.pipeline.featurize import published
 
     _, graph, identity = published.files_of(local_model(PARAMETERS["weights"], 0))

@@ -56,6 +56,6 @@ def make_dataset(root: Path) -> Path:
 @pytest.fixture(scope="session")
 def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Our real wheel, built once (what create-cluster uploads)."""
-    from bigfruits.aws.commands.wheel import build_wheel
+    from bigfruits.aws.procedures.wheel import build_wheel
 
     return build_wheel(tmp_path_factory.mktemp("wheel"))

@@ -7,7 +7,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from botocore.exceptions import ClientError
 
-from bigfruits.aws.core.errors import translate
+from bigfruits.aws.core.botocore_errors import translate
 from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.send import Sender
 from tests.support.moto_server import MotoSender

@@ -114,7 +114,7 @@ def boto(service: str) -> Any:
 class MotoSender(Sender):
     """Sends to moto, except PutBucketPolicy: moto ignores policy Conditions (see its
     ``put_bucket_policy`` docstring), so our TLS-only Deny would deny *every* later request.
-    The policy's shape is checked with botocore's Stubber in tests/aws/requests/test_builders.py."""
+    The policy's shape is checked with botocore's Stubber in tests/aws/requests/test_requests_by_service.py."""
 
     def __init__(self, inner: Sender) -> None:
         self.__dict__.update(inner.__dict__)

@@ -363,7 +363,7 @@ def node_python(make_wheel: Callable[[], Path], make_aws_env: Callable[[], Mappi
                       aws_secret_access_key=aws_env["AWS_SECRET_ACCESS_KEY"])
     s3.create_bucket(Bucket=bucket,
                      CreateBucketConfiguration={"LocationConstraint": aws_env["AWS_REGION"]})
-    from bigfruits.aws.commands.node_files import build_wheelhouse
+    from bigfruits.aws.procedures.node_files import build_wheelhouse
 
     action = clusters.bootstrap_action(bucket)["ScriptBootstrapAction"]
     wheelhouse_uri, _, constraints_uri = action["Args"]

@@ -70,7 +70,7 @@ def aws(ctx: click.Context, profile: Optional[str], region: Optional[str], proje
 @pass_aws(bucket="bucket_name")
 def create_bucket_cmd(ctx: AwsContext) -> None:
     """A private, encrypted, TLS-only bucket with our layout (idempotent)."""
-    from bigfruits.aws.commands.storage import create_bucket
+    from bigfruits.aws.commands.create_bucket import create_bucket
 
     create_bucket(ctx)
 
@@ -80,7 +80,7 @@ def create_bucket_cmd(ctx: AwsContext) -> None:
 @pass_aws()
 def upload_dataset_cmd(ctx: AwsContext, path: Optional[Path]) -> None:
     """Upload images to s3://<bucket>/raw/ (only what changed). Default: the bundled sample."""
-    from bigfruits.aws.commands.storage import upload_dataset
+    from bigfruits.aws.commands.upload_dataset import upload_dataset
 
     upload_dataset(ctx, path)
 
@@ -90,7 +90,7 @@ def upload_dataset_cmd(ctx: AwsContext, path: Optional[Path]) -> None:
 @pass_aws(key_name="key_name")
 def create_keypair_cmd(ctx: AwsContext) -> None:
     """EC2 key pair for SSH; the private key saved with mode 0600 (idempotent)."""
-    from bigfruits.aws.commands.access import create_keypair
+    from bigfruits.aws.commands.create_keypair import create_keypair
 
     create_keypair(ctx)
 
@@ -116,7 +116,7 @@ def create_keypair_cmd(ctx: AwsContext) -> None:
 def create_cluster_cmd(ctx: AwsContext, flavor: str, wheel: Optional[Path], notebook: Optional[Path],
                        yes: bool, no_wait: bool) -> None:
     """An EMR cluster running our package (shows the cost estimate, asks first)."""
-    from bigfruits.aws.commands.cluster import create_cluster
+    from bigfruits.aws.commands.create_cluster import create_cluster
 
     create_cluster(ctx, flavor, yes=yes, wheel=wheel, notebook=notebook, wait=not no_wait)
 
@@ -126,7 +126,7 @@ def create_cluster_cmd(ctx: AwsContext, flavor: str, wheel: Optional[Path], note
 @pass_aws()
 def status_cmd(ctx: AwsContext, cluster_id: Optional[str]) -> None:
     """State, uptime, master, applications, steps, cost so far; warns about others running."""
-    from bigfruits.aws.commands.cluster import status
+    from bigfruits.aws.commands.status import status
 
     status(ctx, cluster_id)
 
@@ -143,24 +143,23 @@ def status_cmd(ctx: AwsContext, cluster_id: Optional[str]) -> None:
 def connect_cmd(ctx: AwsContext, cluster_id: Optional[str], forwards: tuple, host: Optional[str],
                 ssh_port: int, my_ip: Optional[str]) -> None:
     """SSH tunnel to JupyterHub (9443) and the Spark/YARN UIs, in the background."""
-    from bigfruits.aws.commands.access import connect
-    from bigfruits.aws.commands.cluster import current_cluster
-    from bigfruits.aws.commands.tunnel import DEFAULT_FORWARDS
+    from bigfruits.aws.commands.connect import connect
+    from bigfruits.aws.procedures.tunnel import DEFAULT_FORWARDS
 
     pairs = [parse_forward(f) for f in forwards] or list(DEFAULT_FORWARDS)
-    connect(ctx, current_cluster(ctx, cluster_id), pairs, host, ssh_port, my_ip)
+    connect(ctx, cluster_id, pairs, host, ssh_port, my_ip)
 
 
 @aws.command("disconnect")
 @pass_aws()
 def disconnect_cmd(ctx: AwsContext) -> None:
     """Close the background SSH tunnel."""
-    from bigfruits.aws.commands.access import disconnect
+    from bigfruits.aws.commands.disconnect import disconnect
 
     disconnect(ctx)
 
 
-#: the nodes' role may use the project's bucket only (b.cluster_location checks it)
+#: the nodes' role may use the project's bucket only (s3.cluster_location checks it)
 STEP_INPUT_HELP = "s3:// input in the project's bucket [s3://<bucket>/raw/]."
 STEP_OUTPUT_HELP = "s3:// output in the project's bucket [s3://<bucket>/output/<run id>/, new each run]."
 
@@ -176,7 +175,7 @@ STEP_OUTPUT_HELP = "s3:// output in the project's bucket [s3://<bucket>/output/<
 def submit_cmd(ctx: AwsContext, input_uri: Optional[str], output_uri: Optional[str],
                cluster_id: Optional[str], no_wait: bool, timeout_s: float, pipeline_args: tuple) -> None:
     """Run the pipeline as an EMR step; extra args go to `bigfruits run` (e.g. -- --k 50)."""
-    from bigfruits.aws.commands.cluster import submit
+    from bigfruits.aws.commands.submit import submit
 
     submit(ctx, input_uri, output_uri, pipeline_args, cluster_id, wait=not no_wait, timeout_s=timeout_s)
 
@@ -204,7 +203,7 @@ def run_cmd(ctx: AwsContext, input_uri: Optional[str], output_uri: Optional[str]
     """The pipeline on a cluster of its own that terminates itself when the step ends (even if
     this machine sleeps); waits, shows a failure's stderr, downloads the results. Extra args go
     to `bigfruits run` (e.g. -- --k 50)."""
-    from bigfruits.aws.commands.batch import run_transient
+    from bigfruits.aws.commands.run import run_transient
 
     run_transient(ctx, input_uri, output_uri, pipeline_args, wheel=wheel, yes=yes,
                   timeout_s=timeout_s, dest=dest)
@@ -218,7 +217,7 @@ def run_cmd(ctx: AwsContext, input_uri: Optional[str], output_uri: Optional[str]
 @pass_aws()
 def logs_cmd(ctx: AwsContext, step_id: Optional[str], stream: str, lines: int, cluster_id: Optional[str]) -> None:
     """The end of a step's log from S3."""
-    from bigfruits.aws.commands.cluster import logs
+    from bigfruits.aws.commands.logs import logs
 
     logs(ctx, step_id, stream, cluster_id, lines)
 
@@ -229,7 +228,7 @@ def logs_cmd(ctx: AwsContext, step_id: Optional[str], stream: str, lines: int, c
 @pass_aws()
 def download_results_cmd(ctx: AwsContext, dest: Path, run_id: Optional[str]) -> None:
     """Download one run's output (features, PCA) to DEST [./results]."""
-    from bigfruits.aws.commands.storage import download_results
+    from bigfruits.aws.commands.download_results import download_results
 
     download_results(ctx, dest, run_id)
 
@@ -240,7 +239,7 @@ def download_results_cmd(ctx: AwsContext, dest: Path, run_id: Optional[str]) -> 
 @pass_aws()
 def terminate_cmd(ctx: AwsContext, cluster_id: Optional[str], no_wait: bool) -> None:
     """Close port 22 and the tunnel, terminate the cluster and wait until it is gone."""
-    from bigfruits.aws.commands.cluster import terminate
+    from bigfruits.aws.commands.terminate import terminate
 
     terminate(ctx, cluster_id, wait=not no_wait)
 
@@ -271,7 +270,7 @@ def create_studio_cmd(ctx: AwsContext, name: Optional[str], auth_mode: str, vpc_
                       sso_users: Tuple[str, ...], sso_groups: Tuple[str, ...]) -> None:
     """An EMR Studio with its roles and security groups; notebooks kept in s3://<bucket>/studio/
     (idempotent). Prints the Studio URL."""
-    from bigfruits.aws.commands.studio import create_studio
+    from bigfruits.aws.commands.create_studio import create_studio
 
     create_studio(ctx, name=name, auth_mode=auth_mode, vpc_id=vpc_id, subnet_ids=tuple(subnet_ids),
                   idc_instance_arn=idc_instance_arn, sso_users=tuple(sso_users),

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from bigfruits.aws.core.errors import translate
+from bigfruits.aws.core.botocore_errors import translate
 from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.send import Sender
 from bigfruits.aws.requests import ec2

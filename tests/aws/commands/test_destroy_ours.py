@@ -22,6 +22,7 @@ from bigfruits.aws.core.tags import MANAGED_TAG, PROJECT_TAG, managed_tags, tag_
 from bigfruits.aws.requests.iam_policies import IAM_PATH
 from bigfruits.errors import AwsError
 from tests.support.aws_model import assert_valid
+from tests.support.studio_context import studio_context
 
 OURS = tag_list(managed_tags("a"))
 #: what must survive ``destroy --project a``: the same tool's project b, and half-tagged things
@@ -257,8 +258,8 @@ def test_a_studio_not_ours_is_neither_found_nor_removed_by_id(kind: str) -> None
     world = {"roles": [{"RoleName": "a-studio-service", "Path": IAM_PATH, "Tags": OURS}],
              "studios": [{"StudioId": "es-OTHER", "Tags": NOT_OURS[kind]}]}
     account = Account(world)
-    assert discover_studios(settings, account) == []
-    remove_studio(settings, account, "es-OTHER", sleep=lambda s: None)
+    assert discover_studios(studio_context(settings, account)) == []
+    remove_studio(studio_context(settings, account), "es-OTHER")
     assert account.writes == []
 
 
@@ -480,7 +481,7 @@ def test_a_project_whose_name_starts_like_ours_keeps_its_instance_profile(
 def test_studio_roles_and_policy_go_with_what_holds_them(tmp_path: Path) -> None:
     """IAM deletes no role still in an instance profile, nor a policy with other versions:
     the role is taken out of each profile first, the non-default versions deleted first."""
-    from bigfruits.aws.commands.destroy import remove_policy, remove_role
+    from bigfruits.aws.commands.destroy import remove_studio_policy, remove_studio_role
     from bigfruits.aws.core.settings import StudioSettings
 
     settings = StudioSettings(project="a", bucket="a-bucket", region="eu-west-1")
@@ -492,8 +493,8 @@ def test_studio_roles_and_policy_go_with_what_holds_them(tmp_path: Path) -> None
         policies=[{"Arn": arn, "Versions": [{"VersionId": "v3", "IsDefaultVersion": True},
                                             {"VersionId": "v2", "IsDefaultVersion": False},
                                             {"VersionId": "v1", "IsDefaultVersion": False}]}]))
-    remove_role(settings, account, "a-studio-user", sleep=lambda s: None)
-    remove_policy(settings, account, arn, sleep=lambda s: None)
+    remove_studio_role(studio_context(settings, account), "a-studio-user")
+    remove_studio_policy(studio_context(settings, account), arn)
     assert [(r.operation, r.params) for r in account.writes] == [
         ("RemoveRoleFromInstanceProfile", {"RoleName": "a-studio-user",
                                            "InstanceProfileName": "someones-profile"}),

@@ -1,5 +1,5 @@
 """The Price List Query API requests (GetProducts) and how a price is read out of an answer,
-without sending anything (the Stubber tests in tests/aws/commands/test_pricing_api.py cover the
+without sending anything (the Stubber tests in tests/aws/procedures/test_pricing_api.py cover the
 round trip). Answers are shaped as AWS documents them: ``PriceList`` is a list of JSON
 *strings*, one product each; a price is ``terms.OnDemand.<offer>.priceDimensions.<rate>``
 with a ``unit`` ("Hrs" for instance fees, "GB-Mo" for EBS storage) and ``pricePerUnit`` per

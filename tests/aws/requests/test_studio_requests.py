@@ -20,12 +20,13 @@ from bigfruits.aws.core.send import CALLER_IDENTITY, DryRunSender
 from bigfruits.aws.requests import ec2, iam
 from bigfruits.aws.requests.emr import studio
 from bigfruits.aws.core.request import AwsRequest
-from bigfruits.aws.commands.studio import ensure_studio
+from bigfruits.aws.commands.create_studio import ensure_studio
 from bigfruits.aws.commands.destroy import destroy_studio
 from bigfruits.aws.requests.iam_policies import (service_role_policy, service_trust_policy,
                                            user_policy, user_trust_policy)
 from bigfruits.aws.core.settings import StudioSettings
 from bigfruits.errors import InputError
+from tests.support.studio_context import studio_context
 
 #: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
 pytestmark = pytest.mark.pure
@@ -70,9 +71,8 @@ def every_builder_request(s: StudioSettings) -> List[AwsRequest]:
         ec2.authorize_ingress("sg-e", ec2.engine_ingress("sg-w")),
         ec2.authorize_egress("sg-w", ec2.workspace_egress("sg-e")),
         ec2.revoke_default_egress("sg-w"),
-        *ec2.revoke_cross_references("sg-e", "sg-w"),
         ec2.delete_security_group("sg-w"),
-        studio.list_studios(), studio.list_studios("m"),
+        studio.list_studios(),
         studio.describe_studio("es-1"),
         studio.create_studio(s, "vpc-1", ["subnet-1"], "sg-w", "sg-e",
                                               "arn:svc", "arn:user"),
@@ -196,7 +196,7 @@ def test_dry_run_prints_the_whole_plan_as_valid_json_lines() -> None:
     CreateStudio, with placeholders where AWS would have answered with ids."""
     out = io.StringIO()
     s = settings(auth_mode="SSO", sso_users=("alice",))
-    result = ensure_studio(s, _dry_run_send(out))
+    result = ensure_studio(studio_context(s, _dry_run_send(out)), s)
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     for line in lines:
         assert set(line) == {"service", "operation", "params"}
@@ -212,7 +212,7 @@ def test_dry_run_prints_the_whole_plan_as_valid_json_lines() -> None:
 
 def test_dry_run_destroy_sends_only_lookups() -> None:
     out = io.StringIO()
-    removed = destroy_studio(settings(), _dry_run_send(out), sleep=lambda _: None)
+    removed = destroy_studio(studio_context(settings(), _dry_run_send(out)))
     operations = [json.loads(line)["operation"] for line in out.getvalue().splitlines()]
     assert removed == []
     assert operations and all(op.startswith(("List", "Describe")) for op in operations)

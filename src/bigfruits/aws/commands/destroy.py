@@ -9,24 +9,20 @@ and the bucket last, after asking (data lives there). Every removal tolerates "a
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Tuple
 
-from bigfruits.aws.commands import access, cluster, network, storage
+from bigfruits.aws.core import kinds, resource_names, state
+from bigfruits.aws.core.botocore_errors import GONE_CODES
 from bigfruits.aws.core.context import AwsContext
-from bigfruits.aws.core.errors import GONE_CODES
-from bigfruits.aws.core.send import Sender, Sleep
 from bigfruits.aws.core.settings import StudioSettings
 from bigfruits.aws.core.tags import is_ours
-from bigfruits.aws.requests import ec2, iam
-from bigfruits.aws.requests import s3 as b
-from bigfruits.aws.requests.emr import studio as emr
+from bigfruits.aws.procedures.bucket_files import bucket_is_ours, list_keys
+from bigfruits.aws.procedures.cluster_network import remove_emr_tag
+from bigfruits.aws.procedures.our_clusters import our_active_clusters, terminate_and_wait
+from bigfruits.aws.requests import ec2, iam, s3
+from bigfruits.aws.requests.emr import studio as studio_requests
 from bigfruits.errors import AwsError
-
-#: Studio's network interfaces outlive DeleteStudio for a while and keep the groups in use.
-IN_USE_CODES = ("DependencyViolation",)
-
 
 @dataclass(frozen=True)
 class ResourceKind:
@@ -62,11 +58,11 @@ def destroy(ctx: AwsContext, yes: bool = False) -> List[Tuple[str, str]]:
 # --- clusters, SSH access, key pair ---------------------------------------------------------
 
 def _clusters(ctx: AwsContext) -> List[str]:
-    return [x["Id"] for x in cluster.our_active_clusters(ctx)]
+    return [x["Id"] for x in our_active_clusters(ctx)]
 
 
 def _remove_cluster(ctx: AwsContext, cluster_id: str) -> None:
-    cluster.terminate_and_wait(ctx, cluster_id)
+    terminate_and_wait(ctx, cluster_id)
 
 
 def _ssh_rules(ctx: AwsContext) -> List[str]:
@@ -101,13 +97,13 @@ def _remove_key_pair(ctx: AwsContext, name: str) -> None:
 # --- the cluster's IAM roles ----------------------------------------------------------------
 
 def _instance_profiles(ctx: AwsContext) -> List[str]:
-    found = ctx.send(iam.list_our_instance_profiles()).get("InstanceProfiles", [])
+    found = ctx.sender.paged(iam.list_our_instance_profiles(), "InstanceProfiles")
     # An untagged one (made before profiles were tagged) only by its exact name: a prefix
     # would take project "a-b"'s profile for project "a"'s.
     return [p["InstanceProfileName"] for p in found
             if is_ours(p.get("Tags", []), ctx.settings.project)
             or (not p.get("Tags")
-                and p["InstanceProfileName"] == iam.instance_profile_name(ctx.settings.project))]
+                and p["InstanceProfileName"] == resource_names.instance_profile_name(ctx.settings.project))]
 
 
 def _remove_instance_profile(ctx: AwsContext, name: str) -> None:
@@ -121,7 +117,7 @@ def _remove_instance_profile(ctx: AwsContext, name: str) -> None:
 
 def _roles(ctx: AwsContext) -> List[str]:
     ours = []
-    for role in ctx.send(iam.list_our_roles()).get("Roles", []):
+    for role in ctx.sender.paged(iam.list_our_roles(), "Roles"):
         tags = ctx.sender.attempt(iam.list_role_tags(role["RoleName"]), *GONE_CODES) or {}
         if is_ours(tags.get("Tags", []), ctx.settings.project):
             ours.append(role["RoleName"])
@@ -142,11 +138,11 @@ def _remove_role(ctx: AwsContext, name: str) -> None:
 # --- the bucket -----------------------------------------------------------------------------
 
 def _buckets(ctx: AwsContext) -> List[str]:
-    names = [x["Name"] for x in ctx.send(b.list_buckets()).get("Buckets", [])]
+    names = [x["Name"] for x in ctx.send(s3.list_buckets()).get("Buckets", [])]
     ours = []
     for name in names:
         try:
-            if storage.bucket_is_ours(ctx, name):
+            if bucket_is_ours(ctx, name):
                 ours.append(name)
         except Exception:  # another region's bucket or no permission: not something we can judge
             continue
@@ -156,59 +152,65 @@ def _buckets(ctx: AwsContext) -> List[str]:
 def _remove_bucket(ctx: AwsContext, name: str) -> None:
     """Empty it (1000 keys per request, S3's limit), then delete it."""
     try:
-        keys = sorted(storage.list_keys(ctx, name, ""))
+        keys = sorted(list_keys(ctx, name, ""))
     except AwsError as exc:  # already gone (the state file remembered it)
         if exc.code not in GONE_CODES:
             raise
         keys = []
     for start in range(0, len(keys), 1000):
-        ctx.send(b.delete_objects(name, keys[start:start + 1000]))
-    ctx.sender.attempt(b.delete_bucket(name), *GONE_CODES)
-    if ctx.state.get("bucket") == name:
-        ctx.state.set("bucket", None)
+        ctx.send(s3.delete_objects(name, keys[start:start + 1000]))
+    ctx.sender.attempt(s3.delete_bucket(name), *GONE_CODES)
+    if ctx.state.get(state.CURRENT_BUCKET) == name:
+        ctx.state.set(state.CURRENT_BUCKET, None)
 
 
 # --- EMR Studio: found by tags, names and our IAM path; no state file needed ----------------
 
-def discover_studios(settings: StudioSettings, sender: Sender) -> List[str]:
+def studio_settings(ctx: AwsContext) -> StudioSettings:
+    """The Studio's names and tags for this project (no bucket lookup: destroy asks AWS
+    nothing it does not need)."""
+    bucket = ctx.settings.bucket or ctx.state.get(state.CURRENT_BUCKET) or "<bucket>"
+    return ctx.studio_settings(bucket=str(bucket))
+
+
+def discover_studios(ctx: AwsContext) -> List[str]:
     """Every Studio carrying our tags, whatever its name (``--name`` may have changed it).
 
     A Studio of ours is created after its service role and removed before it, so without that
     role there is none to look for (and accounts, or moto, without EMR Studio are not asked)."""
-    if settings.service_role_name not in discover_roles(settings, sender):
+    if studio_settings(ctx).service_role_name not in discover_studio_roles(ctx):
         return []
     ours = []
-    for summary in sender.paged(emr.list_studios(), "Studios"):
-        studio = sender.send(emr.describe_studio(summary["StudioId"])).get("Studio", {})
-        if is_ours(studio.get("Tags", []), settings.project):
+    for summary in ctx.sender.paged(studio_requests.list_studios(), "Studios"):
+        studio = ctx.send(studio_requests.describe_studio(summary["StudioId"])).get("Studio", {})
+        if is_ours(studio.get("Tags", []), ctx.settings.project):
             ours.append(str(summary["StudioId"]))
     return ours
 
 
-def remove_studio(settings: StudioSettings, sender: Sender, studio_id: str,
-                  sleep: Sleep = time.sleep) -> None:
+def remove_studio(ctx: AwsContext, studio_id: str) -> None:
     """Session mappings first, then the Studio (its workspaces' files stay in S3)."""
     try:
-        found = sender.send(emr.describe_studio(studio_id))
+        found = ctx.send(studio_requests.describe_studio(studio_id))
     except AwsError as exc:  # EMR answers a missing Studio with InvalidRequestException
         if exc.code in ("InvalidRequestException",) + GONE_CODES:
             return
         raise
-    if found.get("Studio") and not is_ours(found["Studio"].get("Tags", []), settings.project):
+    if found.get("Studio") and not is_ours(found["Studio"].get("Tags", []), ctx.settings.project):
         return
-    mappings = sender.send(emr.list_session_mappings(studio_id)).get("SessionMappings", [])
+    mappings = ctx.send(studio_requests.list_session_mappings(studio_id)).get("SessionMappings", [])
     for mapping in mappings:
-        sender.attempt(emr.delete_session_mapping(studio_id, mapping), *GONE_CODES)
-    sender.send(emr.delete_studio(studio_id))
+        ctx.sender.attempt(studio_requests.delete_session_mapping(studio_id, mapping), *GONE_CODES)
+    ctx.send(studio_requests.delete_studio(studio_id))
 
 
-def _our_studio_groups(settings: StudioSettings, sender: Sender) -> List[Dict[str, Any]]:
-    answer = sender.send(ec2.find_tagged_studio_groups(settings))
-    return [g for g in answer.get("SecurityGroups", []) if is_ours(g.get("Tags", []), settings.project)]
+def _our_studio_groups(ctx: AwsContext) -> List[Dict[str, Any]]:
+    answer = ctx.send(ec2.find_tagged_studio_groups(studio_settings(ctx)))
+    return [g for g in answer.get("SecurityGroups", []) if is_ours(g.get("Tags", []), ctx.settings.project)]
 
 
-def discover_security_groups(settings: StudioSettings, sender: Sender) -> List[str]:
-    return [str(group["GroupId"]) for group in _our_studio_groups(settings, sender)]
+def discover_studio_groups(ctx: AwsContext) -> List[str]:
+    return [str(group["GroupId"]) for group in _our_studio_groups(ctx)]
 
 
 def _references_to(group_id: str, permissions: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -222,106 +224,96 @@ def _references_to(group_id: str, permissions: List[Dict[str, Any]]) -> List[Dic
     return found
 
 
-def remove_security_group(settings: StudioSettings, sender: Sender, group_id: str,
-                          sleep: Sleep = time.sleep, attempts: int = 40,
-                          wait_s: float = 15.0) -> None:
+#: Studio's network interfaces outlive DeleteStudio for a while and keep its groups in use:
+#: EC2 answers DependencyViolation; the deletion is retried every 15 s for 10 minutes.
+IN_USE_CODES = ("DependencyViolation",)
+IN_USE_RETRY_DELAYS_S = (15.0,) * 39
+
+
+def remove_studio_group(ctx: AwsContext, group_id: str) -> None:
     """Revoke the rules of our other groups that name this one (EC2 refuses to delete a group
     still referenced), then delete it, waiting while Studio's network interfaces let go."""
-    for other in _our_studio_groups(settings, sender):
+    for other in _our_studio_groups(ctx):
         if other["GroupId"] == group_id:
             continue
         ingress = _references_to(group_id, other.get("IpPermissions", []))
         if ingress:
-            sender.attempt(ec2.revoke_ingress(other["GroupId"], ingress), *GONE_CODES)
+            ctx.sender.attempt(ec2.revoke_ingress(other["GroupId"], ingress), *GONE_CODES)
         egress = _references_to(group_id, other.get("IpPermissionsEgress", []))
         if egress:
-            sender.attempt(ec2.revoke_egress(other["GroupId"], egress), *GONE_CODES)
+            ctx.sender.attempt(ec2.revoke_egress(other["GroupId"], egress), *GONE_CODES)
     try:
-        sender.send_retrying(ec2.delete_security_group(group_id), IN_USE_CODES, sleep,
-                             attempts, wait_s)
+        ctx.sender.send_retrying(ec2.delete_security_group(group_id),
+                                 lambda exc: exc.code in IN_USE_CODES, IN_USE_RETRY_DELAYS_S,
+                                 ctx.injected.sleep)
     except AwsError as exc:
         if exc.code not in GONE_CODES:
             raise
 
 
-def discover_roles(settings: StudioSettings, sender: Sender) -> List[str]:
-    present = {r["RoleName"] for r in sender.paged(iam.list_our_roles(), "Roles")}
+def discover_studio_roles(ctx: AwsContext) -> List[str]:
+    settings = studio_settings(ctx)
+    present = {r["RoleName"] for r in ctx.sender.paged(iam.list_our_roles(), "Roles")}
     return [name for name in (settings.user_role_name, settings.service_role_name) if name in present]
 
 
-def remove_role(settings: StudioSettings, sender: Sender, role: str,
-                sleep: Sleep = time.sleep) -> None:
+def remove_studio_role(ctx: AwsContext, role: str) -> None:
     """Detach managed policies, delete inline ones, leave instance profiles, delete the role."""
-    attached, inline, profiles = (sender.attempt(request, *GONE_CODES) or {}
+    attached, inline, profiles = (ctx.sender.attempt(request, *GONE_CODES) or {}
                                   for request in iam.role_dependents(role))
     for request in iam.delete_role(
             role, [p["PolicyArn"] for p in attached.get("AttachedPolicies", [])],
             list(inline.get("PolicyNames", [])),
             [p["InstanceProfileName"] for p in profiles.get("InstanceProfiles", [])]):
-        sender.attempt(request, *GONE_CODES)
+        ctx.sender.attempt(request, *GONE_CODES)
 
 
-def discover_policies(settings: StudioSettings, sender: Sender) -> List[str]:
-    return [str(p["Arn"]) for p in sender.paged(iam.list_our_policies(), "Policies")
-            if p["PolicyName"] == settings.user_policy_name]
+def discover_studio_policies(ctx: AwsContext) -> List[str]:
+    wanted = studio_settings(ctx).user_policy_name
+    return [str(p["Arn"]) for p in ctx.sender.paged(iam.list_our_policies(), "Policies")
+            if p["PolicyName"] == wanted]
 
 
-def remove_policy(settings: StudioSettings, sender: Sender, arn: str,
-                  sleep: Sleep = time.sleep) -> None:
+def remove_studio_policy(ctx: AwsContext, arn: str) -> None:
     """Non-default versions first: IAM refuses to delete a policy that still has them."""
-    answer = sender.attempt(iam.list_policy_versions(arn), *GONE_CODES)
+    answer = ctx.sender.attempt(iam.list_policy_versions(arn), *GONE_CODES)
     versions = (answer or {}).get("Versions", [])
     for request in iam.delete_policy(
             arn, [v["VersionId"] for v in versions if not v["IsDefaultVersion"]]):
-        sender.attempt(request, *GONE_CODES)
+        ctx.sender.attempt(request, *GONE_CODES)
 
 
-StudioDiscover = Callable[[StudioSettings, Sender], List[str]]
-StudioRemove = Callable[[StudioSettings, Sender, str, Sleep], None]
-#: (kind name in the state file, discover, remove), in destroy order.
-STUDIO_KINDS: List[Tuple[str, StudioDiscover, StudioRemove]] = [
-    ("studio", discover_studios, remove_studio),
-    ("studio-security-group", discover_security_groups, remove_security_group),
-    ("studio-role", discover_roles, remove_role),
-    ("studio-policy", discover_policies, remove_policy),
-]
-
-
-def destroy_studio(settings: StudioSettings, sender: Sender, sleep: Sleep = time.sleep) -> List[str]:
-    """The Studio kinds alone, in order, without the CLI or the state file."""
-    removed: List[str] = []
-    for name, discover, remove in STUDIO_KINDS:
-        for resource_id in discover(settings, sender):
-            remove(settings, sender, resource_id, sleep)
-            removed.append(f"{name} {resource_id}")
-    return removed
-
-
-def _studio_kind(name: str) -> ResourceKind:
-    """One Studio kind, seen through the context (names and tags only: no bucket lookup)."""
-    _, discover, remove = next(kind for kind in STUDIO_KINDS if kind[0] == name)
-
-    def settings(ctx: AwsContext) -> StudioSettings:
-        bucket = ctx.settings.bucket or ctx.state.get("bucket") or "<bucket>"
-        return ctx.studio_settings(bucket=str(bucket))
-
-    return ResourceKind(name, lambda ctx: discover(settings(ctx), ctx.sender),
-                        lambda ctx, rid: remove(settings(ctx), ctx.sender, rid, ctx.injected.sleep))
+def _nothing_to_discover(ctx: AwsContext) -> List[str]:
+    """Only the state file knows where we added EMR's tag (nothing marks it as ours)."""
+    return []
 
 
 #: Every kind ``destroy`` knows, in the order they must go.
 KINDS: List[ResourceKind] = [
-    _studio_kind("studio"),
-    ResourceKind(cluster.CLUSTER_KIND, _clusters, _remove_cluster),
-    # Not ours to find by tag: only the state file knows where we added EMR's tag.
-    ResourceKind(network.EMR_TAG_KIND, lambda ctx: [], network.remove_emr_tag),
-    ResourceKind(access.SSH_RULE_KIND, _ssh_rules, _remove_ssh_rule),
-    _studio_kind("studio-security-group"),
-    ResourceKind(access.SECURITY_GROUP_KIND, _groups, _remove_group),
-    ResourceKind(access.KEY_PAIR_KIND, _key_pairs, _remove_key_pair),
-    ResourceKind(cluster.INSTANCE_PROFILE_KIND, _instance_profiles, _remove_instance_profile),
-    _studio_kind("studio-role"),
-    _studio_kind("studio-policy"),
-    ResourceKind(cluster.ROLE_KIND, _roles, _remove_role),
-    ResourceKind(storage.BUCKET_KIND, _buckets, _remove_bucket, needs_confirmation=True),
+    ResourceKind(kinds.STUDIO, discover_studios, remove_studio),
+    ResourceKind(kinds.CLUSTER, _clusters, _remove_cluster),
+    ResourceKind(kinds.EMR_TAG, _nothing_to_discover, remove_emr_tag),
+    ResourceKind(kinds.SSH_RULE, _ssh_rules, _remove_ssh_rule),
+    ResourceKind(kinds.STUDIO_SECURITY_GROUP, discover_studio_groups, remove_studio_group),
+    ResourceKind(kinds.SECURITY_GROUP, _groups, _remove_group),
+    ResourceKind(kinds.KEY_PAIR, _key_pairs, _remove_key_pair),
+    ResourceKind(kinds.INSTANCE_PROFILE, _instance_profiles, _remove_instance_profile),
+    ResourceKind(kinds.STUDIO_ROLE, discover_studio_roles, remove_studio_role),
+    ResourceKind(kinds.STUDIO_POLICY, discover_studio_policies, remove_studio_policy),
+    ResourceKind(kinds.ROLE, _roles, _remove_role),
+    ResourceKind(kinds.BUCKET, _buckets, _remove_bucket, needs_confirmation=True),
 ]
+#: The Studio's kinds, for ``destroy_studio``.
+STUDIO_KINDS = (kinds.STUDIO, kinds.STUDIO_SECURITY_GROUP, kinds.STUDIO_ROLE, kinds.STUDIO_POLICY)
+
+
+def destroy_studio(ctx: AwsContext) -> List[str]:
+    """The Studio kinds alone, in order, found by tags and names (not the state file)."""
+    removed: List[str] = []
+    for kind in KINDS:
+        if kind.name not in STUDIO_KINDS:
+            continue
+        for resource_id in kind.discover(ctx):
+            kind.remove(ctx, resource_id)
+            removed.append(f"{kind.name} {resource_id}")
+    return removed

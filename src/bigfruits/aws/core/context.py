@@ -13,7 +13,7 @@ from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.send import DryRunSender, Sender, make_session
 from bigfruits.aws.core.names import check_studio_name
 from bigfruits.aws.core.settings import AwsSettings, StudioSettings, default_bucket_name
-from bigfruits.aws.core.state import State
+from bigfruits.aws.core.state import CURRENT_BUCKET, State
 from bigfruits.errors import AwsError
 
 CHECKIP_URL = "https://checkip.amazonaws.com"
@@ -110,7 +110,7 @@ class AwsContext:
 
     def bucket(self) -> str:
         """The configured bucket, else the one we created, else our default name."""
-        name = self.settings.bucket or self.state.get("bucket")
+        name = self.settings.bucket or self.state.get(CURRENT_BUCKET)
         if not name:
             name = default_bucket_name(self.settings.project, self.account_id(), self.region)
         return str(name)

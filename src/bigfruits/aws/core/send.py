@@ -4,15 +4,15 @@ or (``--dry-run``) prints it as one JSON line, sends nothing and answers with pl
 Clients are made on first use, with botocore's adaptive retries (throttling backs off), and
 every botocore error is translated into a one-line ``AwsError`` carrying AWS's code. On top of
 ``send``: tolerating expected codes (``attempt``), retrying what time cures (``send_retrying``),
-and reading every page of a Marker-paginated listing (``paged``).
+and reading every page of a listing (``paged``).
 """
 from __future__ import annotations
 
 import functools
 import sys
-from typing import Any, Callable, Dict, Iterator, Optional, TextIO, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence, TextIO, Union
 
-from bigfruits.aws.core.errors import translate
+from bigfruits.aws.core.botocore_errors import translate
 from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.tags import EMR_MANAGED_POLICIES_TAG
 from bigfruits.errors import AwsError
@@ -152,23 +152,12 @@ class Sender:
                 return None
             raise
 
-    def send_retrying(self, request: AwsRequest, codes: Tuple[str, ...], sleep: Sleep,
-                      attempts: int, wait_s: float) -> Answer:
-        """Send, retrying only on errors that time cures (eventual consistency), a bounded
-        number of times; everything else goes straight up."""
-        for attempt in range(attempts - 1):
-            try:
-                return self.send(request)
-            except AwsError as exc:
-                if exc.code not in codes:
-                    raise
-            sleep(wait_s)
-        return self.send(request)
-
-    def send_with_backoff(self, request: AwsRequest, transient: Callable[[AwsError], bool],
-                          sleep: Sleep, delays_s: Tuple[float, ...]) -> Answer:
-        """Send; while AWS answers an error ``transient`` accepts, wait each of ``delays_s`` in
-        turn and send again (then once more, last). Any other error goes straight up."""
+    def send_retrying(self, request: AwsRequest, transient: Callable[[AwsError], bool],
+                      delays_s: Sequence[float], sleep: Sleep) -> Answer:
+        """Send; while AWS answers an error ``transient`` accepts (what time cures: eventual
+        consistency, IAM propagation), wait each of ``delays_s`` in turn and send again (then
+        once more, last). Any other error goes straight up. The one retry loop of the AWS code
+        (botocore's own retries cover throttling and network faults)."""
         for delay in delays_s:
             try:
                 return self.send(request)
@@ -179,14 +168,19 @@ class Sender:
         return self.send(request)
 
     def paged(self, request: AwsRequest, key: str) -> Iterator[Any]:
-        """All items under ``key`` of a Marker-paginated listing (IAM, EMR)."""
+        """All items under ``key`` of a paginated listing, page by page through ``send`` (so a
+        dry run prints the first request and tests see every page). Which parameter carries
+        the next page's token, and when the listing is over, come from botocore's own paginator
+        definitions (``Marker`` for IAM and EMR, ``ContinuationToken`` for S3's ListObjectsV2)."""
+        pages = paginator(request.service, request.operation)
         params = dict(request.params)
         while True:
             response = self.send(AwsRequest(request.service, request.operation, params))
             yield from response.get(key, [])
-            if not response.get("Marker") or not response.get("IsTruncated", True):
+            token = response.get(pages["output_token"])
+            if not token or not response.get(pages.get("more_results", ""), True):
                 return
-            params = {**params, "Marker": response["Marker"]}
+            params = {**params, pages["input_token"]: token}
 
     def account_id(self) -> str:
         """The account these credentials act in (trust policies and ARNs name it)."""
@@ -217,6 +211,15 @@ class DryRunSender(Sender):
         out.flush()
         answer = DRY_RUN_RESPONSES.get(request.operation, {})
         return answer(request.params) if callable(answer) else dict(answer)
+
+
+@functools.cache
+def paginator(service: str, operation: str) -> Dict[str, Any]:
+    """botocore's paginator definition of one listing (input_token, output_token, ...)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_paginator_model(service)
+    return dict(model.get_paginator(operation))
 
 
 def client_key(service: str, region: Optional[str] = None) -> str:

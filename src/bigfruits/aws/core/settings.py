@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from bigfruits.aws.core import resource_names
 from bigfruits.aws.core.names import check_bucket, check_key_name, check_project, check_studio_name
 from bigfruits.aws.core.tags import EMR_MANAGED_POLICIES_TAG, managed_tags
 from bigfruits.errors import InputError
@@ -64,7 +65,7 @@ class AwsSettings:
 
     @property
     def key_pair_name(self) -> str:
-        return self.key_name or f"{self.project}-key"
+        return self.key_name or resource_names.key_pair_name(self.project)
 
     def private_key_path(self) -> Path:
         return user_config_dir() / "keys" / f"{self.key_pair_name}.pem"
@@ -157,9 +158,9 @@ MAX_STUDIO_SUBNETS = 5
 AUTH_MODES = ("IAM", "SSO")
 
 
-def _studio_piece(role: str) -> property:
+def _studio_piece(piece: str) -> property:
     """A read-only name derived from the project, so every run finds the same resource."""
-    return property(lambda self: f"{self.project}-studio-{role}")
+    return property(lambda self: resource_names.studio_piece_name(self.project, piece))
 
 
 @dataclass(frozen=True)
@@ -196,7 +197,7 @@ class StudioSettings:
 
     @property
     def studio_name(self) -> str:
-        return self.name or f"{self.project}-studio"
+        return self.name or resource_names.studio_name(self.project)
 
     #: Each piece's name: ``<project>-studio-<role>`` (the role's policy shares its name).
     service_role_name = _studio_piece("service")

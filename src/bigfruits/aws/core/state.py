@@ -14,6 +14,18 @@ from typing import Any, Dict, List, Optional
 
 from bigfruits.errors import InputError
 
+# The single values remembered besides the resources (``State.get``/``State.set``).
+#: The cluster commands act on when no --cluster-id is given.
+CURRENT_CLUSTER = "cluster"
+#: The bucket ``create-bucket`` made (``ctx.bucket()`` prefers it to the derived name).
+CURRENT_BUCKET = "bucket"
+#: The last pipeline step submitted, and where it writes (``logs``, ``download-results``).
+LAST_STEP = "last_step"
+LAST_OUTPUT = "last_output"
+#: The background SSH tunnel: its pid and control socket.
+TUNNEL_PID = "tunnel_pid"
+TUNNEL_CONTROL = "tunnel_control"
+
 
 class State:
     def __init__(self, path: Path, dry_run: bool = False) -> None:

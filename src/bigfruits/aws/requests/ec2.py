@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Sequence, Set, Tuple
 
 from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.core.resource_names import ssh_group_name
 from bigfruits.aws.core.settings import MAX_STUDIO_SUBNETS, StudioSettings
 from bigfruits.aws.core.tags import EMR_MANAGED_POLICIES_TAG, managed_tags, ours_filters, tag_dict, tag_list
 
@@ -165,10 +166,6 @@ revoke_egress = _rules("RevokeSecurityGroupEgress")
 
 # --- the SSH group and its port-22 rule -----------------------------------------------------
 
-def ssh_group_name(project: str) -> str:
-    return f"{project}-ssh"
-
-
 def ssh_group_description(project: str) -> str:
     """EC2 takes only a-zA-Z0-9, spaces and ._-:/()#,@[]+=&;{}!$* here (no apostrophe):
     https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSecurityGroup.html"""
@@ -278,13 +275,6 @@ def revoke_default_egress(group_id: str) -> AwsRequest:
 
 def has_default_egress(existing_egress: Iterable[Permission]) -> bool:
     return bool(rule_keys([_ALLOW_ALL_EGRESS]) <= rule_keys(existing_egress))
-
-
-def revoke_cross_references(engine_sg: str, workspace_sg: str) -> List[AwsRequest]:
-    """Each group names the other; EC2 refuses to delete a group still referenced, so these
-    rules go first."""
-    return [revoke_ingress(engine_sg, engine_ingress(workspace_sg)),
-            revoke_egress(workspace_sg, workspace_egress(engine_sg)[:1])]
 
 
 # --- the key pair used to reach the master over SSH -----------------------------------------

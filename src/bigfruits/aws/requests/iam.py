@@ -16,6 +16,7 @@ import json
 from typing import Any, Dict, List, Sequence
 
 from bigfruits.aws.core.request import AwsRequest
+from bigfruits.aws.core.resource_names import instance_profile_name, node_role_name, service_role_name
 from bigfruits.aws.core.tags import managed_tags, tag_list
 from bigfruits.aws.requests.iam_policies import (
     IAM_PATH, node_policy, pass_node_role_policy, role_arn, trust_policy,
@@ -121,18 +122,6 @@ def new_policy_version(arn: str, document: Dict[str, Any]) -> AwsRequest:
 
 # --- the cluster's roles --------------------------------------------------------------------
 
-def service_role_name(project: str) -> str:
-    return f"{project}-emr-service-role"
-
-
-def ec2_role_name(project: str) -> str:
-    return f"{project}-emr-ec2-role"
-
-
-def instance_profile_name(project: str) -> str:
-    return ec2_role_name(project)
-
-
 def service_role_arn(account_id: str, project: str) -> str:
     """The service role's ARN, path included (what RunJobFlow needs for a role with a path)."""
     return role_arn(account_id, service_role_name(project))
@@ -157,7 +146,7 @@ def service_role_policies(project: str, account_id: str) -> List[AwsRequest]:
     three are safe to repeat): v2 attached, PassRole on our nodes' role, v1 detached (the last
     answers NoSuchEntity when it is not there)."""
     name = service_role_name(project)
-    node_role = role_arn(account_id, ec2_role_name(project))
+    node_role = role_arn(account_id, node_role_name(project))
     return [attach_policy(name, SERVICE_POLICY),
             put_inline_policy(name, PASS_ROLE_POLICY_NAME, pass_node_role_policy(node_role)),
             AwsRequest("iam", "DetachRolePolicy", {"RoleName": name, "PolicyArn": OLD_SERVICE_POLICY})]
@@ -166,7 +155,7 @@ def service_role_policies(project: str, account_id: str) -> List[AwsRequest]:
 def put_node_policy(project: str, bucket: str) -> List[AwsRequest]:
     """The nodes' role gets our own policy (in place, so re-running updates it) and loses the
     account-wide managed one older versions attached (NoSuchEntity when it is not there)."""
-    name = ec2_role_name(project)
+    name = node_role_name(project)
     return [put_inline_policy(name, NODE_POLICY_NAME, node_policy(bucket)),
             AwsRequest("iam", "DetachRolePolicy", {"RoleName": name, "PolicyArn": EC2_POLICY})]
 
@@ -174,7 +163,7 @@ def put_node_policy(project: str, bucket: str) -> List[AwsRequest]:
 def create_ec2_role(project: str) -> List[AwsRequest]:
     """The role, then the instance profile EC2 actually takes, holding that role (its policy:
     ``put_node_policy``)."""
-    name = ec2_role_name(project)
+    name = node_role_name(project)
     return [
         _create_cluster_role(name, "ec2.amazonaws.com", project),
         AwsRequest("iam", "CreateInstanceProfile", {

@@ -143,11 +143,9 @@ def get_bucket_tagging(bucket: str) -> AwsRequest:
     return AwsRequest("s3", "GetBucketTagging", {"Bucket": bucket})
 
 
-def list_objects(bucket: str, prefix: str, token: Optional[str] = None) -> AwsRequest:
-    params: Dict[str, object] = {"Bucket": bucket, "Prefix": prefix}
-    if token:
-        params["ContinuationToken"] = token
-    return AwsRequest("s3", "ListObjectsV2", params)
+def list_objects(bucket: str, prefix: str) -> AwsRequest:
+    """The first page; ``Sender.paged`` asks for the next ones."""
+    return AwsRequest("s3", "ListObjectsV2", {"Bucket": bucket, "Prefix": prefix})
 
 
 def delete_objects(bucket: str, keys: List[str]) -> AwsRequest:

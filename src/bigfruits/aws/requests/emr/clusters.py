@@ -155,11 +155,13 @@ def describe_cluster(cluster_id: str) -> AwsRequest:
     return AwsRequest("emr", "DescribeCluster", {"ClusterId": cluster_id})
 
 
-def list_active_clusters(marker: Optional[str] = None) -> AwsRequest:
-    params: Dict[str, Any] = {"ClusterStates": list(ACTIVE_STATES)}
-    if marker:
-        params["Marker"] = marker
-    return AwsRequest("emr", "ListClusters", params)
+def cluster_state(answer: Dict[str, Any]) -> str:
+    """The state in a DescribeCluster answer."""
+    return str(answer["Cluster"]["Status"]["State"])
+
+
+def list_active_clusters() -> AwsRequest:
+    return AwsRequest("emr", "ListClusters", {"ClusterStates": list(ACTIVE_STATES)})
 
 
 def terminate(cluster_ids: List[str]) -> AwsRequest:

@@ -12,8 +12,8 @@ from bigfruits.aws.core.settings import StudioSettings
 from bigfruits.aws.core.tags import tag_list
 
 
-def list_studios(marker: Optional[str] = None) -> AwsRequest:
-    return AwsRequest("emr", "ListStudios", {"Marker": marker} if marker else {})
+def list_studios() -> AwsRequest:
+    return AwsRequest("emr", "ListStudios", {})
 
 
 def describe_studio(studio_id: str) -> AwsRequest:

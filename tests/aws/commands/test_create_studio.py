@@ -17,12 +17,13 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
-from bigfruits.aws.commands.studio import ensure_studio
+from bigfruits.aws.commands.create_studio import ensure_studio
 from bigfruits.aws.commands.destroy import destroy_studio
 from bigfruits.aws.requests.iam_policies import user_policy
 from bigfruits.aws.core.settings import StudioSettings
 from bigfruits.errors import AwsError
 from tests.support.stubbed_aws import StubbedAws
+from tests.support.studio_context import studio_context
 
 #: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
 pytestmark = pytest.mark.pure
@@ -98,7 +99,7 @@ def fresh_account_answers(aws: StubbedAws, studio_errors: Tuple[str, ...] = (),
 
 def test_fresh_account_creates_everything_in_dependency_order(aws: StubbedAws) -> None:
     fresh_account_answers(aws)
-    result = ensure_studio(settings(), aws, sleep=lambda _: None)
+    result = ensure_studio(studio_context(settings(), aws, lambda _: None), settings())
     assert result.url == URL and result.studio_id == "es-ABC"
     assert (result.vpc_id, result.subnet_ids) == ("vpc-1", ["subnet-a", "subnet-b", "subnet-c"])
     ops = aws.operations()
@@ -120,7 +121,7 @@ def test_fresh_account_creates_everything_in_dependency_order(aws: StubbedAws) -
 def test_new_roles_not_yet_visible_to_emr_are_retried_then_succeed(aws: StubbedAws) -> None:
     fresh_account_answers(aws, studio_errors=("InvalidRequestException", "ValidationException"))
     waits: List[float] = []
-    result = ensure_studio(settings(), aws, sleep=waits.append, propagation_wait_s=3.0)
+    result = ensure_studio(studio_context(settings(), aws, waits.append), settings(), propagation_wait_s=3.0)
     assert result.url == URL
     assert waits == [3.0, 3.0]
     assert aws.operations().count("CreateStudio") == 3
@@ -157,7 +158,7 @@ def test_a_second_run_creates_nothing(aws: StubbedAws) -> None:
     aws.answer("emr", "ListStudios", {"Studios": [{"StudioId": "es-ABC", "Name": "bigfruits-studio"}]})
     aws.answer("emr", "DescribeStudio", {"Studio": {"StudioId": "es-ABC", "Url": URL,
                                                     "Tags": OUR_TAGS}})
-    result = ensure_studio(s, aws, sleep=lambda _: None)
+    result = ensure_studio(studio_context(s, aws, lambda _: None), s)
     assert result.url == URL and result.created == []
     writes = [op for op in aws.operations() if op.startswith(("Create", "Authorize", "Revoke"))]
     assert writes == []
@@ -167,7 +168,7 @@ def test_a_security_group_of_that_name_that_is_not_ours_is_an_error(aws: Stubbed
     network_answers(aws, [{"GroupName": "bigfruits-studio-workspace", "GroupId": "sg-x",
                            "VpcId": "vpc-1", "Tags": []}])
     with pytest.raises(AwsError, match="not ours"):
-        ensure_studio(settings(), aws, sleep=lambda _: None)
+        ensure_studio(studio_context(settings(), aws, lambda _: None), settings())
     assert "CreateSecurityGroup" not in aws.operations()
 
 
@@ -176,7 +177,7 @@ def test_identity_center_mode_passes_the_user_role_and_maps_users(aws: StubbedAw
     aws.answer("emr", "CreateStudioSessionMapping", {})
     aws.answer("emr", "CreateStudioSessionMapping", {})
     s = settings(auth_mode="SSO", sso_users=("alice",), sso_groups=("data-team",))
-    ensure_studio(s, aws, sleep=lambda _: None)
+    ensure_studio(studio_context(s, aws, lambda _: None), s)
     (studio,) = aws.params("CreateStudio")
     assert studio["AuthMode"] == "SSO"
     assert studio["UserRole"].endswith(":role/bigfruits/bigfruits-studio-user")
@@ -192,7 +193,7 @@ def test_no_default_vpc_says_what_to_pass(aws: StubbedAws) -> None:
     aws.answer("sts", "GetCallerIdentity", {"Account": ACCOUNT})
     aws.answer("ec2", "DescribeVpcs", {"Vpcs": []})
     with pytest.raises(Exception, match="--vpc-id"):
-        ensure_studio(settings(), aws, sleep=lambda _: None)
+        ensure_studio(studio_context(settings(), aws, lambda _: None), settings())
 
 
 def test_destroy_removes_ours_in_dependency_order(aws: StubbedAws) -> None:
@@ -248,7 +249,7 @@ def test_destroy_removes_ours_in_dependency_order(aws: StubbedAws) -> None:
     aws.answer("iam", "DeletePolicy", {})
 
     waits: List[float] = []
-    removed = destroy_studio(settings(), aws, sleep=waits.append)
+    removed = destroy_studio(studio_context(settings(), aws, waits.append))
 
     writes = [op for op in aws.operations() if op.startswith(("Delete", "Revoke", "Detach"))]
     assert writes == ["DeleteStudioSessionMapping", "DeleteStudio",
@@ -272,28 +273,28 @@ def test_no_studio_service_role_means_no_studio_to_look_for(aws: StubbedAws) -> 
     from bigfruits.aws.commands.destroy import discover_studios
 
     aws.answer("iam", "ListRoles", {"Roles": [role("bigfruits-emr-service-role")], "IsTruncated": False})
-    assert discover_studios(settings(), aws) == []
+    assert discover_studios(studio_context(settings(), aws)) == []
     assert aws.operations() == ["ListRoles"]
 
 
 def test_removing_what_is_already_gone_is_fine(aws: StubbedAws) -> None:
     """State-file ids can be stale: a missing Studio, group or role is not an error."""
-    from bigfruits.aws.commands.destroy import remove_role, remove_security_group, remove_studio
+    from bigfruits.aws.commands.destroy import remove_studio, remove_studio_group, remove_studio_role
 
     aws.fail("emr", "DescribeStudio", "InvalidRequestException")
-    remove_studio(settings(), aws, "es-GONE")
+    remove_studio(studio_context(settings(), aws), "es-GONE")
     aws.answer("ec2", "DescribeSecurityGroups", {"SecurityGroups": []})
     aws.fail("ec2", "DeleteSecurityGroup", "InvalidGroup.NotFound")
-    remove_security_group(settings(), aws, "sg-gone", sleep=lambda _: pytest.fail("no wait"))
+    remove_studio_group(studio_context(settings(), aws, lambda _: pytest.fail("no wait")), "sg-gone")
     for op in ("ListAttachedRolePolicies", "ListRolePolicies", "ListInstanceProfilesForRole",
                "DeleteRole"):
         aws.fail("iam", op, "NoSuchEntity")
-    remove_role(settings(), aws, "bigfruits-studio-user")
+    remove_studio_role(studio_context(settings(), aws), "bigfruits-studio-user")
     assert "DeleteStudio" not in aws.operations()
 
 
 def test_an_error_that_time_does_not_cure_is_not_retried(aws: StubbedAws) -> None:
     fresh_account_answers(aws, studio_errors=("AccessDeniedException",), studio_succeeds=False)
     with pytest.raises(AwsError, match="AccessDenied"):
-        ensure_studio(settings(), aws, sleep=lambda _: pytest.fail("must not wait"))
+        ensure_studio(studio_context(settings(), aws, lambda _: pytest.fail("must not wait")), settings())
     assert aws.operations().count("CreateStudio") == 1

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from bigfruits.aws.commands.pricing import describe_cost
+from bigfruits.aws.procedures.pricing import describe_cost
 from tests.support.aws_cli import run
 
 
 def test_group_counts_add_groups_of_the_same_type() -> None:
-    from bigfruits.aws.commands.cluster import group_counts
+    from bigfruits.aws.commands.status import group_counts
 
     groups = [{"InstanceType": "m5.xlarge", "RequestedInstanceCount": 1},
               {"InstanceType": "m5.xlarge", "RequestedInstanceCount": 2}]
@@ -28,7 +28,7 @@ def test_status_costs_every_instance_of_the_default_cluster(aws_env, built_wheel
 
 
 def test_cost_counts_ebs_and_says_which_regions_prices() -> None:
-    from bigfruits.aws.commands.pricing import HOURS_PER_MONTH, RATES, fallback, hourly_cost
+    from bigfruits.aws.procedures.pricing import HOURS_PER_MONTH, RATES, fallback, hourly_cost
     from bigfruits.aws.requests.emr.clusters import DATA_VOLUME_GB, ROOT_VOLUME_GB
 
     rates = RATES["us-east-1"]

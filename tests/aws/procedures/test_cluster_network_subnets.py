@@ -112,7 +112,7 @@ def test_studio_cluster_without_a_way_out_stops_before_creating_anything(
 
 
 def test_studio_cluster_starts_in_the_studios_subnet(aws_env, built_wheel, tmp_path: Path) -> None:
-    # The Studio itself is not in moto (see test_studio_flow.py, Stubber); what create-studio
+    # The Studio itself is not in moto (see tests/aws/commands/test_create_studio.py, Stubber); what create-studio
     # records in the state file is written here, the rest is moto. The subnet has no table of
     # its own: the VPC's main route table, given a route to an internet gateway, applies.
     vpc, subnet = _private_subnet()

@@ -24,10 +24,10 @@ import zipfile
 from pathlib import Path
 from typing import Any, List, Optional, Sequence
 
-from bigfruits.aws.commands.storage import list_keys, place_file
+from bigfruits.aws.procedures.bucket_files import list_keys, place_file
 from bigfruits.aws.core.context import AwsContext
-from bigfruits.aws.requests import s3 as b
-from bigfruits.aws.requests.emr import clusters as c
+from bigfruits.aws.requests import s3
+from bigfruits.aws.requests.emr import clusters
 from bigfruits.errors import EnvironmentProblem
 from bigfruits.locations import NODE_DIR, cache_dir
 from bigfruits.pipeline.featurize import cache, published
@@ -47,7 +47,7 @@ def wheel_digest(wheel: Path) -> str:
     return digest.hexdigest()
 
 
-def wheelhouse_key(wheel: Path, constraints: Path, extras: str = c.WHEEL_EXTRAS) -> str:
+def wheelhouse_key(wheel: Path, constraints: Path, extras: str = clusters.WHEEL_EXTRAS) -> str:
     """What a wheelhouse is made from: our wheel's files, the constraints, the extras, the platform."""
     digest = hashlib.sha256()
     for part in (wheel_digest(wheel), constraints.read_text(), extras, NODE_PYTHON_VERSION, *NODE_PLATFORMS):
@@ -55,7 +55,7 @@ def wheelhouse_key(wheel: Path, constraints: Path, extras: str = c.WHEEL_EXTRAS)
     return digest.hexdigest()[:32]
 
 
-def download_command(wheel: Path, constraints: Path, into: Path, extras: str = c.WHEEL_EXTRAS) -> List[str]:
+def download_command(wheel: Path, constraints: Path, into: Path, extras: str = clusters.WHEEL_EXTRAS) -> List[str]:
     platforms = [arg for p in NODE_PLATFORMS for arg in ("--platform", p)]
     return [sys.executable, "-m", "pip", "download", "-q", "--only-binary", ":all:", *platforms,
             "--python-version", NODE_PYTHON_VERSION, "--implementation", "cp",
@@ -73,8 +73,8 @@ def _deterministic_tar(folder: Path, out: Path) -> None:
                 tar.addfile(info, handle)
 
 
-def build_wheelhouse(wheel: Path, constraints: Path = NODE_DIR / c.CONSTRAINTS_FILE,
-                     extras: str = c.WHEEL_EXTRAS, echo=lambda line: None) -> Path:
+def build_wheelhouse(wheel: Path, constraints: Path = NODE_DIR / clusters.CONSTRAINTS_FILE,
+                     extras: str = clusters.WHEEL_EXTRAS, echo=lambda line: None) -> Path:
     """The wheelhouse tar for ``wheel`` (from the user's cache when made before)."""
     folder = Path(cache_dir()) / "wheelhouse"
     tar = folder / f"{wheelhouse_key(wheel, constraints, extras)}.tar"
@@ -106,17 +106,17 @@ def file_sha256(path: Path) -> str:
 def _place_once(ctx: AwsContext, path: Path, key: str) -> str:
     """Upload unless the key is there already (its name is its content)."""
     if key in list_keys(ctx, ctx.bucket(), key):
-        return b.s3_uri(ctx.bucket(), key)
+        return s3.s3_uri(ctx.bucket(), key)
     return place_file(ctx, path, key)
 
 
 def upload_wheelhouse(ctx: AwsContext, wheel: Path) -> str:
     """``s3://<bucket>/wheelhouse/<sha256>.tar`` for ``wheel``, uploaded when missing."""
     if ctx.dry_run:
-        key = f"{b.WHEELHOUSE_PREFIX}<sha256 of the wheelhouse>.tar"
+        key = f"{s3.WHEELHOUSE_PREFIX}<sha256 of the wheelhouse>.tar"
         return _place_once(ctx, Path("the wheelhouse built for the nodes"), key)
     tar = build_wheelhouse(wheel, echo=ctx.echo)
-    return _place_once(ctx, tar, f"{b.WHEELHOUSE_PREFIX}{file_sha256(tar)}.tar")
+    return _place_once(ctx, tar, f"{s3.WHEELHOUSE_PREFIX}{file_sha256(tar)}.tar")
 
 
 def _option(args: Sequence[str], name: str) -> Optional[str]:
@@ -153,19 +153,19 @@ def upload_model(ctx: AwsContext, weights: str = "imagenet", seed: int = 0) -> s
     """``s3://<bucket>/models/<sha256 of the graph>/``: this machine's ONNX graph of ``weights``
     and its identity, uploaded when missing."""
     if ctx.dry_run:
-        folder = f"{b.MODELS_PREFIX}<sha256 of the graph>/"
+        folder = f"{s3.MODELS_PREFIX}<sha256 of the graph>/"
         for name in (published.GRAPH_NAME, published.IDENTITY_NAME):
             _place_once(ctx, Path(f"the exported {name}"), folder + name)
-        return b.s3_uri(ctx.bucket(), folder)
+        return s3.s3_uri(ctx.bucket(), folder)
     prepared = local_model(weights, seed)
     sha, graph, identity = published.files_of(prepared)
-    folder = f"{b.MODELS_PREFIX}{sha}/"
+    folder = f"{s3.MODELS_PREFIX}{sha}/"
     with tempfile.TemporaryDirectory(prefix="bigfruits-model-") as tmp:
         for name, data in ((published.GRAPH_NAME, graph), (published.IDENTITY_NAME, identity)):
             (Path(tmp) / name).write_bytes(data)
             _place_once(ctx, Path(tmp) / name, folder + name)
-    ctx.echo(f"model {sha[:12]}… ({prepared.weights.kind} weights) at {b.s3_uri(ctx.bucket(), folder)}")
-    return b.s3_uri(ctx.bucket(), folder)
+    ctx.echo(f"model {sha[:12]}… ({prepared.weights.kind} weights) at {s3.s3_uri(ctx.bucket(), folder)}")
+    return s3.s3_uri(ctx.bucket(), folder)
 
 
 def step_model_args(ctx: AwsContext, extra_args: Sequence[str]) -> List[str]:

@@ -7,7 +7,7 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from bigfruits.aws.commands.pricing import describe_cost, hourly_cost
+from bigfruits.aws.procedures.pricing import describe_cost, hourly_cost
 from bigfruits.aws.core.settings import AwsSettings
 from bigfruits.aws.requests import ec2, iam, s3
 from bigfruits.aws.requests.emr import clusters, steps

@@ -7,21 +7,52 @@ groups only in a VPC so tagged (its ``CreateInTaggedNetwork`` and
 ``CreateDefaultSecurityGroupInVPCWithEMRTags`` statements; "Tagging resources to use managed
 policies" in https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-managed-iam-policies.html).
 A default VPC, its subnets and EMR's own groups are not ours: the tag we add to them is
-recorded in the state (kind ``EMR_TAG_KIND``) and ``destroy`` removes it again; a tag that was
+recorded in the state (kind ``kinds.EMR_TAG``) and ``destroy`` removes it again; a tag that was
 already there is left alone, then and at ``destroy``.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Dict, List, Tuple
 
+from bigfruits.aws.core import kinds
+from bigfruits.aws.core.botocore_errors import GONE_CODES
 from bigfruits.aws.core.context import AwsContext
-from bigfruits.aws.core.errors import GONE_CODES
-from bigfruits.aws.core.send import Sender
 from bigfruits.aws.requests import ec2
+from bigfruits.aws.requests.emr.flavors import Flavor
 from bigfruits.errors import AwsError, InputError
 
-#: State kind: a resource we did not create that carries the EMR tag because we added it.
-EMR_TAG_KIND = "emr-policy-tag"
+
+def in_studio_subnet(ctx: AwsContext, flavor: Flavor) -> AwsContext:
+    """The context with the cluster's subnet chosen: --subnet-id (or config) wins; a Studio
+    cluster without one starts in the subnet of the Studio we created, whose Workspaces can
+    attach only clusters of their own VPC; otherwise EMR picks one in the default VPC."""
+    if ctx.settings.subnet_id or not flavor.joins_studio_network:
+        return ctx
+    for studio_id in ctx.state.ids(kinds.STUDIO):
+        attrs = ctx.state.attrs(kinds.STUDIO, studio_id)
+        subnets = attrs.get("subnets") or []
+        if not subnets:
+            continue
+        # The bootstrap installs Python packages: the subnet must reach the internet.
+        for subnet in subnets:
+            if subnet_reaches_internet(ctx, subnet, str(attrs.get("vpc", ""))):
+                ctx.echo(f"  in subnet {subnet}, in the VPC of Studio {studio_id}")
+                return replace(ctx, settings=replace(ctx.settings, subnet_id=subnet))
+        raise InputError(
+            f"none of Studio {studio_id}'s subnets ({', '.join(subnets)}) reaches the internet, "
+            "so the bootstrap could not install anything",
+            "pass --subnet-id of a subnet routing 0.0.0.0/0 to an internet or NAT gateway")
+    return ctx
+
+
+def in_cluster_network(ctx: AwsContext) -> Tuple[AwsContext, str]:
+    """The cluster's subnet chosen (and checked) into the context, and its network tagged for
+    EMR's service policy; (that context, the VPC)."""
+    vpc_id, subnet_id = cluster_network(ctx)
+    ctx = replace(ctx, settings=replace(ctx.settings, subnet_id=subnet_id))
+    tag_for_emr(ctx, vpc_id, subnet_id)
+    return ctx, vpc_id
 
 
 def cluster_vpc(ctx: AwsContext) -> str:
@@ -54,13 +85,13 @@ def cluster_network(ctx: AwsContext) -> Tuple[str, str]:
 
 def subnet_reaches_internet(ctx: AwsContext, subnet_id: str, vpc_id: str) -> bool:
     """Its own route table, else the VPC's main one, has a default route to an igw-/nat-."""
-    return ec2.reaches_internet(route_tables(ctx.sender, subnet_id, vpc_id))
+    return ec2.reaches_internet(route_tables(ctx, subnet_id, vpc_id))
 
 
-def route_tables(sender: Sender, subnet_id: str, vpc_id: str) -> List[Dict[str, Any]]:
+def route_tables(ctx: AwsContext, subnet_id: str, vpc_id: str) -> List[Dict[str, Any]]:
     """The subnet's own route table, else its VPC's main one (what applies to it)."""
-    tables = sender.send(ec2.route_tables_of_subnet(subnet_id)).get("RouteTables", [])
-    return tables or sender.send(ec2.main_route_table(vpc_id)).get("RouteTables", [])
+    tables = ctx.send(ec2.route_tables_of_subnet(subnet_id)).get("RouteTables", [])
+    return tables or ctx.send(ec2.main_route_table(vpc_id)).get("RouteTables", [])
 
 
 def tag_for_emr(ctx: AwsContext, vpc_id: str, subnet_id: str) -> List[str]:
@@ -74,7 +105,7 @@ def tag_for_emr(ctx: AwsContext, vpc_id: str, subnet_id: str) -> List[str]:
         return []
     ctx.send(ec2.add_emr_tag(untagged))
     for resource_id in untagged:
-        ctx.state.add(EMR_TAG_KIND, resource_id)
+        ctx.state.add(kinds.EMR_TAG, resource_id)
     ctx.echo(f"tagged {', '.join(untagged)} for EMR's service policy "
              "(for-use-with-amazon-emr-managed-policies=true; `destroy` removes it)")
     return untagged

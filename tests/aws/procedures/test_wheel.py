@@ -8,7 +8,7 @@ from typing import Dict
 
 import pytest
 
-from bigfruits.aws.commands import wheel
+from bigfruits.aws.procedures import wheel
 from bigfruits.locations import project_root
 
 
@@ -54,5 +54,5 @@ def test_wheel_is_built_out_of_tree_without_stale_build_leftovers(tmp_path, monk
     assert _files(checkout) == before
     with zipfile.ZipFile(built) as archive:
         names = archive.namelist()
-    assert "bigfruits/aws/commands/wheel.py" in names and "bigfruits/aws/node/bootstrap.sh" in names
+    assert "bigfruits/aws/procedures/wheel.py" in names and "bigfruits/aws/node/bootstrap.sh" in names
     assert not [n for n in names if "removed_long_ago" in n or n.startswith("build/")]

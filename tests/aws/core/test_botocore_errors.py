@@ -7,7 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from botocore import exceptions as bce
 
-from bigfruits.aws.core.errors import translate
+from bigfruits.aws.core.botocore_errors import translate
 from bigfruits.cli import main
 from bigfruits.errors import AwsError
 from tests.support.aws_cli import run

@@ -11,7 +11,8 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
-from bigfruits.aws.commands.cluster import create_cluster, submit
+from bigfruits.aws.commands.create_cluster import create_cluster
+from bigfruits.aws.commands.submit import submit
 from bigfruits.aws.core.context import AwsContext
 from bigfruits.aws.core.send import Sender
 from bigfruits.aws.core.settings import AwsSettings
@@ -96,15 +97,15 @@ def _stubbed_s3(ctx) -> Stubber:  # type: ignore[no-untyped-def]
 def _skip_setup(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """create-cluster's preparations (roles, group, key, uploads) are tested against moto; its
     cost estimate's Price List requests in test_pricing_api.py."""
-    monkeypatch.setattr("bigfruits.aws.commands.cluster.cost_line", lambda ctx, groups, hours=None: "-")
-    monkeypatch.setattr("bigfruits.aws.commands.cluster.ensure_roles", lambda ctx: None)
-    monkeypatch.setattr("bigfruits.aws.commands.network.cluster_network", lambda ctx: ("vpc-1", "subnet-1"))
-    monkeypatch.setattr("bigfruits.aws.commands.network.tag_for_emr", lambda ctx, vpc, subnet: [])
-    monkeypatch.setattr("bigfruits.aws.commands.access.ensure_ssh_group", lambda ctx, vpc_id: "sg-1")
-    monkeypatch.setattr("bigfruits.aws.commands.access.create_keypair", lambda ctx: None)
-    monkeypatch.setattr("bigfruits.aws.commands.cluster.upload_bootstrap", lambda ctx, wheel: None)
-    monkeypatch.setattr("bigfruits.aws.commands.cluster._place_notebook", lambda ctx, f, n: None)
-    monkeypatch.setattr("bigfruits.aws.commands.cluster._place_model", lambda ctx: None)
+    monkeypatch.setattr("bigfruits.aws.commands.create_cluster.cost_line", lambda ctx, groups, hours=None: "-")
+    monkeypatch.setattr("bigfruits.aws.commands.create_cluster.ensure_roles", lambda ctx: None)
+    monkeypatch.setattr("bigfruits.aws.procedures.cluster_network.cluster_network", lambda ctx: ("vpc-1", "subnet-1"))
+    monkeypatch.setattr("bigfruits.aws.procedures.cluster_network.tag_for_emr", lambda ctx, vpc, subnet: [])
+    monkeypatch.setattr("bigfruits.aws.procedures.ssh_access.ensure_ssh_group", lambda ctx, vpc_id: "sg-1")
+    monkeypatch.setattr("bigfruits.aws.procedures.ssh_access.ensure_key_pair", lambda ctx: None)
+    monkeypatch.setattr("bigfruits.aws.procedures.cluster_launch.upload_bootstrap", lambda ctx, wheel: None)
+    monkeypatch.setattr("bigfruits.aws.procedures.jupyterhub.place_notebook", lambda ctx, f, n: None)
+    monkeypatch.setattr("bigfruits.aws.procedures.jupyterhub.place_model", lambda ctx: None)
 
 
 def test_run_job_flow_carries_auto_termination_and_terminates_on_later_error(tmp_path, monkeypatch) -> None:
@@ -158,7 +159,7 @@ def test_refused_cluster_takes_its_password_object_away(tmp_path, monkeypatch) -
 
 def test_step_timeout_says_what_to_do(tmp_path, monkeypatch) -> None:
     # Stubber: a step that stays RUNNING; the injected clock advances 30 s per poll.
-    monkeypatch.setattr("bigfruits.aws.commands.cluster.step_model_args", lambda ctx, args: list(args))
+    monkeypatch.setattr("bigfruits.aws.commands.submit.step_model_args", lambda ctx, args: list(args))
     ctx, stub = _stubbed_context(tmp_path)
     ctx.state.set("cluster", "j-1")
     stub.add_response("add_job_flow_steps", {"StepIds": ["s-1"]})

@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from botocore.exceptions import BotoCoreError
 
 from bigfruits.aws.core.context import AwsContext
-from bigfruits.aws.requests import pricing as p
+from bigfruits.aws.requests import pricing as price_list
 from bigfruits.aws.requests.emr.clusters import DATA_VOLUME_GB, ROOT_VOLUME_GB
 from bigfruits.errors import AwsError
 
@@ -159,14 +159,14 @@ def _ask(ctx: AwsContext, region: str, types: List[str]) -> Tuple[Dict[str, Tupl
     Raises ``LookupError`` when the Price List has no such product."""
     instances: Dict[str, Tuple[float, float]] = {}
     for instance_type in types:
-        ec2 = p.instance_hourly_usd(ctx.send(p.ec2_instance(region, instance_type)))
+        ec2 = price_list.instance_hourly_usd(ctx.send(price_list.ec2_instance(region, instance_type)))
         if ec2 is None:
             raise LookupError(f"it has no EC2 price for {instance_type} in {region}")
-        emr = p.instance_hourly_usd(ctx.send(p.emr_instance(region, instance_type)))
+        emr = price_list.instance_hourly_usd(ctx.send(price_list.emr_instance(region, instance_type)))
         if emr is None:
             raise LookupError(f"it has no EMR price for {instance_type} in {region}")
         instances[instance_type] = (ec2, emr)
-    gp3 = p.gp3_gb_month_usd(ctx.send(p.gp3_storage(region)))
+    gp3 = price_list.gp3_gb_month_usd(ctx.send(price_list.gp3_storage(region)))
     if gp3 is None:
         raise LookupError(f"it has no EBS gp3 price in {region}")
     return instances, gp3

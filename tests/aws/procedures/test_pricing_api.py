@@ -13,8 +13,8 @@ from typing import Any, Dict, Iterator, List
 import boto3
 import pytest
 
-from bigfruits.aws.commands.cluster import status
-from bigfruits.aws.commands.pricing import (
+from bigfruits.aws.commands.status import status
+from bigfruits.aws.procedures.pricing import (
     HOURS_PER_MONTH, RATES, cache_path, cost_line, describe_cost, fallback,
 )
 from bigfruits.aws.core.context import AwsContext, Injected

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bigfruits.aws.commands import node_files
-from bigfruits.aws.commands.cluster import notebook_path, with_model
-from bigfruits.aws.commands.node_files import local_model as real_local_model
+from bigfruits.aws.procedures import node_files
+from bigfruits.aws.procedures.jupyterhub import notebook_path, with_model
+from bigfruits.aws.procedures.node_files import local_model as real_local_model
 from bigfruits.errors import EnvironmentProblem, InputError
 from bigfruits.pipeline.featurize import published
 from bigfruits.pipeline.featurize.engines import Prepared

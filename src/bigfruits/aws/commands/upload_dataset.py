@@ -1,0 +1,31 @@
+"""``upload-dataset``: a local image tree to ``raw/``, skipping files already there unchanged."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from bigfruits.aws.core.context import AwsContext
+from bigfruits.aws.core.settings import DEFAULT_DATASET_PATH
+from bigfruits.aws.procedures.bucket_files import list_keys, local_files, run_parallel, same_content
+from bigfruits.aws.requests import s3
+from bigfruits.errors import InputError
+
+
+def upload_dataset(ctx: AwsContext, path: Optional[Path] = None) -> int:
+    """Upload a local image tree to ``raw/``; files already there unchanged are skipped."""
+    root = Path(path) if path else DEFAULT_DATASET_PATH
+    if not root.is_dir():
+        raise InputError(f"dataset folder {root} not found", "pass the folder to upload (e.g. fruits-360/Test)")
+    files = list(local_files(root))
+    if not files:
+        raise InputError(f"dataset folder {root} has no files", "pass a folder of images")
+    bucket = ctx.bucket()
+    remote = list_keys(ctx, bucket, s3.RAW_PREFIX)
+    todo = []
+    for f in files:
+        key = s3.RAW_PREFIX + f.relative_to(root).as_posix()
+        if not same_content(f, remote.get(key)):
+            todo.append((str(f), bucket, key))
+    ctx.echo(f"{len(todo)} to upload, {len(files) - len(todo)} unchanged, to s3://{bucket}/{s3.RAW_PREFIX}")
+    run_parallel(todo, ctx.sender.upload_file, "upload")
+    return len(todo)
