@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bigfruits.aws.core.send import Sender
 from bigfruits.aws.procedures import node_files
 from bigfruits.aws.procedures.jupyterhub import notebook_path, with_model
 from bigfruits.aws.procedures.node_files import local_model as real_local_model
@@ -72,12 +73,14 @@ def test_the_placed_notebook_names_the_uploaded_model(tmp_path) -> None:
     assert "model = 's3://b/models/abc/'" in "".join(parameters["source"])
 
 
-class _Bucket:
-    """Just enough of an AwsContext for uploads: a bucket's keys, and what was uploaded."""
+class _Bucket(Sender):
+    """Just enough of an AwsContext for uploads: a bucket's keys, and what was uploaded (a real
+    ``Sender`` whose ``send`` answers ListObjectsV2 from those keys)."""
 
     dry_run = False
 
     def __init__(self) -> None:
+        super().__init__(session=None)
         self.keys: dict = {}
         self.uploads: list = []
         self.sender = self
