@@ -29,9 +29,9 @@ import pytest
 
 from bigfruits.aws.requests.emr import flavors, steps
 from bigfruits.aws.core.request import AwsRequest
-from tests.support.aws_cli import injected, run
-from tests.support.fake_emr import FakeEmr
-from tests.support.moto_server import BUCKET, aws_env, boto, moto_tls, moto_url, put_gz
+from tests.support.aws.cli import injected, run
+from tests.support.aws.emr import FakeEmr
+from tests.support.aws.server import BUCKET, aws_env, boto, moto_tls, moto_url, put_gz
 from tests.support.node import (
     clean_env, command_runner, installed_mb, java_home, make_shims, node_bootstrap_env, remember_node, s3a_defaults,
     spark35_home, spark_env_exports, truststore, write_spark_conf,

@@ -26,8 +26,8 @@ import pytest
 
 from tests.e2e.test_notebooks import FLAVOR_FILES, NOTEBOOKS, PARAMETERS, check_run
 from tests.support import livy_server
-from tests.support.aws_cli import built_wheel
-from tests.support.moto_server import REGION, moto_tls, moto_url
+from tests.support.aws.cli import built_wheel
+from tests.support.aws.server import REGION, moto_tls, moto_url
 from tests.support.node import node_python, spark35_home
 
 __all__ = ["built_wheel", "moto_tls", "moto_url"]  # fixtures, asked for only to build a node

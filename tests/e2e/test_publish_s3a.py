@@ -14,7 +14,7 @@ from typing import Dict, List
 
 import pytest
 
-from tests.support.moto_server import aws_env, boto, moto_tls, moto_url
+from tests.support.aws.server import aws_env, boto, moto_tls, moto_url
 from tests.support.node import (
     clean_env, java_home, s3a_defaults, spark35_home, truststore, write_spark_conf,
 )
