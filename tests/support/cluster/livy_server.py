@@ -10,7 +10,7 @@ its PROVENANCE.md says how it was built). Without one the tests are skipped, say
 (``CI=true``) they fail instead, saying so: CI must run them.
 
 The sessions' Python is a node's: the Python 3.11 that ``bootstrap.sh`` built (see
-``tests/support/node.py``), as the cluster's ``spark-env`` makes it ``PYSPARK_PYTHON``; pyspark
+``tests/support/cluster/node.py``), as the cluster's ``spark-env`` makes it ``PYSPARK_PYTHON``; pyspark
 comes from Spark 3.5 itself (``SPARK_HOME`` is the node tests' Spark 3.5), as on EMR. The
 kernel's Python is sparkmagic's own venv (as JupyterHub's container, not a node), kept in
 ``~/.cache/bigfruits-tests`` between runs.
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from tests.support.node import base_python311, clean_env, java_home
+from tests.support.cluster.node import base_python311, clean_env, java_home
 from tests.support.paths import REPO
 
 HOME_ENV = "BIGFRUITS_LIVY_HOME"
