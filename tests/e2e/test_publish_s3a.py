@@ -19,7 +19,7 @@ from tests.support.cluster.node import (
     clean_env, java_home, s3a_defaults, spark35_home, truststore, write_spark_conf,
 )
 from tests.support.paths import REPO
-from tests.support.toxiproxy import toxiproxy, toxiproxy_session
+from tests.support.network.toxiproxy import toxiproxy, toxiproxy_session
 
 __all__ = ["aws_env", "moto_tls", "moto_url", "toxiproxy", "toxiproxy_session"]  # fixtures used below
 

@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.aws.server import REGION, moto_tls, moto_url  # noqa: F401 (fixtures)
 from tests.support.paths import SAMPLE, python_cmd
-from tests.support.toxiproxy import toxiproxy, toxiproxy_session  # noqa: F401 (fixtures)
+from tests.support.network.toxiproxy import toxiproxy, toxiproxy_session  # noqa: F401 (fixtures)
 
 from bigfruits.bench.s3_reads import S3Front
 
