@@ -1,10 +1,10 @@
-"""Fixtures for the AWS tests: the moto server (tests/support/moto_server.py) and our wheel."""
+"""Fixtures for the AWS tests: the moto server (tests/support/aws/server.py) and our wheel."""
 import hashlib
 
 import pytest
 
-from tests.support.aws_cli import built_wheel  # noqa: F401
-from tests.support.moto_server import aws_env, moto_tls, moto_url  # noqa: F401
+from tests.support.aws.cli import built_wheel  # noqa: F401
+from tests.support.aws.server import aws_env, moto_tls, moto_url  # noqa: F401
 
 #: What the command tests upload as "the model": they test the upload and the step's
 #: arguments, and no step runs it (FakeEmr); the node test (tests/e2e) uploads a real export.

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from bigfruits.aws.cli import aws
 from bigfruits.aws.core.context import Injected
-from tests.support.aws_model import service_model
+from tests.support.aws.model import service_model
 
 #: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
 pytestmark = pytest.mark.pure

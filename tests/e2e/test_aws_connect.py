@@ -18,8 +18,8 @@ from typing import Iterator, Tuple
 
 import pytest
 
-from tests.support.aws_cli import built_wheel, run
-from tests.support.moto_server import CALLER_IP, aws_env, boto, free_port, moto_tls, moto_url
+from tests.support.aws.cli import built_wheel, run
+from tests.support.aws.server import CALLER_IP, aws_env, boto, free_port, moto_tls, moto_url
 
 __all__ = ["aws_env", "built_wheel", "moto_tls", "moto_url"]
 SSHD = "/usr/sbin/sshd"

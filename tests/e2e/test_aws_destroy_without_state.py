@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.aws_cli import built_wheel, injected, run
-from tests.support.moto_server import aws_env, boto, moto_tls, moto_url, nothing_of_ours_left
+from tests.support.aws.cli import built_wheel, injected, run
+from tests.support.aws.server import aws_env, boto, moto_tls, moto_url, nothing_of_ours_left
 
 __all__ = ["aws_env", "built_wheel", "moto_tls", "moto_url"]
 

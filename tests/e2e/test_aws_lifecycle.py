@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.aws_cli import built_wheel, injected, make_dataset, run
-from tests.support.fake_emr import FakeEmr
-from tests.support.moto_server import (
+from tests.support.aws.cli import built_wheel, injected, make_dataset, run
+from tests.support.aws.emr import FakeEmr
+from tests.support.aws.server import (
     BUCKET, aws_env, boto, moto_tls, moto_url, nothing_of_ours_left,
 )
 

@@ -1,6 +1,6 @@
 """The node, as the cluster runs it: ``create-cluster`` builds and uploads the wheel, bootstrap and
 constraints (to moto); ``bootstrap.sh`` runs with the exact RunJobFlow arguments, with only sudo,
-dnf, aws and docker shimmed (tests/support/node.py), into a scratch node whose Python is fresh;
+dnf, aws and docker shimmed (tests/support/cluster/node.py), into a scratch node whose Python is fresh;
 the JupyterHub password step's command runs with ``bash -c``; then ``submit``'s exact step
 arguments run as command-runner.jar runs them, under Spark 3.5's spark-submit with the cluster's
 ``spark-env`` (PYSPARK_PYTHON) and S3A to moto over HTTPS for ``s3://``; ``download-results``
@@ -29,10 +29,10 @@ import pytest
 
 from bigfruits.aws.requests.emr import flavors, steps
 from bigfruits.aws.core.request import AwsRequest
-from tests.support.aws_cli import injected, run
-from tests.support.fake_emr import FakeEmr
-from tests.support.moto_server import BUCKET, aws_env, boto, moto_tls, moto_url, put_gz
-from tests.support.node import (
+from tests.support.aws.cli import injected, run
+from tests.support.aws.emr import FakeEmr
+from tests.support.aws.server import BUCKET, aws_env, boto, moto_tls, moto_url, put_gz
+from tests.support.cluster.node import (
     clean_env, command_runner, installed_mb, java_home, make_shims, node_bootstrap_env, remember_node, s3a_defaults,
     spark35_home, spark_env_exports, truststore, write_spark_conf,
 )

@@ -97,7 +97,7 @@ def test_without_a_livy_home_the_real_livy_tests_skip_saying_why_or_fail_in_ci(
         ci: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from _pytest.outcomes import Failed, Skipped
 
-    from tests.support import livy_server
+    from tests.support.cluster import livy_server
 
     monkeypatch.setattr(livy_server, "SHARED_HOME", tmp_path / "shared" / "vendor" / "livy")
     monkeypatch.setenv("CI", ci)
@@ -117,7 +117,7 @@ def test_without_a_livy_home_the_real_livy_tests_skip_saying_why_or_fail_in_ci(
 
 def test_the_livy_home_is_taken_from_the_environment_else_beside_the_repository(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from tests.support import livy_server
+    from tests.support.cluster import livy_server
 
     assert livy_server.SHARED_HOME == REPO.parent / "shared" / "vendor" / "livy-0.9.0-incubating"
     shared, named = tmp_path / "shared", tmp_path / "named"

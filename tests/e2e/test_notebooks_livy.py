@@ -8,7 +8,7 @@ session, else one built the same way and cached), as the cluster's ``spark-env``
 the notebooks run on what a node has, not on the test venv. The kernel is sparkmagic's, in its
 own venv. Livy comes from ``BIGFRUITS_LIVY_HOME`` or ``../shared/vendor/livy-0.9.0-incubating``;
 without one these tests are skipped saying why, and in CI (``CI=true``) they fail saying so
-(``tests/support/livy_server.py``). Livy listens on 127.0.0.1 only and is stopped, with every
+(``tests/support/cluster/livy_server.py``). Livy listens on 127.0.0.1 only and is stopped, with every
 Spark process it started, whatever happens.
 
 Marker ``node`` (they run on a node's Python, built once, like the node tests: the compatibility
@@ -25,10 +25,10 @@ import nbformat
 import pytest
 
 from tests.e2e.test_notebooks import FLAVOR_FILES, NOTEBOOKS, PARAMETERS, check_run
-from tests.support import livy_server
-from tests.support.aws_cli import built_wheel
-from tests.support.moto_server import REGION, moto_tls, moto_url
-from tests.support.node import node_python, spark35_home
+from tests.support.cluster import livy_server
+from tests.support.aws.cli import built_wheel
+from tests.support.aws.server import REGION, moto_tls, moto_url
+from tests.support.cluster.node import node_python, spark35_home
 
 __all__ = ["built_wheel", "moto_tls", "moto_url"]  # fixtures, asked for only to build a node
 

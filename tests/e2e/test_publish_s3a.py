@@ -3,7 +3,7 @@
 a failure midway through the move never leaves a complete-looking
 output (no manifest.json), keeps the staging folder complete and names it in the error; with
 --overwrite the old output stops looking complete before it goes, and stays intact when the run
-fails before publishing. The driver script runs in Spark 3.5's own Python (tests/support/node.py)."""
+fails before publishing. The driver script runs in Spark 3.5's own Python (tests/support/cluster/node.py)."""
 from __future__ import annotations
 
 import json
@@ -14,12 +14,12 @@ from typing import Dict, List
 
 import pytest
 
-from tests.support.moto_server import aws_env, boto, moto_tls, moto_url
-from tests.support.node import (
+from tests.support.aws.server import aws_env, boto, moto_tls, moto_url
+from tests.support.cluster.node import (
     clean_env, java_home, s3a_defaults, spark35_home, truststore, write_spark_conf,
 )
 from tests.support.paths import REPO
-from tests.support.toxiproxy import toxiproxy, toxiproxy_session
+from tests.support.network.toxiproxy import toxiproxy, toxiproxy_session
 
 __all__ = ["aws_env", "moto_tls", "moto_url", "toxiproxy", "toxiproxy_session"]  # fixtures used below
 

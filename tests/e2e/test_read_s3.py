@@ -15,9 +15,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from tests.support.moto_server import REGION, moto_tls, moto_url  # noqa: F401 (fixtures)
+from tests.support.aws.server import REGION, moto_tls, moto_url  # noqa: F401 (fixtures)
 from tests.support.paths import SAMPLE, python_cmd
-from tests.support.toxiproxy import toxiproxy, toxiproxy_session  # noqa: F401 (fixtures)
+from tests.support.network.toxiproxy import toxiproxy, toxiproxy_session  # noqa: F401 (fixtures)
 
 from bigfruits.bench.s3_reads import S3Front
 

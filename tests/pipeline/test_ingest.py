@@ -81,8 +81,8 @@ def test_listing_without_spark_sizes_sorts_skips_and_counts(tmp_path):
     """Protects the listing (the images the run accounts for): every image below the input
     (recursively, through Hadoop's Path for the root), zero-byte ones included with their
     size, sorted by path, labels from the parent folder, and what was skipped counted by
-    reason. Hadoop's FileSystem is the local-folder fake of tests/support/fake_hadoop.py."""
-    from tests.support.fake_hadoop import ObjectStoreFs, fake_spark
+    reason. Hadoop's FileSystem is the local-folder fake of tests/support/spark/hadoop_fs.py."""
+    from tests.support.spark.hadoop_fs import ObjectStoreFs, fake_spark
 
     kiwi, mango = tmp_path / "Test" / "Kiwi", tmp_path / "Test" / "Mango"
     for folder in (kiwi, mango):
@@ -105,7 +105,7 @@ def test_listing_without_spark_sizes_sorts_skips_and_counts(tmp_path):
 def test_listing_errors_without_spark(tmp_path):
     """Protects the user's messages: a missing input, an input without images, an unreadable
     one are each one clear error; an S3 input needs no Hadoop connector."""
-    from tests.support.fake_hadoop import FakePath, ObjectStoreFs, fake_spark
+    from tests.support.spark.hadoop_fs import FakePath, ObjectStoreFs, fake_spark
 
     spark = fake_spark(ObjectStoreFs())
     with pytest.raises(InputError) as missing:
@@ -193,7 +193,7 @@ def test_selection_messages_say_what_to_do():
 @pytest.mark.pure
 def test_listing_messages_say_what_to_do(tmp_path):
     """Protects the hints of the listing errors (missing input, no images, unreadable)."""
-    from tests.support.fake_hadoop import ObjectStoreFs, fake_spark
+    from tests.support.spark.hadoop_fs import ObjectStoreFs, fake_spark
 
     with pytest.raises(InputError) as raised:
         list_images(fake_spark(ObjectStoreFs()), str(tmp_path / "nope"))
@@ -218,7 +218,7 @@ def test_listing_is_relative_to_the_root_and_follows_links(tmp_path):
     """Protects what counts as hidden: only parts *below* the input (an input folder named
     ``_in`` is not hidden); linked folders are followed and a dangling link is listed with
     size 0 (Spark reports it as a failed image, so it is accounted for)."""
-    from tests.support.fake_hadoop import ObjectStoreFs, fake_spark
+    from tests.support.spark.hadoop_fs import ObjectStoreFs, fake_spark
 
     root = tmp_path / "_in"
     (root / "Test" / "Kiwi").mkdir(parents=True)
@@ -295,7 +295,7 @@ def test_hadoop_path_asks_with_the_session_configuration_and_explains_only_missi
 
     from bigfruits.errors import EnvironmentProblem
     from bigfruits.pipeline.ingest import hadoop_path
-    from tests.support.fake_hadoop import FakePath, ObjectStoreFs, fake_spark
+    from tests.support.spark.hadoop_fs import FakePath, ObjectStoreFs, fake_spark
 
     spark = fake_spark(ObjectStoreFs())
     conf = object()
@@ -334,7 +334,7 @@ def test_listing_keeps_each_inputs_stamp_for_reuse(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
     from bigfruits.pipeline import ingest
-    from tests.support.fake_hadoop import ObjectStoreFs, fake_spark
+    from tests.support.spark.hadoop_fs import ObjectStoreFs, fake_spark
 
     kiwi = tmp_path / "Test" / "Kiwi"
     kiwi.mkdir(parents=True)
@@ -357,7 +357,7 @@ def test_listing_keeps_each_inputs_stamp_for_reuse(tmp_path, monkeypatch):
 def test_listing_root_loses_only_its_trailing_slash(tmp_path):
     """Protects the root Spark reads when every image is selected (``listing.root``): the input
     as given, only its trailing slash removed, whatever letters its name ends with."""
-    from tests.support.fake_hadoop import ObjectStoreFs, fake_spark
+    from tests.support.spark.hadoop_fs import ObjectStoreFs, fake_spark
 
     root = tmp_path / "FRUITS-MIX"
     (root / "Test" / "Kiwi").mkdir(parents=True)

@@ -3,7 +3,7 @@ zero-byte objects (which Spark's binaryFile drops), skips folder markers, and wr
 way Spark does (``s3://bucket/key``, spaces unencoded)."""
 from __future__ import annotations
 
-from tests.support.moto_server import aws_env, boto, moto_tls, moto_url  # noqa: F401 (fixtures)
+from tests.support.aws.server import aws_env, boto, moto_tls, moto_url  # noqa: F401 (fixtures)
 
 from bigfruits.pipeline.ingest import _s3_objects
 

@@ -2,7 +2,7 @@
 
 Object stores: on S3 a rename is a copy, so a move that fails half-way leaves a partial output;
 only the manifest tells a complete output from a partial one, so it must never travel with the
-move. tests/support/fake_hadoop.py stands in for Hadoop's FileSystem with that behaviour (no
+move. tests/support/spark/hadoop_fs.py stands in for Hadoop's FileSystem with that behaviour (no
 Spark: these are pure tests, run per mutant by mutmut, see docs/mutation-testing.md); the last
 test wraps a real Hadoop FileSystem the same way.
 """
@@ -18,7 +18,7 @@ import pytest
 
 from bigfruits.errors import OutputExistsError
 from bigfruits.pipeline.outputs import OutputTarget
-from tests.support.fake_hadoop import ObjectStoreFs, fake_spark, files_under
+from tests.support.spark.hadoop_fs import ObjectStoreFs, fake_spark, files_under
 
 MANIFEST = {"run_id": "new", "images_total": 3, "images_ok": 2, "images_failed": 1}
 

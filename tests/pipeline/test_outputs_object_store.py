@@ -5,7 +5,7 @@ a copy that fails midway leaves an output without a manifest and the staging fol
 and says where it is. Where a rename is atomic (local, HDFS) publishing is one rename.
 (The order and the guarantees: ``bigfruits.pipeline.outputs``' docstring and the README.)
 
-Hadoop's FileSystem is tests/support/fake_hadoop.py's, given a bucket: ``s3a://bkt`` is a local
+Hadoop's FileSystem is tests/support/spark/hadoop_fs.py's, given a bucket: ``s3a://bkt`` is a local
 folder, ``listFiles`` and ``FileUtil.copy`` behave as Hadoop's (Java booleans only). The same
 guarantees through real S3A, under Spark: tests/e2e/test_publish_s3a.py."""
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, List, Tuple
 import pytest
 
 from bigfruits.pipeline.outputs import OutputTarget, PublishError
-from tests.support.fake_hadoop import ObjectStoreFs, PartialCopyError, fake_spark, files_under
+from tests.support.spark.hadoop_fs import ObjectStoreFs, PartialCopyError, fake_spark, files_under
 
 #: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
 pytestmark = pytest.mark.pure

@@ -12,9 +12,9 @@ from typing import Dict, Iterator, List, Tuple
 import boto3
 import pytest
 
-from tests.support.moto_server import REGION, moto_tls, moto_url  # noqa: F401 (fixtures)
+from tests.support.aws.server import REGION, moto_tls, moto_url  # noqa: F401 (fixtures)
 from tests.support.paths import SAMPLE
-from tests.support.toxiproxy import Toxiproxy, toxiproxy, toxiproxy_session  # noqa: F401
+from tests.support.network.toxiproxy import Toxiproxy, toxiproxy, toxiproxy_session  # noqa: F401
 
 from bigfruits.bench.s3_reads import S3Front
 from bigfruits.pipeline import fetch

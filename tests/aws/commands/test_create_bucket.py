@@ -1,8 +1,8 @@
 """create-bucket against the moto server: what S3 itself reports about the bucket afterwards."""
 from __future__ import annotations
 
-from tests.support.aws_cli import run
-from tests.support.moto_server import BUCKET, boto
+from tests.support.aws.cli import run
+from tests.support.aws.server import BUCKET, boto
 
 
 def test_create_bucket_blocks_all_public_access_as_s3_reads_it_back(aws_env) -> None:

@@ -2,8 +2,8 @@
 exist, so the first `submit` failed with "output already exists" (found by tests/e2e/test_node.py)."""
 from __future__ import annotations
 
-from tests.support.aws_cli import run
-from tests.support.moto_server import BUCKET, boto
+from tests.support.aws.cli import run
+from tests.support.aws.server import BUCKET, boto
 
 
 def test_create_bucket_puts_nothing_under_the_output_prefix(aws_env) -> None:

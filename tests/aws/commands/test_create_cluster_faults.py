@@ -18,9 +18,9 @@ from bigfruits.aws.core.send import Sender
 from bigfruits.aws.core.settings import AwsSettings
 from bigfruits.aws.core.state import State
 from bigfruits.errors import AwsError
-from tests.support.aws_cli import injected, run
-from tests.support.fake_emr import FakeEmr
-from tests.support.moto_server import BUCKET, boto, put_gz
+from tests.support.aws.cli import injected, run
+from tests.support.aws.emr import FakeEmr
+from tests.support.aws.server import BUCKET, boto, put_gz
 
 
 def _setup(built_wheel) -> None:  # type: ignore[no-untyped-def]

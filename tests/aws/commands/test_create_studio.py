@@ -5,7 +5,7 @@ Studio API (CreateStudio, DescribeStudio, session mappings), so a moto server ca
 these calls. Through real clients each request is still validated against botocore's service
 model before the stub answers, and each canned answer is validated against the output shape,
 so the flow is tested on the shapes AWS really uses. The order across services is recorded by
-the sender in tests/support/stubbed_aws.py (one Stubber per service only orders calls within a service).
+the sender in tests/support/aws/stubbed.py (one Stubber per service only orders calls within a service).
 """
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from bigfruits.aws.commands.destroy import destroy_studio
 from bigfruits.aws.requests.iam_policies import user_policy
 from bigfruits.aws.core.settings import StudioSettings
 from bigfruits.errors import AwsError
-from tests.support.stubbed_aws import StubbedAws
-from tests.support.studio_context import studio_context
+from tests.support.aws.stubbed import StubbedAws
+from tests.support.aws.studio_context import studio_context
 
 #: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
 pytestmark = pytest.mark.pure

@@ -18,8 +18,8 @@ from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.send import Sender
 from bigfruits.aws.requests import ec2
 from bigfruits.errors import AwsError
-from tests.support.aws_cli import injected, run
-from tests.support.moto_server import REGION, MotoSender, boto, nothing_of_ours_left
+from tests.support.aws.cli import injected, run
+from tests.support.aws.server import REGION, MotoSender, boto, nothing_of_ours_left
 
 
 class Ec2RefusesGroupsInUse(MotoSender):

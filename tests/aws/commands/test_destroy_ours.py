@@ -21,8 +21,8 @@ from bigfruits.aws.core.state import State
 from bigfruits.aws.core.tags import MANAGED_TAG, PROJECT_TAG, managed_tags, tag_list
 from bigfruits.aws.requests.iam_policies import IAM_PATH
 from bigfruits.errors import AwsError
-from tests.support.aws_model import assert_valid
-from tests.support.studio_context import studio_context
+from tests.support.aws.model import assert_valid
+from tests.support.aws.studio_context import studio_context
 
 OURS = tag_list(managed_tags("a"))
 #: what must survive ``destroy --project a``: the same tool's project b, and half-tagged things
@@ -269,7 +269,7 @@ def _inventory() -> Dict[str, Any]:
     """Everything in the (moto) account destroy could touch, with the SSH rules of each group."""
     import json
 
-    from tests.support.moto_server import boto
+    from tests.support.aws.server import boto
 
     ec2, emr, iam, s3 = boto("ec2"), boto("emr"), boto("iam"), boto("s3")
     active = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"]
@@ -292,7 +292,7 @@ def _half_tagged(name: str, tags: List[Dict[str, str]]) -> None:
     import json
 
     from bigfruits.aws.requests.iam_policies import trust_policy
-    from tests.support.moto_server import REGION, boto
+    from tests.support.aws.server import REGION, boto
 
     boto("iam").create_role(RoleName=name, Path=IAM_PATH, Tags=tags,
                             AssumeRolePolicyDocument=json.dumps(trust_policy("ec2.amazonaws.com")))
@@ -309,7 +309,7 @@ def test_destroy_one_project_leaves_the_other_and_half_tagged_things_on_moto(aws
     bucket, cluster, SSH group and rule, key pair, roles and instance profile, and things
     carrying only one of our tags (named ``a-...``), are exactly as they were after
     ``destroy --project a``; project a's are gone."""
-    from tests.support.aws_cli import run
+    from tests.support.aws.cli import run
 
     run(["--project", "b", "create-bucket"])
     run(["--project", "b", "create-cluster", "--yes", "--wheel", str(built_wheel)])
@@ -330,7 +330,7 @@ def test_destroy_one_project_leaves_the_other_and_half_tagged_things_on_moto(aws
 def test_destroy_of_a_project_never_removes_what_another_project_remembered(aws_env, built_wheel) -> None:
     """Protects project b when both projects share a profile and region: what b created and
     remembered is not taken for a's by ``destroy --project a`` (which has nothing to remove)."""
-    from tests.support.aws_cli import run
+    from tests.support.aws.cli import run
 
     run(["--project", "b", "create-bucket"])
     run(["--project", "b", "create-cluster", "--yes", "--wheel", str(built_wheel)])

@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.support.aws_cli import injected, run
-from tests.support.fake_emr import FakeEmr
-from tests.support.moto_server import BUCKET, boto
+from tests.support.aws.cli import injected, run
+from tests.support.aws.emr import FakeEmr
+from tests.support.aws.server import BUCKET, boto
 
 RESULTS = {"pca/components.csv": b"pc1\n0.5\n"}
 

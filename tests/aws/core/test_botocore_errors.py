@@ -10,8 +10,8 @@ from botocore import exceptions as bce
 from bigfruits.aws.core.botocore_errors import translate
 from bigfruits.cli import main
 from bigfruits.errors import AwsError
-from tests.support.aws_cli import run
-from tests.support.moto_server import BUCKET, boto
+from tests.support.aws.cli import run
+from tests.support.aws.server import BUCKET, boto
 
 
 def _client_error(code: str, message: str = "msg") -> bce.ClientError:

@@ -10,8 +10,8 @@ import pytest
 
 from bigfruits.aws.requests import s3 as b
 from bigfruits.aws.requests.emr.steps import COMMAND_RUNNER, jupyterhub_password_step
-from tests.support.moto_server import BUCKET, REGION, boto
-from tests.support.node import clean_env, make_shims
+from tests.support.aws.server import BUCKET, REGION, boto
+from tests.support.cluster.node import clean_env, make_shims
 
 
 @pytest.mark.parametrize("chpasswd_fails", [False, True], ids=["ok", "chpasswd-fails"])

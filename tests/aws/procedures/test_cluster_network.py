@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Dict, List
 
 from bigfruits.aws.core.tags import EMR_MANAGED_POLICIES_TAG
-from tests.support.aws_cli import run
-from tests.support.moto_server import boto, nothing_of_ours_left
+from tests.support.aws.cli import run
+from tests.support.aws.server import boto, nothing_of_ours_left
 
 
 def _emr_tag(tags: List[Dict[str, str]]) -> str:

@@ -12,9 +12,9 @@ from bigfruits.aws.requests.emr.flavors import get_flavor
 from bigfruits.aws.core.settings import AwsSettings
 from bigfruits.aws.core.state import State
 from bigfruits.errors import InputError
-from tests.support.aws_cli import run
-from tests.support.moto_server import BUCKET, CALLER_IP, boto, nothing_of_ours_left
-from tests.support.aws_model import assert_valid as _valid
+from tests.support.aws.cli import run
+from tests.support.aws.server import BUCKET, CALLER_IP, boto, nothing_of_ours_left
+from tests.support.aws.model import assert_valid as _valid
 
 __all__ = ["BUCKET"]
 

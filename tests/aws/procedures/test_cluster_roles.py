@@ -4,8 +4,8 @@ moto server: the roles, the instance profile and the cluster are real moto resou
 not resolve role names, so what matters is what we send, read back from DescribeCluster."""
 from __future__ import annotations
 
-from tests.support.aws_cli import run
-from tests.support.moto_server import ACCOUNT, BUCKET, boto
+from tests.support.aws.cli import run
+from tests.support.aws.server import ACCOUNT, BUCKET, boto
 
 
 def test_run_job_flow_names_both_roles_by_arn_with_our_path(aws_env, built_wheel) -> None:

@@ -23,8 +23,8 @@ from bigfruits.aws.core.settings import AwsSettings
 from bigfruits.aws.core.state import State
 from bigfruits.aws.requests.emr.clusters import DATA_VOLUME_GB, ROOT_VOLUME_GB
 from bigfruits.aws.requests.pricing import PRICING_REGION
-from tests.support.aws_model import assert_valid
-from tests.support.stubbed_aws import StubbedAws
+from tests.support.aws.model import assert_valid
+from tests.support.aws.stubbed import StubbedAws
 
 REGION = "eu-west-1"
 EC2_M5_XLARGE, EMR_M5_XLARGE, GP3 = 0.214, 0.048, 0.088

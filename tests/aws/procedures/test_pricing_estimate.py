@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bigfruits.aws.procedures.pricing import describe_cost
-from tests.support.aws_cli import run
+from tests.support.aws.cli import run
 
 
 def test_group_counts_add_groups_of_the_same_type() -> None:

@@ -2,8 +2,8 @@
 (written to the same stderr) come after it, as in a real spark-submit step."""
 from __future__ import annotations
 
-from tests.support.aws_cli import run
-from tests.support.moto_server import BUCKET, put_gz
+from tests.support.aws.cli import run
+from tests.support.aws.server import BUCKET, put_gz
 
 
 def test_the_drivers_error_line_is_shown_below_the_jvm_chatter(aws_env) -> None:

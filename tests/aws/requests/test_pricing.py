@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 from bigfruits.aws.requests import pricing
-from tests.support.aws_model import assert_valid
+from tests.support.aws.model import assert_valid
 
 #: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
 pytestmark = pytest.mark.pure

@@ -14,7 +14,7 @@ from bigfruits.aws.core.settings import AwsSettings
 from bigfruits.aws.requests import ec2, iam, s3
 from bigfruits.aws.requests.emr import clusters, flavors, steps
 from bigfruits.errors import InputError
-from tests.support.aws_model import assert_valid as _valid
+from tests.support.aws.model import assert_valid as _valid
 
 #: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
 pytestmark = pytest.mark.pure

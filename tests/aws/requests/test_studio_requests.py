@@ -26,7 +26,7 @@ from bigfruits.aws.requests.iam_policies import (service_role_policy, service_tr
                                            user_policy, user_trust_policy)
 from bigfruits.aws.core.settings import StudioSettings
 from bigfruits.errors import InputError
-from tests.support.studio_context import studio_context
+from tests.support.aws.studio_context import studio_context
 
 #: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
 pytestmark = pytest.mark.pure

@@ -10,7 +10,7 @@ its PROVENANCE.md says how it was built). Without one the tests are skipped, say
 (``CI=true``) they fail instead, saying so: CI must run them.
 
 The sessions' Python is a node's: the Python 3.11 that ``bootstrap.sh`` built (see
-``tests/support/node.py``), as the cluster's ``spark-env`` makes it ``PYSPARK_PYTHON``; pyspark
+``tests/support/cluster/node.py``), as the cluster's ``spark-env`` makes it ``PYSPARK_PYTHON``; pyspark
 comes from Spark 3.5 itself (``SPARK_HOME`` is the node tests' Spark 3.5), as on EMR. The
 kernel's Python is sparkmagic's own venv (as JupyterHub's container, not a node), kept in
 ``~/.cache/bigfruits-tests`` between runs.
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from tests.support.node import base_python311, clean_env, java_home
+from tests.support.cluster.node import base_python311, clean_env, java_home
 from tests.support.paths import REPO
 
 HOME_ENV = "BIGFRUITS_LIVY_HOME"
@@ -169,43 +169,8 @@ def running_livy(home: Path, python: Path, spark_home: Path, scratch: Path, *,
     tmp = scratch / "tmp"  # Livy's livyConf*.properties and the REPL's spark*/ classes, not /tmp
     for folder in (conf_dir, spark_conf, logs, tmp):
         folder.mkdir(parents=True, exist_ok=True)
-    (conf_dir / "livy.conf").write_text("\n".join([
-        "livy.server.host = 127.0.0.1",
-        f"livy.server.port = {port}",
-        f"livy.spark.master = {master}",
-        "livy.spark.deploy-mode = client",
-        "livy.repl.enable-hive-context = false",
-        "livy.server.session.timeout = 30m",
-        "livy.rsc.rpc.server.address = 127.0.0.1",  # else Livy <-> driver RPC uses eth0's address
-        "livy.rsc.launcher.address = 127.0.0.1",
-    ]) + "\n")
-    (conf_dir / "log4j.properties").write_text(
-        "log4j.rootCategory=INFO, console\n"
-        "log4j.appender.console=org.apache.log4j.ConsoleAppender\n"
-        "log4j.appender.console.target=System.err\n"
-        "log4j.appender.console.layout=org.apache.log4j.PatternLayout\n"
-        "log4j.appender.console.layout.ConversionPattern=%d{HH:mm:ss} %p %c{1}: %m%n\n"
-        "log4j.logger.org.eclipse.jetty=WARN\n")
-    # Read by every spark-submit Livy runs: no UI port, the driver on loopback, small shuffles.
-    (spark_conf / "spark-defaults.conf").write_text(
-        "spark.ui.enabled false\n"
-        "spark.driver.host 127.0.0.1\n"
-        "spark.driver.bindAddress 127.0.0.1\n"
-        "spark.sql.shuffle.partitions 4\n"
-        f"spark.driver.extraJavaOptions -Djava.io.tmpdir={tmp}\n")
-    # This machine's environment without the test venv's Python (PYTHONPATH, VIRTUAL_ENV, ...):
-    # the sessions see a node's Python and Spark's own pyspark, as on the cluster.
-    env = clean_env({
-        "LIVY_HOME": str(home), "LIVY_CONF_DIR": str(conf_dir), "LIVY_LOG_DIR": str(logs),
-        "JAVA_HOME": java_home(),
-        "SPARK_HOME": str(spark_home), "SPARK_CONF_DIR": str(spark_conf),
-        "SPARK_LOCAL_IP": "127.0.0.1",
-        # As the cluster's spark-env classification: the session's Python is the node's.
-        "PYSPARK_PYTHON": str(python), "PYSPARK_DRIVER_PYTHON": str(python),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-    })
-    for name in ("PYSPARK_SUBMIT_ARGS", "SPARK_CONF", "JUPYTER_PATH"):
-        env.pop(name, None)
+    write_conf(conf_dir, spark_conf, port, master, tmp)
+    env = livy_env(home, conf_dir, logs, spark_home, spark_conf, python)
     log = logs / "livy-server.out"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -230,6 +195,54 @@ def running_livy(home: Path, python: Path, spark_home: Path, scratch: Path, *,
         yield livy
     finally:
         stop(process)
+
+
+def write_conf(conf_dir: Path, spark_conf: Path, port: int, master: str, tmp: Path) -> None:
+    """Livy's livy.conf and log4j.properties in ``conf_dir``; the spark-defaults.conf of the
+    spark-submits it runs in ``spark_conf``."""
+    (conf_dir / "livy.conf").write_text("\n".join([
+        "livy.server.host = 127.0.0.1",
+        f"livy.server.port = {port}",
+        f"livy.spark.master = {master}",
+        "livy.spark.deploy-mode = client",
+        "livy.repl.enable-hive-context = false",
+        "livy.server.session.timeout = 30m",
+        "livy.rsc.rpc.server.address = 127.0.0.1",  # else Livy <-> driver RPC uses eth0's address
+        "livy.rsc.launcher.address = 127.0.0.1",
+    ]) + "\n")
+    (conf_dir / "log4j.properties").write_text(
+        "log4j.rootCategory=INFO, console\n"
+        "log4j.appender.console=org.apache.log4j.ConsoleAppender\n"
+        "log4j.appender.console.target=System.err\n"
+        "log4j.appender.console.layout=org.apache.log4j.PatternLayout\n"
+        "log4j.appender.console.layout.ConversionPattern=%d{HH:mm:ss} %p %c{1}: %m%n\n"
+        "log4j.logger.org.eclipse.jetty=WARN\n")
+    # Read by every spark-submit Livy runs: no UI port, the driver on loopback, small shuffles.
+    (spark_conf / "spark-defaults.conf").write_text(
+        "spark.ui.enabled false\n"
+        "spark.driver.host 127.0.0.1\n"
+        "spark.driver.bindAddress 127.0.0.1\n"
+        "spark.sql.shuffle.partitions 4\n"
+        f"spark.driver.extraJavaOptions -Djava.io.tmpdir={tmp}\n")
+
+
+def livy_env(home: Path, conf_dir: Path, logs: Path, spark_home: Path, spark_conf: Path,
+             python: Path) -> Dict[str, str]:
+    """Livy's environment: its folders, Java, Spark 3.5, and the node's Python for the sessions."""
+    # This machine's environment without the test venv's Python (PYTHONPATH, VIRTUAL_ENV, ...):
+    # the sessions see a node's Python and Spark's own pyspark, as on the cluster.
+    env = clean_env({
+        "LIVY_HOME": str(home), "LIVY_CONF_DIR": str(conf_dir), "LIVY_LOG_DIR": str(logs),
+        "JAVA_HOME": java_home(),
+        "SPARK_HOME": str(spark_home), "SPARK_CONF_DIR": str(spark_conf),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        # As the cluster's spark-env classification: the session's Python is the node's.
+        "PYSPARK_PYTHON": str(python), "PYSPARK_DRIVER_PYTHON": str(python),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    })
+    for name in ("PYSPARK_SUBMIT_ARGS", "SPARK_CONF", "JUPYTER_PATH"):
+        env.pop(name, None)
+    return env
 
 
 def stop(process: subprocess.Popen, grace: float = 20) -> None:

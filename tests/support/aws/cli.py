@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from bigfruits.aws.cli import aws
 from bigfruits.aws.core.context import Injected
 from bigfruits.aws.core.send import Sender
-from tests.support.fake_emr import FakeEmr
-from tests.support.moto_server import CALLER_IP
+from tests.support.aws.emr import FakeEmr
+from tests.support.aws.server import CALLER_IP
 
 
 def moto_with_steps_that_finish(sender: Sender) -> Sender:

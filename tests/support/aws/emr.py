@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from bigfruits.aws.core.botocore_errors import translate
 from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.send import Sender
-from tests.support.moto_server import MotoSender
+from tests.support.aws.server import MotoSender
 
 
 class FakeEmr(MotoSender):
