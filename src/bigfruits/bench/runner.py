@@ -24,10 +24,11 @@ from bigfruits.bench.inputs import distinct_images, replicate_images, source_ima
 from bigfruits.bench.memory import peak_memory
 from bigfruits.bench.pca_fits import synthetic_features, time_pca_fits
 from bigfruits.bench.s3_reads import measure_s3_reads
+from bigfruits.locations import BUNDLED_SAMPLE, PACKAGE_DIR
 
 FULL_SIZE_IMAGES = 67_692
 #: the folder that holds the ``bigfruits`` package the benchmark runs (for the CLI runs)
-PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PACKAGE_ROOT = str(PACKAGE_DIR.parent)
 
 
 @dataclass
@@ -145,7 +146,6 @@ def record_class_archive(bench: "Bench") -> bool:
     records it first (the classes a real run loads), so no timed run pays the recording at its
     exit. True when one was recorded."""
     from bigfruits.pipeline.class_archive import SETTLE_SECONDS, archive_options
-    from bigfruits.pipeline.ingest import BUNDLED_SAMPLE
     from bigfruits.pipeline.session import _spark_jars, java_executable
 
     java = java_executable()
@@ -153,7 +153,7 @@ def record_class_archive(bench: "Bench") -> bool:
     if not any(option.startswith("-XX:ArchiveClassesAtExit=") for option in options):
         return False
     bench.cli_run(os.path.join(bench.settings.workdir, "record_class_archive"),
-                  "--input", BUNDLED_SAMPLE)
+                  "--input", str(BUNDLED_SAMPLE))
     time.sleep(SETTLE_SECONDS + 1)
     return True
 
@@ -295,13 +295,11 @@ def measure_reuse(bench: Bench) -> None:
 def measure_sample_runs(bench: Bench) -> None:
     """Step ``sample``: Spark's start-up without and with the class archive, then the bundled
     sample run twice as a user runs it."""
-    from bigfruits.pipeline.ingest import BUNDLED_SAMPLE
-
     bench.results["startup"] = spark_startup()
     out = os.path.join(bench.settings.workdir, "sample")
-    runs = [bench.cli_run(out, "--input", BUNDLED_SAMPLE) for _ in range(2)]
+    runs = [bench.cli_run(out, "--input", str(BUNDLED_SAMPLE)) for _ in range(2)]
     bench.results["sample"] = {"first_s": runs[0]["wall_s"], "second_s": runs[1]["wall_s"],
-                               "second": sized(runs[1], BUNDLED_SAMPLE)}
+                               "second": sized(runs[1], str(BUNDLED_SAMPLE))}
 
 
 def measure_pca_fits(bench: Bench) -> None:
