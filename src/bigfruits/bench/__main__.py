@@ -1,5 +1,5 @@
-"""``python -m bigfruits.bench``: measure issue 12's figures (and issue 3's baselines), print
-the table, write JSON + Markdown."""
+"""``python -m bigfruits.bench``: measure the performance targets' figures (and our users'
+patterns as the baseline), print the table, write JSON + Markdown."""
 from __future__ import annotations
 
 import json

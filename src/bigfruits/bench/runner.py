@@ -1,4 +1,6 @@
-"""Every measurement of issues 3 and 12, from one command, on the same images.
+"""Every measurement of the benchmark (our users' patterns as the baseline, the ceilings
+without Spark, the pipeline's runs, --reuse, start-up, memory, PCA fits, reads from S3), from
+one command, on the same images.
 
 Each step is timed on its own; a step that fails is recorded under ``errors`` and the others
 still run, so one broken engine does not hide the rest of the picture. What a user runs

@@ -62,7 +62,8 @@ def course_iterator_udf(weights: Any) -> Any:
 
 def run_users_pattern(spark: Any, folder: str, udf: Any) -> None:
     """Featurize every image below ``folder`` with ``udf`` and Spark's read defaults; the
-    features go to the ``noop`` sink (featurization only, as in the issue's table)."""
+    features go to the ``noop`` sink (featurization only: nothing is written, so the time is
+    the users' featurization alone)."""
     with sql_conf(spark, {ARROW_BATCH_CONF: str(USERS_ARROW_BATCH)}):
         images = (spark.read.format("binaryFile").option("recursiveFileLookup", "true")
                   .option("pathGlobFilter", "*.jpg").load(folder))
