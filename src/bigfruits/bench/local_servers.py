@@ -11,6 +11,7 @@ from typing import Any, Callable, Tuple
 
 
 def free_port() -> int:
+    """A port free on 127.0.0.1 now, for a server started next."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -33,6 +34,7 @@ def wait_until_answering(proc: "subprocess.Popen[Any]", probe: Callable[[], Any]
 
 
 def stop(proc: "subprocess.Popen[Any]") -> None:
+    """Terminate, and kill when it has not exited within 10 s: nothing left running."""
     proc.terminate()
     try:
         proc.wait(timeout=10)

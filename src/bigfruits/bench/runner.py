@@ -58,6 +58,7 @@ class BenchSettings:
 
     @classmethod
     def quick(cls, source: str, workdir: str, source_kind: str = "--source") -> "BenchSettings":
+        """Small sizes (``--quick``): checks the benchmark works."""
         return cls(source, workdir, source_kind, images=200, users_images=40, ceiling_images=128,
                    pca_rows=2000, memory_sizes=(200,), reuse_images=300, added_images=50,
                    s3_images=200)
@@ -65,6 +66,8 @@ class BenchSettings:
 
 @dataclass
 class Bench:
+    """One benchmark run: its settings, the Spark session, the results the steps fill in."""
+
     settings: BenchSettings
     spark: Any
     results: Dict[str, Any] = field(default_factory=dict)
@@ -76,6 +79,7 @@ class Bench:
     onnx_path: str = ""
 
     def step(self, name: str, action: Callable[[], None]) -> None:
+        """Run and time one step; its failure goes to ``results["errors"]``, not further."""
         print(f"[bench] {name} ...", flush=True)
         clock = time.perf_counter()
         try:
@@ -86,10 +90,13 @@ class Bench:
         print(f"[bench] {name} took {time.perf_counter() - clock:.1f} s", flush=True)
 
     def folder(self, count: int) -> str:
+        """A folder of ``count`` images made from the source (made once, shared by steps)."""
         return replicate_images(self.settings.source, count,
                                 os.path.join(self.settings.workdir, f"images_{count}"))
 
     def run_pipeline(self, count: int, engine: str) -> Dict[str, Any]:
+        """The pipeline in this process (the benchmark's own session) on ``count`` images; its
+        manifest."""
         from bigfruits.pipeline.config import RunConfig
         from bigfruits.pipeline.run import run_pipeline
 
@@ -179,6 +186,7 @@ def spark_startup(pairs: int = 3) -> Dict[str, float]:
 
 
 def machine() -> Dict[str, Any]:
+    """Cores, CPU model, memory and load now: what the figures are read against."""
     model = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
@@ -365,6 +373,7 @@ def breakdown(results: Dict[str, Any], count: int, cores: int) -> Dict[str, floa
 
 
 def default_workdir() -> str:
+    """A new temporary scratch folder (``__main__`` removes it after the run)."""
     return tempfile.mkdtemp(prefix="bigfruits-bench-")
 
 

@@ -133,6 +133,8 @@ class S3Front:
 
     def upstream(self, method: str, path: str, body: bytes,
                  headers: List[Tuple[str, str]]) -> Tuple[int, List[Tuple[str, str]], bytes]:
+        """The request sent on to moto on a connection of its own; moto's status, headers
+        (without hop-by-hop ones) and body."""
         if self.upstream_ca is None:
             connection: http.client.HTTPConnection = http.client.HTTPConnection(
                 "127.0.0.1", self.upstream_port, timeout=60)

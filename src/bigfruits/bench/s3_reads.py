@@ -62,12 +62,12 @@ def measure_s3_reads(cli_run: Any, folder: str, scratch: str,
     measured, the failures of all rounds and the highest peak memory."""
     work = Path(scratch) / "s3_reads"
     cert, key = self_signed_cert(work / "tls")
-    moto, moto_port = start_moto()
-    toxi: Optional["subprocess.Popen[Any]"] = None
+    moto_process, moto_port = start_moto()
+    toxiproxy_process: Optional["subprocess.Popen[Any]"] = None
     front = S3Front(moto_port, cert, key).__enter__()
     try:
-        toxi, api = start_toxiproxy(toxiproxy_server())
-        proxy_port = api.proxy("s3", front.port)
+        toxiproxy_process, toxiproxy = start_toxiproxy(toxiproxy_server())
+        proxy_port = toxiproxy.proxy("s3", front.port)
         count = upload(folder, "bench", aws_env(f"https://127.0.0.1:{front.port}", cert, work))
         s3_env = aws_env(f"https://127.0.0.1:{proxy_port}", cert, work)
         configs: List[Optional[int]] = [None, *latencies]
@@ -78,9 +78,9 @@ def measure_s3_reads(cli_run: Any, folder: str, scratch: str,
                 if latency is None:
                     run = cli_run(str(work / "out_local"), "--input", folder)
                 else:
-                    api.clear("s3")
+                    toxiproxy.clear("s3")
                     if latency:
-                        api.toxic("s3", "latency", latency=latency)
+                        toxiproxy.toxic("s3", "latency", latency=latency)
                     run = cli_run(str(work / f"out_s3_{latency}"), "--input", "s3a://bench/", env=s3_env)
                 name = "local disk" if latency is None else f"S3, {latency} ms added"
                 figures = _figures(name, latency, run)
@@ -97,10 +97,10 @@ def measure_s3_reads(cli_run: Any, folder: str, scratch: str,
         runs = [best[latency] for latency in configs]
         return {"images": count, "rounds": rounds, "runs": runs}
     finally:
-        if toxi is not None:
-            stop(toxi)
+        if toxiproxy_process is not None:
+            stop(toxiproxy_process)
         front.__exit__()
-        stop(moto)
+        stop(moto_process)
 
 
 def _figures(name: str, latency: Optional[int], run: Dict[str, Any]) -> Dict[str, Any]:

@@ -50,6 +50,7 @@ class Toxiproxy:
         self.api = api
 
     def call(self, method: str, path: str, body: Optional[Dict[str, Any]] = None) -> Any:
+        """One call of the API, JSON both ways; None for an empty answer."""
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.api + path, data=data, method=method,
                                          headers={"Content-Type": "application/json"})
@@ -73,10 +74,12 @@ class Toxiproxy:
                    "toxicity": toxicity, "attributes": attributes})
 
     def clear(self, proxy: str) -> None:
+        """Remove every toxic of ``proxy`` (it passes traffic unchanged again)."""
         for toxic in self.call("GET", f"/proxies/{proxy}/toxics") or []:
             self.call("DELETE", f"/proxies/{proxy}/toxics/{toxic['name']}")
 
     def delete_all(self) -> None:
+        """Remove every proxy (a clean server for the next test)."""
         for name in self.call("GET", "/proxies") or {}:
             self.call("DELETE", f"/proxies/{name}")
 

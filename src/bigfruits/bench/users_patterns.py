@@ -48,6 +48,7 @@ def rebuild_per_batch_udf(weights: Any) -> Any:
 
 
 def course_iterator_udf(weights: Any) -> Any:
+    """``weights``: a broadcast list of arrays."""
     from pyspark.sql.functions import pandas_udf
 
     @pandas_udf("array<float>")  # type: ignore[call-overload]
