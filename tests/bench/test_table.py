@@ -93,7 +93,7 @@ def s3_run(name, latency, rate, peak=2 * GIB, failed=0):
 def test_s3_targets_read_latency_against_s3_with_nothing_added():
     """Protects issue 18's verdicts: 30 ms >= 85% and 100 ms >= 70% of the 0 ms rate (not of
     local disk's), memory within 10% of the local run's, no input lost; the table shows each."""
-    from bigfruits.bench.s3_reads import s3_targets
+    from bigfruits.bench.table import s3_targets
 
     s3 = {"images": 1500, "runs": [s3_run("local disk", None, 60.0), s3_run("S3, 0 ms added", 0, 40.0),
                                    s3_run("S3, 30 ms added", 30, 35.0),

@@ -19,7 +19,7 @@ from tests.support.aws.server import REGION, moto_tls, moto_url  # noqa: F401 (f
 from tests.support.paths import SAMPLE, python_cmd
 from tests.support.network.toxiproxy import toxiproxy, toxiproxy_session  # noqa: F401 (fixtures)
 
-from bigfruits.bench.s3_reads import S3Front
+from bigfruits.bench.s3_front import S3Front
 
 pytestmark = pytest.mark.slow
 

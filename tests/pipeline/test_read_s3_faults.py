@@ -16,7 +16,7 @@ from tests.support.aws.server import REGION, moto_tls, moto_url  # noqa: F401 (f
 from tests.support.paths import SAMPLE
 from tests.support.network.toxiproxy import Toxiproxy, toxiproxy, toxiproxy_session  # noqa: F401
 
-from bigfruits.bench.s3_reads import S3Front
+from bigfruits.bench.s3_front import S3Front
 from bigfruits.pipeline import fetch
 from bigfruits.pipeline.fetch import S3Settings, fetch_ahead
 from bigfruits.pipeline.ingest import _s3_objects

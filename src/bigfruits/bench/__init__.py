@@ -1,1 +1,3 @@
-"""The benchmark behind issue 3: ``python -m bigfruits.bench`` (see bench/README.md)."""
+"""The benchmark: ``python -m bigfruits.bench`` times the pipeline on real images against our
+users' own featurization and against what the hardware does without Spark (see
+bench/README.md)."""

@@ -1,5 +1,5 @@
-"""``python -m bigfruits.bench``: measure issue 12's figures (and issue 3's baselines), print
-the table, write JSON + Markdown."""
+"""``python -m bigfruits.bench``: measure the performance targets' figures (and our users'
+patterns as the baseline), print the table, write JSON + Markdown."""
 from __future__ import annotations
 
 import json
@@ -53,11 +53,11 @@ def main(source: Optional[str], quick: bool, scale: bool, images: Optional[int],
     """Benchmark on real images: ceilings, runs, --reuse, start-up, memory, PCA, reads from S3,
     full size."""
     from bigfruits.bench.inputs import choose_source
-    from bigfruits.pipeline.ingest import BUNDLED_SAMPLE
+    from bigfruits.locations import BUNDLED_SAMPLE
     from bigfruits.pipeline.session import get_session
 
     scratch = workdir or default_workdir()
-    folder, kind = choose_source(source, BUNDLED_SAMPLE)
+    folder, kind = choose_source(source, str(BUNDLED_SAMPLE))
     settings = (BenchSettings.quick if quick else BenchSettings)(folder, scratch, kind)
     settings.master = master
     for name, value in (("images", images), ("users_images", users_images),

@@ -54,6 +54,7 @@ def raw_tensorflow_rate(model: Any, images: np.ndarray, batch: int = CEILING_BAT
 def raw_onnxruntime_rate(
     onnx_bytes: bytes, images: np.ndarray, threads: int, batch: int = CEILING_BATCH
 ) -> float:
+    """The pipeline's own ONNX Runtime engine with ``threads`` threads: inference alone."""
     from bigfruits.pipeline.featurize.engine_onnxruntime import load_engine
 
     return _images_per_second(load_engine(onnx_bytes, threads).predict, images, batch)

@@ -18,16 +18,21 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from bigfruits.locations import project_root
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-REPO = Path(__file__).resolve().parents[3]
-SHARED_TEST_IMAGES = REPO.parent / "shared" / "data" / "fruits-360-test"
+#: the checkout this package runs from (None when installed from a wheel)
+REPO: Optional[Path] = project_root()
+#: the real Fruits-360 test images a clone finds beside itself (None without a checkout)
+SHARED_TEST_IMAGES: Optional[Path] = REPO.parent / "shared" / "data" / "fruits-360-test" if REPO else None
 
 
 def choose_source(explicit: Optional[str], bundled: str) -> Tuple[str, str]:
     """``(folder, what it is)`` of the benchmark's images (see the module's docstring)."""
     if explicit:
         return explicit, "--source"
-    if SHARED_TEST_IMAGES.is_dir() and source_images(str(SHARED_TEST_IMAGES)):
+    if SHARED_TEST_IMAGES is not None and SHARED_TEST_IMAGES.is_dir() \
+            and source_images(str(SHARED_TEST_IMAGES)):
         return str(SHARED_TEST_IMAGES), "real Fruits-360 test images beside the clone"
     return bundled, "the bundled sample"
 

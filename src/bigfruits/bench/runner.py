@@ -1,4 +1,6 @@
-"""Every measurement of issues 3 and 12, from one command, on the same images.
+"""Every measurement of the benchmark (our users' patterns as the baseline, the ceilings
+without Spark, the pipeline's runs, --reuse, start-up, memory, PCA fits, reads from S3), from
+one command, on the same images.
 
 Each step is timed on its own; a step that fails is recorded under ``errors`` and the others
 still run, so one broken engine does not hide the rest of the picture. What a user runs
@@ -16,6 +18,7 @@ import tempfile
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from bigfruits.bench import ceilings, users_patterns
@@ -23,10 +26,11 @@ from bigfruits.bench.inputs import distinct_images, replicate_images, source_ima
 from bigfruits.bench.memory import peak_memory
 from bigfruits.bench.pca_fits import synthetic_features, time_pca_fits
 from bigfruits.bench.s3_reads import measure_s3_reads
+from bigfruits.locations import BUNDLED_SAMPLE, PACKAGE_DIR
 
 FULL_SIZE_IMAGES = 67_692
 #: the folder that holds the ``bigfruits`` package the benchmark runs (for the CLI runs)
-PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PACKAGE_ROOT = str(PACKAGE_DIR.parent)
 
 
 @dataclass
@@ -54,6 +58,7 @@ class BenchSettings:
 
     @classmethod
     def quick(cls, source: str, workdir: str, source_kind: str = "--source") -> "BenchSettings":
+        """Small sizes (``--quick``): checks the benchmark works."""
         return cls(source, workdir, source_kind, images=200, users_images=40, ceiling_images=128,
                    pca_rows=2000, memory_sizes=(200,), reuse_images=300, added_images=50,
                    s3_images=200)
@@ -61,11 +66,20 @@ class BenchSettings:
 
 @dataclass
 class Bench:
+    """One benchmark run: its settings, the Spark session, the results the steps fill in."""
+
     settings: BenchSettings
     spark: Any
     results: Dict[str, Any] = field(default_factory=dict)
+    #: set before the steps run: the Spark cores, the source's distinct images, the ONNX model
+    #: (its bytes, and the file the ceilings read)
+    cores: int = 0
+    distinct_source_images: int = 0
+    onnx_model: bytes = b""
+    onnx_path: str = ""
 
     def step(self, name: str, action: Callable[[], None]) -> None:
+        """Run and time one step; its failure goes to ``results["errors"]``, not further."""
         print(f"[bench] {name} ...", flush=True)
         clock = time.perf_counter()
         try:
@@ -76,10 +90,13 @@ class Bench:
         print(f"[bench] {name} took {time.perf_counter() - clock:.1f} s", flush=True)
 
     def folder(self, count: int) -> str:
+        """A folder of ``count`` images made from the source (made once, shared by steps)."""
         return replicate_images(self.settings.source, count,
                                 os.path.join(self.settings.workdir, f"images_{count}"))
 
     def run_pipeline(self, count: int, engine: str) -> Dict[str, Any]:
+        """The pipeline in this process (the benchmark's own session) on ``count`` images; its
+        manifest."""
         from bigfruits.pipeline.config import RunConfig
         from bigfruits.pipeline.run import run_pipeline
 
@@ -138,7 +155,6 @@ def record_class_archive(bench: "Bench") -> bool:
     records it first (the classes a real run loads), so no timed run pays the recording at its
     exit. True when one was recorded."""
     from bigfruits.pipeline.class_archive import SETTLE_SECONDS, archive_options
-    from bigfruits.pipeline.ingest import BUNDLED_SAMPLE
     from bigfruits.pipeline.session import _spark_jars, java_executable
 
     java = java_executable()
@@ -146,7 +162,7 @@ def record_class_archive(bench: "Bench") -> bool:
     if not any(option.startswith("-XX:ArchiveClassesAtExit=") for option in options):
         return False
     bench.cli_run(os.path.join(bench.settings.workdir, "record_class_archive"),
-                  "--input", BUNDLED_SAMPLE)
+                  "--input", str(BUNDLED_SAMPLE))
     time.sleep(SETTLE_SECONDS + 1)
     return True
 
@@ -170,6 +186,7 @@ def spark_startup(pairs: int = 3) -> Dict[str, float]:
 
 
 def machine() -> Dict[str, Any]:
+    """Cores, CPU model, memory and load now: what the figures are read against."""
     model = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
@@ -188,112 +205,148 @@ def machine() -> Dict[str, Any]:
 def measure(settings: BenchSettings, spark: Any) -> Dict[str, Any]:
     """Run every step in ``settings.steps`` (and the scale run if asked); the results dict."""
     from bigfruits.pipeline.featurize.engines import prepare
-    from bigfruits.pipeline.ingest import BUNDLED_SAMPLE
 
     bench = Bench(settings, spark)
-    cores = spark.sparkContext.defaultParallelism
+    record_what_is_measured(bench)
     results = bench.results
-    available = len(source_images(settings.source))
-    results.update({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
-                    "settings": asdict(settings), "images": settings.images,
-                    "source": {"path": settings.source, "kind": settings.source_kind,
-                               "distinct_images": available},
-                    "weights": settings.weights, "default_engine": settings.engines[0],
-                    "spark_parallelism": cores, "rates": {}})
-    rates = results["rates"]
     clock = time.perf_counter()
     prepared = prepare("onnxruntime", settings.weights)
     results["onnx_prepare_s"] = time.perf_counter() - clock
     os.makedirs(settings.workdir, exist_ok=True)
     results["class_archive_recorded"] = record_class_archive(bench)
-    onnx_path = os.path.join(settings.workdir, "model.onnx")
-    with open(onnx_path, "wb") as handle:
+    bench.onnx_model, bench.onnx_path = prepared.blob, os.path.join(settings.workdir, "model.onnx")
+    with open(bench.onnx_path, "wb") as handle:
         handle.write(prepared.blob)
-
-    def users() -> None:
-        from bigfruits.pipeline.featurize.model import load_model
-
-        model, _ = load_model(settings.weights)
-        weights = spark.sparkContext.broadcast(model.get_weights())
-        folder = bench.folder(settings.users_images)
-        for key, make_udf in (("users_rebuild_per_batch", users_patterns.rebuild_per_batch_udf),
-                              ("course_scalar_iterator", users_patterns.course_iterator_udf)):
-            clock = time.perf_counter()
-            users_patterns.run_users_pattern(spark, folder, make_udf(weights))
-            rates[key] = settings.users_images / (time.perf_counter() - clock)
-
-    def engine_ceilings() -> None:
-        sample = source_images(bench.folder(settings.ceiling_images))
-        results["ceiling_images"] = {"images": len(sample),
-                                     "distinct": distinct_images(settings.source, len(sample))}
-        results["decode_s_per_image"] = ceilings.decode_seconds_per_image(sample)
-        rates["decode_inference"] = ceilings.decode_inference_rate(onnx_path, sample, cores)
-        images = ceilings.decoded_batch(sample)
-        rates["raw_onnxruntime"] = ceilings.raw_onnxruntime_rate(prepared.blob, images, threads=cores)
-        if "tensorflow" in settings.engines:
-            from bigfruits.pipeline.featurize.model import load_model
-
-            rates["raw_tensorflow"] = ceilings.raw_tensorflow_rate(load_model(settings.weights)[0], images)
-
-    def runs() -> None:
-        for engine in settings.engines:
-            manifest = bench.run_pipeline(settings.images, engine)
-            timings = manifest["timings"]
-            rates[f"run_{engine}_end_to_end"] = settings.images / timings["total"]
-            rates[f"run_{engine}_featurize_stage"] = settings.images / timings["featurize"]
-            results.setdefault("manifests", {})[engine] = manifest
-        results["breakdown"] = breakdown(results, settings.images, cores)
-
-    def reuse() -> None:
-        count = settings.reuse_images or available
-        folder = bench.folder(count)
-        first_out, second_out, third_out = (os.path.join(settings.workdir, f"reuse_{name}")
-                                            for name in ("first", "k_changed", "added"))
-        k = min(50, count)
-        first = bench.cli_run(first_out, "--input", folder, "--k", str(k))
-        second = bench.cli_run(second_out, "--input", folder, "--k", str(max(1, min(20, k - 1))),
-                               "--reuse", first_out)
-        replicate_images(settings.source, settings.added_images, folder, start=count)
-        third = bench.cli_run(third_out, "--input", folder, "--k", str(k), "--reuse", first_out)
-        results["reuse"] = {"first": sized(first, settings.source),
-                            "k_changed": sized(second, settings.source),
-                            "added": {**sized(third, settings.source), "added": settings.added_images}}
-
-    def sample() -> None:
-        results["startup"] = spark_startup()
-        out = os.path.join(settings.workdir, "sample")
-        runs = [bench.cli_run(out, "--input", BUNDLED_SAMPLE) for _ in range(2)]
-        results["sample"] = {"first_s": runs[0]["wall_s"], "second_s": runs[1]["wall_s"],
-                             "second": sized(runs[1], BUNDLED_SAMPLE)}
-
-    def pca() -> None:
-        matrix = synthetic_features(settings.pca_rows)
-        results["pca"] = time_pca_fits(spark, matrix, os.path.join(settings.workdir, "pca_features"))
-
-    def memory() -> None:
-        results["memory"] = []
-        for count in settings.memory_sizes:
-            run = bench.cli_run(os.path.join(settings.workdir, f"memory_{count}"),
-                                "--input", bench.folder(count), "--k", str(min(50, count)))
-            results["memory"].append(sized(run, settings.source))
-
-    def scale() -> None:
-        run = bench.cli_run(os.path.join(settings.workdir, "full_size"),
-                            "--input", bench.folder(FULL_SIZE_IMAGES))
-        results["scale"] = sized(run, settings.source)
-
-    def s3() -> None:
-        results["s3"] = measure_s3_reads(bench.cli_run, bench.folder(settings.s3_images),
-                                         settings.workdir)
-
-    steps = {"users": users, "ceilings": engine_ceilings, "runs": runs, "reuse": reuse,
-             "sample": sample, "pca": pca, "memory": memory, "s3": s3}
     for name in settings.steps:
-        bench.step(name, steps[name])
+        bench.step(name, partial(STEPS[name], bench))
     if settings.scale:
-        bench.step("scale", scale)
+        bench.step("scale", partial(measure_full_size, bench))
     results["machine"]["load_after"] = round(os.getloadavg()[0], 2)
     return results
+
+
+def record_what_is_measured(bench: Bench) -> None:
+    """The results' header (date, machine, settings, source images, weights, parallelism);
+    keeps the cores and the distinct source images for the steps."""
+    settings = bench.settings
+    bench.cores = bench.spark.sparkContext.defaultParallelism
+    bench.distinct_source_images = len(source_images(settings.source))
+    bench.results.update({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "machine": machine(),
+                          "settings": asdict(settings), "images": settings.images,
+                          "source": {"path": settings.source, "kind": settings.source_kind,
+                                     "distinct_images": bench.distinct_source_images},
+                          "weights": settings.weights, "default_engine": settings.engines[0],
+                          "spark_parallelism": bench.cores, "rates": {}})
+
+
+def measure_users_patterns(bench: Bench) -> None:
+    """Step ``users``: our users' two featurization patterns, images per second each."""
+    from bigfruits.pipeline.featurize.model import load_model
+
+    settings, spark = bench.settings, bench.spark
+    model, _ = load_model(settings.weights)
+    weights = spark.sparkContext.broadcast(model.get_weights())
+    folder = bench.folder(settings.users_images)
+    for key, make_udf in (("users_rebuild_per_batch", users_patterns.rebuild_per_batch_udf),
+                          ("course_scalar_iterator", users_patterns.course_iterator_udf)):
+        clock = time.perf_counter()
+        users_patterns.run_users_pattern(spark, folder, make_udf(weights))
+        bench.results["rates"][key] = settings.users_images / (time.perf_counter() - clock)
+
+
+def measure_ceilings(bench: Bench) -> None:
+    """Step ``ceilings``: what the hardware does without Spark (decode, decode+inference, raw
+    inference) on the same images."""
+    settings, results, rates = bench.settings, bench.results, bench.results["rates"]
+    sample = source_images(bench.folder(settings.ceiling_images))
+    results["ceiling_images"] = {"images": len(sample),
+                                 "distinct": distinct_images(settings.source, len(sample))}
+    results["decode_s_per_image"] = ceilings.decode_seconds_per_image(sample)
+    rates["decode_inference"] = ceilings.decode_inference_rate(bench.onnx_path, sample, bench.cores)
+    images = ceilings.decoded_batch(sample)
+    rates["raw_onnxruntime"] = ceilings.raw_onnxruntime_rate(bench.onnx_model, images, threads=bench.cores)
+    if "tensorflow" in settings.engines:
+        from bigfruits.pipeline.featurize.model import load_model
+
+        rates["raw_tensorflow"] = ceilings.raw_tensorflow_rate(load_model(settings.weights)[0], images)
+
+
+def measure_runs_in_process(bench: Bench) -> None:
+    """Step ``runs``: the pipeline in this process with each engine, and where the time goes."""
+    settings, results = bench.settings, bench.results
+    for engine in settings.engines:
+        manifest = bench.run_pipeline(settings.images, engine)
+        timings = manifest["timings"]
+        results["rates"][f"run_{engine}_end_to_end"] = settings.images / timings["total"]
+        results["rates"][f"run_{engine}_featurize_stage"] = settings.images / timings["featurize"]
+        results.setdefault("manifests", {})[engine] = manifest
+    results["breakdown"] = breakdown(results, settings.images, bench.cores)
+
+
+def measure_reuse(bench: Bench) -> None:
+    """Step ``reuse``: a first CLI run, again with only ``--k`` changed and ``--reuse``, then
+    with images added and ``--reuse``."""
+    settings = bench.settings
+    count = settings.reuse_images or bench.distinct_source_images
+    folder = bench.folder(count)
+    first_out, second_out, third_out = (os.path.join(settings.workdir, f"reuse_{name}")
+                                        for name in ("first", "k_changed", "added"))
+    k = min(50, count)
+    first = bench.cli_run(first_out, "--input", folder, "--k", str(k))
+    second = bench.cli_run(second_out, "--input", folder, "--k", str(max(1, min(20, k - 1))),
+                           "--reuse", first_out)
+    replicate_images(settings.source, settings.added_images, folder, start=count)
+    third = bench.cli_run(third_out, "--input", folder, "--k", str(k), "--reuse", first_out)
+    bench.results["reuse"] = {"first": sized(first, settings.source),
+                              "k_changed": sized(second, settings.source),
+                              "added": {**sized(third, settings.source), "added": settings.added_images}}
+
+
+def measure_sample_runs(bench: Bench) -> None:
+    """Step ``sample``: Spark's start-up without and with the class archive, then the bundled
+    sample run twice as a user runs it."""
+    bench.results["startup"] = spark_startup()
+    out = os.path.join(bench.settings.workdir, "sample")
+    runs = [bench.cli_run(out, "--input", str(BUNDLED_SAMPLE)) for _ in range(2)]
+    bench.results["sample"] = {"first_s": runs[0]["wall_s"], "second_s": runs[1]["wall_s"],
+                               "second": sized(runs[1], str(BUNDLED_SAMPLE))}
+
+
+def measure_pca_fits(bench: Bench) -> None:
+    """Step ``pca``: ExactPCA, Spark ML's and scikit-learn's PCA on the same synthetic features."""
+    matrix = synthetic_features(bench.settings.pca_rows)
+    bench.results["pca"] = time_pca_fits(bench.spark, matrix,
+                                         os.path.join(bench.settings.workdir, "pca_features"))
+
+
+def measure_memory(bench: Bench) -> None:
+    """Step ``memory``: a CLI run per size in ``memory_sizes``, each with its peak memory."""
+    settings = bench.settings
+    bench.results["memory"] = []
+    for count in settings.memory_sizes:
+        run = bench.cli_run(os.path.join(settings.workdir, f"memory_{count}"),
+                            "--input", bench.folder(count), "--k", str(min(50, count)))
+        bench.results["memory"].append(sized(run, settings.source))
+
+
+def measure_full_size(bench: Bench) -> None:
+    """``--scale``: a CLI run on the full size, ``FULL_SIZE_IMAGES`` inputs."""
+    run = bench.cli_run(os.path.join(bench.settings.workdir, "full_size"),
+                        "--input", bench.folder(FULL_SIZE_IMAGES))
+    bench.results["scale"] = sized(run, bench.settings.source)
+
+
+def measure_reads_from_s3(bench: Bench) -> None:
+    """Step ``s3``: the same images read from local disk, then from S3 at each latency added."""
+    bench.results["s3"] = measure_s3_reads(bench.cli_run, bench.folder(bench.settings.s3_images),
+                                           bench.settings.workdir)
+
+
+#: ``--steps`` name -> the step
+STEPS: Dict[str, Callable[[Bench], None]] = {
+    "users": measure_users_patterns, "ceilings": measure_ceilings, "runs": measure_runs_in_process,
+    "reuse": measure_reuse, "sample": measure_sample_runs, "pca": measure_pca_fits,
+    "memory": measure_memory, "s3": measure_reads_from_s3}
 
 
 def breakdown(results: Dict[str, Any], count: int, cores: int) -> Dict[str, float]:
@@ -320,6 +373,7 @@ def breakdown(results: Dict[str, Any], count: int, cores: int) -> Dict[str, floa
 
 
 def default_workdir() -> str:
+    """A new temporary scratch folder (``__main__`` removes it after the run)."""
     return tempfile.mkdtemp(prefix="bigfruits-bench-")
 
 

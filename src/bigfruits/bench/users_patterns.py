@@ -48,6 +48,7 @@ def rebuild_per_batch_udf(weights: Any) -> Any:
 
 
 def course_iterator_udf(weights: Any) -> Any:
+    """``weights``: a broadcast list of arrays."""
     from pyspark.sql.functions import pandas_udf
 
     @pandas_udf("array<float>")  # type: ignore[call-overload]
@@ -62,7 +63,8 @@ def course_iterator_udf(weights: Any) -> Any:
 
 def run_users_pattern(spark: Any, folder: str, udf: Any) -> None:
     """Featurize every image below ``folder`` with ``udf`` and Spark's read defaults; the
-    features go to the ``noop`` sink (featurization only, as in the issue's table)."""
+    features go to the ``noop`` sink (featurization only: nothing is written, so the time is
+    the users' featurization alone)."""
     with sql_conf(spark, {ARROW_BATCH_CONF: str(USERS_ARROW_BATCH)}):
         images = (spark.read.format("binaryFile").option("recursiveFileLookup", "true")
                   .option("pathGlobFilter", "*.jpg").load(folder))

@@ -18,7 +18,8 @@ from typing import Iterator
 
 import pytest
 
-from bigfruits.bench.s3_reads import Toxiproxy, start_toxiproxy, stop, toxiproxy_server
+from bigfruits.bench.local_servers import stop
+from bigfruits.bench.toxiproxy import Toxiproxy, start_toxiproxy, toxiproxy_server
 
 __all__ = ["Toxiproxy", "require_toxiproxy", "toxiproxy", "toxiproxy_session"]
 
