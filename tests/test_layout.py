@@ -6,7 +6,6 @@ Read from the source with ``ast`` (nothing is imported or run)."""
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 
 import pytest

@@ -38,7 +38,7 @@ def no_wheelhouse_download(monkeypatch, tmp_path):
         folder = tmp_path / "wheelhouse-wheels"
         folder.mkdir(exist_ok=True)
         (folder / wheel.name).write_bytes(wheel.read_bytes())
-        node_files._deterministic_tar(folder, tmp_path / "wheelhouse.tar")
+        node_files.deterministic_tar(folder, tmp_path / "wheelhouse.tar")
         return tmp_path / "wheelhouse.tar"
 
     monkeypatch.setattr(node_files, "build_wheelhouse", wheel_only)

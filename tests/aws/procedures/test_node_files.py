@@ -32,9 +32,9 @@ def test_the_wheelhouse_tar_is_the_same_bytes_for_the_same_wheels(tmp_path) -> N
     wheels.mkdir()
     (wheels / "b-1-py3-none-any.whl").write_bytes(b"b")
     (wheels / "a-1-py3-none-any.whl").write_bytes(b"a")
-    node_files._deterministic_tar(wheels, tmp_path / "one.tar")
+    node_files.deterministic_tar(wheels, tmp_path / "one.tar")
     (wheels / "a-1-py3-none-any.whl").touch()  # another time: same content
-    node_files._deterministic_tar(wheels, tmp_path / "two.tar")
+    node_files.deterministic_tar(wheels, tmp_path / "two.tar")
     assert (tmp_path / "one.tar").read_bytes() == (tmp_path / "two.tar").read_bytes()
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from bigfruits.aws.procedures.pricing import describe_cost
+from bigfruits.aws.procedures.pricing import describe_cost, hourly_cost
 from tests.support.aws.cli import run
 
 
@@ -59,3 +59,12 @@ def test_create_cluster_without_the_price_list_says_us_east_1_estimate(aws_env, 
     run(["create-bucket"])
     out = run(["create-cluster", "--yes", "--wheel", str(built_wheel)]).output
     assert "estimate at us-east-1 list prices, not eu-west-1's; the Price List API could not be read" in out
+
+
+@pytest.mark.pure
+def test_cost_estimate_says_it_is_an_estimate() -> None:
+    # 3 x (EC2 0.192 + EMR 0.048) + 3 x 79 GB gp3 at $0.08/GB-month over 730 h (us-east-1)
+    assert hourly_cost({"m5.xlarge": 3}) == pytest.approx(0.72 + 3 * 79 * 0.08 / 730)
+    assert "estimate" in describe_cost({"m5.xlarge": 3})
+    assert "$1.49 so far" in describe_cost({"m5.xlarge": 3}, hours=2.0)
+    assert "unavailable" in describe_cost({"x9.huge": 1})

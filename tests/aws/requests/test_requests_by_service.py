@@ -7,7 +7,6 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from bigfruits.aws.procedures.pricing import describe_cost, hourly_cost
 from bigfruits.aws.core.settings import AwsSettings
 from bigfruits.aws.requests import ec2, iam, s3
 from bigfruits.aws.requests.emr import clusters, steps
@@ -183,11 +182,3 @@ def test_price_list_requests_are_valid_and_go_to_the_price_list_endpoint() -> No
         assert request.region == "us-east-1" and request.operation == "GetProducts"
         assert {"Type": "TERM_MATCH", "Field": "regionCode", "Value": "eu-west-1"} in request.params["Filters"]
         assert json.loads(request.to_json())["region"] == "us-east-1"  # shown when printed
-
-
-def test_cost_estimate_says_it_is_an_estimate() -> None:
-    # 3 x (EC2 0.192 + EMR 0.048) + 3 x 79 GB gp3 at $0.08/GB-month over 730 h (us-east-1)
-    assert hourly_cost({"m5.xlarge": 3}) == pytest.approx(0.72 + 3 * 79 * 0.08 / 730)
-    assert "estimate" in describe_cost({"m5.xlarge": 3})
-    assert "$1.49 so far" in describe_cost({"m5.xlarge": 3}, hours=2.0)
-    assert "unavailable" in describe_cost({"x9.huge": 1})

@@ -96,7 +96,7 @@ def test_rule_builders_name_the_group_and_its_permissions() -> None:
                              (ec2.revoke_ingress, "RevokeSecurityGroupIngress"),
                              (ec2.authorize_egress, "AuthorizeSecurityGroupEgress"),
                              (ec2.revoke_egress, "RevokeSecurityGroupEgress"),
-                             (ec2._rules("AuthorizeSecurityGroupIngress"), "AuthorizeSecurityGroupIngress")):
+                             (ec2.security_group_rules("AuthorizeSecurityGroupIngress"), "AuthorizeSecurityGroupIngress")):
         request = build("sg-1", perms)
         assert (request.service, request.operation, request.params) == (
             "ec2", operation, {"GroupId": "sg-1", "IpPermissions": perms})
@@ -225,7 +225,7 @@ def test_every_flavor_runs_pyspark_on_the_bootstrapped_python() -> None:
     expected = {"Classification": "spark-env", "Properties": {}, "Configurations": [
         {"Classification": "export",
          "Properties": {"PYSPARK_PYTHON": flavors.NODE_PYTHON, "PYSPARK_DRIVER_PYTHON": flavors.NODE_PYTHON}}]}
-    assert flavors._spark_env() == expected
+    assert flavors.spark_env() == expected
     for flavor in flavors.FLAVORS.values():
         assert flavor.configurations[0] == expected
 

@@ -3,12 +3,11 @@
 Tool: botocore's own service model (``botocore.validate.validate_parameters``), no network.
 Why: moto does not implement EMR Studio, so the only authority on a request's shape available
 offline is the model botocore itself uses to serialise it; a request that fails here would
-fail the same way on AWS before being sent. Also covers ``--dry-run``: nothing sent, every
-printed line a valid request.
+fail the same way on AWS before being sent. (The Studio commands' dry runs are in
+tests/aws/commands/test_create_studio_dry_run.py.)
 """
 from __future__ import annotations
 
-import io
 import json
 from typing import Any, Dict, List
 
@@ -16,17 +15,14 @@ import botocore.session
 import pytest
 from botocore.validate import validate_parameters
 
-from bigfruits.aws.core.send import CALLER_IDENTITY, DryRunSender
+from bigfruits.aws.core.send import CALLER_IDENTITY
 from bigfruits.aws.requests import ec2, iam
 from bigfruits.aws.requests.emr import studio
 from bigfruits.aws.core.request import AwsRequest
-from bigfruits.aws.commands.create_studio import ensure_studio
-from bigfruits.aws.commands.destroy import destroy_studio
 from bigfruits.aws.requests.iam_policies import (service_role_policy, service_trust_policy,
                                            user_policy, user_trust_policy)
 from bigfruits.aws.core.settings import StudioSettings
 from bigfruits.errors import InputError
-from tests.support.aws.studio_context import studio_context
 
 #: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
 pytestmark = pytest.mark.pure
@@ -185,34 +181,3 @@ def test_trust_policies_follow_the_auth_mode() -> None:
 def test_bad_settings_are_one_clear_error(bad: Dict[str, Any], words: str) -> None:
     with pytest.raises(InputError, match=words):
         settings(**bad)
-
-
-def _dry_run_send(printed: io.StringIO) -> DryRunSender:
-    return DryRunSender(out=printed)
-
-
-def test_dry_run_prints_the_whole_plan_as_valid_json_lines() -> None:
-    """The dry-run sender prints and answers "nothing exists yet"; the plan must still reach
-    CreateStudio, with placeholders where AWS would have answered with ids."""
-    out = io.StringIO()
-    s = settings(auth_mode="SSO", sso_users=("alice",))
-    result = ensure_studio(studio_context(s, _dry_run_send(out)), s)
-    lines = [json.loads(line) for line in out.getvalue().splitlines()]
-    for line in lines:
-        assert set(line) == {"service", "operation", "params"}
-        assert_valid(AwsRequest(line["service"], line["operation"], line["params"]))
-    operations = [line["operation"] for line in lines]
-    for expected in ("GetCallerIdentity", "DescribeVpcs", "CreateSecurityGroup", "CreateRole",
-                     "PutRolePolicy", "CreatePolicy", "CreateStudio", "CreateStudioSessionMapping"):
-        assert expected in operations
-    assert operations.index("CreateSecurityGroup") < operations.index("CreateStudio")
-    assert operations.index("CreateRole") < operations.index("CreateStudio")
-    assert result.url == "<studio-url>"
-
-
-def test_dry_run_destroy_sends_only_lookups() -> None:
-    out = io.StringIO()
-    removed = destroy_studio(studio_context(settings(), _dry_run_send(out)))
-    operations = [json.loads(line)["operation"] for line in out.getvalue().splitlines()]
-    assert removed == []
-    assert operations and all(op.startswith(("List", "Describe")) for op in operations)

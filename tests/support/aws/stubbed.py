@@ -5,7 +5,7 @@ against the output shape, and every request sent is recorded, so the order acros
 can be asserted."""
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import boto3
 from botocore import xform_name
@@ -24,12 +24,16 @@ class StubbedAws(Sender):
                                         region_name="eu-west-3")
         super().__init__(session)
         self.clients = {name: session.client(name) for name in ("emr", "ec2", "iam", "sts")}
-        self._clients.update(self.clients)
         # The Price List answers from us-east-1 whatever the session's region, as in real use.
         self.clients["pricing"] = session.client("pricing", region_name=PRICING_REGION)
-        self._clients[client_key("pricing", PRICING_REGION)] = self.clients["pricing"]
+        self.by_key = {client_key(name): client for name, client in self.clients.items()}
+        self.by_key[client_key("pricing", PRICING_REGION)] = self.clients["pricing"]
         self.stubbers = {name: Stubber(client) for name, client in self.clients.items()}
         self.sent: List[AwsRequest] = []
+
+    def client(self, service: str, region: Optional[str] = None) -> Any:
+        """The stubbed client of that service (and region), else a real one as Sender makes."""
+        return self.by_key.get(client_key(service, region)) or super().client(service, region)
 
     def answer(self, service: str, operation: str, response: Dict[str, Any]) -> "StubbedAws":
         self.stubbers[service].add_response(xform_name(operation), response)

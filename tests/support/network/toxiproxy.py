@@ -2,7 +2,7 @@
 reading from S3 through the faults S3 has: latency, connections reset, stalled or slow to close.
 
 The server is ``go install``-ed once into ``~/.cache/bigfruits-tests/toxiproxy`` from the Go
-module proxy (``bigfruits.bench.s3_reads.toxiproxy_server``, which the benchmark uses too; CI
+module proxy (``bigfruits.bench.toxiproxy.toxiproxy_server``, which the benchmark uses too; CI
 does the same on first use). Where it cannot be had, the tests that need it skip with the
 reason, except in CI (``CI=true``), where they fail: CI must run them.
 

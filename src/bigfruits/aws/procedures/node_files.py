@@ -14,7 +14,6 @@ S3 gateway endpoint works):
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import subprocess
 import sys
@@ -62,7 +61,7 @@ def download_command(wheel: Path, constraints: Path, into: Path, extras: str = c
             "-d", str(into), "-c", str(constraints), f"{wheel}[{extras}]"]
 
 
-def _deterministic_tar(folder: Path, out: Path) -> None:
+def deterministic_tar(folder: Path, out: Path) -> None:
     """The folder's files in name order, with no time, owner or mode of this machine: the same
     wheels give the same bytes (and the same name in S3)."""
     with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
@@ -94,7 +93,7 @@ def build_wheelhouse(wheel: Path, constraints: Path = NODE_DIR / clusters.CONSTR
         if not (wheels / wheel.name).is_file():
             (wheels / wheel.name).write_bytes(wheel.read_bytes())
         partial = Path(scratch) / "wheelhouse.tar"
-        _deterministic_tar(wheels, partial)
+        deterministic_tar(wheels, partial)
         os.replace(partial, tar)
     return tar
 

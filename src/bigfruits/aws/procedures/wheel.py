@@ -10,7 +10,7 @@ import sys
 import tempfile
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import List, Optional
+from typing import List
 
 from bigfruits.aws.requests.emr.clusters import wheel_name
 from bigfruits.errors import EnvironmentProblem

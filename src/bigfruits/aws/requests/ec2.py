@@ -151,17 +151,17 @@ def delete_security_group(group_id: str) -> AwsRequest:
     return AwsRequest("ec2", "DeleteSecurityGroup", {"GroupId": group_id})
 
 
-def _rules(operation: str) -> Callable[[str, List[Permission]], AwsRequest]:
+def security_group_rules(operation: str) -> Callable[[str, List[Permission]], AwsRequest]:
     """The four rule operations take the same shape: a group and its permissions."""
     def build(group_id: str, permissions: List[Permission]) -> AwsRequest:
         return AwsRequest("ec2", operation, {"GroupId": group_id, "IpPermissions": permissions})
     return build
 
 
-authorize_ingress = _rules("AuthorizeSecurityGroupIngress")
-revoke_ingress = _rules("RevokeSecurityGroupIngress")
-authorize_egress = _rules("AuthorizeSecurityGroupEgress")
-revoke_egress = _rules("RevokeSecurityGroupEgress")
+authorize_ingress = security_group_rules("AuthorizeSecurityGroupIngress")
+revoke_ingress = security_group_rules("RevokeSecurityGroupIngress")
+authorize_egress = security_group_rules("AuthorizeSecurityGroupEgress")
+revoke_egress = security_group_rules("RevokeSecurityGroupEgress")
 
 
 # --- the SSH group and its port-22 rule -----------------------------------------------------

@@ -7,7 +7,7 @@ wheel), and what every node installs and runs (the wheelhouse, the exported mode
 from __future__ import annotations
 
 import json
-from typing import Dict, List, Optional
+from typing import Dict, List
 
 from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.tags import managed_tags, tag_list

@@ -34,7 +34,7 @@ class Flavor:
     joins_studio_network: bool = False
 
 
-def _spark_env() -> Dict[str, Any]:
+def spark_env() -> Dict[str, Any]:
     """Every flavor runs our package under Spark with the Python the bootstrap installed."""
     return {
         "Classification": "spark-env",
@@ -57,7 +57,7 @@ FLAVORS: Dict[str, Flavor] = {
         # its own). https://docs.aws.amazon.com/emr/latest/ReleaseGuide/emr-jupyterhub-user-impersonation.html
         applications=("Hadoop", "Spark", "Livy", "JupyterHub"),
         configurations=(
-            _spark_env(),
+            spark_env(),
             # Livy's default 1h session timeout loses a notebook's state over a long run.
             # https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-studio-spark-optimization.html
             {"Classification": "livy-conf", "Properties": {"livy.server.session.timeout": "8h"}},
@@ -77,7 +77,7 @@ FLAVORS: Dict[str, Flavor] = {
         description="for EMR Studio workspaces (Livy + Jupyter Enterprise Gateway)",
         applications=("Spark", "Livy", "JupyterEnterpriseGateway"),
         configurations=(
-            _spark_env(),
+            spark_env(),
             # Studio kernels are Livy sessions: AWS recommends an 8h session timeout (the default
             # 1h loses work) and Spark in cluster mode, so drivers run on core nodes and the
             # primary node keeps its memory for Livy and the gateway (our bootstrap installs the
@@ -99,7 +99,7 @@ BATCH = Flavor(
     name="batch",
     description="a batch run: the pipeline step, then the cluster terminates itself",
     applications=("Hadoop", "Spark"),
-    configurations=(_spark_env(),),
+    configurations=(spark_env(),),
 )
 
 

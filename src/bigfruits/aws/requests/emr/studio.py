@@ -5,7 +5,7 @@ shapes are checked against botocore's service model in the tests.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.settings import StudioSettings
