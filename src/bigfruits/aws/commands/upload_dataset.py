@@ -5,15 +5,16 @@ from pathlib import Path
 from typing import Optional
 
 from bigfruits.aws.core.context import AwsContext
-from bigfruits.aws.core.settings import DEFAULT_DATASET_PATH
 from bigfruits.aws.procedures.bucket_files import list_keys, local_files, run_parallel, same_content
 from bigfruits.aws.requests import s3
 from bigfruits.errors import InputError
+from bigfruits.locations import BUNDLED_SAMPLE
 
 
 def upload_dataset(ctx: AwsContext, path: Optional[Path] = None) -> int:
-    """Upload a local image tree to ``raw/``; files already there unchanged are skipped."""
-    root = Path(path) if path else DEFAULT_DATASET_PATH
+    """Upload a local image tree to ``raw/`` (by default the bundled sample); files already
+    there unchanged are skipped."""
+    root = Path(path) if path else BUNDLED_SAMPLE
     if not root.is_dir():
         raise InputError(f"dataset folder {root} not found", "pass the folder to upload (e.g. fruits-360/Test)")
     files = list(local_files(root))

@@ -16,7 +16,6 @@ from bigfruits.aws.core import resource_names
 from bigfruits.aws.core.names import check_bucket, check_key_name, check_project, check_studio_name
 from bigfruits.aws.core.tags import EMR_MANAGED_POLICIES_TAG, managed_tags
 from bigfruits.errors import InputError
-from bigfruits.locations import BUNDLED_SAMPLE
 
 if sys.version_info >= (3, 11):
     import tomllib as _toml
@@ -28,8 +27,6 @@ APP_NAME = "bigfruits"
 CONFIG_ENV = "BIGFRUITS_CONFIG"
 #: Environment variable that points at another state directory.
 STATE_DIR_ENV = "BIGFRUITS_STATE_DIR"
-#: Where ``upload-dataset`` looks when no path is given (a Fruits-360 ``Test/<class>/*.jpg`` tree).
-DEFAULT_DATASET_PATH = BUNDLED_SAMPLE
 DEFAULT_RELEASE = "emr-7.9.0"
 
 
