@@ -21,15 +21,13 @@ from urllib.parse import urlparse
 
 from bigfruits import locations
 from bigfruits.errors import EnvironmentProblem, InputError
+from bigfruits.pipeline.hadoop_fs import hadoop_path, list_files
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 #: binaryFile's own filter, case-insensitive (Hadoop glob syntax)
 IMAGE_GLOB = "*.{[jJ][pP][gG],[jJ][pP][eE][gG],[pP][nN][gG]}"
+#: kept for ``bigfruits.bench``, which still imports it from here (``locations.BUNDLED_SAMPLE``)
 BUNDLED_SAMPLE = str(locations.BUNDLED_SAMPLE)
-S3A_PACKAGE_HINT = (
-    "on EMR use s3:// (native); elsewhere use s3a:// and add Hadoop's S3 connector, e.g. "
-    "--conf spark.jars.packages=org.apache.hadoop:hadoop-aws:{hadoop} (see README, 'Reading from S3')"
-)
 
 
 @dataclass(frozen=True)
@@ -71,38 +69,6 @@ def label_of(path: str) -> str:
 def input_not_found(uri: str) -> InputError:
     return InputError(f"input not found: {uri}", "pass --input a folder of images "
                       "(<split>/<class>/<image>.jpg), or omit it for the bundled sample")
-
-
-def is_local(uri: str) -> bool:
-    return not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", uri) or uri.startswith("file:")
-
-
-def resolve_input(input_uri: Optional[str]) -> str:
-    """``None`` -> the bundled sample; a local path -> absolute; a URI stays as it is."""
-    if input_uri is None:
-        return os.path.abspath(BUNDLED_SAMPLE)
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", input_uri):
-        return input_uri
-    return os.path.abspath(os.path.expanduser(input_uri))
-
-
-def hadoop_path(spark: Any, uri: str) -> Tuple[Any, Any]:
-    """``(FileSystem, qualified Path)`` for ``uri``; a missing connector becomes one clear line."""
-    jvm = spark.sparkContext._jvm
-    path = jvm.org.apache.hadoop.fs.Path(uri)
-    try:
-        fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    except Exception as exc:  # py4j wraps UnsupportedFileSystemException / ClassNotFoundException
-        text = str(exc)
-        if "No FileSystem for scheme" in text or "ClassNotFound" in text:
-            scheme = uri.split("://", 1)[0]
-            hadoop = jvm.org.apache.hadoop.util.VersionInfo.getVersion()
-            raise EnvironmentProblem(
-                f"Spark here cannot read {scheme}:// paths (no S3 connector)",
-                S3A_PACKAGE_HINT.format(hadoop=hadoop),
-            ) from None
-        raise
-    return fs, fs.makeQualified(path)
 
 
 def _skip_reason(relative: str) -> Optional[str]:
@@ -155,9 +121,7 @@ def _s3_objects(uri: str) -> Iterator[Entry]:
 
 def _walk_hadoop(fs: Any, root: Any) -> Iterator[Entry]:
     """Any other Hadoop file system, one status at a time (several py4j calls per file)."""
-    files = fs.listFiles(root, True)
-    while files.hasNext():
-        status = files.next()
+    for status in list_files(fs, root):
         yield (status.getPath().toString(), int(status.getLen()),
                f"mtime_ms:{status.getModificationTime()}")
 
