@@ -32,8 +32,9 @@ from bigfruits.pipeline.ingest import (ImageFile, Listing, images_frame, input_n
                                        list_images, select_images)
 from bigfruits.pipeline.outputs import OutputTarget, output_exists
 from bigfruits.pipeline.progress import image_progress
-from bigfruits.pipeline.reuse import (FEATURE_COLUMNS, Reuse, copy_features_folder, identity_frame,
-                                      model_identity, not_a_previous_output, plan_reuse)
+from bigfruits.pipeline.reuse import (FEATURE_COLUMNS, Reuse, check_local_previous_output,
+                                      copy_features_folder, identity_frame, model_identity,
+                                      plan_reuse)
 from bigfruits.pipeline.session import ARROW_BATCH_CONF, get_session, local_frame, sql_conf
 
 #: images per Spark task, so tasks are long enough to amortise their start-up but many enough
@@ -151,12 +152,10 @@ def start_preparing(config: RunConfig) -> "tuple[Future[Prepared], threading.Eve
 
 def _import_later_stages() -> None:
     """What the PCA and write stages import (Spark ML, matplotlib: seconds of a small run),
-    imported while the driver waits for the featurize stage's Python workers. Not in a
-    notebook, whose own matplotlib backend is set up where it runs."""
+    imported while the driver waits for the featurize stage's Python workers."""
     import bigfruits.pipeline.pca  # noqa: F401
 
-    if not report._in_notebook():
-        report._pyplot()
+    report.import_pyplot_ahead()
 
 
 def run_pipeline(config: RunConfig, spark: Any = None) -> RunResult:
@@ -223,12 +222,7 @@ def _check_local_paths(config: RunConfig) -> None:
         raise input_not_found(input_uri)
     if is_local(output) and os.path.exists(output.replace("file:", "", 1)) and not config.overwrite:
         raise output_exists(output)
-    if config.reuse is not None and is_local(absolute_uri(config.reuse)):
-        previous = absolute_uri(config.reuse).replace("file:", "", 1)
-        if not os.path.isdir(previous):
-            raise not_a_previous_output(config.reuse, "not found")
-        if not os.path.isfile(os.path.join(previous, "manifest.json")):
-            raise not_a_previous_output(config.reuse, "not a bigfruits output (no manifest.json)")
+    check_local_previous_output(config.reuse)
 
 
 def list_stage(spark: Any, config: RunConfig) -> Selection:
