@@ -87,7 +87,7 @@ def test_a_failing_reader_is_an_error_string_not_an_exception(monkeypatch):
     def broken(*args):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(fetch, "_read_local", broken)
+    monkeypatch.setattr(fetch, "read_local", broken)
     assert read_one(("file:/x.jpg", 3, ""), None) == (None, "cannot read: RuntimeError: boom")
 
 

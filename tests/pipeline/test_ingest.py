@@ -6,8 +6,8 @@ import os
 import pytest
 
 from bigfruits.errors import InputError
-from bigfruits.pipeline.ingest import (ImageFile, _skip_reason, label_of,
-                                       list_images, select_images)
+from bigfruits.pipeline.ingest import (ImageFile, label_of, list_images, select_images,
+                                       skip_reason)
 
 
 def images(spec):
@@ -22,12 +22,12 @@ def test_label_is_the_parent_folder_with_spaces_and_digits():
 
 @pytest.mark.pure
 def test_skip_reasons():
-    assert _skip_reason("Test/Kiwi/a.JPG") is None
-    assert _skip_reason("Test/Kiwi/a.jpeg") is None
-    assert _skip_reason("Test/Kiwi/a.Png") is None
-    assert _skip_reason("Test/Kiwi/notes.txt") == "not .jpg/.jpeg/.png"
-    assert "hidden" in _skip_reason("Test/Kiwi/._a.jpg")
-    assert "hidden" in _skip_reason("_tmp/Kiwi/a.jpg")
+    assert skip_reason("Test/Kiwi/a.JPG") is None
+    assert skip_reason("Test/Kiwi/a.jpeg") is None
+    assert skip_reason("Test/Kiwi/a.Png") is None
+    assert skip_reason("Test/Kiwi/notes.txt") == "not .jpg/.jpeg/.png"
+    assert "hidden" in skip_reason("Test/Kiwi/._a.jpg")
+    assert "hidden" in skip_reason("_tmp/Kiwi/a.jpg")
 
 
 @pytest.mark.pure
@@ -130,16 +130,16 @@ def test_listing_errors_without_spark(tmp_path):
     # S3 is listed (and read) with boto3: no Hadoop connector is needed for an S3 input
     from bigfruits.pipeline import ingest
 
-    original, original_s3 = FakePath.getFileSystem, ingest._s3_objects
+    original, original_s3 = FakePath.getFileSystem, ingest.list_objects
     FakePath.getFileSystem = no_connector
-    ingest._s3_objects = lambda uri: iter([(uri + "/Test/Kiwi/a.jpg", 3, "etag:e")])
+    ingest.list_objects = lambda uri: iter([(uri + "/Test/Kiwi/a.jpg", 3, "etag:e")])
     try:
         listing = list_images(fake_spark(ObjectStoreFs()), "s3a://bucket/raw/")
-        ingest._s3_objects = lambda uri: iter([])
+        ingest.list_objects = lambda uri: iter([])
         with pytest.raises(InputError) as empty:
             list_images(fake_spark(ObjectStoreFs()), "s3a://bucket/raw/")
     finally:
-        FakePath.getFileSystem, ingest._s3_objects = original, original_s3
+        FakePath.getFileSystem, ingest.list_objects = original, original_s3
     assert [image.path for image in listing.images] == ["s3a://bucket/raw/Test/Kiwi/a.jpg"]
     assert empty.value.what == "input not found: s3a://bucket/raw/"
 
@@ -231,14 +231,14 @@ def test_each_scheme_is_listed_by_its_fastest_lister(root, lister, monkeypatch):
 
     calls = []
     entry = [(root + "/a.jpg", 1, "")]
-    monkeypatch.setattr(ingest, "_walk_local", lambda path: calls.append(("local", path)) or iter(entry))
-    monkeypatch.setattr(ingest, "_s3_objects", lambda uri: calls.append(("s3", uri)) or iter(entry))
-    monkeypatch.setattr(ingest, "_walk_hadoop", lambda fs, path: calls.append(("hadoop", fs, path)) or iter(entry))
+    monkeypatch.setattr(ingest, "walk_local", lambda path: calls.append(("local", path)) or iter(entry))
+    monkeypatch.setattr(ingest, "list_objects", lambda uri: calls.append(("s3", uri)) or iter(entry))
+    monkeypatch.setattr(ingest, "walk_hadoop", lambda fs, path: calls.append(("hadoop", fs, path)) or iter(entry))
     fs, path = SimpleNamespace(exists=lambda p: True), SimpleNamespace(toString=lambda: root)
     monkeypatch.setattr(ingest, "hadoop_path",
                         lambda spark, uri: (_ for _ in ()).throw(AssertionError("Hadoop asked"))
                         if lister == "s3" else (fs, path))
-    assert ingest._entries(None, root) == (root, entry)
+    assert ingest.list_entries(None, root) == (root, entry)
     expected = {"local": ("local", root[len("file:"):]), "s3": ("s3", root),
                 "hadoop": ("hadoop", fs, path)}[lister]
     assert calls == [expected]
@@ -259,8 +259,8 @@ def test_listing_a_bucket_or_volume_root(root, monkeypatch):
     monkeypatch.setattr(ingest, "hadoop_path", lambda spark, uri: (fs, path))
     found = [(root + "Test/Kiwi/a.jpg", 3, "etag:x"), (root + "_tmp/b.jpg", 1, "etag:y")]
     seen = []
-    monkeypatch.setattr(ingest, "_s3_objects", lambda uri: seen.append(uri) or iter(found))
-    monkeypatch.setattr(ingest, "_walk_hadoop", lambda f, p: seen.append((f, p)) or iter(found))
+    monkeypatch.setattr(ingest, "list_objects", lambda uri: seen.append(uri) or iter(found))
+    monkeypatch.setattr(ingest, "walk_hadoop", lambda f, p: seen.append((f, p)) or iter(found))
     listing = list_images(None, root)
     assert listing.root == root.rstrip("/")
     assert [(f.path, f.size) for f in listing.images] == [(root + "Test/Kiwi/a.jpg", 3)]
@@ -290,7 +290,7 @@ def test_listing_keeps_each_inputs_stamp_for_reuse(tmp_path, monkeypatch):
     root = "s3a://bucket/raw"
     monkeypatch.setattr(ingest, "hadoop_path", lambda spark, uri: (
         SimpleNamespace(exists=lambda path: True), SimpleNamespace(toString=lambda: root)))
-    monkeypatch.setattr(ingest, "_s3_objects", lambda uri: iter([(root + "/Test/Kiwi/a.jpg", 3, "etag:0a1b")]))
+    monkeypatch.setattr(ingest, "list_objects", lambda uri: iter([(root + "/Test/Kiwi/a.jpg", 3, "etag:0a1b")]))
     assert [(f.path, f.size, f.stamp) for f in list_images(None, root).images] == [
         (root + "/Test/Kiwi/a.jpg", 3, "etag:0a1b")]
 

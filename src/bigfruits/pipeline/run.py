@@ -26,15 +26,15 @@ from bigfruits.pipeline.featurize.engines import Prepared, from_cache, prepare, 
 from bigfruits.pipeline.featurize.model import WeightsInfo, check_weights_arg, import_tensorflow
 from bigfruits.pipeline.featurize.published import read_published
 from bigfruits.pipeline.featurize.udf import WorkerBuilds, featurize
-from bigfruits.pipeline.fetch import S3Settings
 from bigfruits.pipeline.hadoop_fs import absolute_uri, is_local
-from bigfruits.pipeline.ingest import (ImageFile, Listing, images_frame, input_not_found, is_s3,
+from bigfruits.pipeline.ingest import (ImageFile, Listing, images_frame, input_not_found,
                                        list_images, select_images)
 from bigfruits.pipeline.outputs import OutputTarget, output_exists
 from bigfruits.pipeline.progress import image_progress
 from bigfruits.pipeline.reuse import (FEATURE_COLUMNS, Reuse, check_local_previous_output,
                                       copy_features_folder, identity_frame, model_identity,
                                       plan_reuse)
+from bigfruits.pipeline.s3 import S3Settings, is_s3
 from bigfruits.pipeline.session import ARROW_BATCH_CONF, get_session, local_frame, sql_conf
 
 #: images per Spark task, so tasks are long enough to amortise their start-up but many enough
