@@ -17,7 +17,7 @@ from pyspark.ml.linalg import Vectors  # noqa: E402
 
 from bigfruits.errors import InputError  # noqa: E402
 from bigfruits.pipeline.pca import ExactPCA, ExactPCAModel  # noqa: E402
-from bigfruits.pipeline.pca.arrow import (  # noqa: E402
+from bigfruits.pipeline.pca.partition_functions import (  # noqa: E402
     merge_partial_batches,
     partial_row,
     row_as_moments,
@@ -362,13 +362,13 @@ def test_transform_projects_every_input_type_alike_and_keeps_the_columns(spark):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4, err_msg=kind)
 
 
-def test_workers_import_the_arrow_functions_without_spark_ml():
-    """The fit's and the projection's Python workers import ``pca.arrow`` through the package:
-    Spark ML (~0.17 s each time a worker starts) must stay out of it; the public path still
-    gives both classes."""
+def test_workers_import_the_partition_functions_without_spark_ml():
+    """The fit's and the projection's Python workers import ``pca.partition_functions`` through
+    the package: Spark ML (~0.17 s each time a worker starts) must stay out of it; the public
+    path still gives both classes."""
     import subprocess
 
-    script = ("import sys, bigfruits.pipeline.pca.arrow\n"
+    script = ("import sys, bigfruits.pipeline.pca.partition_functions\n"
               "assert 'pyspark.ml' not in sys.modules, 'pyspark.ml imported'\n"
               "from bigfruits.pipeline.pca import ExactPCA, ExactPCAModel\n"
               "assert 'pyspark.ml' in sys.modules and ExactPCAModel.__name__ == 'ExactPCAModel'\n")
