@@ -11,7 +11,7 @@ import pytest
 
 from bigfruits.pipeline.class_archive import (ARCHIVE_ENV, SETTLE_SECONDS, UNUSED_DAYS,
                                               archive_key, archive_options, usable)
-from bigfruits.pipeline.session import _spark_jars, java_executable
+from bigfruits.pipeline.session import java_executable, spark_jars
 
 JAVA = java_executable()
 pytestmark = pytest.mark.skipif(JAVA is None, reason="needs java")
@@ -144,6 +144,6 @@ def test_the_local_spark_driver_records_then_maps_the_archive(tmp_path):
     env["JDK_JAVA_OPTIONS"] = f"-Xlog:class+load=info:file={log}"
     subprocess.run([sys.executable, "-c", SESSION], env=env, check=True, capture_output=True,
                    timeout=300)
-    assert [p.name for p in folder.iterdir()] == [f"spark-{archive_key(JAVA, _spark_jars())}.jsa"]
+    assert [p.name for p in folder.iterdir()] == [f"spark-{archive_key(JAVA, spark_jars())}.jsa"]
     loaded = log.read_text()
     assert "org.apache.spark.SparkContext source: shared objects file (top)" in loaded

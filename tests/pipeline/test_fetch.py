@@ -1,24 +1,17 @@
-"""Reading ahead of the model (``fetch.fetch_ahead``) and the UDF's rows -> features stream,
-without Spark or a network: order kept, every row answered, the caps on reads and bytes in
-flight held, a failed read an error string (never an exception), output batches the input's
-lengths."""
+"""Reading ahead of the model (``fetch.fetch_ahead``) without Spark or a network: order kept,
+every row answered, the caps on reads and bytes in flight held, a failed read an error string
+(never an exception)."""
 from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from bigfruits.pipeline import fetch
-from bigfruits.pipeline.featurize.udf import featurize_rows
 from bigfruits.pipeline.fetch import fetch_ahead, read_one
 
 pytestmark = pytest.mark.pure
-
-SAMPLE = Path(__file__).resolve().parents[2] / "src" / "bigfruits" / "data" / "sample"
 
 
 def test_local_reads_keep_order_and_answer_every_row(tmp_path):
@@ -87,38 +80,5 @@ def test_a_failing_reader_is_an_error_string_not_an_exception(monkeypatch):
     def broken(*args):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(fetch, "_read_local", broken)
+    monkeypatch.setattr(fetch, "read_local", broken)
     assert read_one(("file:/x.jpg", 3, ""), None) == (None, "cannot read: RuntimeError: boom")
-
-
-class CountingEngine:
-    name = "fake"
-
-    def __init__(self):
-        self.batches = []
-
-    def predict(self, batch):
-        self.batches.append(len(batch))
-        return np.ones((len(batch), 4), dtype=np.float32) * batch.mean()
-
-    def release_memory(self):
-        pass
-
-
-def test_rows_to_features_keep_each_batch_length_and_order(tmp_path):
-    jpgs = sorted(SAMPLE.rglob("*.jpg"))[:7]
-    bad = tmp_path / "bad.jpg"
-    bad.write_bytes(b"not an image")
-    row = lambda p: ("file:" + str(p), p.stat().st_size, "")  # noqa: E731
-    batches = [[row(jpgs[0]), row(bad), row(jpgs[1])], [], [row(jpgs[i]) for i in range(2, 7)],
-               [("file:" + str(tmp_path / "gone.jpg"), 4, "")]]
-    frames = [tuple(pd.Series(column) for column in zip(*batch)) if batch else
-              (pd.Series([], dtype=object),) * 3 for batch in batches]
-    engine = CountingEngine()
-    out = list(featurize_rows(iter(frames), engine, batch_size=3))
-    assert [len(frame) for frame in out] == [3, 0, 5, 1]
-    errors = [e for frame in out for e in frame["error"]]
-    assert errors[1].startswith("cannot decode image")
-    assert errors[-1].startswith("cannot read: FileNotFoundError")
-    assert sum(pd.isna(e) for e in errors) == 7  # None, or NaN in a string column
-    assert max(engine.batches) <= 3

@@ -6,8 +6,8 @@ import os
 import pytest
 
 from bigfruits.errors import InputError
-from bigfruits.pipeline.ingest import (ImageFile, _skip_reason, label_of,
-                                       list_images, select_images)
+from bigfruits.pipeline.ingest import (ImageFile, label_of, list_images, select_images,
+                                       skip_reason)
 
 
 def images(spec):
@@ -22,12 +22,12 @@ def test_label_is_the_parent_folder_with_spaces_and_digits():
 
 @pytest.mark.pure
 def test_skip_reasons():
-    assert _skip_reason("Test/Kiwi/a.JPG") is None
-    assert _skip_reason("Test/Kiwi/a.jpeg") is None
-    assert _skip_reason("Test/Kiwi/a.Png") is None
-    assert _skip_reason("Test/Kiwi/notes.txt") == "not .jpg/.jpeg/.png"
-    assert "hidden" in _skip_reason("Test/Kiwi/._a.jpg")
-    assert "hidden" in _skip_reason("_tmp/Kiwi/a.jpg")
+    assert skip_reason("Test/Kiwi/a.JPG") is None
+    assert skip_reason("Test/Kiwi/a.jpeg") is None
+    assert skip_reason("Test/Kiwi/a.Png") is None
+    assert skip_reason("Test/Kiwi/notes.txt") == "not .jpg/.jpeg/.png"
+    assert "hidden" in skip_reason("Test/Kiwi/._a.jpg")
+    assert "hidden" in skip_reason("_tmp/Kiwi/a.jpg")
 
 
 @pytest.mark.pure
@@ -130,36 +130,18 @@ def test_listing_errors_without_spark(tmp_path):
     # S3 is listed (and read) with boto3: no Hadoop connector is needed for an S3 input
     from bigfruits.pipeline import ingest
 
-    original, original_s3 = FakePath.getFileSystem, ingest._s3_objects
+    original, original_s3 = FakePath.getFileSystem, ingest.list_objects
     FakePath.getFileSystem = no_connector
-    ingest._s3_objects = lambda uri: iter([(uri + "/Test/Kiwi/a.jpg", 3, "etag:e")])
+    ingest.list_objects = lambda uri: iter([(uri + "/Test/Kiwi/a.jpg", 3, "etag:e")])
     try:
         listing = list_images(fake_spark(ObjectStoreFs()), "s3a://bucket/raw/")
-        ingest._s3_objects = lambda uri: iter([])
+        ingest.list_objects = lambda uri: iter([])
         with pytest.raises(InputError) as empty:
             list_images(fake_spark(ObjectStoreFs()), "s3a://bucket/raw/")
     finally:
-        FakePath.getFileSystem, ingest._s3_objects = original, original_s3
+        FakePath.getFileSystem, ingest.list_objects = original, original_s3
     assert [image.path for image in listing.images] == ["s3a://bucket/raw/Test/Kiwi/a.jpg"]
     assert empty.value.what == "input not found: s3a://bucket/raw/"
-
-
-@pytest.mark.pure
-def test_input_resolution_and_locality(tmp_path, monkeypatch):
-    """Protects where --input points: nothing -> the bundled sample, a relative or ~ path ->
-    absolute, a URI untouched; file: URIs and plain paths are local, s3:// is not."""
-    from bigfruits.pipeline.ingest import BUNDLED_SAMPLE, is_local, resolve_input
-
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert resolve_input(None) == os.path.abspath(BUNDLED_SAMPLE) and os.path.isdir(BUNDLED_SAMPLE)
-    assert resolve_input("in") == str(tmp_path / "in")
-    assert resolve_input("~/x") == str(tmp_path / "home" / "x")
-    assert resolve_input("s3://b/raw/") == "s3://b/raw/"
-    assert resolve_input("s3a://b/raw") == "s3a://b/raw"
-    assert is_local("/d/x") and is_local("file:/d/x") and is_local("file:///d/x") and is_local("rel/x")
-    assert not is_local("s3://b/x") and not is_local("hdfs://nn/x") and not is_local("s3a://b/x")
-    assert not is_local("S3://b/x") and not is_local("HDFS://nn/x")  # schemes are case-insensitive
 
 
 @pytest.mark.pure
@@ -249,14 +231,14 @@ def test_each_scheme_is_listed_by_its_fastest_lister(root, lister, monkeypatch):
 
     calls = []
     entry = [(root + "/a.jpg", 1, "")]
-    monkeypatch.setattr(ingest, "_walk_local", lambda path: calls.append(("local", path)) or iter(entry))
-    monkeypatch.setattr(ingest, "_s3_objects", lambda uri: calls.append(("s3", uri)) or iter(entry))
-    monkeypatch.setattr(ingest, "_walk_hadoop", lambda fs, path: calls.append(("hadoop", fs, path)) or iter(entry))
+    monkeypatch.setattr(ingest, "walk_local", lambda path: calls.append(("local", path)) or iter(entry))
+    monkeypatch.setattr(ingest, "list_objects", lambda uri: calls.append(("s3", uri)) or iter(entry))
+    monkeypatch.setattr(ingest, "walk_hadoop", lambda fs, path: calls.append(("hadoop", fs, path)) or iter(entry))
     fs, path = SimpleNamespace(exists=lambda p: True), SimpleNamespace(toString=lambda: root)
     monkeypatch.setattr(ingest, "hadoop_path",
                         lambda spark, uri: (_ for _ in ()).throw(AssertionError("Hadoop asked"))
                         if lister == "s3" else (fs, path))
-    assert ingest._entries(None, root) == (root, entry)
+    assert ingest.list_entries(None, root) == (root, entry)
     expected = {"local": ("local", root[len("file:"):]), "s3": ("s3", root),
                 "hadoop": ("hadoop", fs, path)}[lister]
     assert calls == [expected]
@@ -277,53 +259,13 @@ def test_listing_a_bucket_or_volume_root(root, monkeypatch):
     monkeypatch.setattr(ingest, "hadoop_path", lambda spark, uri: (fs, path))
     found = [(root + "Test/Kiwi/a.jpg", 3, "etag:x"), (root + "_tmp/b.jpg", 1, "etag:y")]
     seen = []
-    monkeypatch.setattr(ingest, "_s3_objects", lambda uri: seen.append(uri) or iter(found))
-    monkeypatch.setattr(ingest, "_walk_hadoop", lambda f, p: seen.append((f, p)) or iter(found))
+    monkeypatch.setattr(ingest, "list_objects", lambda uri: seen.append(uri) or iter(found))
+    monkeypatch.setattr(ingest, "walk_hadoop", lambda f, p: seen.append((f, p)) or iter(found))
     listing = list_images(None, root)
     assert listing.root == root.rstrip("/")
     assert [(f.path, f.size) for f in listing.images] == [(root + "Test/Kiwi/a.jpg", 3)]
     assert listing.skipped == {"hidden (a path part starts with '.' or '_')": 1}
     assert seen == ([root.rstrip("/")] if root.startswith("s3a") else [(fs, path)])
-
-
-@pytest.mark.pure
-def test_hadoop_path_asks_with_the_session_configuration_and_explains_only_missing_connectors(monkeypatch):
-    """Protects Hadoop access: the FileSystem comes from the session's Hadoop configuration
-    (credentials, endpoints); a missing connector class is one clear line, any other error
-    (e.g. access denied) goes up unchanged."""
-    from types import SimpleNamespace
-
-    from bigfruits.errors import EnvironmentProblem
-    from bigfruits.pipeline.ingest import hadoop_path
-    from tests.support.spark.hadoop_fs import FakePath, ObjectStoreFs, fake_spark
-
-    spark = fake_spark(ObjectStoreFs())
-    conf = object()
-    spark.sparkContext._jsc = SimpleNamespace(hadoopConfiguration=lambda: conf)
-    spark.sparkContext._jvm.org.apache.hadoop.util = SimpleNamespace(
-        VersionInfo=SimpleNamespace(getVersion=lambda: "3.4.1"))
-    asked = []
-    original = FakePath.getFileSystem
-    monkeypatch.setattr(FakePath, "getFileSystem", lambda self, c: asked.append(c) or original(self, c))
-    fs, path = hadoop_path(spark, "/d/in")
-    assert asked == [conf] and path.toString() == "file:/d/in"
-
-    def failing(message):  # type: ignore[no-untyped-def]
-        def get(self, c):  # type: ignore[no-untyped-def]
-            raise RuntimeError(message)
-        return get
-
-    monkeypatch.setattr(FakePath, "getFileSystem", failing(
-        "java.lang.ClassNotFoundException: Class org.apache.hadoop.fs.s3a.S3AFileSystem not found"))
-    with pytest.raises(EnvironmentProblem) as raised:
-        hadoop_path(spark, "s3a://b/raw")
-    assert raised.value.what == "Spark here cannot read s3a:// paths (no S3 connector)"
-    assert "hadoop-aws:3.4.1" in raised.value.todo
-    monkeypatch.setattr(FakePath, "getFileSystem", failing("AccessDenied"))
-    with pytest.raises(RuntimeError, match="^AccessDenied$"):
-        hadoop_path(spark, "s3a://b/raw")
-    from bigfruits.pipeline.ingest import resolve_input
-    assert resolve_input("S3://b/raw") == "S3://b/raw"  # a URI whatever its scheme's case
 
 
 @pytest.mark.pure
@@ -348,7 +290,7 @@ def test_listing_keeps_each_inputs_stamp_for_reuse(tmp_path, monkeypatch):
     root = "s3a://bucket/raw"
     monkeypatch.setattr(ingest, "hadoop_path", lambda spark, uri: (
         SimpleNamespace(exists=lambda path: True), SimpleNamespace(toString=lambda: root)))
-    monkeypatch.setattr(ingest, "_s3_objects", lambda uri: iter([(root + "/Test/Kiwi/a.jpg", 3, "etag:0a1b")]))
+    monkeypatch.setattr(ingest, "list_objects", lambda uri: iter([(root + "/Test/Kiwi/a.jpg", 3, "etag:0a1b")]))
     assert [(f.path, f.size, f.stamp) for f in list_images(None, root).images] == [
         (root + "/Test/Kiwi/a.jpg", 3, "etag:0a1b")]
 

@@ -155,10 +155,10 @@ def record_class_archive(bench: "Bench") -> bool:
     records it first (the classes a real run loads), so no timed run pays the recording at its
     exit. True when one was recorded."""
     from bigfruits.pipeline.class_archive import SETTLE_SECONDS, archive_options
-    from bigfruits.pipeline.session import _spark_jars, java_executable
+    from bigfruits.pipeline.session import java_executable, spark_jars
 
     java = java_executable()
-    options = archive_options(java, _spark_jars()) if java else []
+    options = archive_options(java, spark_jars()) if java else []
     if not any(option.startswith("-XX:ArchiveClassesAtExit=") for option in options):
         return False
     bench.cli_run(os.path.join(bench.settings.workdir, "record_class_archive"),

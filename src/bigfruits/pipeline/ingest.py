@@ -17,19 +17,17 @@ from collections import defaultdict
 from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any, Dict, Iterator, List, Optional, Tuple
-from urllib.parse import urlparse
 
 from bigfruits import locations
 from bigfruits.errors import EnvironmentProblem, InputError
+from bigfruits.pipeline.hadoop_fs import hadoop_path, list_files
+from bigfruits.pipeline.s3 import is_s3, list_objects
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 #: binaryFile's own filter, case-insensitive (Hadoop glob syntax)
 IMAGE_GLOB = "*.{[jJ][pP][gG],[jJ][pP][eE][gG],[pP][nN][gG]}"
+#: kept for ``bigfruits.bench``, which still imports it from here (``locations.BUNDLED_SAMPLE``)
 BUNDLED_SAMPLE = str(locations.BUNDLED_SAMPLE)
-S3A_PACKAGE_HINT = (
-    "on EMR use s3:// (native); elsewhere use s3a:// and add Hadoop's S3 connector, e.g. "
-    "--conf spark.jars.packages=org.apache.hadoop:hadoop-aws:{hadoop} (see README, 'Reading from S3')"
-)
 
 
 @dataclass(frozen=True)
@@ -73,39 +71,7 @@ def input_not_found(uri: str) -> InputError:
                       "(<split>/<class>/<image>.jpg), or omit it for the bundled sample")
 
 
-def is_local(uri: str) -> bool:
-    return not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", uri) or uri.startswith("file:")
-
-
-def resolve_input(input_uri: Optional[str]) -> str:
-    """``None`` -> the bundled sample; a local path -> absolute; a URI stays as it is."""
-    if input_uri is None:
-        return os.path.abspath(BUNDLED_SAMPLE)
-    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", input_uri):
-        return input_uri
-    return os.path.abspath(os.path.expanduser(input_uri))
-
-
-def hadoop_path(spark: Any, uri: str) -> Tuple[Any, Any]:
-    """``(FileSystem, qualified Path)`` for ``uri``; a missing connector becomes one clear line."""
-    jvm = spark.sparkContext._jvm
-    path = jvm.org.apache.hadoop.fs.Path(uri)
-    try:
-        fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    except Exception as exc:  # py4j wraps UnsupportedFileSystemException / ClassNotFoundException
-        text = str(exc)
-        if "No FileSystem for scheme" in text or "ClassNotFound" in text:
-            scheme = uri.split("://", 1)[0]
-            hadoop = jvm.org.apache.hadoop.util.VersionInfo.getVersion()
-            raise EnvironmentProblem(
-                f"Spark here cannot read {scheme}:// paths (no S3 connector)",
-                S3A_PACKAGE_HINT.format(hadoop=hadoop),
-            ) from None
-        raise
-    return fs, fs.makeQualified(path)
-
-
-def _skip_reason(relative: str) -> Optional[str]:
+def skip_reason(relative: str) -> Optional[str]:
     """Why a file under the input is not an input image, or ``None`` if it is one.
 
     Spark ignores every path with a part starting with ``.`` or ``_`` (hidden files, macOS
@@ -122,7 +88,7 @@ def _skip_reason(relative: str) -> Optional[str]:
 Entry = Tuple[str, int, str]  # path, size, stamp (see ImageFile)
 
 
-def _walk_local(root: str) -> Iterator[Entry]:
+def walk_local(root: str) -> Iterator[Entry]:
     """``(path, size, stamp)`` below a local folder, paths written as Hadoop writes them
     (``file:/…``)."""
     for folder, _dirs, files in os.walk(root, followlinks=True):
@@ -136,52 +102,30 @@ def _walk_local(root: str) -> Iterator[Entry]:
             yield "file:" + path, size, stamp
 
 
-def _s3_objects(uri: str) -> Iterator[Entry]:
-    """``(path, size, etag stamp)`` of every object under an ``s3://``/``s3a://`` prefix, 1,000
-    per request (boto3's own credentials chain and ``AWS_ENDPOINT_URL``)."""
-    import boto3
-
-    parsed = urlparse(uri)
-    prefix = parsed.path.lstrip("/")
-    prefix = prefix if not prefix or prefix.endswith("/") else prefix + "/"
-    pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(
-        Bucket=parsed.netloc, Prefix=prefix)
-    for page in pages:
-        for item in page.get("Contents", []):
-            if not item["Key"].endswith("/"):  # folder markers
-                yield (f"{parsed.scheme}://{parsed.netloc}/{item['Key']}", int(item["Size"]),
-                       "etag:" + str(item.get("ETag", "")).strip('"'))
-
-
-def _walk_hadoop(fs: Any, root: Any) -> Iterator[Entry]:
+def walk_hadoop(fs: Any, root: Any) -> Iterator[Entry]:
     """Any other Hadoop file system, one status at a time (several py4j calls per file)."""
-    files = fs.listFiles(root, True)
-    while files.hasNext():
-        status = files.next()
+    for status in list_files(fs, root):
         yield (status.getPath().toString(), int(status.getLen()),
                f"mtime_ms:{status.getModificationTime()}")
 
 
 def _walk(fs: Any, root: Any, root_text: str) -> Iterator[Entry]:
-    """The fastest lister for the scheme (S3: ``_s3_objects``): listing through py4j costs ~3 ms a file (3.5 minutes
-    for Fruits-360's 67,692 images), Python's own listing a few microseconds."""
+    """The fastest lister for the scheme (S3: ``s3.list_objects``): listing through py4j costs
+    ~3 ms a file (3.5 minutes for Fruits-360's 67,692 images), Python's own listing a few
+    microseconds."""
     scheme = root_text.split(":", 1)[0]
     if scheme == "file":
-        return _walk_local(root_text[len("file:"):])
-    return _walk_hadoop(fs, root)
+        return walk_local(root_text[len("file:"):])
+    return walk_hadoop(fs, root)
 
 
-def is_s3(uri: str) -> bool:
-    return uri.split("://", 1)[0] in ("s3", "s3a", "s3n") and "://" in uri
-
-
-def _entries(spark: Any, input_uri: str) -> Tuple[str, List[Entry]]:
+def list_entries(spark: Any, input_uri: str) -> Tuple[str, List[Entry]]:
     """``(root, entries)``: an S3 prefix is listed with boto3 alone (no Hadoop connector needed
     to read from S3), anything else through Hadoop's qualified path."""
     try:
         if is_s3(input_uri):
             root_text = input_uri.rstrip("/")
-            entries = list(_s3_objects(root_text))
+            entries = list(list_objects(root_text))
             if not entries:
                 raise input_not_found(input_uri)
             return root_text, entries
@@ -201,12 +145,12 @@ def _entries(spark: Any, input_uri: str) -> Tuple[str, List[Entry]]:
 
 def list_images(spark: Any, input_uri: str) -> Listing:
     """Every image below ``input_uri`` (recursively), zero-byte files included, sorted by path."""
-    root_text, entries = _entries(spark, input_uri)
+    root_text, entries = list_entries(spark, input_uri)
     images: List[ImageFile] = []
     skipped: Dict[str, int] = defaultdict(int)
     for path, size, stamp in entries:
         relative = path[len(root_text):].lstrip("/") if path.startswith(root_text) else path
-        reason = _skip_reason(relative)
+        reason = skip_reason(relative)
         if reason:
             skipped[reason] += 1
         else:

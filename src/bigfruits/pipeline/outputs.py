@@ -20,7 +20,7 @@ import uuid
 from typing import Any, Dict
 
 from bigfruits.errors import BigfruitsError, OutputExistsError
-from bigfruits.pipeline.ingest import hadoop_path, resolve_input
+from bigfruits.pipeline.hadoop_fs import absolute_uri, copy, hadoop_path, jvm_path, list_files
 
 
 #: File systems whose directory rename is atomic: there publishing is one rename.
@@ -41,13 +41,12 @@ class OutputTarget:
 
     def __init__(self, spark: Any, output: str, run_id: "str | None" = None) -> None:
         self.run_id = run_id or uuid.uuid4().hex[:12]
-        self._jvm = spark.sparkContext._jvm
         self._spark = spark
         #: set once publishing starts: from then on the staging folder holds the only complete result
         self._keep_staging = False
-        self.fs, self._final = hadoop_path(spark, resolve_input(output))
+        self.fs, self._final = hadoop_path(spark, absolute_uri(output))
         parent, name = self._final.getParent(), self._final.getName()
-        self._staging = self._jvm.org.apache.hadoop.fs.Path(parent, f".{name}.staging-{self.run_id}")
+        self._staging = jvm_path(spark, parent, f".{name}.staging-{self.run_id}")
         self.final = self._final.toString()
         self.staging = self._staging.toString()
         self._local = tempfile.mkdtemp(prefix="bigfruits-")
@@ -69,12 +68,12 @@ class OutputTarget:
 
     def put(self, relative: str) -> None:
         """Copy the local small file ``relative`` into the staging folder."""
-        dst = self._jvm.org.apache.hadoop.fs.Path(self._staging, relative)
-        self.fs.copyFromLocalFile(False, True, self._jvm.org.apache.hadoop.fs.Path(
+        dst = self._path(self._staging, relative)
+        self.fs.copyFromLocalFile(False, True, self._path(
             "file://" + os.path.abspath(os.path.join(self._local, relative))), dst)
 
     def delete_staged(self, relative: str) -> None:
-        self.fs.delete(self._jvm.org.apache.hadoop.fs.Path(self._staging, relative), True)
+        self.fs.delete(self._path(self._staging, relative), True)
 
     def publish(self, manifest: Dict[str, Any], overwrite: bool) -> None:
         """Move the staging folder into place, then write the manifest that marks it complete
@@ -103,8 +102,7 @@ class OutputTarget:
         self._keep_staging = False
 
     def _path(self, parent: Any, child: "str | None" = None) -> Any:
-        hadoop_path = self._jvm.org.apache.hadoop.fs.Path
-        return hadoop_path(parent) if child is None else hadoop_path(parent, child)
+        return jvm_path(self._spark, parent, child)
 
     def _move_into_place(self) -> bool:
         """Rename where that is atomic; elsewhere copy every staged file (True: staging remains)."""
@@ -114,18 +112,13 @@ class OutputTarget:
                 raise OSError(f"could not move {self.staging} to {self.final}")
             return False
         prefix = self._staging.toString() + "/"  # Hadoop's Path never ends with "/" (but a root)
-        files = self.fs.listFiles(self._staging, True)
-        staged = []
-        while files.hasNext():
-            staged.append(files.next().getPath().toString())
+        staged = [status.getPath().toString() for status in list_files(self.fs, self._staging)]
         for source in staged:
             self._copy_file(source, self._path(self._final, source[len(prefix):]))
         return True
 
     def _copy_file(self, source: str, destination: Any) -> None:
-        if not self._jvm.org.apache.hadoop.fs.FileUtil.copy(
-                self.fs, self._path(source), self.fs, destination, False, True,
-                self._spark.sparkContext._jsc.hadoopConfiguration()):
+        if not copy(self._spark, self.fs, self._path(source), self.fs, destination):
             raise OSError(f"could not copy {source} to {destination.toString()}")
 
     def discard(self) -> None:

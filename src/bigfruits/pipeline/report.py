@@ -29,6 +29,13 @@ def _in_notebook() -> bool:
         return False
 
 
+def import_pyplot_ahead() -> None:
+    """Import pyplot before the first figure needs it (a run does it while it waits); not in a
+    notebook, whose own matplotlib backend is set up where it runs."""
+    if not _in_notebook():
+        _pyplot()
+
+
 def _active_spark() -> Any:
     from pyspark.sql import SparkSession
 

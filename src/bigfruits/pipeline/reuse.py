@@ -13,18 +13,23 @@ mistake (exit 2)."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from bigfruits.errors import InputError
 from bigfruits.pipeline.featurize.images import PREPROCESSING_VERSION
 from bigfruits.pipeline.featurize.model import FEATURE_DIM
-from bigfruits.pipeline.ingest import ImageFile, hadoop_path, resolve_input
+from bigfruits.pipeline.hadoop_fs import (absolute_uri, copy, hadoop_path, is_local, jvm_path,
+                                         read_text)
+from bigfruits.pipeline.ingest import ImageFile
 from bigfruits.pipeline.session import local_frame
 
 #: features/ columns: the features and, after them, the input identity --reuse compares
 FEATURE_COLUMNS = ("path", "label", "features", "size", "stamp")
 IDENTITY_SCHEMA = "path string, size long, stamp string"
+#: why a --reuse PATH is not a previous output (the same words whether checked locally or by Hadoop)
+NOT_FOUND, NO_MANIFEST = "not found", "not a bigfruits output (no manifest.json)"
 
 
 def model_identity(engine: str, weights_sha256: str) -> Dict[str, Any]:
@@ -81,26 +86,29 @@ def not_a_previous_output(path: str, why: str) -> InputError:
                       "pass the --output folder of a finished bigfruits run, or leave out --reuse")
 
 
-def _read_text(spark: Any, fs: Any, uri: str) -> str:
-    jvm = spark.sparkContext._jvm
-    stream = fs.open(jvm.org.apache.hadoop.fs.Path(uri))
-    try:
-        return jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
-    finally:
-        stream.close()
+def check_local_previous_output(path: Optional[str]) -> None:
+    """``read_manifest``'s checks on a local ``--reuse`` PATH, before Spark starts: a mistake
+    is said in a blink instead of after Spark's start-up."""
+    if path is None or not is_local(absolute_uri(path)):
+        return
+    previous = absolute_uri(path).replace("file:", "", 1)
+    if not os.path.isdir(previous):
+        raise not_a_previous_output(path, NOT_FOUND)
+    if not os.path.isfile(os.path.join(previous, "manifest.json")):
+        raise not_a_previous_output(path, NO_MANIFEST)
 
 
 def read_manifest(spark: Any, path: str) -> "tuple[str, Dict[str, Any]]":
     """``(qualified uri, manifest)`` of a previous output, or a one-line user error."""
-    fs, root = hadoop_path(spark, resolve_input(path))
+    fs, root = hadoop_path(spark, absolute_uri(path))
     if not fs.exists(root):
-        raise not_a_previous_output(path, "not found")
+        raise not_a_previous_output(path, NOT_FOUND)
     uri = root.toString().rstrip("/")
     manifest_uri = f"{uri}/manifest.json"
-    if not fs.exists(spark.sparkContext._jvm.org.apache.hadoop.fs.Path(manifest_uri)):
-        raise not_a_previous_output(path, "not a bigfruits output (no manifest.json)")
+    if not fs.exists(jvm_path(spark, manifest_uri)):
+        raise not_a_previous_output(path, NO_MANIFEST)
     try:
-        manifest = json.loads(_read_text(spark, fs, manifest_uri))
+        manifest = json.loads(read_text(spark, fs, manifest_uri))
     except ValueError:
         raise not_a_previous_output(path, "its manifest.json is not JSON") from None
     return uri, manifest
@@ -153,7 +161,5 @@ def copy_features_folder(spark: Any, source: str, destination: str) -> None:
     vector (on S3 each file is streamed through the driver, still one pass over the bytes)."""
     source_fs, folder = hadoop_path(spark, f"{source}/features")
     target_fs, target = hadoop_path(spark, destination)  # absent: the copy is named `target`
-    if not spark.sparkContext._jvm.org.apache.hadoop.fs.FileUtil.copy(
-            source_fs, folder, target_fs, target, False, True,
-            spark.sparkContext._jsc.hadoopConfiguration()):
+    if not copy(spark, source_fs, folder, target_fs, target):
         raise OSError(f"could not copy {source}/features to {destination}")

@@ -26,13 +26,15 @@ from bigfruits.pipeline.featurize.engines import Prepared, from_cache, prepare, 
 from bigfruits.pipeline.featurize.model import WeightsInfo, check_weights_arg, import_tensorflow
 from bigfruits.pipeline.featurize.published import read_published
 from bigfruits.pipeline.featurize.udf import WorkerBuilds, featurize
-from bigfruits.pipeline.fetch import S3Settings
-from bigfruits.pipeline.ingest import (ImageFile, Listing, images_frame, input_not_found, is_local,
-                                       is_s3, list_images, resolve_input, select_images)
+from bigfruits.pipeline.hadoop_fs import absolute_uri, is_local
+from bigfruits.pipeline.ingest import (ImageFile, Listing, images_frame, input_not_found,
+                                       list_images, select_images)
 from bigfruits.pipeline.outputs import OutputTarget, output_exists
 from bigfruits.pipeline.progress import image_progress
-from bigfruits.pipeline.reuse import (FEATURE_COLUMNS, Reuse, copy_features_folder, identity_frame,
-                                      model_identity, not_a_previous_output, plan_reuse)
+from bigfruits.pipeline.reuse import (FEATURE_COLUMNS, Reuse, check_local_previous_output,
+                                      copy_features_folder, identity_frame, model_identity,
+                                      plan_reuse)
+from bigfruits.pipeline.s3 import S3Settings, is_s3
 from bigfruits.pipeline.session import ARROW_BATCH_CONF, get_session, local_frame, sql_conf
 
 #: images per Spark task, so tasks are long enough to amortise their start-up but many enough
@@ -150,12 +152,10 @@ def start_preparing(config: RunConfig) -> "tuple[Future[Prepared], threading.Eve
 
 def _import_later_stages() -> None:
     """What the PCA and write stages import (Spark ML, matplotlib: seconds of a small run),
-    imported while the driver waits for the featurize stage's Python workers. Not in a
-    notebook, whose own matplotlib backend is set up where it runs."""
+    imported while the driver waits for the featurize stage's Python workers."""
     import bigfruits.pipeline.pca  # noqa: F401
 
-    if not report._in_notebook():
-        report._pyplot()
+    report.import_pyplot_ahead()
 
 
 def run_pipeline(config: RunConfig, spark: Any = None) -> RunResult:
@@ -217,22 +217,17 @@ def _check_local_paths(config: RunConfig) -> None:
     """Catch the common mistakes on local paths in a blink, before Spark and TensorFlow start."""
     if config.model is None:
         check_weights_arg(config.weights)
-    input_uri, output = resolve_input(config.input), resolve_input(config.output)
+    input_uri, output = absolute_uri(config.input), absolute_uri(config.output)
     if is_local(input_uri) and not os.path.exists(input_uri.replace("file:", "", 1)):
         raise input_not_found(input_uri)
     if is_local(output) and os.path.exists(output.replace("file:", "", 1)) and not config.overwrite:
         raise output_exists(output)
-    if config.reuse is not None and is_local(resolve_input(config.reuse)):
-        previous = resolve_input(config.reuse).replace("file:", "", 1)
-        if not os.path.isdir(previous):
-            raise not_a_previous_output(config.reuse, "not found")
-        if not os.path.isfile(os.path.join(previous, "manifest.json")):
-            raise not_a_previous_output(config.reuse, "not a bigfruits output (no manifest.json)")
+    check_local_previous_output(config.reuse)
 
 
 def list_stage(spark: Any, config: RunConfig) -> Selection:
     """List the input and select the images (``--classes``, ``--limit``)."""
-    listing = list_images(spark, resolve_input(config.input))
+    listing = list_images(spark, absolute_uri(config.input))
     selected = select_images(listing.images, config.classes, config.limit)
     if config.k is not None and config.k > len(selected):
         raise InputError(f"--k {config.k} is more than the {len(selected)} images selected",

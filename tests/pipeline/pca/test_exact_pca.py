@@ -5,7 +5,6 @@ import json
 import sys
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
 pyspark = pytest.importorskip("pyspark")
@@ -17,27 +16,8 @@ from pyspark.ml.linalg import Vectors  # noqa: E402
 
 from bigfruits.errors import InputError  # noqa: E402
 from bigfruits.pipeline.pca import ExactPCA, ExactPCAModel  # noqa: E402
-from bigfruits.pipeline.pca.arrow import (  # noqa: E402
-    merge_partial_batches,
-    partial_row,
-    row_as_moments,
-)
 from bigfruits.pipeline.pca.exact_pca import DRIVER_FAN_IN  # noqa: E402
-from bigfruits.pipeline.pca.moments import (  # noqa: E402
-    Moments,
-    covariance,
-    merge_moments,
-    moments_of_blocks,
-    top_components,
-)
-
-
-def correlated(rows: int, width: int, seed: int = 0, offset: float = 0.0) -> np.ndarray:
-    """Data with a decaying spectrum, so components are well separated."""
-    rng = np.random.default_rng(seed)
-    scales = np.linspace(3.0, 0.1, width)
-    mixing = np.linalg.qr(rng.normal(size=(width, width)))[0]
-    return (rng.normal(size=(rows, width)) * scales) @ mixing + offset
+from tests.pipeline.pca.matrices import correlated  # noqa: E402
 
 
 def frame(spark, matrix: np.ndarray, partitions: int = 3, kind: str = "float"):
@@ -161,76 +141,6 @@ def test_many_partitions_are_merged_by_the_workers_before_the_driver(spark):
     mixed = spark.createDataFrame(rows, "w int, features array<double>").repartition(partitions, "w")
     with pytest.raises(InputError, match="different lengths"):
         ExactPCA(k=1).fit(mixed)
-
-
-def test_a_group_of_partials_merges_into_one_row_or_its_first_problem():
-    """The workers' merge (``merge_partial_batches``): one row for a group, the same moments as
-    one pass over all its rows; a problem in the group wins; an empty group gives nothing."""
-    data = correlated(90, 4, seed=9, offset=50.0)
-    parts = [partial_row(moments_of_blocks([block]), None) for block in np.array_split(data, 3)]
-    [two_rows] = pa.Table.from_batches(parts[1:]).combine_chunks().to_batches()  # a 2-row batch
-    [merged] = list(merge_partial_batches(iter([parts[0], two_rows])))
-    problem, moments = row_as_moments(merged.to_pylist()[0])
-    expected = one_pass_moments(data)
-    assert problem is None and moments.count == 90
-    np.testing.assert_allclose(moments.mean, expected.mean, rtol=1e-12)
-    np.testing.assert_allclose(moments.m2, expected.m2, rtol=1e-9)
-
-    other_width = partial_row(moments_of_blocks([correlated(5, 3)]), None)
-    [refused] = list(merge_partial_batches(iter([parts[0], other_width, parts[1]])))
-    assert "different lengths" in refused.to_pylist()[0]["problem"]
-    told = partial_row(None, "lists hold null values")
-    [kept] = list(merge_partial_batches(iter([told, parts[0]])))
-    assert kept.to_pylist()[0]["problem"] == "lists hold null values"
-    assert list(merge_partial_batches(iter([]))) == []
-
-
-def one_pass_moments(data: np.ndarray) -> Moments:
-    """The reference: numpy's covariance, times n - 1, packed like ours."""
-    m2 = np.cov(data, rowvar=False) * (data.shape[0] - 1)
-    return Moments(data.shape[0], data.mean(axis=0), m2[np.triu_indices(data.shape[1])])
-
-
-def test_pairwise_merge_equals_one_pass():
-    data = correlated(1000, 7, seed=6, offset=1e6)
-    parts = [data[:1], data[1:400], data[400:401], data[401:]]
-    merged = None
-    for part in parts:
-        merged = merge_moments(merged, moments_of_blocks([part]))
-    whole = one_pass_moments(data)
-    assert merged.count == whole.count
-    np.testing.assert_allclose(merged.mean, whole.mean, rtol=1e-13)
-    np.testing.assert_allclose(merged.m2, whole.m2, rtol=1e-9, atol=1e-6)
-    # M2 travels as its packed upper triangle; covariance() unpacks it to the full matrix.
-    np.testing.assert_allclose(covariance(merged), np.cov(data, rowvar=False), rtol=1e-9, atol=1e-9)
-    empty = Moments(0, np.zeros(7), np.zeros(7 * 8 // 2))
-    assert merge_moments(empty, whole) is whole and merge_moments(whole, None) is whole
-
-
-def test_shifted_blocks_equal_one_pass_even_on_sorted_data_with_offset():
-    # Sorted rows: the first block's mean (the shift) is far from the overall mean.
-    data = correlated(5000, 7, seed=7, offset=1e6)
-    data = data[np.argsort(data[:, 0])]
-    whole = one_pass_moments(data)
-    blocks = moments_of_blocks([data[:1], data[1:3000], data[3000:]])
-    assert blocks.count == whole.count
-    np.testing.assert_allclose(blocks.mean, whole.mean, rtol=1e-13)
-    np.testing.assert_allclose(blocks.m2, whole.m2, rtol=1e-9, atol=1e-6)
-    with pytest.raises(ValueError, match="different lengths"):
-        moments_of_blocks([data, data[:, :3]])
-    assert moments_of_blocks([data[:0]]) is None
-
-
-def test_top_components_same_with_and_without_scipy(monkeypatch):
-    pytest.importorskip("scipy.linalg")
-    data = correlated(200, 9, seed=12)
-    cov = np.cov(data, rowvar=False)
-    values, with_scipy = top_components(cov, 4)
-    monkeypatch.setitem(sys.modules, "scipy.linalg", None)  # makes the import fail
-    values_numpy, without_scipy = top_components(cov, 4)
-    np.testing.assert_allclose(with_scipy, without_scipy, atol=1e-10)
-    np.testing.assert_allclose(values, values_numpy, rtol=1e-12)
-    np.testing.assert_allclose(values, np.linalg.eigvalsh(cov)[::-1][:4], rtol=1e-12)
 
 
 def test_rows_with_null_features_are_skipped_and_stay_null(spark):
@@ -362,13 +272,13 @@ def test_transform_projects_every_input_type_alike_and_keeps_the_columns(spark):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-4, err_msg=kind)
 
 
-def test_workers_import_the_arrow_functions_without_spark_ml():
-    """The fit's and the projection's Python workers import ``pca.arrow`` through the package:
-    Spark ML (~0.17 s each time a worker starts) must stay out of it; the public path still
-    gives both classes."""
+def test_workers_import_the_partition_functions_without_spark_ml():
+    """The fit's and the projection's Python workers import ``pca.partition_functions`` through
+    the package: Spark ML (~0.17 s each time a worker starts) must stay out of it; the public
+    path still gives both classes."""
     import subprocess
 
-    script = ("import sys, bigfruits.pipeline.pca.arrow\n"
+    script = ("import sys, bigfruits.pipeline.pca.partition_functions\n"
               "assert 'pyspark.ml' not in sys.modules, 'pyspark.ml imported'\n"
               "from bigfruits.pipeline.pca import ExactPCA, ExactPCAModel\n"
               "assert 'pyspark.ml' in sys.modules and ExactPCAModel.__name__ == 'ExactPCAModel'\n")

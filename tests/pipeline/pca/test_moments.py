@@ -2,6 +2,8 @@
 against plain numpy formulas (no Spark)."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from bigfruits.pipeline.pca.moments import (
     Moments, components_for_variance, covariance, merge_moments, moments_of_blocks,
     pack_symmetric, top_components, unpack_symmetric, variances,
 )
+from tests.pipeline.pca.matrices import correlated, one_pass_moments
 
 #: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
 pytestmark = pytest.mark.pure
@@ -160,3 +163,45 @@ def test_blas_threads_limits_blas_inside_the_block_only() -> None:
         inside = [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
     after = [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
     assert inside == [1] * len(before) and after == before
+
+
+def test_pairwise_merge_equals_one_pass():
+    data = correlated(1000, 7, seed=6, offset=1e6)
+    parts = [data[:1], data[1:400], data[400:401], data[401:]]
+    merged = None
+    for part in parts:
+        merged = merge_moments(merged, moments_of_blocks([part]))
+    whole = one_pass_moments(data)
+    assert merged.count == whole.count
+    np.testing.assert_allclose(merged.mean, whole.mean, rtol=1e-13)
+    np.testing.assert_allclose(merged.m2, whole.m2, rtol=1e-9, atol=1e-6)
+    # M2 travels as its packed upper triangle; covariance() unpacks it to the full matrix.
+    np.testing.assert_allclose(covariance(merged), np.cov(data, rowvar=False), rtol=1e-9, atol=1e-9)
+    empty = Moments(0, np.zeros(7), np.zeros(7 * 8 // 2))
+    assert merge_moments(empty, whole) is whole and merge_moments(whole, None) is whole
+
+
+def test_shifted_blocks_equal_one_pass_even_on_sorted_data_with_offset():
+    # Sorted rows: the first block's mean (the shift) is far from the overall mean.
+    data = correlated(5000, 7, seed=7, offset=1e6)
+    data = data[np.argsort(data[:, 0])]
+    whole = one_pass_moments(data)
+    blocks = moments_of_blocks([data[:1], data[1:3000], data[3000:]])
+    assert blocks.count == whole.count
+    np.testing.assert_allclose(blocks.mean, whole.mean, rtol=1e-13)
+    np.testing.assert_allclose(blocks.m2, whole.m2, rtol=1e-9, atol=1e-6)
+    with pytest.raises(ValueError, match="different lengths"):
+        moments_of_blocks([data, data[:, :3]])
+    assert moments_of_blocks([data[:0]]) is None
+
+
+def test_top_components_same_with_and_without_scipy(monkeypatch):
+    pytest.importorskip("scipy.linalg")
+    data = correlated(200, 9, seed=12)
+    cov = np.cov(data, rowvar=False)
+    values, with_scipy = top_components(cov, 4)
+    monkeypatch.setitem(sys.modules, "scipy.linalg", None)  # makes the import fail
+    values_numpy, without_scipy = top_components(cov, 4)
+    np.testing.assert_allclose(with_scipy, without_scipy, atol=1e-10)
+    np.testing.assert_allclose(values, values_numpy, rtol=1e-12)
+    np.testing.assert_allclose(values, np.linalg.eigvalsh(cov)[::-1][:4], rtol=1e-12)

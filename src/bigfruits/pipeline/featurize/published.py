@@ -59,21 +59,16 @@ def from_files(uri: str, blob: bytes, identity_json: bytes) -> Any:
 
 def read_published(spark: Any, uri: str) -> Any:
     """The published model at ``uri`` (any filesystem Spark reads: s3:// on EMR, local)."""
-    from bigfruits.pipeline.ingest import hadoop_path, resolve_input
+    from bigfruits.pipeline.hadoop_fs import absolute_uri, hadoop_path, jvm_path, read_bytes
 
-    fs, root = hadoop_path(spark, resolve_input(uri))
-    jvm = spark.sparkContext._jvm
+    fs, root = hadoop_path(spark, absolute_uri(uri))
     folder = root.toString().rstrip("/")
 
     def read(name: str) -> bytes:
-        path = jvm.org.apache.hadoop.fs.Path(f"{folder}/{name}")
+        path = jvm_path(spark, f"{folder}/{name}")
         if not fs.exists(path):
             raise InputError(f"--model {uri}: no {name} there",
                              "pass the models/<sha256>/ folder that create-cluster, run or submit printed")
-        stream = fs.open(path)
-        try:
-            return bytes(jvm.org.apache.commons.io.IOUtils.toByteArray(stream))
-        finally:
-            stream.close()
+        return read_bytes(spark, fs, path)
 
     return from_files(uri, read(GRAPH_NAME), read(IDENTITY_NAME))

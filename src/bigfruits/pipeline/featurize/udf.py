@@ -15,8 +15,8 @@ import pandas as pd
 
 from bigfruits.pipeline.featurize.engines import Engine, engine_for, engines_built
 from bigfruits.pipeline.featurize.images import decode_image, preprocess
-from bigfruits.pipeline.fetch import (MAX_BYTES_IN_FLIGHT, MAX_IN_FLIGHT, Fetched, Row,
-                                      S3Settings, fetch_ahead)
+from bigfruits.pipeline.fetch import MAX_BYTES_IN_FLIGHT, Fetched, Row, fetch_ahead
+from bigfruits.pipeline.s3 import MAX_IN_FLIGHT, S3Settings
 from bigfruits.pipeline.ingest import LABEL_PATTERN
 
 FEATURES_COLUMN = "features"

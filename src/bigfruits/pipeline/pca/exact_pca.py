@@ -45,7 +45,7 @@ from pyspark.sql.types import (ArrayType, DoubleType, FloatType, NumericType, St
                                StructType)
 
 from bigfruits.errors import InputError
-from bigfruits.pipeline.pca.arrow import (
+from bigfruits.pipeline.pca.partition_functions import (
     PARTIAL_DDL,
     merge_partial_batches,
     merge_partials,
@@ -115,6 +115,7 @@ class ExactPCA(Estimator, _PCAColumns, DefaultParamsReadable, DefaultParamsWrita
 
     __module__ = PUBLIC_MODULE
 
+    # Params._dummy() as parent: pyspark's own idiom for a class-level Param (no public one)
     k = Param(Params._dummy(), "k", "number of principal components", TypeConverters.toInt)
     varianceThreshold = Param(
         Params._dummy(),
@@ -297,7 +298,7 @@ class ExactPCAModel(Model, _PCAColumns, MLReadable, MLWritable):
             self.explained_variance_ratio_,
             self.n_samples_,
         )
-        copied._resetUid(self.uid)
+        copied._resetUid(self.uid)  # no public uid setter: pyspark's own copies call this
         return self._copyValues(copied, extra)
 
     def write(self) -> "ExactPCAModelWriter":
@@ -328,6 +329,7 @@ class ExactPCAModelWriter(MLWriter):
 
         model = self.instance
         spark = self.sparkSession
+        # saveMetadata's documented helper: saveMetadata itself makes a frame from a Python list
         metadata = DefaultParamsWriter._get_metadata_to_save(model, self.sc)
         data = pd.DataFrame({
             "mean": [model.mean_.tolist()],
@@ -354,7 +356,7 @@ class ExactPCAModelReader(MLReader):
             explained_variance_ratio=np.array(row["explained_variance_ratio"]),
             n_samples=row["n_samples"],
         )
-        model._resetUid(metadata["uid"])
+        model._resetUid(metadata["uid"])  # as pyspark's DefaultParamsReader.load does
         DefaultParamsReader.getAndSetParams(model, metadata)
         return model
 

@@ -1,7 +1,7 @@
-"""Arrow <-> numpy for the PCA stage: list columns as (n, p) matrices, with no per-row Python.
-
-These functions run inside Spark's Python workers (``mapInArrow``): one flatten per Arrow
-batch turns a column of arrays into a matrix, and one reshape turns a matrix back.
+"""What the PCA stage's Python workers run on each partition (``mapInArrow``): the partition's
+moments, the merge of a group of partials, the projection; and the one-row partial format the
+driver reads back. Arrow list columns become (n, p) numpy matrices with no per-row Python: one
+flatten per Arrow batch turns a column of arrays into a matrix, and one reshape turns it back.
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.support.aws.server import aws_env, boto, moto_tls, moto_url  # noqa: F401 (fixtures)
 
-from bigfruits.pipeline.ingest import _s3_objects
+from bigfruits.pipeline.s3 import list_objects
 
 
 def test_s3_listing_sees_every_object_and_pages(aws_env):
@@ -19,7 +19,7 @@ def test_s3_listing_sees_every_object_and_pages(aws_env):
     s3.put_object(Bucket="fruits", Key="rawer/other.jpg", Body=b"y")  # same prefix, other folder
 
     for scheme in ("s3", "s3a"):
-        objects = list(_s3_objects(f"{scheme}://fruits/raw"))
+        objects = list(list_objects(f"{scheme}://fruits/raw"))
         listed = {path: size for path, size, _ in objects}
         assert all(stamp.startswith("etag:") for _, _, stamp in objects)  # the identity --reuse compares
         assert len(listed) == 1206

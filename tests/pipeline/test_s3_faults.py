@@ -17,9 +17,9 @@ from tests.support.paths import SAMPLE
 from tests.support.network.toxiproxy import Toxiproxy, toxiproxy, toxiproxy_session  # noqa: F401
 
 from bigfruits.bench.s3_front import S3Front
-from bigfruits.pipeline import fetch
-from bigfruits.pipeline.fetch import S3Settings, fetch_ahead
-from bigfruits.pipeline.ingest import _s3_objects
+from bigfruits.pipeline import s3 as pipeline_s3
+from bigfruits.pipeline.fetch import fetch_ahead
+from bigfruits.pipeline.s3 import S3Settings, list_objects
 
 BUCKET = "fault-reads"
 IMAGES = 60
@@ -58,7 +58,7 @@ def env(monkeypatch, moto_tls, tmp_path) -> None:  # noqa: F811
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    fetch._clients.clear()
+    pipeline_s3.forget_clients()
 
 
 def settings_for(port: int, moto_tls, **kw) -> S3Settings:  # noqa: F811
@@ -73,7 +73,7 @@ def read_all(uploaded: Dict[str, bytes], settings: S3Settings,
 
     os.environ["AWS_ENDPOINT_URL"] = settings.endpoint_url or ""
     try:
-        rows = list(_s3_objects(f"s3a://{BUCKET}/raw"))
+        rows = list(list_objects(f"s3a://{BUCKET}/raw"))
     finally:
         del os.environ["AWS_ENDPOINT_URL"]
     assert len(rows) == len(uploaded)
@@ -156,7 +156,7 @@ def test_a_read_that_keeps_failing_is_an_error_row_naming_the_cause(uploaded, en
 def test_an_object_changed_since_the_listing_is_an_error_row(uploaded, env, moto_url, moto_tls):  # noqa: F811
     settings = settings_for(_port(moto_url), moto_tls)
     key = next(iter(uploaded))
-    s3 = fetch.s3_client(settings)
+    s3 = pipeline_s3.s3_client(settings)
     etag = s3.head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
     rows = [(f"s3a://{BUCKET}/{key}", len(uploaded[key]), f"etag:{etag}")]
     assert list(fetch_ahead(rows, settings))[0][1] == (uploaded[key], None)

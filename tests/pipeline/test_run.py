@@ -1,20 +1,26 @@
-"""The run's accounting: every selected image ends up in exactly one of features/ and errors/."""
+"""The run's stages without Spark: the accounting (every selected image ends up in exactly one
+of features/ and errors/) and ``run --model`` (a published graph runs with ONNX Runtime only,
+and no TensorFlow starts)."""
 from __future__ import annotations
+
+import sys
 
 import pytest
 
-from bigfruits.pipeline.run import check_accounting
+from bigfruits.errors import InputError
+from bigfruits.pipeline.config import RunConfig
+from bigfruits.pipeline.run import check_accounting, start_preparing
+
 
 #: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
-pytestmark = pytest.mark.pure
-
-
+@pytest.mark.pure
 @pytest.mark.parametrize("listed, ok, failed, distinct", [(5, 3, 2, 5), (4, 4, 0, 4), (3, 0, 3, 3)])
 def test_accounting_that_adds_up_passes(listed: int, ok: int, failed: int, distinct: int) -> None:
     """Protects good runs from a false alarm: ok + failed == distinct paths == listed."""
     check_accounting(listed, ok, failed, distinct)
 
 
+@pytest.mark.pure
 @pytest.mark.parametrize("listed, ok, failed, distinct", [
     (5, 3, 1, 4),  # an image lost: neither featurized nor failed
     (5, 4, 2, 5),  # an image counted twice (in both)
@@ -30,3 +36,14 @@ def test_accounting_that_does_not_add_up_fails_the_run(listed: int, ok: int, fai
         check_accounting(listed, ok, failed, distinct)
     assert str(raised.value) == (f"accounting mismatch: {listed} listed, {ok} featurized, "
                                  f"{failed} failed, {distinct} distinct paths")
+
+
+def test_a_published_model_is_not_prepared_from_weights_and_needs_no_tensorflow(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # importing it would fail
+    preparing, quiet = start_preparing(RunConfig(model="s3://b/models/abc/", weights="random"))
+    assert quiet.is_set() and preparing.result() is None  # read by the engine stage, from the folder
+
+
+def test_a_published_model_is_an_onnx_graph_not_a_tensorflow_one() -> None:
+    with pytest.raises(InputError, match="--model is an ONNX graph"):
+        start_preparing(RunConfig(model="s3://b/models/abc/", engine="tensorflow"))
