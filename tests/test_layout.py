@@ -6,6 +6,7 @@ Read from the source with ``ast`` (nothing is imported or run)."""
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 
 import pytest
@@ -19,9 +20,12 @@ DATA_FUNCTIONS = {("aws/requests/iam_policies.py", "service_role_policy")}
 MAX_FUNCTION_LINES = 60
 
 
-def modules() -> Iterator[Tuple[str, ast.Module]]:
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
-        yield path.relative_to(PACKAGE_DIR).as_posix(), ast.parse(path.read_text())
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+def modules(root: Path = PACKAGE_DIR) -> Iterator[Tuple[str, ast.Module]]:
+    for path in sorted(root.rglob("*.py")):
+        yield path.relative_to(root).as_posix(), ast.parse(path.read_text())
 
 
 def imports(tree: ast.Module) -> Iterator[Tuple[str, ast.alias]]:
@@ -71,9 +75,11 @@ def test_no_command_imports_another_command() -> None:
     assert wrong == []
 
 
-def test_no_module_reads_another_modules_private_names() -> None:
+@pytest.mark.parametrize("root", [PACKAGE_DIR, TESTS_DIR], ids=["src", "tests"])
+def test_no_module_reads_another_modules_private_names(root: Path) -> None:
+    """Neither the package nor its tests: what a test needs of a module is public."""
     wrong = []
-    for name, tree in modules():
+    for name, tree in modules(root):
         wrong += [(name, f"{module}.{alias.name}") for module, alias in imports(tree)
                   if alias.name.startswith("_") and not alias.name.startswith("__")]
         bound = {alias.asname or alias.name.split(".")[-1] for _, alias in imports(tree)}

@@ -194,7 +194,7 @@ class _RemoteIterator:
 
 
 def fake_spark(fs: ObjectStoreFs) -> Any:
-    """Just enough of a SparkSession for ``OutputTarget`` and ``ingest.hadoop_path``."""
+    """Just enough of a SparkSession for ``OutputTarget`` and ``hadoop_fs.hadoop_path``."""
     FakePath.fs = fs
     hadoop = SimpleNamespace(fs=SimpleNamespace(Path=FakePath, FileUtil=SimpleNamespace(copy=fs.copy)))
     conf = SimpleNamespace(name="the session's Hadoop configuration")
