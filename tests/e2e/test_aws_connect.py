@@ -18,8 +18,9 @@ from typing import Iterator, Tuple
 
 import pytest
 
+from bigfruits.bench.local_servers import free_port
 from tests.support.aws.cli import built_wheel, run
-from tests.support.aws.server import CALLER_IP, aws_env, boto, free_port, moto_tls, moto_url
+from tests.support.aws.server import CALLER_IP, aws_env, boto, moto_tls, moto_url
 
 __all__ = ["aws_env", "built_wheel", "moto_tls", "moto_url"]
 SSHD = "/usr/sbin/sshd"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,17 +14,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from bigfruits.bench.local_servers import free_port
 from tests.support.paths import SAMPLE, python_cmd
 from tests.support.datasets import assert_features_match, keras_features
 
 pytestmark = pytest.mark.slow
 START_TIMEOUT_S = 90
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def alive_workers(ui_port: int) -> int:

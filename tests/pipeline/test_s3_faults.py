@@ -6,7 +6,6 @@ succeed is an error string naming the cause; an object changed since the listing
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Dict, Iterator, List, Tuple
 
 import boto3

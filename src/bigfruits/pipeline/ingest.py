@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from bigfruits import locations
 from bigfruits.errors import EnvironmentProblem, InputError
 from bigfruits.pipeline.hadoop_fs import hadoop_path, list_files
 from bigfruits.pipeline.s3 import is_s3, list_objects
@@ -26,8 +25,6 @@ from bigfruits.pipeline.s3 import is_s3, list_objects
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 #: binaryFile's own filter, case-insensitive (Hadoop glob syntax)
 IMAGE_GLOB = "*.{[jJ][pP][gG],[jJ][pP][eE][gG],[pP][nN][gG]}"
-#: kept for ``bigfruits.bench``, which still imports it from here (``locations.BUNDLED_SAMPLE``)
-BUNDLED_SAMPLE = str(locations.BUNDLED_SAMPLE)
 
 
 @dataclass(frozen=True)

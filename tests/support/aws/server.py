@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import socket
 import ssl
 import subprocess
 import sys
@@ -19,6 +18,8 @@ import pytest
 
 from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.send import Sender
+from bigfruits.bench.local_servers import free_port
+from bigfruits.bench.s3_front import self_signed_cert
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"  # moto's account
@@ -26,27 +27,10 @@ BUCKET = f"bigfruits-{ACCOUNT}-{REGION}"
 CALLER_IP = "203.0.113.7"  # TEST-NET-3: never a real address
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _self_signed_cert(folder: Path) -> Tuple[Path, Path]:
-    """HTTPS matters: our buckets deny non-TLS requests, and moto enforces bucket policies."""
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )
-    return cert, key
-
-
 @pytest.fixture(scope="session")
 def moto_tls(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, Path]:
-    return _self_signed_cert(tmp_path_factory.mktemp("tls"))
+    """HTTPS matters: our buckets deny non-TLS requests, and moto enforces bucket policies."""
+    return self_signed_cert(tmp_path_factory.mktemp("tls"))
 
 
 def _urlopen(url: str, cafile: Path, method: str = "GET", timeout: float = 30.0) -> None:

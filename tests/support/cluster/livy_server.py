@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -33,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
+from bigfruits.bench.local_servers import free_port
 from tests.support.cluster.node import base_python311, clean_env, java_home
 from tests.support.paths import REPO
 
@@ -108,12 +108,6 @@ def home_or_skip() -> Path:
                         pytrace=False)
         pytest.skip(why)
     return home
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def sparkmagic_python(timeout_s: float = 900) -> Path:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 from bigfruits.aws.requests.emr import clusters
+from bigfruits.bench.local_servers import free_port
 from bigfruits.locations import NODE_DIR
 
 #: Spark of EMR 7 (7.x ships Spark 3.5.x).
@@ -272,15 +273,6 @@ PIP_NETWORK_VARS = ("PIP_NO_INDEX", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP
                     "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 
 
-def closed_port() -> int:
-    """A local TCP port nothing listens on (bound, then released)."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def node_bootstrap_env(node_python: Path, driver: Path, shims: Shims) -> Dict[str, str]:
     """The bootstrap's environment: the node's paths, and no package index reachable (pip's
     index is a closed local port, no proxy, no ``PIP_NO_INDEX`` to hide a script asking one)."""
@@ -288,7 +280,7 @@ def node_bootstrap_env(node_python: Path, driver: Path, shims: Shims) -> Dict[st
                      "PIP_DISABLE_PIP_VERSION_CHECK": "1"}, [shims.bin])
     for name in PIP_NETWORK_VARS:
         env.pop(name, None)
-    env["PIP_INDEX_URL"] = f"http://127.0.0.1:{closed_port()}/simple"
+    env["PIP_INDEX_URL"] = f"http://127.0.0.1:{free_port()}/simple"  # nothing listens there
     env["PIP_RETRIES"], env["PIP_TIMEOUT"] = "0", "5"
     return env
 

@@ -178,7 +178,8 @@ class Sender:
             response = self.send(AwsRequest(request.service, request.operation, params))
             yield from response.get(key, [])
             token = response.get(pages["output_token"])
-            if not token or not response.get(pages.get("more_results", ""), True):
+            more = pages.get("more_results")  # IsTruncated where the listing has one (not EMR's)
+            if not token or (more and not response.get(more, True)):
                 return
             params = {**params, pages["input_token"]: token}
 
