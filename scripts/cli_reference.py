@@ -47,8 +47,8 @@ def _option_rows(command: click.Command, ctx: click.Context) -> List[str]:
                 rows.append(f"| `{param.human_readable_name}` | argument |")
             continue
         flags, text = record
-        if param.name and param.name.startswith(GLOBAL_PREFIX) or param.name == "help":
-            continue  # a global option is listed once, with the aws group
+        if (param.name or "").startswith(GLOBAL_PREFIX) or "--help" in getattr(param, "opts", ()):
+            continue  # a global option is listed once, with the aws group; --help goes without saying
         text = text or ("argument: see above" if isinstance(param, click.Argument) else "")
         rows.append(f"| `{flags.replace('|', '&#124;')}` | {' '.join(text.split()).replace('|', '&#124;')} |")
     return rows

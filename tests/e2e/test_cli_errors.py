@@ -61,7 +61,8 @@ def test_no_java(tmp_path, small_input):
     env = {k: v for k, v in os.environ.items() if k != "JAVA_HOME"}
     python_dir = os.path.dirname(python_cmd()[0])
     env["PATH"] = python_dir  # the venv's python, and no java
-    assert_one_line_error(run_cli("run", "--input", str(small_input), "--output", str(tmp_path / "o"), env=env),
+    assert_one_line_error(run_cli("run", "--input", str(small_input), "--output", str(tmp_path / "o"),
+                                  "--weights", "random", env=env),
                           "Java was not found", "Java 17")
 
 

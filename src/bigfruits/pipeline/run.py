@@ -217,19 +217,19 @@ def timed(timings: Dict[str, float], name: str) -> Iterator[None]:
 
 
 def _check_local_paths(config: RunConfig) -> None:
-    """Catch the common mistakes in a blink, before Spark and TensorFlow start: the weights
-    (ImageNet's downloaded now if missing: no internet is one line, not a JVM later), local
-    input and output paths, a previous output to reuse."""
-    if config.model is None:
-        check_weights_arg(config.weights)
-        if config.weights == "imagenet":
-            download_imagenet_weights()
+    """Catch the common mistakes in a blink, before Spark and TensorFlow start: local input and
+    output paths, a previous output to reuse, the weights (ImageNet's downloaded now if missing:
+    no internet is one line, not a JVM later)."""
     input_uri, output = absolute_uri(config.input), absolute_uri(config.output)
     if is_local(input_uri) and not os.path.exists(input_uri.replace("file:", "", 1)):
         raise input_not_found(input_uri)
     if is_local(output) and os.path.exists(output.replace("file:", "", 1)) and not config.overwrite:
         raise output_exists(output)
     check_local_previous_output(config.reuse)
+    if config.model is None:
+        check_weights_arg(config.weights)
+        if config.weights == "imagenet":
+            download_imagenet_weights()
 
 
 def note(message: str) -> None:
