@@ -195,6 +195,12 @@ def test_report_shows_the_run_its_classes_examples_pca_timings_and_errors(run):
     share = [f"{ratio:.1%}" for ratio in explained["ratio"][:2]]
     assert page.captions[0] == (f"Each image on PC1 ({share[0]} of the variance) and "
                                 f"PC2 ({share[1]} of the variance).")
+    plots = [alt for section, alt, _ in page.images if section == "Principal components"]
+    assert plots[0] == ("Images on the first two principal components: "  # as the run drew it
+                        f"x PC1 ({share[0]} of the variance), y PC2 ({share[1]} of the variance)")
+    thresholds = re.search(r"\((80%: .*; 90%: .*; 95%: .*)\)$", plots[1])
+    assert plots[1].startswith("Explained variance: x principal component, y share of variance") \
+        and thresholds, plots[1]
     assert list(page.pairs("Principal components", 0)) == [
         "80% of the variance", "90% of the variance", "95% of the variance"]
     components = page.table("Principal components", 1)[1:]

@@ -112,6 +112,7 @@ def test_thumbnails_are_small_jpegs_inlined_per_class(explained, plots):
     for _, src in shown:
         assert src.startswith("data:image/jpeg;base64,")
         with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as image:
+            image.load()  # decodes whole: a cut-short JPEG raises
             assert max(image.size) <= 80 and image.format == "JPEG"
     assert page.paragraphs["Examples"] == ["Apple Red 1", "Kiwi"]
     assert "http://" not in html and "https://" not in html  # nothing to fetch: one file
@@ -120,7 +121,11 @@ def test_thumbnails_are_small_jpegs_inlined_per_class(explained, plots):
 def test_plots_are_inlined_with_each_axis_share_in_the_caption(explained, plots):
     _, page = page_of(explained, plots)
     figures = [(alt, src) for section, alt, src in page.images if section == "Principal components"]
-    assert [alt for alt, _ in figures] == ["PC1 x PC2, one colour per class", "explained variance"]
+    assert [alt for alt, _ in figures] == [  # the description the figure was saved with
+        "Images on the first two principal components: x PC1 (40.0% of the variance), "
+        "y PC2 (20.0% of the variance)",
+        "Explained variance: x principal component, y share of variance explained "
+        "(80%: 4 PCs; 90%: 6 PCs; 95%: 8 PCs)"]
     assert all(src.startswith("data:image/png;base64,") for _, src in figures)
     assert page.captions[0] == ("Each image on PC1 (40.0% of the variance) and "
                                 "PC2 (20.0% of the variance).")
@@ -199,6 +204,7 @@ def test_components_table_is_in_percent(explained):
 def test_a_thumbnail_is_a_small_jpeg_and_a_broken_image_none(tmp_path: Path):
     uri = data_uri(photo((1, 2, 3), (1000, 500)))
     with Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) as image:
+        image.load()
         assert image.size == (80, 40)
     assert data_uri(photo((1, 2, 3))[:200]) is None  # truncated
     assert data_uri(b"name,weight\n") is None

@@ -132,8 +132,19 @@ def figure_pc_scatter(points: Union[str, pd.DataFrame],
     return fig
 
 
+def describe_figure(fig: Any) -> str:
+    """The figure in words, from what it draws: each plot's title, axis labels and annotations
+    (the PNG keeps it as its ``Description``, the report shows it as the image's alt text)."""
+    parts = []
+    for ax in fig.axes:
+        notes = [text.get_text() for text in ax.texts]
+        parts.append(f"{ax.get_title()}: x {ax.get_xlabel()}, y {ax.get_ylabel()}"
+                     + (f" ({'; '.join(notes)})" if notes else ""))
+    return " | ".join(parts)
+
+
 def save_figure(fig: Any, path: str) -> None:
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, metadata={"Description": describe_figure(fig)})
     _pyplot().close(fig)
 
 

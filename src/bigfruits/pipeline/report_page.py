@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -25,8 +26,8 @@ STAGE_NAMES = {
     "pca_fit": "PCA fit", "project": "projection (pca/)",
     "write": "writing pca.csv, pca_model/, explained variance, plots", "total": "total",
 }
-#: the plots (``Written.plots`` keys), in the page's order, with their alt text
-PLOTS = {"pc1_pc2": "PC1 x PC2, one colour per class", "cumulative_variance": "explained variance"}
+#: the plots (``Written.plots`` keys), in the page's order
+PLOTS = ("pc1_pc2", "cumulative_variance")
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:1.5em auto;padding:0 1em;color:#222}
@@ -71,11 +72,16 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Sequen
     return f'<table{f" class={css}" if css else ""}>{head}{body}</table>'
 
 
-def _png(path: str, alt: str, caption: str) -> str:
+def _png(path: str, caption: str) -> str:
+    """A plot inlined, its alt text the description it was saved with (``report.save_figure``)."""
+    from PIL import Image
+
     with open(path, "rb") as handle:
-        data = base64.b64encode(handle.read()).decode("ascii")
-    return (f'<figure><img alt="{_e(alt)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{_e(caption)}</figcaption></figure>")
+        data = handle.read()
+    with Image.open(io.BytesIO(data)) as image:
+        alt = getattr(image, "text", {}).get("Description", caption)
+    return (f'<figure><img alt="{_e(alt)}" src="data:image/png;base64,'
+            f'{base64.b64encode(data).decode("ascii")}"><figcaption>{_e(caption)}</figcaption></figure>')
 
 
 def run_section(manifest: Dict[str, Any]) -> str:
@@ -127,8 +133,7 @@ def pca_section(explained: pd.DataFrame, plots: Dict[str, str]) -> str:
     components, in percent."""
     captions = {"pc1_pc2": f"Each image on {axis_label(explained, 1)} and {axis_label(explained, 2)}.",
                 "cumulative_variance": "Share of the variance per component, and cumulated."}
-    figures = "".join(_png(plots[name], alt, captions[name]) for name, alt in PLOTS.items()
-                      if name in plots)
+    figures = "".join(_png(plots[name], captions[name]) for name in PLOTS if name in plots)
     reached = []
     for threshold in THRESHOLDS:
         count = components_reaching(explained, threshold)
