@@ -128,7 +128,8 @@ def test_outputs_manifest_and_report(run, weights_file):
     assert manifest["weights"]["kind"] == "file" and len(manifest["weights"]["sha256"]) == 64
     assert manifest["features_meaningful"] is True
     assert set(manifest["timings"]) == {"spark_start", "list", "model", "reuse", "featurize",
-                                        "write_features", "pca_fit", "project", "write", "total"}
+                                        "write_features", "pca_fit", "project", "write",
+                                        "total"}
     assert (manifest["reused"], manifest["featurized"], manifest["dropped"]) == (0, manifest["images_total"], 0)
     assert manifest["images_per_s"] > 0
     for package in ("python", "spark", "numpy"):

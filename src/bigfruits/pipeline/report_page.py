@@ -22,8 +22,8 @@ MAX_ERRORS_SHOWN = 50
 #: the manifest's ``timings`` keys in pipeline order, as the page names them
 STAGE_NAMES = {
     "spark_start": "starting Spark", "list": "listing the input", "model": "preparing the model",
-    "reuse": "planning --reuse", "featurize": "featurize", "write_features": "writing features/ and errors/",
-    "pca_fit": "PCA fit", "project": "projection (pca/)",
+    "reuse": "planning --reuse", "featurize": "featurize",
+    "write_features": "writing features/ and errors/", "pca_fit": "PCA fit", "project": "projection (pca/)",
     "write": "writing pca.csv, pca_model/, explained variance, plots", "total": "total",
 }
 #: the plots (``Written.plots`` keys), in the page's order
@@ -35,19 +35,21 @@ h1{margin-bottom:.2em}h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-b
 table{border-collapse:collapse;margin:.5em 0}th,td{padding:3px 10px;text-align:left;vertical-align:top}
 tr:nth-child(even) td{background:#f6f8fa}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .meta th{color:#555;font-weight:normal}.warn{background:#fee;border:1px solid #c00;padding:.5em}
-.bad{color:#b00}.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:10px}
+.bad{color:#b00}.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));
+gap:10px}
 .card{border:1px solid #ddd;border-radius:4px;padding:6px}.card p{margin:0 0 4px;font-size:90%;
 overflow:hidden;text-overflow:ellipsis;white-space:nowrap}.card img{width:56px;height:56px;
 object-fit:contain;margin-right:2px;background:#fff}figure{margin:1em 0}figure img{max-width:100%}
-figcaption{color:#555;font-size:90%}.row{display:flex;flex-wrap:wrap;gap:0 3em}.meta td{word-break:break-all}
+figcaption{color:#555;font-size:90%}.row{display:flex;flex-wrap:wrap;gap:0 3em}
+.meta td{word-break:break-all}
 """
 
 
 @dataclass
 class ReportContent:
     """What the page shows: the manifest, the explained-variance table, the plots' local
-    paths by name (``PLOTS``), the per-class table (``report.class_table``), the thumbnails (class -> ``data:``
-    URIs) and the first error rows (``path, error``)."""
+    paths by name (``PLOTS``), the per-class table (``report.class_table``), the thumbnails
+    (class -> ``data:`` URIs) and the first error rows (``path, error``)."""
 
     manifest: Dict[str, Any]
     explained: pd.DataFrame

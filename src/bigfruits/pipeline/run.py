@@ -205,7 +205,7 @@ def _run(spark: Any, config: RunConfig, target: OutputTarget, started: float,
     todo = len(reuse.to_featurize)
     with stages.stage("featurize", f"featurizing {todo} images", announce=None) as stage:  # a bar
         builds = featurize_stage(spark, config, target, reuse.to_featurize, selection, inference)
-        stage.done = ((lambda seconds: f"featurized {todo} images ({todo / seconds:.1f} images/s)")
+        stage.done = ((lambda s: f"featurized {todo} images ({todo / max(s, 1e-9):.1f} images/s)")
                       if todo else "nothing to featurize: every image reused")
     with stages.stage("write_features", "writing features/ and errors/") as stage:
         accounted = account_stage(spark, config, target, selection, reuse)
@@ -219,7 +219,7 @@ def _run(spark: Any, config: RunConfig, target: OutputTarget, started: float,
     manifest = build_manifest(spark, config, target, selection, inference, builds, accounted,
                               written, timings, reuse)
     with stages.stage(None, "writing report.html") as stage:
-        report_stage(spark, target, manifest, written, accounted.errors, selection)
+        report_stage(target, manifest, written, accounted.errors, selection)
         stage.done = "wrote report.html"
     with stages.stage(None, f"publishing {target.final}") as stage:
         target.publish(manifest, config.overwrite)
@@ -514,8 +514,8 @@ def _versions(spark: Any) -> Dict[str, str]:
     return found
 
 
-def report_stage(spark: Any, target: OutputTarget, manifest: Dict[str, Any], written: Written,
-                 errors: Any, selection: Selection) -> None:
+def report_stage(target: OutputTarget, manifest: Dict[str, Any], written: Written, errors: Any,
+                 selection: Selection) -> None:
     """``report.html``: the run, images per class, a few of them, the PCA, timings, errors."""
     from pyspark.sql import functions as F
 
