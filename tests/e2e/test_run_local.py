@@ -235,3 +235,31 @@ def test_report_as_chromium_draws_it(run, tmp_path):
     assert ink > 0.03 and colours > 500, (ink, colours)
     top = pixels[:400]
     assert (top.min(axis=2) < 100).mean() > 0.005  # the title and the run's table: dark text
+
+
+def test_chromium_sees_an_image_that_does_not_load_and_a_blank_page(tmp_path):
+    """The browser check can fail: an image linked instead of inlined is not decoded, and a
+    blank page has no ink."""
+    chromium = chromium_or_skip()
+    dot = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    page = tmp_path / "page.html"
+    page.write_text(f'<!doctype html><html><body><img src="data:image/png;base64,{dot}">'
+                    '<img src="thumbs/Kiwi-0.jpg"></body></html>')
+    assert decoded_images(chromium, page, tmp_path) == (2, 1)
+    blank = tmp_path / "blank.html"
+    blank.write_text("<!doctype html><html><body></body></html>")
+    with Image.open(screenshot(chromium, blank, tmp_path / "blank.png", 400, 300)) as shot:
+        assert (np.asarray(shot.convert("RGB")).min(axis=2) < 200).mean() == 0
+
+
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_without_chromium_the_report_test_skips_saying_why_or_fails_in_ci(ci, monkeypatch):
+    from _pytest.outcomes import Failed, Skipped
+
+    monkeypatch.setenv("CI", ci)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises((Failed, Skipped)) as stopped:  # a skip where a failure is due must fail here
+        chromium_or_skip()
+    assert stopped.type is (Failed if ci else Skipped)
+    assert "apt-get install -y chromium" in str(stopped.value)
+    assert ("CI=true" in str(stopped.value)) == bool(ci)
