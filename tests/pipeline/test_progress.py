@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+from itertools import islice
 
 import pytest
 
@@ -46,7 +47,7 @@ def test_each_stage_ends_with_its_time_and_what_it_did(capsys):
 def test_a_stage_that_fails_prints_no_end_line_and_records_no_time(capsys):
     with StageLog(progress=True) as stages:
         with pytest.raises(ValueError):
-            with stages.stage("pca_fit", "fitting the PCA", announce=None):
+            with stages.stage("pca_fit", "fitting the PCA", announce_after=None):
                 raise ValueError("boom")
     assert capsys.readouterr().err == ""
     assert stages.timings == {}
@@ -65,11 +66,11 @@ def wait_for(capsys, text: str, seconds: float = 10.0) -> str:
 @pytest.mark.pure
 def test_a_long_stage_says_what_it_is_doing_a_quick_one_only_that_it_is_done(capsys):
     with StageLog(progress=True) as stages:
-        with stages.stage("pca_fit", "fitting the PCA", announce=0.05):
+        with stages.stage("pca_fit", "fitting the PCA", announce_after=0.05):
             seen = wait_for(capsys, "fitting the PCA ...")
-        with stages.stage("project", "projecting", announce=5.0):
+        with stages.stage("project", "projecting", announce_after=5.0):
             pass
-        with stages.stage("spark_start", "starting Spark", announce=0):
+        with stages.stage("spark_start", "starting Spark", announce_after=0):
             seen += capsys.readouterr().err
     seen += capsys.readouterr().err
     said = lines(seen)
@@ -82,11 +83,38 @@ def test_a_long_stage_says_what_it_is_doing_a_quick_one_only_that_it_is_done(cap
 
 
 @pytest.mark.pure
+def test_a_long_stage_says_now_and_again_that_it_still_is(capsys):
+    with StageLog(progress=True, heartbeat=0.1) as stages:
+        assert [round(at, 2) for at in islice(stages.announcements(0.05), 5)] == [
+            0.05, 0.15, 0.35, 0.75, 1.55]
+        with stages.stage("pca_fit", "fitting the PCA", announce_after=0.05):
+            seen = ""
+            deadline = time.monotonic() + 10
+            while seen.count("still fitting the PCA") < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+                seen += capsys.readouterr().err
+    said = lines(seen + capsys.readouterr().err)
+    assert said[:3] == ["bigfruits: fitting the PCA ...", "bigfruits: still fitting the PCA (0 s) ...",
+                        "bigfruits: still fitting the PCA (0 s) ..."]
+    assert LINE.match(said[-1]).group(1) == "fitting the PCA"
+
+
+@pytest.mark.pure
+def test_announcements_come_less_often_as_a_stage_goes_on():
+    """At 1 s, then 4 s later, the interval doubling up to 5 minutes: a stage of ten minutes
+    says what it is doing eight times, not a hundred and fifty."""
+    times = list(islice(StageLog(progress=False).announcements(1.0), 12))
+    assert times[:7] == [1.0, 5.0, 13.0, 29.0, 61.0, 125.0, 253.0]
+    assert [b - a for a, b in zip(times[7:], times[8:])] == [300.0] * 4
+    assert sum(1 for at in times if at <= 600) == 8
+
+
+@pytest.mark.pure
 def test_no_progress_keeps_the_end_lines_only(capsys):
     with StageLog(progress=False) as stages:
-        with stages.stage("spark_start", "starting Spark", announce=0):
+        with stages.stage("spark_start", "starting Spark", announce_after=0):
             time.sleep(0.15)
-        with stages.stage("pca_fit", "fitting the PCA", announce=0.01):
+        with stages.stage("pca_fit", "fitting the PCA", announce_after=0.01):
             time.sleep(0.15)
     said = lines(capsys.readouterr().err)
     assert [LINE.match(line).group(1) for line in said] == ["starting Spark", "fitting the PCA"]
@@ -99,7 +127,7 @@ with StageLog(progress=True) as stages:
     saved = os.dup(2)
     with tempfile.TemporaryFile() as capture:  # what import_tensorflow does for a few seconds
         os.dup2(capture.fileno(), 2)
-        with stages.stage("spark_start", "starting Spark", announce=0):
+        with stages.stage("spark_start", "starting Spark", announce_after=0):
             pass
         os.dup2(saved, 2)
         capture.seek(0)
@@ -129,3 +157,24 @@ def test_the_summary_names_failures_only_when_there_are_some():
                                     "variance, 24.5 images/s.")
     assert summary(manifest(3)) == ("97 of 100 images featurized (3 failed, see errors/), k=50 "
                                     "keeps 86.0% of the variance, 24.5 images/s.")
+
+
+@pytest.mark.pure
+def test_the_bar_shows_the_time_when_no_image_finished_for_a_while(capsys, monkeypatch):
+    """Images are counted as Spark tasks finish, so the bar can stand still for a while: it is
+    drawn again (its elapsed time) rather than leaving the terminal silent. Spark stands in as
+    an object whose accumulator is a plain counter: only ``.value`` is read here."""
+    from types import SimpleNamespace
+
+    from bigfruits.pipeline import progress
+
+    monkeypatch.setattr(progress, "BAR_HEARTBEAT_S", 0.2)
+    counter = SimpleNamespace(value=0)
+    spark = SimpleNamespace(sparkContext=SimpleNamespace(accumulator=lambda start: counter))
+    with progress.image_progress(spark, 10):
+        time.sleep(1.3)  # nothing finishes: redrawn every 0.2 s (checked every 0.5 s)
+        counter.value = 10
+    drawn = re.split(r"[\r\n]+", capsys.readouterr().err)
+    standing = [line for line in drawn if "| 0/10 [" in line]
+    assert len(standing) >= 3, drawn  # first drawn, then twice while standing still
+    assert any("10/10" in line for line in drawn)

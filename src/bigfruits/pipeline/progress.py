@@ -4,7 +4,9 @@ shows it with tqdm, moving as tasks finish); and the summary it ends with (``sum
 
 A stage prints ``bigfruits:   2.3 s  <what it did>`` when it ends. With progress on (the
 default), a stage still running after ``ANNOUNCE_AFTER_S`` also says what it is doing when that
-time is up, so the terminal is never silent for long and a quick stage costs one line, not two.
+time is up, and then now and again that it still is, so the terminal is never silent for long
+and a quick stage costs one line, not two; the bar is drawn again when it has not moved for a
+few seconds.
 ``--no-progress`` (logs, scripts, tests) keeps the end lines, the run's account of itself, and
 drops what only says "still working": the bar and the announcements."""
 from __future__ import annotations
@@ -19,8 +21,13 @@ from typing import Any, Callable, Dict, Iterator, Optional, Union
 
 from bigfruits.polling import every
 
-#: a stage still running after this many seconds says what it is doing
+#: a stage still running after this many seconds says what it is doing, then that it still is
+#: after ``HEARTBEAT_S``, the interval doubling up to ``MAX_HEARTBEAT_S``
 ANNOUNCE_AFTER_S = 1.0
+HEARTBEAT_S = 4.0
+MAX_HEARTBEAT_S = 300.0
+#: the featurize bar is drawn again (its elapsed time) when it has not moved for this long
+BAR_HEARTBEAT_S = 4.0
 
 
 @dataclass
@@ -47,8 +54,9 @@ class StageLog:
     reach the terminal. Where ``sys.stderr`` is not descriptor 2 (a notebook), lines go to
     ``sys.stderr``."""
 
-    def __init__(self, progress: bool = True) -> None:
+    def __init__(self, progress: bool = True, heartbeat: float = HEARTBEAT_S) -> None:
         self.progress = progress
+        self.heartbeat = heartbeat
         self.timings: Dict[str, float] = {}
         self._lock = threading.Lock()
         self._fd = _duplicate_stderr()
@@ -65,6 +73,17 @@ class StageLog:
                 os.close(self._fd)
                 self._fd = None
 
+    def announcements(self, first: float) -> Iterator[float]:
+        """When a stage says what it is doing, in seconds from its start: at ``first``, then
+        ``heartbeat`` seconds later, each interval doubling up to ``MAX_HEARTBEAT_S`` (a stage of
+        ten minutes says so a dozen times, not a hundred)."""
+        yield first
+        at, interval = first, self.heartbeat
+        while True:
+            at += interval
+            yield at
+            interval = min(2 * interval, MAX_HEARTBEAT_S)
+
     def say(self, text: str) -> None:
         """One line ``bigfruits: <text>`` on stderr."""
         line = f"bigfruits: {text}\n"
@@ -78,23 +97,24 @@ class StageLog:
 
     @contextmanager
     def stage(self, key: Optional[str], doing: str, shown: bool = True,
-              announce: Optional[float] = ANNOUNCE_AFTER_S) -> Iterator[Stage]:
+              announce_after: Optional[float] = ANNOUNCE_AFTER_S) -> Iterator[Stage]:
         """Time the block under ``key`` (``None``: not recorded); unless ``shown`` is false,
-        print its end line, and (progress on) what it is doing once it has lasted ``announce``
-        seconds (``None``: never, e.g. a stage with its own bar; 0: at once)."""
+        print its end line, and (progress on) what it is doing once it has lasted
+        ``announce_after`` seconds (``None``: never, e.g. a stage with its own bar; 0: at
+        once), then that it still is (``announcements``)."""
         stage = Stage(doing)
         ended = threading.Event()
-
-        def announce_later() -> None:
-            if not ended.wait(announce):
-                self.say(f"{doing} ...")
-
-        if shown and announce is not None and self.progress:
-            if announce <= 0:
-                self.say(f"{doing} ...")
-            else:
-                threading.Thread(target=announce_later, name="bigfruits-stage", daemon=True).start()
         clock = time.perf_counter()
+
+        def announce(first: float) -> None:
+            for index, at in enumerate(self.announcements(first)):
+                if ended.wait(max(0.0, clock + at - time.perf_counter())):
+                    return
+                self.say(f"{doing} ..." if index == 0 else f"still {doing} ({at:.0f} s) ...")
+
+        if shown and announce_after is not None and self.progress:
+            threading.Thread(target=announce, args=(announce_after,), name="bigfruits-stage",
+                             daemon=True).start()
         try:
             yield stage
         finally:
@@ -126,10 +146,17 @@ def image_progress(spark: Any, total: int, enabled: bool = True) -> Iterator[Opt
     counter = spark.sparkContext.accumulator(0)
     bar = tqdm(total=total, unit="img", desc="featurize", dynamic_ncols=True, mininterval=1.0)
 
+    drawn = [time.monotonic()]
+
     def follow() -> None:
         done = min(counter.value, total) - bar.n
-        if done > 0:  # redraw only on news: step logs and CI logs stay short
+        if done > 0:  # redraw on news, or to show the time when there is none for a while
             bar.update(done)
+        elif time.monotonic() - drawn[0] >= BAR_HEARTBEAT_S:
+            bar.refresh()
+        else:
+            return
+        drawn[0] = time.monotonic()
 
     try:
         with every(0.5, follow):

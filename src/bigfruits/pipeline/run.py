@@ -180,7 +180,7 @@ def run_pipeline(config: RunConfig, spark: Any = None) -> RunResult:
 
 def spark_stage(stages: StageLog, config: RunConfig, quiet: threading.Event) -> Any:
     """Start the embedded Spark session, once no TensorFlow import holds stderr (``quiet``)."""
-    with stages.stage("spark_start", f"starting Spark ({config.master})", announce=0) as stage:
+    with stages.stage("spark_start", f"starting Spark ({config.master})", announce_after=0) as stage:
         from pyspark.sql import SparkSession  # noqa: F401  (the import overlaps TF's)
 
         quiet.wait()
@@ -203,7 +203,8 @@ def _run(spark: Any, config: RunConfig, target: OutputTarget, started: float,
         reuse = reuse_stage(spark, config, selection, inference)
         stage.done = f"--reuse: {reuse.reused} images reused, {len(reuse.to_featurize)} to featurize"
     todo = len(reuse.to_featurize)
-    with stages.stage("featurize", f"featurizing {todo} images", announce=None) as stage:  # a bar
+    # the bar says what the featurize stage is doing
+    with stages.stage("featurize", f"featurizing {todo} images", announce_after=None) as stage:
         builds = featurize_stage(spark, config, target, reuse.to_featurize, selection, inference)
         stage.done = ((lambda s: f"featurized {todo} images ({todo / max(s, 1e-9):.1f} images/s)")
                       if todo else "nothing to featurize: every image reused")
