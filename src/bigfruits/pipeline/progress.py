@@ -22,9 +22,11 @@ from typing import Any, Callable, Dict, Iterator, Optional, Union
 from bigfruits.polling import every
 
 #: a stage still running after this many seconds says what it is doing, then that it still is
-#: after ``HEARTBEAT_S``, the interval doubling up to ``MAX_HEARTBEAT_S``
+#: every ``HEARTBEAT_S`` for its first ``STEADY_S``, then less and less often (the interval
+#: doubling up to ``MAX_HEARTBEAT_S``)
 ANNOUNCE_AFTER_S = 1.0
 HEARTBEAT_S = 4.0
+STEADY_S = 60.0
 MAX_HEARTBEAT_S = 300.0
 #: the featurize bar is drawn again (its elapsed time) when it has not moved for this long
 BAR_HEARTBEAT_S = 4.0
@@ -54,9 +56,10 @@ class StageLog:
     reach the terminal. Where ``sys.stderr`` is not descriptor 2 (a notebook), lines go to
     ``sys.stderr``."""
 
-    def __init__(self, progress: bool = True, heartbeat: float = HEARTBEAT_S) -> None:
+    def __init__(self, progress: bool = True, heartbeat: float = HEARTBEAT_S,
+                 steady: float = STEADY_S) -> None:
         self.progress = progress
-        self.heartbeat = heartbeat
+        self.heartbeat, self.steady = heartbeat, steady
         self.timings: Dict[str, float] = {}
         self._lock = threading.Lock()
         self._fd = _duplicate_stderr()
@@ -75,14 +78,15 @@ class StageLog:
 
     def announcements(self, first: float) -> Iterator[float]:
         """When a stage says what it is doing, in seconds from its start: at ``first``, then
-        ``heartbeat`` seconds later, each interval doubling up to ``MAX_HEARTBEAT_S`` (a stage of
-        ten minutes says so a dozen times, not a hundred)."""
+        every ``heartbeat`` seconds for its first ``steady`` seconds, then each interval doubling up
+        to ``MAX_HEARTBEAT_S`` (a stage of ten minutes says so some twenty times, not 150)."""
         yield first
         at, interval = first, self.heartbeat
         while True:
             at += interval
             yield at
-            interval = min(2 * interval, MAX_HEARTBEAT_S)
+            if at >= self.steady:
+                interval = min(2 * interval, MAX_HEARTBEAT_S)
 
     def say(self, text: str) -> None:
         """One line ``bigfruits: <text>`` on stderr."""
