@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, Optional
 from bigfruits import __version__
 from bigfruits.errors import EnvironmentProblem, InputError
 from bigfruits.pipeline import report
+from bigfruits.pipeline.class_archive import records_at_exit
 from bigfruits.pipeline.config import RunConfig
 from bigfruits.pipeline.featurize.engines import Prepared, from_cache, prepare, resolve_engine
 from bigfruits.pipeline.featurize.model import WeightsInfo, check_weights_arg, import_tensorflow
@@ -162,9 +163,10 @@ def run_pipeline(config: RunConfig, spark: Any = None) -> RunResult:
     """Run the whole pipeline; on any failure nothing is published and staging is removed."""
     started = time.perf_counter()
     _check_local_paths(config)
+    ours = spark is None
     with StageLog(config.progress) as stages:
         preparing, quiet = start_preparing(config)
-        if spark is None:
+        if ours:
             spark = spark_stage(stages, config, quiet)
         target = OutputTarget(spark, config.output)
         target.check_free(config.overwrite)
@@ -175,12 +177,16 @@ def run_pipeline(config: RunConfig, spark: Any = None) -> RunResult:
             target.discard()
             raise
         target.cleanup_local()
+        if ours and records_at_exit(spark.conf.get("spark.driver.extraJavaOptions", "") or ""):
+            stages.say("once this process ends, Spark's JVM records its class archive for a "
+                       "few seconds (first run only: later runs start faster)")
     return RunResult(target.final, manifest)
 
 
 def spark_stage(stages: StageLog, config: RunConfig, quiet: threading.Event) -> Any:
     """Start the embedded Spark session, once no TensorFlow import holds stderr (``quiet``)."""
-    with stages.stage("spark_start", f"starting Spark ({config.master})", announce_after=0) as stage:
+    with stages.stage("spark_start", f"starting Spark ({config.master}) while the model is prepared",
+                      announce_after=0) as stage:
         from pyspark.sql import SparkSession  # noqa: F401  (the import overlaps TF's)
 
         quiet.wait()
@@ -244,7 +250,8 @@ def describe_selection(selection: Selection) -> str:
 
 def describe_model(inference: Inference, model: Optional[str]) -> str:
     source = (f"published model {model}" if model is not None else
-              f"{inference.weights.kind} weights" + (", from the cache" if inference.cached else ""))
+              f"{inference.weights.kind} weights"
+              + (", from the cache" if inference.cached else ", built for this run"))
     return f"model ready: {inference.engine}, {source}"
 
 
