@@ -157,7 +157,7 @@ def test_the_run_says_what_each_stage_did_in_order(run):
     done = [stage.group(1) for stage in stages]
     expected = [r"Spark \S+ started \(local\[\*\], \d+ cores\)",
                 r"22 images in 5 classes in file:\S.* \(1 other files skipped\)",
-                rf"model ready: {manifest['engine']}, file weights, (from the cache|built for this run)",
+                rf"model ready: {manifest['engine']}, file weights, (from the cache|built|exported .*)",
                 r"featurized 22 images \(\d+\.\d images/s\)",
                 r"wrote features/ \(17 images\) and errors/ \(5 failed, see errors/\)",
                 rf"PCA fitted: k={K} keeps \d+\.\d% of the variance",

@@ -33,7 +33,7 @@ def manifest(failed: int = 2) -> dict:
             "images_total": 9, "images_ok": 9 - failed, "images_failed": failed, "k": len(RATIOS),
             "variance_kept": float(sum(RATIOS)), "engine": "onnxruntime", "images_per_s": 24.5,
             "weights": {"kind": "imagenet", "source": "keras", "sha256": "ab" * 32, "meaningful": True},
-            "timings": dict(TIMINGS)}
+            "timings": dict(TIMINGS), "parameters": {"reuse": "file:/home/me/out/run0"}}
 
 
 def photo(colour: "tuple[int, int, int]", size: "tuple[int, int]" = (100, 100)) -> bytes:
@@ -149,6 +149,13 @@ def test_timings_are_in_pipeline_order(explained, plots):
     rows = page.table("Timings")
     assert [name for name, _ in rows[1:]] == PIPELINE_ORDER
     assert rows[-1] == ["total", "11.2 s"]
+
+
+def test_timings_show_reuse_only_for_a_run_with_reuse(explained, plots):
+    content = ReportContent(manifest(), explained, plots, report.class_table(["Kiwi"], {}))
+    content.manifest["parameters"] = {"reuse": None}
+    rows = read_report(render_report(content)).table("Timings")
+    assert [name for name, _ in rows[1:]] == [n for n in PIPELINE_ORDER if n != "planning --reuse"]
 
 
 def test_timings_are_in_pipeline_order_from_a_manifest_read_back(explained, plots):

@@ -91,7 +91,8 @@ def figure_cumulative_variance(explained: Union[str, pd.DataFrame]) -> Any:
         reached = components_reaching(explained, threshold)
         where = f"{reached} PCs" if reached else f"not reached with {len(explained)} PCs"
         ax.annotate(f"{threshold:.0%}: {where}", (0.01, threshold), xycoords=("axes fraction", "data"),
-                    va="bottom", fontsize=8, color="#444444")
+                    xytext=(0, 2 if threshold == THRESHOLDS[-1] else -2), textcoords="offset points",
+                    va="bottom" if threshold == THRESHOLDS[-1] else "top", fontsize=8, color="#444444")
     ax.set_xlabel("principal component")
     ax.set_ylabel("share of variance explained")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
@@ -117,17 +118,19 @@ def figure_pc_scatter(points: Union[str, pd.DataFrame],
         explained = read_explained_variance(points) if explained is None else explained
         points = read_pc_points(points)
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 6))
     labels = sorted(points["label"].unique())
+    fig, ax = plt.subplots(figsize=(9.5 if len(labels) > 1 else 8, 6))
     cmap = plt.get_cmap("tab20" if len(labels) > 10 else "tab10")
-    for i, label in enumerate(labels):
+    for i, label in enumerate(labels):  # past the palette's colours, another marker
         part = points[points["label"] == label]
-        ax.scatter(part["pc1"], part["pc2"], s=12, alpha=0.8, color=cmap(i % cmap.N), label=label)
+        ax.scatter(part["pc1"], part["pc2"], s=12, alpha=0.8, color=cmap(i % cmap.N),
+                   marker="o^sD"[(i // cmap.N) % 4], label=label)
     ax.set_xlabel(axis_label(explained, 1))
     ax.set_ylabel(axis_label(explained, 2))
     ax.set_title("Images on the first two principal components")
-    if len(labels) <= 30:
-        ax.legend(fontsize=7, markerscale=1.5, loc="best", ncol=2 if len(labels) > 12 else 1)
+    if 1 < len(labels) <= 40:  # beside the plot, where it hides no point
+        ax.legend(fontsize=7, markerscale=1.5, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  ncol=2 if len(labels) > 20 else 1, frameon=False)
     fig.tight_layout()
     return fig
 

@@ -148,10 +148,11 @@ def pca_section(explained: pd.DataFrame, plots: Dict[str, str]) -> str:
             + _table(["component", "share of variance", "cumulative"], rows, numeric=[0, 1, 2]))
 
 
-def timings_section(timings: Dict[str, float]) -> str:
+def timings_section(timings: Dict[str, float], reused: bool = True) -> str:
     """Seconds per stage, in pipeline order (``STAGE_NAMES``: manifest.json sorts its keys);
-    a key the page does not know after them."""
-    order = [key for key in STAGE_NAMES if key in timings] + sorted(set(timings) - set(STAGE_NAMES))
+    a key the page does not know after them; ``reuse`` only when the run had ``--reuse``."""
+    order = [key for key in STAGE_NAMES if key in timings and (reused or key != "reuse")]
+    order += sorted(set(timings) - set(STAGE_NAMES))
     rows: List[Tuple[str, str]] = [(STAGE_NAMES.get(key, key), f"{timings[key]:.1f} s")
                                    for key in order]
     return "<h2>Timings</h2>" + _table(["stage", "time"], rows, numeric=[1])
@@ -175,7 +176,8 @@ def render_report(content: ReportContent) -> str:
     body = "".join([run_section(manifest), classes_section(content.classes),
                     thumbnails_section(content.classes, content.thumbnails),
                     pca_section(content.explained, content.plots),
-                    timings_section(manifest["timings"]),
+                    timings_section(manifest["timings"],
+                                    bool(manifest.get("parameters", {}).get("reuse"))),
                     errors_section(content.errors, manifest["images_failed"])])
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>bigfruits run '
             f'{_e(manifest["run_id"])}</title><style>{STYLE}</style></head><body>{body}</body></html>')

@@ -249,9 +249,10 @@ def describe_selection(selection: Selection) -> str:
 
 
 def describe_model(inference: Inference, model: Optional[str]) -> str:
+    built = (", exported to ONNX once (cached for the next runs)" if inference.engine == "onnxruntime"
+             else ", built")
     source = (f"published model {model}" if model is not None else
-              f"{inference.weights.kind} weights"
-              + (", from the cache" if inference.cached else ", built for this run"))
+              f"{inference.weights.kind} weights" + (", from the cache" if inference.cached else built))
     return f"model ready: {inference.engine}, {source}"
 
 
