@@ -100,15 +100,15 @@ def test_a_long_stage_says_now_and_again_that_it_still_is(capsys):
 
 
 @pytest.mark.pure
-def test_announcements_come_every_4_s_for_a_minute_then_less_and_less_often():
-    """Never silent for more than 4 s in a stage's first minute (the sample run's stages are
-    all shorter); a stage of ten minutes says what it is doing some twenty times, not 150."""
+def test_announcements_come_every_3_s_for_a_minute_then_less_and_less_often():
+    """Never silent for more than 3 s in a stage's first minute (the sample run's stages are
+    all shorter); a stage of ten minutes says what it is doing some thirty times, not 200."""
     times = list(islice(StageLog(progress=False).announcements(1.0), 40))
     steady = [at for at in times if at <= 61.0]
-    assert steady == [1.0 + 4 * i for i in range(16)]
-    later = [b - a for a, b in zip(times[15:], times[16:])]
-    assert later[:7] == [8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 300.0] and set(later[7:]) == {300.0}
-    assert 18 <= sum(1 for at in times if at <= 600) <= 22
+    assert steady == [1.0 + 3 * i for i in range(21)]
+    later = [b - a for a, b in zip(times[20:], times[21:])]
+    assert later[:7] == [6.0, 12.0, 24.0, 48.0, 96.0, 192.0, 300.0] and set(later[7:]) == {300.0}
+    assert 25 <= sum(1 for at in times if at <= 600) <= 30
 
 
 @pytest.mark.pure

@@ -25,11 +25,12 @@ from bigfruits.polling import every
 #: every ``HEARTBEAT_S`` for its first ``STEADY_S``, then less and less often (the interval
 #: doubling up to ``MAX_HEARTBEAT_S``)
 ANNOUNCE_AFTER_S = 1.0
-HEARTBEAT_S = 4.0
+HEARTBEAT_S = 3.0
 STEADY_S = 60.0
 MAX_HEARTBEAT_S = 300.0
-#: the featurize bar is drawn again (its elapsed time) when it has not moved for this long
-BAR_HEARTBEAT_S = 4.0
+#: the featurize bar is drawn again (its elapsed time) when it has not moved for this long;
+#: both leave room under 5 s for a thread that wakes late on a busy machine
+BAR_HEARTBEAT_S = 3.0
 
 
 @dataclass
@@ -79,7 +80,7 @@ class StageLog:
     def announcements(self, first: float) -> Iterator[float]:
         """When a stage says what it is doing, in seconds from its start: at ``first``, then
         every ``heartbeat`` seconds for its first ``steady`` seconds, then each interval doubling up
-        to ``MAX_HEARTBEAT_S`` (a stage of ten minutes says so some twenty times, not 150)."""
+        to ``MAX_HEARTBEAT_S`` (a stage of ten minutes says so some thirty times, not 200)."""
         yield first
         at, interval = first, self.heartbeat
         while True:
