@@ -119,7 +119,7 @@ def test_pca_csv_is_one_file_with_a_row_per_featurized_image(run):
     np.testing.assert_allclose(csv[[f"pc{i}" for i in range(1, K + 1)]].to_numpy(),
                                np.stack(pca["pca"]), rtol=1e-6, atol=1e-6)
     assert (csv["label"].to_numpy() == pca["label"].to_numpy()).all()
-    assert not (out / "pca_csv").exists() and not list(out.glob("_*"))
+    assert not (out / "pca_csv").exists() and not list(out.glob("_*")) and not list(out.glob(".*"))
 
 
 def test_outputs_manifest_and_report(run, weights_file):

@@ -87,6 +87,8 @@ class OutputTarget:
         if not self.fs.rename(parts[0], self._path(self._staging, relative)):
             raise OSError(f"could not move {parts[0].toString()} to {self.uri(relative)}")
         self.delete_staged(folder)
+        # a local file system moves the part file's checksum along: not a file for the user
+        self.fs.delete(self._path(self._staging, f".{relative}.crc"), False)
 
     def publish(self, manifest: Dict[str, Any], overwrite: bool) -> None:
         """Move the staging folder into place, then write the manifest that marks it complete
