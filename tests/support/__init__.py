@@ -5,6 +5,8 @@ the top replace nothing: every kind of test reads them.
 
 - ``paths``: the checkout, the bundled sample (``bigfruits.locations``), the CLI as a user runs it
 - ``datasets``: images the pipeline never saw (unseen classes, every colour mode, broken files)
+- ``report_html``: report.html read back as a user sees it (sections, tables, captions, images)
+- ``browser``: headless Chromium (Debian's ``chromium``): screenshots, and which images decoded
 - ``aws.server``: moto on 127.0.0.1 over HTTPS + the boto3 env fixtures (the AWS APIs moto has)
 - ``aws.emr``: ``FakeEmr``, clusters and steps that advance per poll (moto's EMR never finishes)
 - ``aws.stubbed``: ``StubbedAws``, botocore ``Stubber`` clients (EMR Studio, Price List: no moto)
