@@ -1,6 +1,6 @@
 """What the tests stand on, importable as ``tests.support.<module>``, grouped by what each part
 stands in for: a subpackage per outside thing replaced (AWS, a cluster node, Spark's JVM, the
-network), so a test's imports say what it fakes and what it runs for real. The two modules at
+network), so a test's imports say what it fakes and what it runs for real. The four modules at
 the top replace nothing: every kind of test reads them.
 
 - ``paths``: the checkout, the bundled sample (``bigfruits.locations``), the CLI as a user runs it
