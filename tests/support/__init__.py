@@ -1,7 +1,7 @@
 """What the tests stand on, importable as ``tests.support.<module>``, grouped by what each part
 stands in for: a subpackage per outside thing replaced (AWS, a cluster node, Spark's JVM, the
-network), so a test's imports say what it fakes and what it runs for real. The four modules at
-the top replace nothing: every kind of test reads them.
+network), so a test's imports say what it fakes and what it runs for real. The modules at the
+top replace nothing (paths and datasets every kind of test reads).
 
 - ``paths``: the checkout, the bundled sample (``bigfruits.locations``), the CLI as a user runs it
 - ``datasets``: images the pipeline never saw (unseen classes, every colour mode, broken files)
