@@ -192,6 +192,7 @@ def test_report_shows_the_run_its_classes_examples_pca_timings_and_errors(run):
     examples = [(alt, src) for section, alt, src in page.images if section == "Examples"]
     shown = {alt: sum(1 for other, _ in examples if other == alt) for alt, _ in examples}
     assert shown == {"Avocado ripe": 4, "Guava": 4, "Pêche é 2": 4, "Walnut": 4}
+    assert page.paragraphs["Examples"][-1].startswith("No example for Broken: ")
     assert all(src.startswith("data:image/jpeg;base64,") for _, src in examples)
 
     explained = pd.read_csv(out / "explained_variance.csv")

@@ -115,6 +115,12 @@ def test_thumbnails_are_small_jpegs_inlined_per_class(explained, plots):
             image.load()  # decodes whole: a cut-short JPEG raises
             assert max(image.size) <= 80 and image.format == "JPEG"
     assert page.paragraphs["Examples"] == ["Apple Red 1", "Kiwi"]
+    classes = report.class_table(["Kiwi", "Fig", "Apple Red 1"], {"Fig": 1})
+    html_missing = render_report(ReportContent(manifest(), report.explained_variance_table(
+        np.array(RATIOS)), {}, classes, {"Kiwi": [data_uri(photo((1, 2, 3)))]}))
+    assert read_report(html_missing).paragraphs["Examples"][-1] == (
+        "No example for Apple Red 1, Fig: none of the first images of those classes could be "
+        "read, or the page shows no more classes.")
     assert "http://" not in html and "https://" not in html  # nothing to fetch: one file
 
 

@@ -123,10 +123,11 @@ def thumbnails_section(classes: pd.DataFrame, thumbnails: Dict[str, List[str]]) 
             continue
         images = "".join(f'<img alt="{_e(label)}" src="{uri}">' for uri in thumbnails[label])
         cards.append(f'<div class="card"><p title="{_e(label)}">{_e(label)}</p>{images}</div>')
-    hidden = len(classes) - len(cards)
-    more = (f"<p>{hidden} {'class' if hidden == 1 else 'classes'} without an example shown "
-            "(no image of theirs could be read, or more classes than the page shows).</p>"
-            if hidden else "")
+    missing = [label for label in classes["class"] if label not in thumbnails]
+    shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+    more = (f"<p>No example for {_e(shown)}: none of the first images of "
+            f"{'that class' if len(missing) == 1 else 'those classes'} could be read, or the page "
+            "shows no more classes.</p>" if missing else "")
     return f'<h2>Examples</h2><div class="grid">{"".join(cards)}</div>{more}'
 
 
