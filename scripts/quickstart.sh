@@ -31,10 +31,17 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip setuptools wheel
 .venv/bin/python -m pip install -q -e ".[spark,tf,onnx,test]"
 
+# fetch-weights' own error line would read as a failure in the middle of a quick start that
+# goes on: without the weights it is a note, with fetch-weights' reason in it.
 weights=imagenet
-if ! .venv/bin/bigfruits fetch-weights 2>/dev/null; then
-  echo "quickstart: no internet for the ImageNet weights, so the demo runs with --weights random:"
-  echo "quickstart: its features are NOT meaningful (pass --weights PATH to a weights file for real ones)."
+echo "quickstart: fetching MobileNetV2's ImageNet weights (once; cached in ~/.keras) ..."
+if ! fetched="$(.venv/bin/bigfruits fetch-weights 2>&1)"; then
+  reason="$(printf '%s\n' "$fetched" | sed -n 's/^bigfruits: error: //p' | head -n 1)"
+  reason="${reason%%:*}"
+  echo "quickstart: note: ${reason:-fetch-weights failed}; the demo runs with --weights random." >&2
+  echo "quickstart: those features are NOT meaningful; pass --weights PATH to a weights file for real ones." >&2
   weights=random
+else
+  printf '%s\n' "$fetched" | tail -n 1
 fi
 .venv/bin/bigfruits run --weights "$weights" --output output/sample --overwrite "$@"

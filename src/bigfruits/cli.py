@@ -98,7 +98,8 @@ def _parse_conf(pairs: "tuple[str, ...]") -> "dict[str, str]":
 @click.option("--batch-size", type=int, default=32, show_default=True, help="Images per inference call.")
 @click.option("--conf", "conf", multiple=True, metavar="KEY=VALUE",
               help="Extra Spark configuration (repeatable), e.g. spark.driver.memory=4g.")
-@click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+@click.option("--no-progress", is_flag=True,
+              help="No progress bar and no 'still working' lines: only one line per finished stage.")
 @click.option("--model", metavar="PATH|s3://…",
               help="A published model folder (model.onnx + model.json, as create-cluster, run and "
                    "submit upload it): run it with ONNX Runtime instead of --weights (no TensorFlow).")
@@ -108,6 +109,7 @@ def run_command(input_uri: "str | None", output: str, k: "int | None", variance:
                 conf: "tuple[str, ...]", no_progress: bool, model: "str | None") -> None:
     """Featurize images with MobileNetV2 on Spark, reduce them with PCA, write the results."""
     from bigfruits.pipeline.config import RunConfig
+    from bigfruits.pipeline.progress import summary
     from bigfruits.pipeline.run import run_pipeline
 
     config = RunConfig(input=input_uri, output=output, k=k, variance=variance, weights=weights,
@@ -116,9 +118,7 @@ def run_command(input_uri: "str | None", output: str, k: "int | None", variance:
                        progress=not no_progress, spark_conf=_parse_conf(conf), model=model)
     result = run_pipeline(config)
     m = result.manifest
-    click.echo(f"{m['images_ok']} of {m['images_total']} images featurized "
-               f"({m['images_failed']} failed, see errors/), k={m['k']} keeps "
-               f"{m['variance_kept']:.1%} of the variance, {m['images_per_s']:.1f} images/s.")
+    click.echo(summary(m))
     if reuse is not None:
         click.echo(f"reuse: {m['reused']} images reused, {m['featurized']} featurized, "
                    f"{m['dropped']} of the previous output's dropped.")

@@ -84,6 +84,18 @@ def test_markdown_shows_the_start_up_and_where_the_sample_run_spends_its_time():
     assert "| total in the process (wall, with exit: 21.0) | 19.5 |" in text
 
 
+
+def test_the_sample_run_sums_the_stages_that_write():
+    """The run reports writing features/ and errors/, pca/ and the rest apart; the table adds
+    them (and still reads results from before, when ``write`` held them all)."""
+    now = cli_run(100, 21.0, timings={"spark_start": 3.0, "list": 0.1, "model": 0.2, "reuse": 0.0,
+                                      "featurize": 5.0, "write_features": 1.0, "pca_fit": 2.0,
+                                      "project": 0.5, "write": 1.5, "total": 19.5})
+    text = markdown(results(sample={"second_s": 21.0, "second": now}))
+    assert "| write | 3.0 |" in text
+    assert "| start (Python, Spark session, model from the cache, listing) | 9.5 |" in text
+
+
 def s3_run(name, latency, rate, peak=2 * GIB, failed=0):
     return {"name": name, "latency_ms": latency, "images": 1500, "images_ok": 1500 - failed,
             "images_failed": failed, "featurize_s": 1500 / rate, "featurize_rate": rate,

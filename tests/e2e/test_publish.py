@@ -55,7 +55,7 @@ def test_overwrite_keeps_the_old_output_when_the_new_run_fails(spark, small_inpu
     after = json.loads((out / "manifest.json").read_text())
     assert after["run_id"] == second.manifest["run_id"] != before["run_id"]
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["errors", "explained_variance.csv", "features", "manifest.json", "pca", "pca_csv",
+        ["errors", "explained_variance.csv", "features", "manifest.json", "pca", "pca.csv",
          "pca_model", "plots", "report.html"])
 
 

@@ -41,6 +41,7 @@ def staged(output, run_id, overwrite=False):
     target = OutputTarget(spark, output, run_id)
     target.check_free(overwrite)
     spark.range(20).repartition(3).write.parquet(target.uri("features"))
+    target.write_single_csv(spark.range(20).selectExpr("id", "id * 2 AS twice").coalesce(1), "pca.csv")
     with open(target.local_file("report.html"), "w") as fh:
         fh.write(run_id)
     target.put("report.html")
@@ -130,6 +131,9 @@ def test_publish_on_s3a_never_looks_complete_after_a_failure(aws_env, moto_tls, 
     # A publish that works: the data, then the manifest; no staging left.
     ok = _keys("ok/")
     assert "manifest.json" in ok and "report.html" in ok and any(k.startswith("features/part-") for k in ok)
+    csv = boto("s3").get_object(Bucket=BUCKET, Key="ok/pca.csv")["Body"].read().decode().splitlines()
+    assert csv[0] == "id,twice" and len(csv) == 21 and csv[5] == "4,8"  # one file, moved into place
+    assert not [k for k in ok if "_pca.csv.parts" in k]
     assert not _staging_keys(results["ok"]["staging"])
 
     # Failing after two files: no manifest at the output, staging complete and named.

@@ -1,7 +1,7 @@
 """``bigfruits run`` reading its input from S3 as a user runs it, through Toxiproxy (30 ms added
 to every answer, 3% of connections reset, 2% stalled then closed, some slow to close) and
 ``S3Front`` (TLS as S3 does it, bursts of 503 SlowDown) to the moto server: every input accounted for, the features identical
-to a run on the same images from local disk."""
+to a run on the same images from local disk, the report's example images read from S3 too."""
 from __future__ import annotations
 
 import json
@@ -17,6 +17,7 @@ import pytest
 
 from tests.support.aws.server import REGION, moto_tls, moto_url  # noqa: F401 (fixtures)
 from tests.support.paths import SAMPLE, python_cmd
+from tests.support.report_html import read_report
 from tests.support.network.toxiproxy import toxiproxy, toxiproxy_session  # noqa: F401 (fixtures)
 
 from bigfruits.bench.s3_front import S3Front
@@ -75,3 +76,7 @@ def test_run_from_s3_through_faults_equals_the_local_run(tmp_path, moto_url, mot
     assert ours.keys() == theirs.keys()
     for key in ours:
         assert np.array_equal(ours[key], theirs[key]), key
+    # the report's examples are read from S3 by the same reader, through the same faults
+    examples = [src for section, _, src in read_report((tmp_path / "out-s3" / "report.html").read_text(
+        encoding="utf-8")).images if section == "Examples"]
+    assert len(examples) == 4 * 10 and all(src.startswith("data:image/jpeg;base64,") for src in examples)

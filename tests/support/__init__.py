@@ -1,10 +1,12 @@
 """What the tests stand on, importable as ``tests.support.<module>``, grouped by what each part
 stands in for: a subpackage per outside thing replaced (AWS, a cluster node, Spark's JVM, the
-network), so a test's imports say what it fakes and what it runs for real. The two modules at
-the top replace nothing: every kind of test reads them.
+network), so a test's imports say what it fakes and what it runs for real. The modules at the
+top replace nothing (paths and datasets every kind of test reads).
 
 - ``paths``: the checkout, the bundled sample (``bigfruits.locations``), the CLI as a user runs it
 - ``datasets``: images the pipeline never saw (unseen classes, every colour mode, broken files)
+- ``report_html``: report.html read back as a user sees it (sections, tables, captions, images)
+- ``browser``: headless Chromium (Debian's ``chromium``): screenshots, and which images decoded
 - ``aws.server``: moto on 127.0.0.1 over HTTPS + the boto3 env fixtures (the AWS APIs moto has)
 - ``aws.emr``: ``FakeEmr``, clusters and steps that advance per poll (moto's EMR never finishes)
 - ``aws.stubbed``: ``StubbedAws``, botocore ``Stubber`` clients (EMR Studio, Price List: no moto)

@@ -55,7 +55,8 @@ def _save(img: Image.Image, path: Path, fmt: str) -> None:
 
 
 def build_dataset(root: Path) -> Dict[str, List[Path]]:
-    """Write the dataset; returns ``{"good": [...], "bad": [...]}`` and the expected error kinds."""
+    """Write the dataset; returns ``{"good": [...], "bad": [...]}`` and the expected error kinds.
+    The broken files are in a class of their own, and one (``0-half.jpg``) among good images."""
     good: List[Path] = []
     test = root / "Test"
     if SHARED_SAMPLE.is_dir():
@@ -88,6 +89,7 @@ def build_dataset(root: Path) -> Dict[str, List[Path]]:
     _photo(6, size=(300, 300)).save(jpeg, format="JPEG")
     data = jpeg.getvalue()
     bad = {
+        test / UNSEEN_CLASSES[1] / "0-half.jpg": data[: len(data) // 3],  # first of its class
         broken / "truncated.jpg": data[: len(data) // 2],
         broken / "corrupt.jpg": b"\xff\xd8\xff\xe0" + bytes(np.random.default_rng(7).integers(0, 256, 2000, dtype=np.uint8)),
         broken / "empty.jpg": b"",

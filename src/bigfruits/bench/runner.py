@@ -26,6 +26,7 @@ from bigfruits.bench.inputs import distinct_images, replicate_images, source_ima
 from bigfruits.bench.memory import peak_memory
 from bigfruits.bench.pca_fits import synthetic_features, time_pca_fits
 from bigfruits.bench.s3_reads import measure_s3_reads
+from bigfruits.bench.table import writing_s
 from bigfruits.locations import BUNDLED_SAMPLE, PACKAGE_DIR
 
 FULL_SIZE_IMAGES = 67_692
@@ -360,14 +361,14 @@ def breakdown(results: Dict[str, Any], count: int, cores: int) -> Dict[str, floa
     decode = results.get("decode_s_per_image", 0.0) * count / cores
     ceiling = results["rates"].get("raw_onnxruntime")
     inference = count / ceiling if ceiling else 0.0
-    staged = timings["featurize"] + timings.get("pca_fit", 0.0) + timings.get("write", 0.0)
+    staged = timings["featurize"] + timings.get("pca_fit", 0.0) + writing_s(timings)
     return {
         "set-up (session, model, ONNX export, listing)": timings["total"] - staged,
         "decode + resize (estimated)": decode,
         "inference (estimated)": inference,
         "Spark overhead in featurize": timings["featurize"] - decode - inference,
         "PCA fit": timings.get("pca_fit", 0.0),
-        "write outputs": timings.get("write", 0.0),
+        "write outputs": writing_s(timings),
         "total": timings["total"],
     }
 

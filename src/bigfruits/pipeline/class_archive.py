@@ -133,3 +133,9 @@ def archive_options(java: str, jars_dir: str, folder: Optional[str] = None,
         return []
     partial = os.path.join(folder, f"spark-{key}.{uuid.uuid4().hex[:8]}.partial")
     return [f"-XX:ArchiveClassesAtExit={partial}", *QUIET]
+
+
+def records_at_exit(java_options: str) -> bool:
+    """Whether a driver started with ``java_options`` records an archive when it exits (the
+    first local run: the JVM then outlives Python by the seconds the dump takes)."""
+    return "-XX:ArchiveClassesAtExit=" in java_options

@@ -75,6 +75,21 @@ class OutputTarget:
     def delete_staged(self, relative: str) -> None:
         self.fs.delete(self._path(self._staging, relative), True)
 
+    def write_single_csv(self, frame: Any, relative: str) -> None:
+        """Write ``frame`` (one partition) as the one CSV file ``relative`` with a header:
+        Spark writes a folder holding one part file, which is moved to ``relative``."""
+        folder = f"_{relative}.parts"
+        frame.write.option("header", True).csv(self.uri(folder))
+        parts = [status.getPath() for status in list_files(self.fs, self._path(self._staging, folder))
+                 if status.getPath().getName().startswith("part-")]
+        if len(parts) != 1:
+            raise RuntimeError(f"expected one part file for {relative}, Spark wrote {len(parts)}")
+        if not self.fs.rename(parts[0], self._path(self._staging, relative)):
+            raise OSError(f"could not move {parts[0].toString()} to {self.uri(relative)}")
+        self.delete_staged(folder)
+        # a local file system moves the part file's checksum along: not a file for the user
+        self.fs.delete(self._path(self._staging, f".{relative}.crc"), False)
+
     def publish(self, manifest: Dict[str, Any], overwrite: bool) -> None:
         """Move the staging folder into place, then write the manifest that marks it complete
         (the order and the guarantees: see the module's docstring)."""

@@ -1,10 +1,9 @@
-"""Figures and the one-page ``report.html``: the same figure functions serve the run's plots
-and the notebooks, so what a notebook shows is what the run wrote."""
+"""Figures and tables of a run: the same functions serve the run's plots, its ``report.html``
+(``report_page``) and the notebooks, so what a notebook shows is what the run wrote."""
 from __future__ import annotations
 
-import base64
-import html
-from typing import Any, Dict, List, Optional, Union
+from collections import Counter
+from typing import Any, Dict, Iterable, Optional, Union
 
 import numpy as np
 import pandas as pd
@@ -65,19 +64,38 @@ def pc_points(pca: Any) -> pd.DataFrame:
                       F.col("pca")[1].alias("pc2")).toPandas()
 
 
+#: the shares of variance the cumulative plot marks
+THRESHOLDS = (0.8, 0.9, 0.95)
+
+
+def components_reaching(explained: pd.DataFrame, threshold: float) -> Optional[int]:
+    """The fewest components whose cumulative share reaches ``threshold`` (None: not within k)."""
+    reached = explained.loc[explained["cumulative"] >= threshold - 1e-12, "component"]
+    return int(reached.iloc[0]) if len(reached) else None
+
+
 def figure_cumulative_variance(explained: Union[str, pd.DataFrame]) -> Any:
-    """Per-component and cumulative explained variance (a path to a run, or its DataFrame)."""
+    """Per-component and cumulative explained variance, in percent, with the 80/90/95% lines
+    labelled by the number of components that reach them (a path to a run, or its DataFrame)."""
     if isinstance(explained, str):
         explained = read_explained_variance(explained)
     plt = _pyplot()
+    from matplotlib.ticker import PercentFormatter
+
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.bar(explained["component"], explained["ratio"], color="#9ecae1", label="per component")
     ax.plot(explained["component"], explained["cumulative"], color="#08519c", marker=".",
             label="cumulative")
-    for threshold in (0.8, 0.9, 0.95):
+    for threshold in THRESHOLDS:
         ax.axhline(threshold, color="grey", lw=0.6, ls="--")
+        reached = components_reaching(explained, threshold)
+        where = f"{reached} PCs" if reached else f"not reached with {len(explained)} PCs"
+        ax.annotate(f"{threshold:.0%}: {where}", (0.01, threshold), xycoords=("axes fraction", "data"),
+                    xytext=(0, 2 if threshold == THRESHOLDS[-1] else -2), textcoords="offset points",
+                    va="bottom" if threshold == THRESHOLDS[-1] else "top", fontsize=8, color="#444444")
     ax.set_xlabel("principal component")
     ax.set_ylabel("share of variance explained")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_ylim(0, 1.02)
     ax.set_title("Explained variance")
     ax.legend(loc="center right")
@@ -85,28 +103,51 @@ def figure_cumulative_variance(explained: Union[str, pd.DataFrame]) -> Any:
     return fig
 
 
-def figure_pc_scatter(points: Union[str, pd.DataFrame]) -> Any:
-    """PC1 x PC2, one colour per class (a path to a run, or ``label, pc1, pc2``)."""
+def axis_label(explained: Optional[pd.DataFrame], component: int) -> str:
+    """``"PC1 (12.3% of the variance)"`` (just ``"PC1"`` without the explained variance)."""
+    if explained is None or len(explained) < component:
+        return f"PC{component}"
+    return f"PC{component} ({explained['ratio'].iloc[component - 1]:.1%} of the variance)"
+
+
+def figure_pc_scatter(points: Union[str, pd.DataFrame],
+                      explained: Optional[pd.DataFrame] = None) -> Any:
+    """PC1 x PC2, one colour per class, each axis labelled with its share of the variance
+    (a path to a run, or ``label, pc1, pc2`` and the explained-variance table)."""
     if isinstance(points, str):
+        explained = read_explained_variance(points) if explained is None else explained
         points = read_pc_points(points)
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(8, 6))
     labels = sorted(points["label"].unique())
+    fig, ax = plt.subplots(figsize=(9.5 if len(labels) > 1 else 8, 6))
     cmap = plt.get_cmap("tab20" if len(labels) > 10 else "tab10")
-    for i, label in enumerate(labels):
+    for i, label in enumerate(labels):  # past the palette's colours, another marker
         part = points[points["label"] == label]
-        ax.scatter(part["pc1"], part["pc2"], s=12, alpha=0.8, color=cmap(i % cmap.N), label=label)
-    ax.set_xlabel("PC1")
-    ax.set_ylabel("PC2")
+        ax.scatter(part["pc1"], part["pc2"], s=12, alpha=0.8, color=cmap(i % cmap.N),
+                   marker="o^sD"[(i // cmap.N) % 4], label=label)
+    ax.set_xlabel(axis_label(explained, 1))
+    ax.set_ylabel(axis_label(explained, 2))
     ax.set_title("Images on the first two principal components")
-    if len(labels) <= 30:
-        ax.legend(fontsize=7, markerscale=1.5, loc="best", ncol=2 if len(labels) > 12 else 1)
+    if 1 < len(labels) <= 40:  # beside the plot, where it hides no point
+        ax.legend(fontsize=7, markerscale=1.5, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                  ncol=2 if len(labels) > 20 else 1, frameon=False)
     fig.tight_layout()
     return fig
 
 
+def describe_figure(fig: Any) -> str:
+    """The figure in words, from what it draws: each plot's title, axis labels and annotations
+    (the PNG keeps it as its ``Description``, the report shows it as the image's alt text)."""
+    parts = []
+    for ax in fig.axes:
+        notes = [text.get_text() for text in ax.texts]
+        parts.append(f"{ax.get_title()}: x {ax.get_xlabel()}, y {ax.get_ylabel()}"
+                     + (f" ({'; '.join(notes)})" if notes else ""))
+    return " | ".join(parts)
+
+
 def save_figure(fig: Any, path: str) -> None:
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, metadata={"Description": describe_figure(fig)})
     _pyplot().close(fig)
 
 
@@ -116,37 +157,21 @@ def explained_variance_table(ratios: np.ndarray) -> pd.DataFrame:
                          "cumulative": np.cumsum(ratios)})
 
 
-def _img(path: str) -> str:
-    with open(path, "rb") as handle:
-        data = base64.b64encode(handle.read()).decode("ascii")
-    return f'<img alt="" src="data:image/png;base64,{data}">'
+def components_table(explained: Union[str, pd.DataFrame], first: int = 10) -> pd.DataFrame:
+    """The first components: their share of the variance and the cumulative share, in percent
+    (a path to a run, or its explained-variance table)."""
+    if isinstance(explained, str):
+        explained = read_explained_variance(explained)
+    head = explained.head(first)
+    return pd.DataFrame({"component": head["component"].astype(int),
+                         "share (%)": (100 * head["ratio"]).round(2),
+                         "cumulative (%)": (100 * head["cumulative"]).round(2)})
 
 
-def render_report(manifest: Dict[str, Any], plots: List[str],
-                  errors: Optional[pd.DataFrame] = None) -> str:
-    """One self-contained HTML page: the figures of the run, its plots, what failed."""
-    weights = manifest["weights"]
-    warning = ("" if weights.get("meaningful", True) else
-               '<p class="warn">These features come from RANDOM weights: they are not meaningful '
-               "(a test run). Use --weights imagenet or a weights file for real results.</p>")
-    rows = [("images", manifest["images_total"]), ("featurized", manifest["images_ok"]),
-            ("failed", manifest["images_failed"]), ("components (k)", manifest["k"]),
-            ("variance kept", f'{manifest["variance_kept"]:.4f}'),
-            ("engine", manifest["engine"]), ("weights", f'{weights["kind"]} ({weights["sha256"][:12]})'),
-            ("images/s (featurize)", f'{manifest["images_per_s"]:.1f}')]
-    rows += [(f"time: {stage}", f"{seconds:.1f} s") for stage, seconds in manifest["timings"].items()]
-    table = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
-                    for k, v in rows)
-    failed = ""
-    if errors is not None and len(errors):
-        items = "".join(f"<tr><td>{html.escape(p)}</td><td>{html.escape(e)}</td></tr>"
-                        for p, e in errors.head(50).itertuples(index=False))
-        hidden = manifest["images_failed"] - min(len(errors), 50)
-        more = f"<p>and {hidden} more in errors/</p>" if hidden > 0 else ""
-        failed = f"<h2>Images that failed</h2><table>{items}</table>{more}"
-    figures = "".join(f"<figure>{_img(p)}</figure>" for p in plots)
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>bigfruits run</title>
-<style>body{{font-family:sans-serif;max-width:960px;margin:2em auto}}th{{text-align:left;padding-right:1em}}
-td,th{{padding:2px 6px}}.warn{{background:#fee;border:1px solid #c00;padding:.5em}}img{{max-width:100%}}</style>
-</head><body><h1>bigfruits run</h1><p>input: {html.escape(str(manifest["parameters"]["input"]))}</p>
-{warning}<table>{table}</table>{figures}{failed}</body></html>"""
+def class_table(labels: Iterable[str], failed: Dict[str, int]) -> pd.DataFrame:
+    """Per class (sorted by name): images selected, featurized and failed, from the label of
+    every selected image and the failures counted per label."""
+    images = Counter(labels)
+    rows = [(label, images[label], images[label] - failed.get(label, 0), failed.get(label, 0))
+            for label in sorted(images)]
+    return pd.DataFrame(rows, columns=["class", "images", "featurized", "failed"])

@@ -1,6 +1,7 @@
 """One run of the pipeline as a list of named stages: list -> engine -> reuse -> featurize ->
 account -> PCA -> write -> report -> publish. Each stage is one function below, in that order;
-``timed`` measures the ones the manifest reports, and ``build_manifest`` says what the run did.
+``progress.StageLog`` times each one and says on stderr what it did (the manifest's
+``timings``), and ``build_manifest`` says what the run did.
 
 The model is prepared (read from the user's cache, or built and exported) in a thread while the
 Spark session starts (``start_preparing``)."""
@@ -14,13 +15,13 @@ import sys
 import threading
 import time
 from concurrent.futures import Future
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from bigfruits import __version__
 from bigfruits.errors import EnvironmentProblem, InputError
 from bigfruits.pipeline import report
+from bigfruits.pipeline.class_archive import records_at_exit
 from bigfruits.pipeline.config import RunConfig
 from bigfruits.pipeline.featurize.engines import Prepared, from_cache, prepare, resolve_engine
 from bigfruits.pipeline.featurize.model import (WeightsInfo, check_weights_arg, download_imagenet_weights,
@@ -31,7 +32,7 @@ from bigfruits.pipeline.hadoop_fs import absolute_uri, is_local
 from bigfruits.pipeline.ingest import (ImageFile, Listing, images_frame, input_not_found, list_images,
                                        listed_without_spark, select_images, unfoldered_note)
 from bigfruits.pipeline.outputs import OutputTarget, output_exists
-from bigfruits.pipeline.progress import image_progress
+from bigfruits.pipeline.progress import StageLog, image_progress
 from bigfruits.pipeline.reuse import (FEATURE_COLUMNS, Reuse, check_local_previous_output,
                                       copy_features_folder, identity_frame, model_identity,
                                       plan_reuse)
@@ -90,11 +91,11 @@ class Accounted:
 @dataclass
 class Written:
     """What the write stage produced beside the Parquet outputs: k, the explained-variance
-    table and the local paths of the plots (for the report)."""
+    table and the local paths of the plots by name (for the report)."""
 
     k: int
     explained: Any
-    plots: List[str]
+    plots: Dict[str, str]
 
 
 def _in_background(action: Callable[[], Any], then: Callable[[], None] = lambda: None) -> "Future[Any]":
@@ -163,57 +164,115 @@ def run_pipeline(config: RunConfig, spark: Any = None) -> RunResult:
     """Run the whole pipeline; on any failure nothing is published and staging is removed."""
     started = time.perf_counter()
     _check_local_paths(config)
-    early = list_stage(None, config) if listed_without_spark(absolute_uri(config.input)) else None
-    preparing, quiet = start_preparing(config)
-    if spark is None:
+    ours = spark is None
+    with StageLog(config.progress) as stages:
+        # local and S3 inputs are listed before Spark starts: a wrong input fails in a second
+        early = (listed(stages, None, config) if listed_without_spark(absolute_uri(config.input))
+                 else None)
+        preparing, quiet = start_preparing(config)
+        if ours:
+            spark = spark_stage(stages, config, quiet)
+        target = OutputTarget(spark, config.output)
+        target.check_free(config.overwrite)
+        try:
+            with sql_conf(spark, RUN_SETTINGS):
+                manifest = _run(spark, config, target, started, preparing, stages, early)
+        except BaseException:
+            target.discard()
+            raise
+        target.cleanup_local()
+        if ours and records_at_exit(spark.conf.get("spark.driver.extraJavaOptions", "") or ""):
+            stages.say("once this process ends, Spark's JVM records its class archive for a "
+                       "few seconds (first run only: later runs start faster)")
+    return RunResult(target.final, manifest)
+
+
+def spark_stage(stages: StageLog, config: RunConfig, quiet: threading.Event) -> Any:
+    """Start the embedded Spark session, once no TensorFlow import holds stderr (``quiet``)."""
+    with stages.stage("spark_start", f"starting Spark ({config.master}) while the model is prepared",
+                      announce_after=0) as stage:
         from pyspark.sql import SparkSession  # noqa: F401  (the import overlaps TF's)
 
         quiet.wait()
         spark = get_session(config.master, config.spark_conf)
-    target = OutputTarget(spark, config.output)
-    target.check_free(config.overwrite)
-    try:
-        with sql_conf(spark, RUN_SETTINGS):
-            manifest = _run(spark, config, target, started, preparing, early)
-    except BaseException:
-        target.discard()
-        raise
-    target.cleanup_local()
-    return RunResult(target.final, manifest)
+        stage.done = (f"Spark {spark.version} started ({spark.sparkContext.master}, "
+                      f"{spark.sparkContext.defaultParallelism} cores)")
+    return spark
+
+
+def listed(stages: StageLog, spark: Any, config: RunConfig) -> Selection:
+    """The list stage, said and timed (``spark`` None: before Spark starts)."""
+    with stages.stage("list", f"listing {config.input or 'the bundled sample'}") as stage:
+        selection = list_stage(spark, config)
+        stage.done = describe_selection(selection)
+    return selection
 
 
 def _run(spark: Any, config: RunConfig, target: OutputTarget, started: float,
-         preparing: "Future[Prepared]", early: Optional[Selection] = None) -> Dict[str, Any]:
-    """The stages, in order (the list stage done already, before Spark, for local and S3
-    inputs). The manifest's ``write`` time covers both stages that write results: account
-    (features/, errors/) and write (the PCA outputs and plots)."""
-    timings: Dict[str, float] = {}
-    selection = early or list_stage(spark, config)
-    inference = engine_stage(spark, preparing, config.model)
-    with timed(timings, "reuse"):
+         preparing: "Future[Prepared]", stages: StageLog, early: Optional[Selection] = None) -> Dict[str, Any]:
+    """The stages, in order, each timed under its key in the manifest's ``timings`` (the list
+    stage done already, before Spark, for local and S3 inputs)."""
+    selection = early or listed(stages, spark, config)
+    with stages.stage("model", "preparing the model") as stage:
+        inference = engine_stage(spark, preparing, config.model)
+        stage.done = describe_model(inference, config.model)
+    with stages.stage("reuse", f"planning --reuse {config.reuse}", shown=bool(config.reuse)) as stage:
         reuse = reuse_stage(spark, config, selection, inference)
-    with timed(timings, "featurize"):
+        stage.done = f"--reuse: {reuse.reused} images reused, {len(reuse.to_featurize)} to featurize"
+    todo = len(reuse.to_featurize)
+    # the bar says what the featurize stage is doing
+    with stages.stage("featurize", f"featurizing {todo} images", announce_after=None) as stage:
         builds = featurize_stage(spark, config, target, reuse.to_featurize, selection, inference)
-    with timed(timings, "write"):
+        stage.done = ((lambda s: f"featurized {todo} images ({todo / max(s, 1e-9):.1f} images/s)")
+                      if todo else "nothing to featurize: every image reused")
+    with stages.stage("write_features", "writing features/ and errors/") as stage:
         accounted = account_stage(spark, config, target, selection, reuse)
-    with timed(timings, "pca_fit"):
+        stage.done = describe_accounted(accounted)
+    with stages.stage("pca_fit", f"fitting the PCA on {accounted.images_ok} images") as stage:
         pca_model = pca_stage(config, accounted)
-    with timed(timings, "write"):
-        written = write_stage(spark, target, pca_model, accounted.features)
-    timings["total"] = time.perf_counter() - started
+        stage.done = (f"PCA fitted: k={pca_model.k} keeps "
+                      f"{pca_model.explained_variance_ratio_.sum():.1%} of the variance")
+    written = write_stage(spark, target, pca_model, accounted.features, stages)
+    timings = {**stages.timings, "total": time.perf_counter() - started}
     manifest = build_manifest(spark, config, target, selection, inference, builds, accounted,
                               written, timings, reuse)
-    report_stage(target, manifest, written.plots, accounted.errors)
-    target.publish(manifest, config.overwrite)
+    with stages.stage(None, "writing report.html") as stage:
+        report_stage(target, manifest, written, accounted.errors, selection)
+        stage.done = "wrote report.html"
+    with stages.stage(None, f"publishing {target.final}") as stage:
+        target.publish(manifest, config.overwrite)
+        stage.done = f"published {target.final}"
     return manifest
 
 
-@contextmanager
-def timed(timings: Dict[str, float], name: str) -> Iterator[None]:
-    """Add the wall time of the block to ``timings[name]``."""
-    clock = time.perf_counter()
-    yield
-    timings[name] = timings.get(name, 0.0) + time.perf_counter() - clock
+def describe_selection(selection: Selection) -> str:
+    """``"100 images in 10 classes in <root>"``, and what was left out or skipped."""
+    images = selection.images
+    notes = []
+    left_out = len(selection.listing.images) - len(images)
+    if left_out:
+        notes.append(f"{left_out} more left out by --classes/--limit")
+    skipped = sum(selection.listing.skipped.values())
+    if skipped:
+        notes.append(f"{skipped} other files skipped")
+    return (f"{len(images)} images in {len({image.label for image in images})} classes in "
+            f"{selection.listing.root}" + (f" ({', '.join(notes)})" if notes else ""))
+
+
+def describe_model(inference: Inference, model: Optional[str]) -> str:
+    built = (", exported to ONNX once (cached for the next runs)" if inference.engine == "onnxruntime"
+             else ", built")
+    source = (f"published model {model}" if model is not None else
+              f"{inference.weights.kind} weights" + (", from the cache" if inference.cached else built))
+    return f"model ready: {inference.engine}, {source}"
+
+
+def describe_accounted(accounted: Accounted) -> str:
+    """Where every image went; the failures only when there are some."""
+    if not accounted.images_failed:
+        return f"wrote features/: all {accounted.images_ok} images featurized"
+    return (f"wrote features/ ({accounted.images_ok} images) and errors/ "
+            f"({accounted.images_failed} failed, see errors/)")
 
 
 def _check_local_paths(config: RunConfig) -> None:
@@ -386,29 +445,48 @@ def pca_stage(config: RunConfig, accounted: Accounted) -> Any:
     return model
 
 
-def write_stage(spark: Any, target: OutputTarget, pca_model: Any, features: Any) -> Written:
-    """Write the projections (Parquet and CSV), the model, the explained variance and the plots."""
+def write_stage(spark: Any, target: OutputTarget, pca_model: Any, features: Any,
+                stages: StageLog) -> Written:
+    """Project the images (pca/), then write pca.csv, the model, the explained variance and the
+    plots: two stages on stderr (``project``, ``write``)."""
+    k = int(pca_model.k)
+    with stages.stage("project", f"projecting the images onto {k} components") as stage:
+        pca_model.transform(features.select("path", "label", "features")) \
+            .select("path", "label", "pca").write.parquet(target.uri("pca"))
+        stage.done = f"projected the images onto {k} components: pca/"
+    with stages.stage("write", "writing pca.csv, pca_model/, explained_variance.csv, plots/") as stage:
+        written = spark.read.parquet(target.uri("pca"))
+        write_pca_csv(target, written, k)
+        pca_model.save(target.uri("pca_model"))
+        explained = report.explained_variance_table(pca_model.explained_variance_ratio_)
+        explained.to_csv(target.local_file("explained_variance.csv"), index=False)
+        target.put("explained_variance.csv")
+        plots = {"cumulative_variance": report.figure_cumulative_variance(explained)}
+        if k >= 2:
+            plots["pc1_pc2"] = report.figure_pc_scatter(report.pc_points(written), explained)
+        paths = {}
+        for name, figure in plots.items():
+            paths[name] = target.local_file(f"plots/{name}.png")
+            report.save_figure(figure, paths[name])
+            target.put(f"plots/{name}.png")
+        stage.done = "wrote pca.csv, pca_model/, explained_variance.csv, plots/"
+    return Written(k, explained, paths)
+
+
+def write_pca_csv(target: OutputTarget, pca: Any, k: int) -> None:
+    """``pca.csv``: ``path, label, pc1 … pck``, one row per featurized image, in path order;
+    one file a user opens (a spreadsheet, pandas), not a folder of Spark part files.
+
+    It can be large (a million images with k = 50: about 500 MB of text), so it never passes
+    through the driver: one Spark task reads pca/ and streams the rows, sorted within that task
+    (spilling to disk if need be), into one part file, which then takes its place as pca.csv.
+    The memory is one task's, whatever the size; the cost is one core writing the text, small
+    next to featurizing as many images."""
     from pyspark.sql import functions as F
 
-    pca_model.transform(features.select("path", "label", "features")).select("path", "label", "pca") \
-        .write.parquet(target.uri("pca"))
-    pca_model.save(target.uri("pca_model"))
-    written = spark.read.parquet(target.uri("pca"))
-    k = int(pca_model.k)
-    written.select("path", "label", *[F.col("pca")[i].alias(f"pc{i + 1}") for i in range(k)]) \
-        .write.option("header", True).csv(target.uri("pca_csv"))
-    explained = report.explained_variance_table(pca_model.explained_variance_ratio_)
-    explained.to_csv(target.local_file("explained_variance.csv"), index=False)
-    target.put("explained_variance.csv")
-    plots = [target.local_file("plots/cumulative_variance.png"), target.local_file("plots/pc1_pc2.png")]
-    report.save_figure(report.figure_cumulative_variance(explained), plots[0])
-    if k >= 2:
-        report.save_figure(report.figure_pc_scatter(report.pc_points(written)), plots[1])
-    else:
-        plots.pop()
-    for path in plots:
-        target.put("plots/" + path.rsplit("/", 1)[1])
-    return Written(k, explained, plots)
+    columns = [F.col("pca")[i].alias(f"pc{i + 1}") for i in range(k)]
+    target.write_single_csv(pca.select("path", "label", *columns).coalesce(1)
+                            .sortWithinPartitions("path"), "pca.csv")
 
 
 def build_manifest(spark: Any, config: RunConfig, target: OutputTarget, selection: Selection,
@@ -466,8 +544,23 @@ def _versions(spark: Any) -> Dict[str, str]:
     return found
 
 
-def report_stage(target: OutputTarget, manifest: Dict[str, Any], plots: List[str], errors: Any) -> None:
-    """``report.html``: the manifest's figures, the plots and the first errors, on one page."""
+def report_stage(target: OutputTarget, manifest: Dict[str, Any], written: Written, errors: Any,
+                 selection: Selection) -> None:
+    """``report.html``: the run, images per class, a few of them, the PCA, timings, errors."""
+    from pyspark.sql import functions as F
+
+    from bigfruits.pipeline.ingest import LABEL_PATTERN
+    from bigfruits.pipeline.report_page import MAX_ERRORS_SHOWN, ReportContent, render_report
+    from bigfruits.pipeline.thumbnails import class_thumbnails
+
+    failed = {row["label"]: int(row["count"]) for row in errors.select(
+        F.regexp_extract("path", LABEL_PATTERN, 1).alias("label")).groupBy("label").count().collect()}
+    settings = S3Settings.from_environment() if is_s3(selection.listing.root) else None
+    content = ReportContent(
+        manifest, written.explained, written.plots,
+        report.class_table((image.label for image in selection.images), failed),
+        class_thumbnails(selection.images, settings),
+        errors.orderBy("path").limit(MAX_ERRORS_SHOWN).toPandas())
     with open(target.local_file("report.html"), "w", encoding="utf-8") as handle:
-        handle.write(report.render_report(manifest, plots, errors.limit(50).toPandas()))
+        handle.write(render_report(content))
     target.put("report.html")
