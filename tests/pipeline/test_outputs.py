@@ -152,8 +152,9 @@ def test_put_copies_and_keeps_the_local_file_and_replaces_a_staged_one(tmp_path:
     and the local scratch space."""
     target = staged_target(tmp_path, ObjectStoreFs())
     local = target.local_file("plots/a.png")
-    assert os.path.isfile(local) and local.startswith(target._local)
-    assert os.path.basename(target._local).startswith("bigfruits-")  # recognisable in /tmp
+    scratch = os.path.dirname(target.local_file("probe"))  # the target's local scratch folder
+    assert os.path.isfile(local) and local.startswith(scratch + os.sep)
+    assert os.path.basename(scratch).startswith("bigfruits-")  # recognisable in /tmp
     with open(local, "w") as handle:
         handle.write("png2")
     target.put("plots/a.png")
@@ -163,7 +164,7 @@ def test_put_copies_and_keeps_the_local_file_and_replaces_a_staged_one(tmp_path:
     target.delete_staged("features")
     assert files_under(str(staging)) == ["pca/data.parquet", "plots/a.png"]
     target.discard()
-    assert not staging.exists() and not os.path.exists(target._local)
+    assert not staging.exists() and not os.path.exists(scratch)
     target.discard()  # twice: nothing left, no error
 
 
