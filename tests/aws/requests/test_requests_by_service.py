@@ -167,9 +167,9 @@ def test_ssh_rule_is_only_the_callers_address() -> None:
 
 
 def test_roles_and_key_pair_requests_are_valid_and_tagged() -> None:
-    for request in iam.create_service_role("p") + iam.create_ec2_role("p") + [ec2.create_key_pair("k", "p")]:
+    for request in iam.create_service_role("p", "123456789012") + iam.create_ec2_role("p") + [ec2.create_key_pair("k", "p")]:
         _valid(request)
-    assert iam.create_service_role("p")[0].params["Path"] == "/bigfruits/"
+    assert iam.create_service_role("p", "123456789012")[0].params["Path"] == "/bigfruits/"
     assert iam.delete_role("r", ["arn:a"])[-1].operation == "DeleteRole"
 
 

@@ -88,9 +88,13 @@ def pass_node_role_policy(node_role_arn: str) -> Policy:
     }])
 
 
-def service_trust_policy(account_id: str, region: str) -> Policy:
-    """Only EMR, acting for this account and region, may assume the service role
-    (``aws:SourceAccount``/``aws:SourceArn`` guard against the confused deputy)."""
+def service_trust_policy(account_id: str, region: str = "*") -> Policy:
+    """Only EMR, acting for this account (in ``region``, or any), may assume the service role
+    (``aws:SourceAccount``/``aws:SourceArn`` guard against the confused deputy): the trust
+    policy AWS gives for EMR's service role,
+    https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-iam-role.html . The cluster
+    service role takes any region (one role serves a project's clusters in every region);
+    the Studio's, its own."""
     return _document([{
         "Effect": "Allow",
         "Principal": {"Service": "elasticmapreduce.amazonaws.com"},
