@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 from bigfruits.aws.core import kinds, state
+from bigfruits.aws.core.cluster_limits import check_cluster_settings
 from bigfruits.aws.core.context import AwsContext
 from bigfruits.aws.procedures import cluster_launch, cluster_network, jupyterhub
 from bigfruits.aws.procedures.cluster_roles import ensure_roles
@@ -26,6 +27,7 @@ def create_cluster(
     wait: bool = True,
 ) -> str:
     """Everything the cluster needs, then RunJobFlow; after that any failure terminates it."""
+    check_cluster_settings(ctx.settings)  # before any request
     flavor = get_flavor(flavor_name)
     ctx = cluster_network.in_studio_subnet(ctx, flavor)
     _announce(ctx, flavor)
