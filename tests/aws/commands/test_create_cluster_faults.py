@@ -111,8 +111,7 @@ def _skip_setup(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     cost estimate's Price List requests in test_pricing_api.py."""
     monkeypatch.setattr("bigfruits.aws.commands.create_cluster.cost_line", lambda ctx, groups, hours=None: "-")
     monkeypatch.setattr("bigfruits.aws.commands.create_cluster.ensure_roles", lambda ctx: None)
-    monkeypatch.setattr("bigfruits.aws.procedures.cluster_network.cluster_network", lambda ctx: ("vpc-1", "subnet-1"))
-    monkeypatch.setattr("bigfruits.aws.procedures.cluster_network.tag_for_emr", lambda ctx, vpc, subnet: [])
+    monkeypatch.setattr("bigfruits.aws.procedures.cluster_network.in_cluster_network", lambda ctx: (ctx, "vpc-1"))
     monkeypatch.setattr("bigfruits.aws.procedures.ssh_access.ensure_ssh_group", lambda ctx, vpc_id: "sg-1")
     monkeypatch.setattr("bigfruits.aws.procedures.ssh_access.ensure_key_pair", lambda ctx: None)
     monkeypatch.setattr("bigfruits.aws.procedures.cluster_launch.upload_bootstrap", lambda ctx, wheel: None)
