@@ -1,10 +1,15 @@
-"""Fixtures for the AWS tests: the moto server (tests/support/aws/server.py) and our wheel."""
+"""Fixtures for the AWS tests: the moto server (tests/support/aws/server.py), our wheel, and
+``aws``: real boto3 clients under botocore's Stubber (tests/support/aws/stubbed.py), each
+canned answer required to be used by the end of the test."""
 import hashlib
+from contextlib import ExitStack
+from typing import Iterator
 
 import pytest
 
 from tests.support.aws.cli import built_wheel  # noqa: F401
 from tests.support.aws.server import aws_env, moto_tls, moto_url  # noqa: F401
+from tests.support.aws.stubbed import StubbedAws
 
 #: What the command tests upload as "the model": they test the upload and the step's
 #: arguments, and no step runs it (FakeEmr); the node test (tests/e2e) uploads a real export.
@@ -42,3 +47,14 @@ def no_wheelhouse_download(monkeypatch, tmp_path):
         return tmp_path / "wheelhouse.tar"
 
     monkeypatch.setattr(node_files, "build_wheelhouse", wheel_only)
+
+
+@pytest.fixture
+def aws() -> Iterator[StubbedAws]:
+    stubbed = StubbedAws()
+    with ExitStack() as stack:
+        for stubber in stubbed.stubbers.values():
+            stack.enter_context(stubber)
+        yield stubbed
+        for stubber in stubbed.stubbers.values():
+            stubber.assert_no_pending_responses()

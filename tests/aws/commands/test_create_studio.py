@@ -12,8 +12,7 @@ from __future__ import annotations
 import datetime
 import json
 import urllib.parse
-from contextlib import ExitStack
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
@@ -33,17 +32,6 @@ URL = "https://es-ABC.emrstudio-prod.eu-west-3.amazonaws.com"
 OUR_TAGS = [{"Key": "bigfruits:managed", "Value": "true"},
             {"Key": "bigfruits:project", "Value": "bigfruits"}]
 NOW = datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)
-
-
-@pytest.fixture
-def aws() -> Iterator[StubbedAws]:
-    stubbed = StubbedAws()
-    with ExitStack() as stack:
-        for stubber in stubbed.stubbers.values():
-            stack.enter_context(stubber)
-        yield stubbed
-        for stubber in stubbed.stubbers.values():
-            stubber.assert_no_pending_responses()
 
 
 def settings(**overrides: Any) -> StudioSettings:

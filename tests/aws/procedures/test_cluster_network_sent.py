@@ -7,9 +7,8 @@ answer given only for the expected parameters. Why not moto: these are pure (mut
 per mutant); the same on the moto server is in ``test_cluster_network.py``."""
 from __future__ import annotations
 
-from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import pytest
 
@@ -29,17 +28,6 @@ OTHER_TAG = {"Key": "team", "Value": "data"}
 EMR_GROUPS = {"Filters": [{"Name": "vpc-id", "Values": ["vpc-1"]}, {"Name": "group-name", "Values": [
     "ElasticMapReduce-master", "ElasticMapReduce-slave", "ElasticMapReduce-Master-Private",
     "ElasticMapReduce-Slave-Private", "ElasticMapReduce-ServiceAccess"]}]}
-
-
-@pytest.fixture
-def aws() -> Iterator[StubbedAws]:
-    stubbed = StubbedAws()
-    with ExitStack() as stack:
-        for stubber in stubbed.stubbers.values():
-            stack.enter_context(stubber)
-        yield stubbed
-        for stubber in stubbed.stubbers.values():
-            stubber.assert_no_pending_responses()
 
 
 @pytest.fixture

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import datetime
 import json
-from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import pytest
 
@@ -29,17 +28,6 @@ ACCOUNT = "123456789012"
 NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
 TAGS = [{"Key": "bigfruits:managed", "Value": "true"}, {"Key": "bigfruits:project", "Value": "p"}]
 SERVICE, NODE = "p-emr-service-role", "p-emr-ec2-role"
-
-
-@pytest.fixture
-def aws() -> Iterator[StubbedAws]:
-    stubbed = StubbedAws()
-    with ExitStack() as stack:
-        for stubber in stubbed.stubbers.values():
-            stack.enter_context(stubber)
-        yield stubbed
-        for stubber in stubbed.stubbers.values():
-            stubber.assert_no_pending_responses()
 
 
 def context(aws: StubbedAws, tmp_path: Path, sleeps: List[float]) -> AwsContext:
