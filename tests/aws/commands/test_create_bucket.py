@@ -54,3 +54,19 @@ def test_the_test_server_still_enforces_what_a_bucket_policy_denies_over_tls(aws
     with pytest.raises(ClientError) as refused:
         s3.get_object(Bucket=BUCKET, Key="secrets/pw")
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_create_bucket_sends_the_lifecycle_rules_and_s3_keeps_them(aws_env) -> None:
+    """Protects against logs, old wheelhouses and failed upload parts kept (and billed) until
+    destroy: the rules are in the bucket's configuration as the moto server reads it back,
+    and a second create-bucket (securing it again) leaves exactly the same rules."""
+    from bigfruits.aws.requests import s3
+
+    run(["create-bucket"])
+    rules = boto("s3").get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"]
+    expected = s3.lifecycle_rules(BUCKET).params["LifecycleConfiguration"]["Rules"]
+    assert {r["ID"]: (r["Filter"], r.get("Expiration"), r.get("AbortIncompleteMultipartUpload")) for r in rules} == {
+        r["ID"]: (r["Filter"], r.get("Expiration"), r.get("AbortIncompleteMultipartUpload")) for r in expected}
+    assert {r["ID"]: r["Status"] for r in rules} == {r["ID"]: "Enabled" for r in expected}
+    run(["create-bucket"])
+    assert boto("s3").get_bucket_lifecycle_configuration(Bucket=BUCKET)["Rules"] == rules

@@ -76,17 +76,35 @@ def test_bucket_is_encrypted_tagged_and_laid_out() -> None:
     # nothing under output/: a marker there made the first submit's output "already exist"
     assert [r.params["Key"] for r in requests if r.operation == "PutObject"] == [
         "raw/", "logs/", "notebooks/", "bootstrap/"]
-    assert [r.operation for r in requests[:4]] == [
-        "PutPublicAccessBlock", "PutBucketEncryption", "PutBucketPolicy", "PutBucketTagging"]
+    assert [r.operation for r in requests[:5]] == [
+        "PutPublicAccessBlock", "PutBucketEncryption", "PutBucketPolicy", "PutBucketTagging",
+        "PutBucketLifecycleConfiguration"]
     for request in requests:
         _valid(request)
 
 
+def test_what_the_bucket_lets_expire() -> None:
+    """Protects the account from what only grows: EMR's logs after 30 days, wheelhouses after
+    60, a JupyterHub password whose step never ran after 1, the parts of failed multipart
+    uploads (billed, never listed) after 7; nothing else (raw/, output/, models/, studio/ stay)."""
+    rules = _one(s3.secure_bucket("bkt", "p"), "PutBucketLifecycleConfiguration")
+    assert rules.params["Bucket"] == "bkt"
+    assert rules.params["LifecycleConfiguration"] == {"Rules": [
+        {"ID": "expire-emr-logs", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 30}},
+        {"ID": "expire-old-wheelhouses", "Status": "Enabled", "Filter": {"Prefix": "wheelhouse/"},
+         "Expiration": {"Days": 60}},
+        {"ID": "expire-unused-secrets", "Status": "Enabled", "Filter": {"Prefix": "secrets/"},
+         "Expiration": {"Days": 1}},
+        {"ID": "abort-failed-multipart-uploads", "Status": "Enabled", "Filter": {"Prefix": ""},
+         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}]}
+    _valid(rules)
+
+
 def test_bucket_policy_request_is_what_s3_receives() -> None:
-    """Protects what reaches S3: moto ignores policy Conditions (it would deny everything), so
-    the TLS-only policy is checked here through botocore's Stubber instead: the request passes
-    S3's model, and the parameters the client sends are compared with a literal expectation
-    (not with the request itself)."""
+    """Protects what reaches S3 as a client sends it: through botocore's Stubber the request
+    passes S3's model, and the parameters the client sends are compared with a literal
+    expectation (not with the request itself). That the moto server then holds it:
+    tests/aws/commands/test_create_bucket.py."""
     client = botocore.session.get_session().create_client(
         "s3", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
     request = _one(s3.secure_bucket("bkt", "p"), "PutBucketPolicy")
