@@ -140,6 +140,10 @@ def test_jupyterhub_flavor_persists_to_the_bucket_and_sets_a_password() -> None:
     assert [a["Name"] for a in params["Applications"]] == ["Hadoop", "Spark", "Livy", "JupyterHub"]
     conf = {c["Classification"]: c for c in params["Configurations"]}["jupyter-s3-conf"]["Properties"]
     assert conf == {"s3.persistence.enabled": "true", "s3.persistence.bucket": "bkt"}
+    # a notebook left open holds a Livy session (a YARN application: the cluster is not idle)
+    # for 2 h after its last cell, not Livy's 8 h; a cell still running is never ended for it
+    livy = {c["Classification"]: c for c in params["Configurations"]}["livy-conf"]["Properties"]
+    assert livy == {"livy.server.session.timeout": "2h", "livy.server.session.timeout-check.skip-busy": "true"}
     command = params["Steps"][0]["HadoopJarStep"]["Args"][2]
     # The step reads the password from S3 and deletes it on exit; the password is not in it.
     assert f"aws s3 cp --quiet {uri} - | sudo docker exec -i jupyterhub chpasswd" in command
@@ -158,8 +162,10 @@ def test_studio_flavor_has_livy_gateway_and_managed_policy_tag() -> None:
     assert [a["Name"] for a in params["Applications"]] == ["Spark", "Livy", "JupyterEnterpriseGateway"]
     assert {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"} in params["Tags"]
     livy = {c["Classification"]: c for c in params["Configurations"]}["livy-conf"]["Properties"]
-    # AWS's EMR Studio recommendations: a long Livy session timeout, Spark in cluster mode.
-    assert livy == {"livy.server.session.timeout": "8h", "livy.spark.deploy-mode": "cluster"}
+    # AWS's EMR Studio recommendations: a long Livy session timeout, Spark sessions in cluster
+    # mode; a running cell never timed out
+    assert livy == {"livy.server.session.timeout": "8h", "livy.spark.deploy-mode": "cluster",
+                    "livy.server.session.timeout-check.skip-busy": "true"}
     assert params["Steps"] == []
 
 

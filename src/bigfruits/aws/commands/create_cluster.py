@@ -14,7 +14,7 @@ from bigfruits.aws.procedures.cluster_roles import ensure_roles
 from bigfruits.aws.procedures.pricing import cost_line
 from bigfruits.aws.procedures.ssh_access import prepare_access
 from bigfruits.aws.requests.emr import clusters, steps
-from bigfruits.aws.requests.emr.flavors import Flavor, get_flavor
+from bigfruits.aws.requests.emr.flavors import Flavor, get_flavor, livy_session_timeout
 from bigfruits.errors import InputError
 
 
@@ -67,6 +67,9 @@ def _announce(ctx: AwsContext, flavor: Flavor) -> None:
     ctx.echo(f"  {settings.release}, 1 x {settings.master_type} + {settings.core_count} x {settings.core_type}; "
              f"auto-terminates after {settings.idle_timeout_s // 60} min idle")
     ctx.echo(f"  cost: {cost_line(ctx, clusters.instance_counts(settings))}")
+    if livy_session_timeout(flavor):  # a notebook's session keeps the cluster busy
+        ctx.echo(f"  a notebook left open keeps it billing: its Livy session ends {livy_session_timeout(flavor)} "
+                 f"after its last cell, then the cluster after {settings.idle_timeout_s // 60} min idle")
 
 
 def _wait_or_terminate(ctx: AwsContext, cluster_id: str, wait: bool, password_key: Optional[str]) -> None:
