@@ -47,7 +47,8 @@ def clean_source_copy(root: Path, into: Path) -> Path:
 
 
 def build_wheel(out_dir: Path) -> Path:
-    """``pip wheel --no-deps``: the cluster installs the dependencies itself from PyPI."""
+    """``pip wheel --no-deps``: our wheel alone; the nodes get its dependencies from the
+    wheelhouse made on this machine (``node_files.build_wheelhouse``), never from PyPI."""
     root = project_root()
     if root is None:
         raise EnvironmentProblem(
