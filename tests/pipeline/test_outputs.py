@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -128,7 +129,7 @@ def test_staging_is_a_hidden_sibling_named_after_the_run(tmp_path: Path) -> None
     assert target.staging == f"file:{tmp_path / '.out.staging-abc'}"
     assert target.uri("features") == f"file:{tmp_path / '.out.staging-abc'}/features"
     generated = OutputTarget(fake_spark(ObjectStoreFs()), str(tmp_path / "out"))
-    assert len(generated.run_id) == 12 and int(generated.run_id, 16) >= 0
+    assert re.fullmatch(r"[0-9a-f]{12}", generated.run_id), generated.run_id  # 12 hex digits
     assert generated.run_id != OutputTarget(fake_spark(ObjectStoreFs()), str(tmp_path / "out")).run_id
     for made in (target, generated):
         made.cleanup_local()
