@@ -152,6 +152,8 @@ def test_the_bootstrap_installs_from_the_wheelhouse_without_asking_the_index(aws
                                f"print(bigfruits.WHO, {DEPENDENCY}.VERSION)"],
                               capture_output=True, text=True, timeout=60)
     assert imported.stdout.split() == ["bigfruits", "1.0"], imported.stderr  # 1.0: the constraints'
+    driver = (tmp_path / "node" / "driver.py").read_text()  # what the pipeline step runs
+    assert "from bigfruits.cli import main" in driver and "sys.exit(main(sys.argv[1:]))" in driver
 
 
 def test_a_package_missing_from_the_wheelhouse_fails_the_bootstrap_instead_of_coming_from_the_index(
