@@ -116,3 +116,58 @@ def test_the_byte_budget_is_given_back_so_reading_ahead_goes_on(monkeypatch):
     assert max(running for _, running in reads.at_start) <= 40  # the budget holds
     later = [running for index, running in reads.at_start if index >= 8]  # past twice the budget
     assert len(later) == 56 and max(later) >= 30, reads.at_start  # 3-4 reads of 10 bytes at once
+
+
+@pytest.mark.parametrize("form", ["file:{}", "file://{}", "{}"])
+def test_every_local_path_form_is_read(tmp_path, form):
+    """Hadoop's ``file:/a b/x.jpg`` (unencoded), ``file:///...`` and a plain path."""
+    path = tmp_path / "a b" / "x.jpg"
+    path.parent.mkdir()
+    path.write_bytes(b"jpeg")
+    assert fetch.read_local(form.format(path)) == b"jpeg"
+    assert read_one((form.format(path), 4, ""), None) == (b"jpeg", None)
+
+
+def test_a_local_read_that_fails_names_the_error_class_and_reason(tmp_path):
+    gone = tmp_path / "gone.jpg"
+    assert read_one((f"file:{gone}", 3, ""), None) == (
+        None, "cannot read: FileNotFoundError: No such file or directory")
+    folder = tmp_path / "a-folder.jpg"
+    folder.mkdir()
+    assert read_one((f"file:{folder}", 3, ""), None) == (None, "cannot read: IsADirectoryError: Is a directory")
+
+
+def test_an_s3_read_goes_to_s3_with_default_settings_and_its_error_is_kept_as_is(monkeypatch):
+    calls = []
+
+    def get(path, size, stamp, settings):
+        calls.append((path, size, stamp, settings))
+        if path.endswith("bad.jpg"):
+            raise OSError("vanished since it was listed (NoSuchKey, HTTP 404)")
+        return b"bytes"
+
+    monkeypatch.setattr(fetch, "get_object", get)
+    for scheme in ("s3", "s3a", "s3n"):
+        assert read_one((f"{scheme}://b/k.jpg", 5, "etag:e"), None) == (b"bytes", None)
+    assert read_one(("s3://b/bad.jpg", 5, "etag:e"), None) == (None, "vanished since it was listed (NoSuchKey, HTTP 404)")
+    assert {settings for *_, settings in calls} == {fetch.S3Settings()}
+    assert calls[0][:3] == ("s3://b/k.jpg", 5, "etag:e")
+
+
+def test_stopping_early_cancels_the_reads_not_yet_started(monkeypatch):
+    """A consumer that stops (a failed batch, a cancelled task) leaves no queued reads behind."""
+    started = []
+    monkeypatch.setattr(fetch, "read_one", lambda row, settings: (started.append(row[0]), time.sleep(0.05))
+                        and (b"x", None))
+    reader = fetch_ahead(((f"s3://b/{i}", 1, "") for i in range(100)), max_in_flight=1)
+    assert next(reader)[0][0] == "s3://b/0"
+    reader.close()
+    time.sleep(0.1)
+    assert len(started) <= 2, started
+
+
+def test_one_image_bigger_than_the_byte_cap_is_read_alone_and_nothing_is_skipped(monkeypatch):
+    """A negative or huge listed size never stalls the reads: each is read, in order."""
+    monkeypatch.setattr(fetch, "read_one", lambda row, settings: (b"x", None))
+    rows = [("s3://b/a", 500, ""), ("s3://b/b", -3, ""), ("s3://b/c", 10, ""), ("s3://b/d", 500, "")]
+    assert [row for row, _ in fetch_ahead(rows, max_in_flight=0, max_bytes=100)] == rows
