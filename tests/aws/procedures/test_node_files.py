@@ -226,3 +226,64 @@ def test_a_new_graph_for_the_same_weights_is_uploaded_to_a_new_folder(monkeypatc
     assert first != second and len(ctx.uploads) == 4
     assert ctx.keys[second.split("s3://b/", 1)[1] + "model.onnx"] == b"graph exported by tf2onnx 1.17"
     assert node_files.step_model_args(ctx, ["--weights", "random"]) == ["--weights", "random", "--model", second]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--weights", "random", "--seed", "7"], ("random", 7)),
+    (["--weights=random", "--seed=7"], ("random", 7)),
+    (["--weights", "a", "--weights", "random"], ("random", 0)),  # the last one wins, as click reads it
+    (["--k", "5"], ("imagenet", 0)),
+    (["--weights"], ("imagenet", 0)),  # no value after it: not an option value
+])
+def test_the_steps_model_follows_its_weights_and_seed(args: List[str], expected: tuple,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: List[tuple] = []
+    monkeypatch.setattr(node_files, "upload_model", lambda ctx, weights, seed: asked.append((weights, seed)) or "s3://b/m/")
+    assert node_files.step_model_args(_Bucket(), args) == [*args, "--model", "s3://b/m/"]
+    assert asked == [expected]
+
+
+@pytest.mark.parametrize("args", [["--model", "s3://b/m/"], ["--model=s3://b/m/"], ["--engine", "tensorflow"],
+                                  ["--engine=tensorflow", "--k", "3"]])
+def test_a_step_naming_its_model_or_the_tensorflow_engine_uploads_nothing(args: List[str],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(node_files, "upload_model", lambda *a: pytest.fail("no model to upload"))
+    assert node_files.step_model_args(_Bucket(), args) == args
+
+
+def test_a_dry_run_prints_the_uploads_with_placeholders_and_builds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing is exported or downloaded for a dry run; the requests say what would go where."""
+    import io
+
+    from bigfruits.aws.core.context import AwsContext, Injected
+    from bigfruits.aws.core.send import DryRunSender
+    from bigfruits.aws.core.settings import AwsSettings
+    from bigfruits.aws.core.state import State
+
+    monkeypatch.setattr(node_files, "local_model", lambda *a: pytest.fail("no export in a dry run"))
+    monkeypatch.setattr(node_files, "build_wheelhouse", lambda *a, **k: pytest.fail("no download in a dry run"))
+    out = io.StringIO()
+    ctx = AwsContext(AwsSettings(bucket="bkt", region="eu-west-1"), DryRunSender(out),
+                     State(Path("/nonexistent/state.json"), dry_run=True), Injected())
+    assert node_files.upload_model(ctx) == "s3://bkt/models/<sha256 of the graph>/"
+    assert node_files.upload_wheelhouse(ctx, Path("w.whl")) == "s3://bkt/wheelhouse/<sha256 of the wheelhouse>.tar"
+    sent = [json.loads(line) for line in out.getvalue().splitlines()]
+    puts = [r["params"] for r in sent if r["operation"] == "PutObject"]
+    assert [p["Key"] for p in puts] == ["models/<sha256 of the graph>/model.onnx", "models/<sha256 of the graph>/model.json",
+                                        "wheelhouse/<sha256 of the wheelhouse>.tar"]
+    assert puts[0]["Body"] == "<contents of the exported model.onnx>"
+    assert puts[2]["Body"] == "<contents of the wheelhouse built for the nodes>"
+    assert [r["params"]["Prefix"] for r in sent if r["operation"] == "ListObjectsV2"] == [p["Key"] for p in puts]
+
+
+def test_a_cached_model_is_not_exported_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    cached = _prepared(b"cached graph")
+    monkeypatch.setattr("bigfruits.pipeline.featurize.engines.from_cache", lambda engine, weights, seed: cached)
+    monkeypatch.setattr("bigfruits.pipeline.featurize.engines.prepare", lambda *a: pytest.fail("exported again"))
+    assert real_local_model("imagenet", 0) is cached
+    exported = _prepared(b"new export")
+    monkeypatch.setattr("bigfruits.pipeline.featurize.engines.from_cache", lambda engine, weights, seed: None)
+    monkeypatch.setattr("bigfruits.pipeline.featurize.engines.prepare",
+                        lambda engine, weights, seed: exported if (engine, weights, seed) == ("onnxruntime", "random", 4)
+                        else pytest.fail(f"asked for {engine} {weights} {seed}"))
+    assert real_local_model("random", 4) is exported
