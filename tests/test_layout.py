@@ -89,6 +89,52 @@ def test_no_module_reads_another_modules_private_names(root: Path) -> None:
     assert wrong == []
 
 
+def private_attributes(root: Path = PACKAGE_DIR) -> set:
+    """Private names our classes define: ``self._x = ...`` and ``_x`` defined in a class body."""
+    found = set()
+    for _, tree in modules(root):
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
+                    and isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                found.add(node.attr)
+            elif isinstance(node, ast.ClassDef):
+                for item in node.body:
+                    names = ([item.name] if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))
+                             else [t.id for t in getattr(item, "targets", [getattr(item, "target", None)])
+                                   if isinstance(t, ast.Name)])
+                    found.update(names)
+    return {name for name in found if name.startswith("_") and not name.startswith("__")}
+
+
+def attribute_reach_ins(tree: ast.Module, ours: set) -> List[str]:
+    """``thing._x`` where ``_x`` is a private name of one of our classes and ``thing`` is not
+    ``self``/``cls``: another object's insides (``target._local``, ``sender._clients``)."""
+    return [ast.unparse(node) for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and node.attr in ours
+            and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))
+            and not (isinstance(node.value, ast.Call) and ast.unparse(node.value.func) == "super")]
+
+
+@pytest.mark.parametrize("root", [PACKAGE_DIR, TESTS_DIR], ids=["src", "tests"])
+def test_no_code_reaches_into_another_objects_private_attributes(root: Path) -> None:
+    """What another object keeps private (its scratch folder, its clients) is asked for through
+    its public methods, so a change inside it cannot break its callers silently."""
+    ours = private_attributes()
+    wrong = [(name, found) for name, tree in modules(root) for found in attribute_reach_ins(tree, ours)]
+    assert wrong == []
+
+
+def test_the_reach_in_rule_sees_what_the_import_rule_cannot() -> None:
+    """Protects the rule above from passing vacuously: it catches a reach-in through a local
+    variable, and leaves ``self._x`` and third-party private names (py4j's ``_jvm``) alone."""
+    ours = private_attributes()
+    assert {"_local", "_clients"} <= ours and "_jvm" not in ours
+    code = ast.parse("def f(target, sender, spark):\n"
+                     "    self._local = 1\n    x = target._local\n    sender._clients['s3'] = 2\n"
+                     "    return spark.sparkContext._jvm\n")
+    assert attribute_reach_ins(code, ours) == ["target._local", "sender._clients"]
+
+
 def test_modules_are_imported_under_names_that_say_what_they_hold() -> None:
     short = [(name, alias.name, alias.asname) for name, tree in modules() for _, alias in imports(tree)
              if alias.asname and len(alias.asname) <= 2]

@@ -105,3 +105,19 @@ def test_dry_run_placeholders_name_unknown_values(tmp_path, monkeypatch) -> None
     out = result.stdout
     assert "<account-id>" in out and "<sg-id of bigfruits-ssh>" in out and "<random-password>" in out
     assert "<cluster-id>" in result.stderr  # "cluster <cluster-id> requested" goes to stderr
+
+
+@pytest.mark.parametrize("flavor, timeout", [("jupyterhub", "2h"), ("studio", "8h")])
+def test_create_cluster_says_what_a_notebook_left_open_costs(flavor: str, timeout: str, tmp_path,
+                                                             monkeypatch) -> None:
+    """Protects the user from the surprise bill: a notebook's Livy session keeps the cluster
+    from idling (a running YARN application), which create-cluster says before asking."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.setenv("BIGFRUITS_CONFIG", str(tmp_path / "none.toml"))
+    result = CliRunner().invoke(
+        aws, ["--dry-run", "--region", "eu-west-1", "--state-file", str(tmp_path / "s.json"), "--bucket", "bf-b",
+              "create-cluster", "--yes", "--flavor", flavor, "--idle-timeout", "900"],
+        obj=Injected(ip_lookup=lambda: "203.0.113.7"))
+    assert result.exit_code == 0, result.stderr
+    assert (f"a notebook left open keeps it billing: its Livy session ends {timeout} after its last cell, "
+            "then the cluster after 15 min idle") in result.stderr

@@ -6,9 +6,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-pytest.importorskip("onnxruntime")
-pytest.importorskip("tf2onnx")
-pytest.importorskip("psutil")
+from tests.support.ci import require_module  # noqa: E402
+
+require_module("onnxruntime")
+require_module("tf2onnx")
+require_module("psutil")
 
 from tests.support.paths import SAMPLE  # noqa: E402
 

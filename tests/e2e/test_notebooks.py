@@ -82,7 +82,7 @@ def test_every_code_cell_is_valid_in_the_pyspark_kernel() -> None:
                 # "conf" into strings. Livy accepting the rest: test_notebooks_livy.py.
                 config = json.loads(body)
                 assert isinstance(config, dict) and config["driverMemory"]
-                assert all(isinstance(v, str) for v in config["conf"].values()), config
+                assert config["conf"] and all(isinstance(v, str) for v in config["conf"].values()), config
                 assert "spark.pyspark.python" not in config["conf"]  # the node's, from spark-env
             else:
                 assert first in ("%%info", "%matplot plt") and not body.strip(), source

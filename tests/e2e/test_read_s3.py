@@ -1,7 +1,10 @@
 """``bigfruits run`` reading its input from S3 as a user runs it, through Toxiproxy (30 ms added
-to every answer, 3% of connections reset, 2% stalled then closed, some slow to close) and
-``S3Front`` (TLS as S3 does it, bursts of 503 SlowDown) to the moto server: every input accounted for, the features identical
-to a run on the same images from local disk, the report's example images read from S3 too."""
+to every answer, 5% of connections reset, 5% stalled then closed, some slow to close) and
+``S3Front`` (TLS as S3 does it, bursts of 503 SlowDown, every image's first answer cut
+mid-body) to the moto server: every input accounted for, the features identical to a run on
+the same images from local disk, the report's example images read from S3 too. Each fault is
+shown to have happened (S3Front counts the 503s, the cut answers, the GETs and the connections
+that ended before a request)."""
 from __future__ import annotations
 
 import json
@@ -61,15 +64,22 @@ def test_run_from_s3_through_faults_equals_the_local_run(tmp_path, moto_url, mot
     reference = run(str(local.parent), tmp_path / "out-local", env)
 
     with S3Front(int(moto_url.rsplit(":", 1)[1]), *moto_tls, upstream_ca=moto_tls[0],
-                 burst=25, every=6, per_key=2) as throttle:
+                 burst=25, every=6, per_key=2, cut_per_key=1) as throttle:
         port = toxiproxy.proxy("s3", throttle.port)
         toxiproxy.toxic("s3", "latency", latency=30)
-        toxiproxy.toxic("s3", "reset_peer", toxicity=0.03, stream="upstream", timeout=0)
-        toxiproxy.toxic("s3", "timeout", toxicity=0.02, timeout=500)
-        toxiproxy.toxic("s3", "slow_close", toxicity=0.2, stream="upstream", delay=500)
+        # per *connection* (boto3 keeps its connections alive): each cut answer closes its
+        # connection, so there are well over IMAGES connections, each drawn for these two;
+        # none hit at all has a chance of 0.9**100, about 3e-5
+        toxiproxy.toxic("s3", "reset_peer", toxicity=0.05, stream="upstream", timeout=0)
+        toxiproxy.toxic("s3", "timeout", toxicity=0.05, timeout=500)
+        toxiproxy.toxic("s3", "slow_close", toxicity=0.2, stream="upstream", delay=500)  # costs no retry
         manifest = run(f"s3a://{BUCKET}/raw", tmp_path / "out-s3",
                        {**env, "AWS_ENDPOINT_URL": f"https://127.0.0.1:{port}"})
     assert throttle.served_503 >= 25
+    assert throttle.cut_answers == IMAGES  # every image's first answer cut mid-body, then asked again
+    object_gets = {k: n for k, n in throttle.gets.items() if "/raw/" in k}
+    assert len(object_gets) == IMAGES and min(object_gets.values()) >= 2, object_gets
+    assert throttle.connections_without_request >= 1, "no connection reset or stalled: the faults never happened"
     assert manifest["images_total"] == manifest["images_ok"] == reference["images_ok"] == IMAGES
     assert manifest["images_failed"] == 0
     ours, theirs = features(tmp_path / "out-s3"), features(tmp_path / "out-local")

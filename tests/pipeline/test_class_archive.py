@@ -12,9 +12,16 @@ import pytest
 from bigfruits.pipeline.class_archive import (ARCHIVE_ENV, SETTLE_SECONDS, UNUSED_DAYS,
                                               archive_key, archive_options, usable)
 from bigfruits.pipeline.session import java_executable, spark_jars
+from tests.support.ci import skip_or_fail
 
 JAVA = java_executable()
-pytestmark = pytest.mark.skipif(JAVA is None, reason="needs java")
+
+
+@pytest.fixture(autouse=True)
+def java_here() -> None:
+    """Every test here runs the real ``java``: without one they skip, or fail under CI."""
+    if JAVA is None:
+        skip_or_fail("no java on this machine (Java 17 is needed)")
 
 
 @pytest.fixture()

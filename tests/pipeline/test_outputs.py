@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -128,7 +129,7 @@ def test_staging_is_a_hidden_sibling_named_after_the_run(tmp_path: Path) -> None
     assert target.staging == f"file:{tmp_path / '.out.staging-abc'}"
     assert target.uri("features") == f"file:{tmp_path / '.out.staging-abc'}/features"
     generated = OutputTarget(fake_spark(ObjectStoreFs()), str(tmp_path / "out"))
-    assert len(generated.run_id) == 12 and int(generated.run_id, 16) >= 0
+    assert re.fullmatch(r"[0-9a-f]{12}", generated.run_id), generated.run_id  # 12 hex digits
     assert generated.run_id != OutputTarget(fake_spark(ObjectStoreFs()), str(tmp_path / "out")).run_id
     for made in (target, generated):
         made.cleanup_local()
@@ -152,8 +153,9 @@ def test_put_copies_and_keeps_the_local_file_and_replaces_a_staged_one(tmp_path:
     and the local scratch space."""
     target = staged_target(tmp_path, ObjectStoreFs())
     local = target.local_file("plots/a.png")
-    assert os.path.isfile(local) and local.startswith(target._local)
-    assert os.path.basename(target._local).startswith("bigfruits-")  # recognisable in /tmp
+    scratch = os.path.dirname(target.local_file("probe"))  # the target's local scratch folder
+    assert os.path.isfile(local) and local.startswith(scratch + os.sep)
+    assert os.path.basename(scratch).startswith("bigfruits-")  # recognisable in /tmp
     with open(local, "w") as handle:
         handle.write("png2")
     target.put("plots/a.png")
@@ -163,7 +165,7 @@ def test_put_copies_and_keeps_the_local_file_and_replaces_a_staged_one(tmp_path:
     target.delete_staged("features")
     assert files_under(str(staging)) == ["pca/data.parquet", "plots/a.png"]
     target.discard()
-    assert not staging.exists() and not os.path.exists(target._local)
+    assert not staging.exists() and not os.path.exists(scratch)
     target.discard()  # twice: nothing left, no error
 
 

@@ -11,6 +11,7 @@ guarantees through real S3A, under Spark: tests/e2e/test_publish_s3a.py."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, List, Tuple
 
@@ -145,7 +146,7 @@ def test_a_copy_failing_midway_leaves_no_manifest_and_keeps_staging_complete(
         assert f"could not copy {target.staging}/" in error.what and f" to {target.final}/" in error.what
     else:
         assert isinstance(error.__cause__, PartialCopyError)
-    local = target._local
+    local = os.path.dirname(target.local_file("probe"))  # its local scratch folder
     target.discard()
     assert files_under(str(staging)) == sorted(STAGED)
     assert not Path(local).exists()
@@ -188,7 +189,7 @@ def test_after_a_successful_publish_discard_leaves_the_output_alone(tmp_path: Pa
     fs = store(tmp_path)
     target = staged(tmp_path, fs)
     target.publish(MANIFEST, overwrite=False)
-    local = target._local
+    local = os.path.dirname(target.local_file("probe"))  # its local scratch folder
     target.discard()
     out = tmp_path / "bkt" / "out"
     assert files_under(str(out)) == sorted([*STAGED, "manifest.json"])

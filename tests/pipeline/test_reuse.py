@@ -151,3 +151,30 @@ def test_a_rewrite_keeping_its_size_or_its_time_is_featurized_again(spark, image
     assert {image.path for image in plan.to_featurize} == changed
     assert sorted(plan.reused_paths) == sorted(im.path for im in listing.images if im.path not in changed)
     assert not plan.whole_folder
+
+
+@pytest.mark.parametrize("field, value", [("engine", "tensorflow"), ("preprocessing", "v0")])
+def test_an_output_of_another_engine_or_preprocessing_is_not_reused(spark, images, tmp_path, field, value):
+    """Protects one output from mixing features of two engines (TensorFlow and ONNX Runtime
+    give close, not equal, vectors) or two preprocessings: a previous output whose manifest
+    names another engine or preprocessing version, same weights, gives nothing to reuse."""
+    run(spark, images, tmp_path / "a")
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    manifest["model"][field] = value
+    (tmp_path / "a" / "manifest.json").write_text(json.dumps(manifest))
+    second = run(spark, images, tmp_path / "b", reuse=str(tmp_path / "a"))
+    assert (second["reused"], second["featurized"]) == (0, 6)
+    assert second["reuse"]["note"].endswith("was made with another model (weights, engine or preprocessing)")
+
+
+def test_a_removed_input_that_was_an_error_row_counts_as_dropped(spark, images, tmp_path):
+    """Protects the manifest's account of the previous run: a broken file (an error row then)
+    deleted since is one of the previous inputs no longer there, like a removed image."""
+    broken = images / "Test" / "Kiwi" / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    first = run(spark, images, tmp_path / "a")
+    assert (first["images_ok"], first["images_failed"]) == (6, 1)
+    broken.unlink()
+    second = run(spark, images, tmp_path / "b", reuse=str(tmp_path / "a"))
+    assert (second["reused"], second["featurized"], second["dropped"]) == (6, 0, 1)
+    accounted(second, 6)

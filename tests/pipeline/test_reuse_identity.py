@@ -116,8 +116,32 @@ digests = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
 
 
 def same_model(previous: Dict[str, Any], now: Dict[str, Any]) -> bool:
-    """As ``plan_reuse`` compares them: the identity written to manifest.json, read back."""
-    return json.loads(json.dumps({"model": previous}))["model"] == now
+    """Through the comparison ``plan_reuse`` makes (``why_not_reusable``), on the identity as
+    written to manifest.json and read back."""
+    return reuse.why_not_reusable(json.loads(json.dumps({"model": previous})), now) == ""
+
+
+def test_why_an_output_is_not_reusable_is_said() -> None:
+    now = model_identity("onnxruntime", "ab" * 32)
+    assert reuse.why_not_reusable({"model": dict(now), "k": 5}, now) == ""
+    for field, value in (("engine", "tensorflow"), ("preprocessing", "v0"), ("weights_sha256", "cd" * 32),
+                         ("feature_dim", 1000)):
+        assert reuse.why_not_reusable({"model": {**now, field: value}}, now) == (
+            "made with another model (weights, engine or preprocessing)"), field
+    assert reuse.why_not_reusable({"model": {k: v for k, v in now.items() if k != "engine"}}, now) != ""
+    assert reuse.why_not_reusable({"k": 5}, now) == "made by a bigfruits without --reuse support (no model identity)"
+    assert reuse.why_not_reusable({"model": None}, now) == "made with another model (weights, engine or preprocessing)"
+
+
+def test_dropped_are_the_previous_inputs_featurized_or_failed_that_are_gone() -> None:
+    """Protects the count the manifest reports: an input removed since the previous run counts
+    once whether it had features or was an error row (a broken file deleted), and an input
+    still there counts not at all, nor does a new one."""
+    previous, failed = ["a", "b", "c", "c"], ["x", "b"]
+    assert reuse.dropped_count(previous, failed, ["a", "new"]) == 3  # b, c, x
+    assert reuse.dropped_count(previous, failed, ["a", "b", "c", "x"]) == 0
+    assert reuse.dropped_count([], ["x"], []) == 1  # only an error row, now removed
+    assert reuse.dropped_count(iter(previous), iter(failed), iter(["a"])) == 3  # any iterables, once each
 
 
 def test_the_model_identity_names_all_four() -> None:

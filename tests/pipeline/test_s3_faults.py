@@ -1,8 +1,10 @@
 """Reading images from S3 as the featurize stage's Python workers do (``fetch.fetch_ahead``:
 boto3, one GET per image, many in flight) through Toxiproxy and ``S3Front`` (TLS as S3 does it,
 and 503 SlowDown when asked) to the moto server, all on 127.0.0.1, with S3's faults: latency, connections reset, stalled and slow to close, 503
-SlowDown bursts. Every input is answered, with the very bytes uploaded; a read that cannot
-succeed is an error string naming the cause; an object changed since the listing is one too."""
+SlowDown bursts, answers cut mid-body. Every input is answered, with the very bytes uploaded;
+a read that cannot succeed is an error string naming the cause; an object changed since the
+listing is one too. Each fault test also shows that its fault happened (connections cut, GETs
+sent again), so none passes because the fault never took place."""
 from __future__ import annotations
 
 import time
@@ -114,18 +116,70 @@ def test_latency_is_hidden_by_reads_in_flight(uploaded, env, toxiproxy, front, m
     assert front.most_open_connections >= 8, front.most_open_connections
 
 
-@pytest.mark.parametrize("kind, toxicity, attributes", [
-    ("reset_peer", 0.3, {"timeout": 0}),       # connection reset as soon as data flows
-    ("reset_peer", 0.3, {"timeout": 20}),      # reset mid-answer
+class GetAttempts:
+    """Every GetObject attempt the workers' client sends, retries included (botocore's
+    ``before-send`` event fires once per attempt): the second GETs, seen from the client."""
+
+    def __init__(self, settings: S3Settings) -> None:
+        self.count = 0
+        pipeline_s3.s3_client(settings).meta.events.register("before-send.s3.GetObject", self)
+
+    def __call__(self, **kwargs: object) -> None:
+        self.count += 1
+
+
+#: Toxiproxy's toxicity is per *connection*, and boto3 keeps its (up to 32) connections alive
+#: for many GETs: a toxic hits the connections it is drawn for, each then failing the request
+#: it carries, and the client retries on a new connection (a new draw). Through TLS the first
+#: bytes to flow are the handshake's, so a toxic with no delay hits there; the request it
+#: interrupts was already counted as an attempt. 10 attempts per GET: a toxicity of 0.3 fails
+#: all ten for one image with a chance of 0.3**10, 6e-6.
+RETRIED_FAULTS = [
+    ("reset_peer", 0.3, {"timeout": 0}),       # reset as soon as data flows back
+    ("reset_peer", 0.3, {"timeout": 20}),      # reset 20 ms in: in the handshake or the answer
     ("timeout", 0.2, {"timeout": 500}),        # stalled, then closed without an answer
-    ("slow_close", 0.5, {"delay": 1000}),      # answers, then holds the connection open
-])
-def test_connection_faults_are_retried_and_nothing_is_lost(uploaded, env, toxiproxy, front,  # noqa: F811
-                                                           moto_tls, kind, toxicity, attributes):
+]
+
+
+@pytest.mark.parametrize("kind, toxicity, attributes", RETRIED_FAULTS)
+def test_connection_faults_happen_are_retried_and_nothing_is_lost(uploaded, env, toxiproxy, front,  # noqa: F811
+                                                                  moto_tls, kind, toxicity, attributes):
+    """Protects reads through a flaky network, and shows the faults happened: connections
+    ended before their request was answered (S3Front counts them), and the client sent more
+    GETs than there are images (the retries), every image still arriving intact."""
     port = proxied(toxiproxy, front)
     toxiproxy.toxic("s3", kind, toxicity=toxicity, **attributes)
-    out, _ = read_all(uploaded, settings_for(port, moto_tls, read_timeout=3.0))
+    cut_before = front.connections_without_request
+    settings = settings_for(port, moto_tls, read_timeout=3.0, max_attempts=10)
+    attempts = GetAttempts(settings)
+    out, _ = read_all(uploaded, settings)
     assert_every_image_read_intact(out, uploaded)
+    assert front.connections_without_request > cut_before, "no connection was hit: the fault never happened"
+    assert attempts.count > len(uploaded), f"{attempts.count} GETs for {len(uploaded)} images: nothing retried"
+
+
+def test_a_connection_slow_to_close_costs_no_retry(uploaded, env, toxiproxy, front, moto_tls):  # noqa: F811
+    """``slow_close`` delays the close of a connection; boto3 keeps its connections open and
+    never waits for a close, so this fault cannot cause a retry at all: every image is read
+    with exactly one GET (which is what this test checks, rather than "retried")."""
+    port = proxied(toxiproxy, front)
+    toxiproxy.toxic("s3", "slow_close", toxicity=1.0, delay=1000)
+    settings = settings_for(port, moto_tls, read_timeout=3.0)
+    attempts = GetAttempts(settings)
+    out, _ = read_all(uploaded, settings)
+    assert_every_image_read_intact(out, uploaded)
+    assert attempts.count == len(uploaded)
+
+
+def test_an_answer_cut_mid_body_is_asked_for_again_and_read_whole(uploaded, env, moto_url, moto_tls):  # noqa: F811
+    """Protects the body retry over real TLS: S3Front sends the first two answers of every
+    image half their body and closes the connection (as a reset after the headers does);
+    each image is read whole on its third GET, which S3Front saw arrive."""
+    with s3_front(moto_url, moto_tls, cut_per_key=2) as cutting:
+        out, _ = read_all(uploaded, settings_for(cutting.port, moto_tls))
+    assert_every_image_read_intact(out, uploaded)
+    assert cutting.cut_answers == 2 * len(uploaded)
+    assert sorted(cutting.gets.values()) == [3] * len(uploaded), dict(cutting.gets)
 
 
 def test_slowdown_bursts_are_retried_with_backoff(uploaded, env, toxiproxy, moto_url, moto_tls):  # noqa: F811
@@ -135,6 +189,8 @@ def test_slowdown_bursts_are_retried_with_backoff(uploaded, env, toxiproxy, moto
         out, _ = read_all(uploaded, settings_for(port, moto_tls))
     assert throttle.served_503 >= 20
     assert_every_image_read_intact(out, uploaded)
+    # each 503 was followed by another GET of the same image: 60 images, one answer each
+    assert sum(throttle.gets.values()) == len(uploaded) + throttle.served_503
 
 
 def test_a_read_that_keeps_failing_is_an_error_row_naming_the_cause(uploaded, env, toxiproxy, front,  # noqa: F811

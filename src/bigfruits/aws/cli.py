@@ -138,7 +138,7 @@ def create_keypair_cmd(ctx: AwsContext) -> None:
 @aws.command("create-cluster")
 @click.option("--flavor", type=click.Choice(sorted(FLAVORS)), default="jupyterhub", show_default=True,
               help="jupyterhub: JupyterHub reached through `connect`; studio: for EMR Studio Workspaces (Livy, Jupyter Enterprise Gateway).")
-@click.option("--release", help="EMR release label [emr-7.9.0].")
+@click.option("--release", help="EMR release label, 7.1.0 or later [emr-7.13.0].")
 @click.option("--master-type", help="Master instance type [m5.xlarge].")
 @click.option("--core-type", help="Core instance type [m5.xlarge].")
 @click.option("--core-count", type=int, help="Number of core nodes [2].")
@@ -228,7 +228,7 @@ def submit_cmd(ctx: AwsContext, input_uri: Optional[str], output_uri: Optional[s
 @aws.command("run", context_settings={"ignore_unknown_options": True})
 @click.option("--input", "input_uri", help=STEP_INPUT_HELP)
 @click.option("--output", "output_uri", help=STEP_OUTPUT_HELP)
-@click.option("--release", help="EMR release label [emr-7.9.0].")
+@click.option("--release", help="EMR release label, 7.1.0 or later [emr-7.13.0].")
 @click.option("--master-type", help="Master instance type [m5.xlarge].")
 @click.option("--core-type", help="Core instance type [m5.xlarge].")
 @click.option("--core-count", type=int, help="Number of core nodes [2].")

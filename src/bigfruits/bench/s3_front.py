@@ -53,24 +53,35 @@ class S3FrontHandler(BaseHTTPRequestHandler):
             parts.append(self.rfile.read(size))
             self.rfile.readline()
 
+    #: requests this connection received (0: it ended before a whole request, e.g. reset)
+    requests = 0
+
     def _forward(self) -> None:
         front = self.server.front
         body = self._read_body()
+        self.requests += 1
+        front.count_get(self.command, self.path)
         if front.throttled(self.command, self.path):
             self._answer(503, [("Content-Type", "application/xml")], SLOW_DOWN)
             return
         status, headers, data = front.upstream(self.command, self.path, body, [
             (k, v) for k, v in self.headers.items() if k.lower() not in HOP_HEADERS])
-        self._answer(status, headers, data)
+        cut = status == 200 and front.cuts(self.command, self.path)
+        self._answer(status, headers, data, cut)
 
-    def _answer(self, status: int, headers: List[Tuple[str, str]], data: bytes) -> None:
+    def _answer(self, status: int, headers: List[Tuple[str, str]], data: bytes, cut: bool = False) -> None:
+        """The answer; ``cut``: its headers and the first half of its body, then the connection
+        closed, as a connection lost mid-answer leaves it (the Content-Length says more)."""
         self.send_response(status)
         for k, v in headers:
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(data)
+            self.wfile.write(data[:len(data) // 2] if cut else data)
+        if cut:
+            self.wfile.flush()
+            self.close_connection = True
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
 
@@ -91,11 +102,14 @@ class S3FrontServer(ThreadingHTTPServer):
         with front.lock:
             front.open_connections += 1
             front.most_open_connections = max(front.most_open_connections, front.open_connections)
+        handled = 0
         try:
-            S3FrontHandler(self.tls.wrap_socket(request, server_side=True), client_address, self)
+            handled = S3FrontHandler(self.tls.wrap_socket(request, server_side=True),
+                                     client_address, self).requests
         finally:
             with front.lock:
                 front.open_connections -= 1
+                front.connections_without_request += handled == 0
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # connections reset by the proxy's toxics: expected
@@ -114,16 +128,24 @@ class S3Front:
       Toxiproxy works below HTTP. The first ``burst`` GETs of objects, then the first
       ``per_key`` attempts at every ``every``-th key, get S3's SlowDown error document
       instead: bursts of throttling, as S3 sends them while it scales. ``served_503`` counts.
+    * Answers cut mid-body (optional): the first ``cut_per_key`` successful GETs of every
+      object send half the body, then close the connection (``cut_answers`` counts).
+
+    What happened is counted, so a fault test can show its faults took place: ``gets`` (GETs
+    received, per object path), ``connections_without_request`` (connections that ended before
+    a whole request: reset or stalled by the proxy, or a failed TLS handshake).
     """
 
     def __init__(self, upstream_port: int, cert: Path, key: Path, upstream_ca: Optional[Path] = None,
-                 burst: int = 0, every: int = 0, per_key: int = 0) -> None:
+                 burst: int = 0, every: int = 0, per_key: int = 0, cut_per_key: int = 0) -> None:
         self.upstream_port, self.upstream_ca = upstream_port, upstream_ca
-        self.burst, self.every, self.per_key = burst, every, per_key
-        self.served_503 = 0
+        self.burst, self.every, self.per_key, self.cut_per_key = burst, every, per_key, cut_per_key
+        self.served_503 = self.cut_answers = self.connections_without_request = 0
         #: connections open at once, now and at most: how many reads a client keeps in flight
         self.open_connections = self.most_open_connections = 0
         self.attempts: Dict[str, int] = defaultdict(int)
+        self.gets: Dict[str, int] = defaultdict(int)
+        self.cut: Dict[str, int] = defaultdict(int)
         self.lock = threading.Lock()
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(str(cert), str(key))
@@ -155,9 +177,29 @@ class S3Front:
         finally:
             connection.close()
 
+    @staticmethod
+    def object_get(method: str, path: str) -> bool:
+        """A GET of an object (a listing is ``GET /bucket?list-type=2``)."""
+        return method == "GET" and "list-type" not in path and path.count("/") >= 2
+
+    def count_get(self, method: str, path: str) -> None:
+        if self.object_get(method, path):
+            with self.lock:
+                self.gets[path.split("?", 1)[0]] += 1
+
+    def cuts(self, method: str, path: str) -> bool:
+        """Whether this successful answer is cut mid-body (``cut_per_key``)."""
+        key = path.split("?", 1)[0]
+        with self.lock:
+            if not self.object_get(method, path) or self.cut[key] >= self.cut_per_key:
+                return False
+            self.cut[key] += 1
+            self.cut_answers += 1
+            return True
+
     def throttled(self, method: str, path: str) -> bool:
-        """GETs of objects only (a listing is ``GET /bucket?list-type=2``)."""
-        if method != "GET" or "list-type" in path or path.count("/") < 2:
+        """GETs of objects only."""
+        if not self.object_get(method, path):
             return False
         with self.lock:
             if self.burst > 0:

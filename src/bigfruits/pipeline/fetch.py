@@ -64,8 +64,8 @@ def fetch_ahead(rows: Iterable[Row], settings: Optional[S3Settings] = None,
     source = iter(rows)
     upcoming: Optional[Row] = next(source, None)
     in_flight_bytes = 0
-    with ThreadPoolExecutor(max_workers=max(1, max_in_flight),
-                            thread_name_prefix="bigfruits-fetch") as pool:
+    max_in_flight = max(1, max_in_flight)  # 0 would read nothing and answer no row
+    with ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="bigfruits-fetch") as pool:
         try:
             while True:
                 while upcoming is not None and len(pending) < max_in_flight:

@@ -71,6 +71,22 @@ def unchanged_inputs(known: Iterable[Tuple[str, int, str]],
             if p in current and current[p].size == size and current[p].stamp == stamp]
 
 
+def why_not_reusable(manifest: Dict[str, Any], identity: Dict[str, Any]) -> str:
+    """Why a previous output's features cannot stand for this run's ("" when they can): its
+    manifest names another model (weights, engine, preprocessing, feature size), or none."""
+    if manifest.get("model") == identity:
+        return ""
+    if "model" in manifest:
+        return "made with another model (weights, engine or preprocessing)"
+    return "made by a bigfruits without --reuse support (no model identity)"
+
+
+def dropped_count(previous: Iterable[str], failed: Iterable[str], selected: Iterable[str]) -> int:
+    """Inputs of the previous run, featurized or error rows, that are not inputs any more."""
+    now = set(selected)
+    return sum(1 for path in set(previous) | set(failed) if path not in now)
+
+
 def identity_frame(spark: Any, images: List[ImageFile]) -> Any:
     """``DataFrame[path, size, stamp]`` of ``images`` (made on the driver, small)."""
     import pandas as pd
@@ -127,9 +143,8 @@ def plan_reuse(spark: Any, path: Optional[str], selected: List[ImageFile],
     if path is None:
         return Reuse(None, None, list(selected))
     uri, manifest = read_manifest(spark, path)
-    if manifest.get("model") != identity:
-        why = ("made with another model (weights, engine or preprocessing)" if "model" in manifest
-               else "made by a bigfruits without --reuse support (no model identity)")
+    why = why_not_reusable(manifest, identity)
+    if why:
         return Reuse(uri, None, list(selected), note=f"nothing reused: {path} was {why}")
     previous = spark.read.parquet(f"{uri}/features")
     if not set(FEATURE_COLUMNS) <= set(previous.columns):
@@ -137,10 +152,9 @@ def plan_reuse(spark: Any, path: Optional[str], selected: List[ImageFile],
                      note=f"nothing reused: {path}/features has no input identity (size, stamp)")
     known = previous.select("path", "size", "stamp").toPandas()  # columns only: small
     failed = _previous_errors(spark, uri)
-    current = {image.path: image for image in selected}
     unchanged = unchanged_inputs(zip(known["path"], known["size"], known["stamp"]), selected)
     kept = {image.path for image in unchanged}
-    dropped = sum(1 for p in set(known["path"]) | failed if p not in current)
+    dropped = dropped_count(known["path"], failed, (image.path for image in selected))
     to_featurize = [image for image in selected if image.path not in kept]
     features = None
     if unchanged:

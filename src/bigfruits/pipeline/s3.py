@@ -97,7 +97,9 @@ def s3_client(settings: S3Settings) -> Any:
             import boto3
             from botocore.config import Config
 
-            config = Config(retries={"mode": "standard", "max_attempts": settings.max_attempts},
+            # total_max_attempts counts the first try; botocore's max_attempts counts retries
+            # only (one GET more than meant): https://boto3.amazonaws.com/v1/documentation/api/latest/guide/retries.html
+            config = Config(retries={"mode": "standard", "total_max_attempts": settings.max_attempts},
                             connect_timeout=settings.connect_timeout,
                             read_timeout=settings.read_timeout,
                             max_pool_connections=settings.max_in_flight)
@@ -108,8 +110,9 @@ def s3_client(settings: S3Settings) -> Any:
         return client
 
 
-def _backoff(attempt: int) -> float:
-    """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+def backoff_s(attempt: int) -> float:
+    """The pause before attempt ``attempt + 1``: full jitter, uniform in
+    [0, min(cap, base * 2**attempt)]."""
     return random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** attempt))
 
 
@@ -151,12 +154,12 @@ def get_object(path: str, size: int, stamp: str, settings: S3Settings) -> bytes:
             attempt += 1
             if attempt >= settings.max_attempts:
                 raise OSError(f"S3 GET failed after {attempt} attempts: {describe_error(exc)}") from None
-            time.sleep(_backoff(attempt))
+            time.sleep(backoff_s(attempt))
             continue
         if len(body) != size:
             attempt += 1
             if attempt >= settings.max_attempts:
                 raise OSError(f"S3 GET returned {len(body)} bytes, {size} listed")
-            time.sleep(_backoff(attempt))
+            time.sleep(backoff_s(attempt))
             continue
         return body

@@ -77,11 +77,23 @@ def test_failed_step_shows_failure_details_and_stderr_tail(aws_env, built_wheel)
     assert "| ValueError: no images" in run(["logs", "--lines", "1"]).output
 
 
+class _GivenClients(Sender):
+    """The real ``Sender`` (request, error translation) over the clients a test gives it, by
+    service: here botocore clients under ``Stubber``."""
+
+    def __init__(self) -> None:
+        super().__init__(session=None)
+        self.given: dict = {}
+
+    def client(self, service, region=None):  # type: ignore[no-untyped-def,override]
+        return self.given[service]
+
+
 def _stubbed_context(tmp_path) -> tuple:  # type: ignore[no-untyped-def]
     """A context whose EMR client is stubbed (no moto, no network)."""
     emr = boto3.Session(region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x").client("emr")
-    sender = Sender(session=None)
-    sender._clients["emr"] = emr
+    sender = _GivenClients()
+    sender.given["emr"] = emr
     settings = AwsSettings(region="eu-west-1", bucket="b", state_file=tmp_path / "state.json")
     ctx = AwsContext(settings, sender, State(settings.state_path()), injected(), _account="123456789012")
     return ctx, Stubber(emr)
@@ -90,7 +102,7 @@ def _stubbed_context(tmp_path) -> tuple:  # type: ignore[no-untyped-def]
 def _stubbed_s3(ctx) -> Stubber:  # type: ignore[no-untyped-def]
     """The context's S3 client, stubbed too (for the JupyterHub password object)."""
     s3 = boto3.Session(region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x").client("s3")
-    ctx.sender._clients["s3"] = s3
+    ctx.sender.given["s3"] = s3
     return Stubber(s3)
 
 
@@ -99,8 +111,7 @@ def _skip_setup(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     cost estimate's Price List requests in test_pricing_api.py."""
     monkeypatch.setattr("bigfruits.aws.commands.create_cluster.cost_line", lambda ctx, groups, hours=None: "-")
     monkeypatch.setattr("bigfruits.aws.commands.create_cluster.ensure_roles", lambda ctx: None)
-    monkeypatch.setattr("bigfruits.aws.procedures.cluster_network.cluster_network", lambda ctx: ("vpc-1", "subnet-1"))
-    monkeypatch.setattr("bigfruits.aws.procedures.cluster_network.tag_for_emr", lambda ctx, vpc, subnet: [])
+    monkeypatch.setattr("bigfruits.aws.procedures.cluster_network.in_cluster_network", lambda ctx: (ctx, "vpc-1"))
     monkeypatch.setattr("bigfruits.aws.procedures.ssh_access.ensure_ssh_group", lambda ctx, vpc_id: "sg-1")
     monkeypatch.setattr("bigfruits.aws.procedures.ssh_access.ensure_key_pair", lambda ctx: None)
     monkeypatch.setattr("bigfruits.aws.procedures.cluster_launch.upload_bootstrap", lambda ctx, wheel: None)
@@ -166,8 +177,12 @@ def test_step_timeout_says_what_to_do(tmp_path, monkeypatch) -> None:
     running = {"Step": {"Id": "s-1", "Status": {"State": "RUNNING"}}}
     for _ in range(3):
         stub.add_response("describe_step", running, {"ClusterId": "j-1", "StepId": "s-1"})
-    with stub, pytest.raises(AwsError, match="gave up waiting for step s-1 after 60s"):
+    with stub, pytest.raises(AwsError) as gave_up:
         submit(ctx, timeout_s=60)
+    assert gave_up.value.what == "gave up waiting for step s-1 after 60s (still RUNNING)"
+    # what to do: see where it stands, or wait longer
+    assert "bigfruits aws status" in gave_up.value.todo and "--timeout" in gave_up.value.todo
+    stub.assert_no_pending_responses()
 
 
 def _iam_fake(errors):  # type: ignore[no-untyped-def]

@@ -12,16 +12,17 @@ from __future__ import annotations
 import datetime
 import json
 import urllib.parse
-from contextlib import ExitStack
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
 from bigfruits.aws.commands.create_studio import ensure_studio
 from bigfruits.aws.commands.destroy import destroy_studio
-from bigfruits.aws.requests.iam_policies import user_policy
 from bigfruits.aws.core.settings import StudioSettings
-from bigfruits.errors import AwsError
+from bigfruits.aws.requests import ec2, iam
+from bigfruits.aws.requests.iam_policies import (service_role_policy, service_trust_policy, user_policy,
+                                                 user_trust_policy)
+from bigfruits.errors import AwsError, InputError
 from tests.support.aws.stubbed import StubbedAws
 from tests.support.aws.studio_context import studio_context
 
@@ -33,17 +34,6 @@ URL = "https://es-ABC.emrstudio-prod.eu-west-3.amazonaws.com"
 OUR_TAGS = [{"Key": "bigfruits:managed", "Value": "true"},
             {"Key": "bigfruits:project", "Value": "bigfruits"}]
 NOW = datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)
-
-
-@pytest.fixture
-def aws() -> Iterator[StubbedAws]:
-    stubbed = StubbedAws()
-    with ExitStack() as stack:
-        for stubber in stubbed.stubbers.values():
-            stack.enter_context(stubber)
-        yield stubbed
-        for stubber in stubbed.stubbers.values():
-            stubber.assert_no_pending_responses()
 
 
 def settings(**overrides: Any) -> StudioSettings:
@@ -60,37 +50,58 @@ def role(name: str) -> Dict[str, Any]:
 POLICY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/bigfruits/bigfruits-studio-user"
 
 
-def network_answers(aws: StubbedAws, groups: List[Dict[str, Any]]) -> None:
+def sent(request: Any) -> Dict[str, Any]:
+    """The parameters of a request as the builders make it: what a stub expects to receive
+    (the builders' own content is tested in tests/aws/requests; here, that the command sends
+    each with the right arguments: this VPC, these subnets, these groups, this Studio)."""
+    return request.params
+
+
+def network_answers(aws: StubbedAws, groups: List[Dict[str, Any]], s: StudioSettings) -> None:
     aws.answer("sts", "GetCallerIdentity", {"Account": ACCOUNT, "Arn": "arn:aws:iam::1:user/me",
-                                            "UserId": "AIDAEXAMPLE"})
-    aws.answer("ec2", "DescribeVpcs", {"Vpcs": [{"VpcId": "vpc-1", "IsDefault": True}]})
+                                            "UserId": "AIDAEXAMPLE"}, {})
+    aws.answer("ec2", "DescribeVpcs", {"Vpcs": [{"VpcId": "vpc-1", "IsDefault": True}]},
+               {"Filters": [{"Name": "isDefault", "Values": ["true"]}]})
     aws.answer("ec2", "DescribeSubnets", {"Subnets": [
         {"SubnetId": f"subnet-{z}", "AvailabilityZone": f"eu-west-3{z}", "MapPublicIpOnLaunch": True}
-        for z in "abc"]})
-    for _ in "abc":  # each public subnet's own route table: to the internet gateway
+        for z in "abc"]}, {"Filters": [{"Name": "vpc-id", "Values": ["vpc-1"]}]})
+    for z in "abc":  # each public subnet's own route table: to the internet gateway
         aws.answer("ec2", "DescribeRouteTables", {"RouteTables": [{"Routes": [
-            {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-1"}]}]})
-    aws.answer("ec2", "DescribeSecurityGroups", {"SecurityGroups": groups})
+            {"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-1"}]}]},
+            {"Filters": [{"Name": "association.subnet-id", "Values": [f"subnet-{z}"]}]})
+    aws.answer("ec2", "DescribeSecurityGroups", {"SecurityGroups": groups}, sent(ec2.find_studio_groups(s, "vpc-1")))
 
 
 def fresh_account_answers(aws: StubbedAws, studio_errors: Tuple[str, ...] = (),
-                          studio_succeeds: bool = True) -> None:
-    network_answers(aws, [])
-    aws.answer("ec2", "CreateSecurityGroup", {"GroupId": "sg-w"})
-    aws.answer("ec2", "CreateSecurityGroup", {"GroupId": "sg-e"})
-    aws.answer("ec2", "AuthorizeSecurityGroupIngress", {"Return": True})
-    aws.answer("ec2", "AuthorizeSecurityGroupEgress", {"Return": True})
-    aws.answer("ec2", "RevokeSecurityGroupEgress", {"Return": True})
-    aws.answer("ec2", "RevokeSecurityGroupEgress", {"Return": True})
-    aws.answer("iam", "ListRoles", {"Roles": [], "IsTruncated": False})
-    aws.answer("iam", "CreateRole", {"Role": role("bigfruits-studio-service")})
-    aws.answer("iam", "PutRolePolicy", {})
-    aws.answer("iam", "CreateRole", {"Role": role("bigfruits-studio-user")})
-    aws.answer("iam", "ListPolicies", {"Policies": [], "IsTruncated": False})
-    aws.answer("iam", "CreatePolicy", {"Policy": {"PolicyName": "bigfruits-studio-user",
-                                                  "Arn": POLICY_ARN}})
-    aws.answer("iam", "AttachRolePolicy", {})
-    aws.answer("emr", "ListStudios", {"Studios": []})
+                          studio_succeeds: bool = True, s: Optional[StudioSettings] = None) -> None:
+    s = s or settings()
+    network_answers(aws, [], s)
+    aws.answer("ec2", "CreateSecurityGroup", {"GroupId": "sg-w"}, sent(ec2.create_studio_group(
+        s, "bigfruits-studio-workspace", "EMR Studio workspaces (bigfruits)", "vpc-1")))
+    aws.answer("ec2", "CreateSecurityGroup", {"GroupId": "sg-e"}, sent(ec2.create_studio_group(
+        s, "bigfruits-studio-engine", "EMR Studio engine on the cluster master (bigfruits)", "vpc-1")))
+    aws.answer("ec2", "AuthorizeSecurityGroupIngress", {"Return": True},
+               sent(ec2.authorize_ingress("sg-e", ec2.engine_ingress("sg-w"))))
+    aws.answer("ec2", "AuthorizeSecurityGroupEgress", {"Return": True},
+               sent(ec2.authorize_egress("sg-w", ec2.workspace_egress("sg-e"))))
+    aws.answer("ec2", "RevokeSecurityGroupEgress", {"Return": True}, sent(ec2.revoke_default_egress("sg-w")))
+    aws.answer("ec2", "RevokeSecurityGroupEgress", {"Return": True}, sent(ec2.revoke_default_egress("sg-e")))
+    aws.answer("iam", "ListRoles", {"Roles": [], "IsTruncated": False}, {"PathPrefix": "/bigfruits/"})
+    aws.answer("iam", "CreateRole", {"Role": role("bigfruits-studio-service")}, sent(iam.create_role(
+        "bigfruits-studio-service", service_trust_policy(ACCOUNT, "eu-west-3"), "EMR Studio service role (bigfruits)",
+        s.tags)))
+    aws.answer("iam", "PutRolePolicy", {}, sent(iam.put_inline_policy(
+        "bigfruits-studio-service", "bigfruits-studio-service",
+        service_role_policy(s, "vpc-1", ["subnet-a", "subnet-b", "subnet-c"]))))
+    aws.answer("iam", "CreateRole", {"Role": role("bigfruits-studio-user")}, sent(iam.create_role(
+        "bigfruits-studio-user", user_trust_policy(s, ACCOUNT), "EMR Studio users (bigfruits)", s.tags)))
+    aws.answer("iam", "ListPolicies", {"Policies": [], "IsTruncated": False},
+               {"Scope": "Local", "PathPrefix": "/bigfruits/"})
+    aws.answer("iam", "CreatePolicy", {"Policy": {"PolicyName": "bigfruits-studio-user", "Arn": POLICY_ARN}},
+               sent(iam.create_policy("bigfruits-studio-user", user_policy(s, ACCOUNT),
+                                      "EMR Studio users (bigfruits)", s.tags)))
+    aws.answer("iam", "AttachRolePolicy", {}, {"RoleName": "bigfruits-studio-user", "PolicyArn": POLICY_ARN})
+    aws.answer("emr", "ListStudios", {"Studios": []}, {})
     for code in studio_errors:
         aws.fail("emr", "CreateStudio", code)
     if studio_succeeds:
@@ -142,22 +153,28 @@ def test_a_second_run_creates_nothing(aws: StubbedAws) -> None:
          "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 18888, "ToPort": 18888,
                             "UserIdGroupPairs": [{"GroupId": "sg-w"}]}]},
     ]
-    network_answers(aws, groups)
+    network_answers(aws, groups, s)
     aws.answer("iam", "ListRoles", {"Roles": [role("bigfruits-studio-service"),
-                                              role("bigfruits-studio-user")], "IsTruncated": False})
-    aws.answer("iam", "UpdateAssumeRolePolicy", {})
-    aws.answer("iam", "PutRolePolicy", {})
-    aws.answer("iam", "UpdateAssumeRolePolicy", {})
+                                              role("bigfruits-studio-user")], "IsTruncated": False},
+               {"PathPrefix": "/bigfruits/"})
+    aws.answer("iam", "UpdateAssumeRolePolicy", {}, sent(iam.update_trust(
+        "bigfruits-studio-service", service_trust_policy(ACCOUNT, "eu-west-3"))))
+    aws.answer("iam", "PutRolePolicy", {}, sent(iam.put_inline_policy(
+        "bigfruits-studio-service", "bigfruits-studio-service",
+        service_role_policy(s, "vpc-1", ["subnet-a", "subnet-b", "subnet-c"]))))
+    aws.answer("iam", "UpdateAssumeRolePolicy", {}, sent(iam.update_trust(
+        "bigfruits-studio-user", user_trust_policy(s, ACCOUNT))))
     aws.answer("iam", "ListPolicies", {"Policies": [{"PolicyName": "bigfruits-studio-user",
                                                      "Arn": POLICY_ARN, "DefaultVersionId": "v1"}],
-                                       "IsTruncated": False})
+                                       "IsTruncated": False}, {"Scope": "Local", "PathPrefix": "/bigfruits/"})
     document = urllib.parse.quote(json.dumps(user_policy(s, ACCOUNT)))
     aws.answer("iam", "GetPolicyVersion", {"PolicyVersion": {"Document": document, "VersionId": "v1",
-                                                             "IsDefaultVersion": True}})
-    aws.answer("iam", "AttachRolePolicy", {})
-    aws.answer("emr", "ListStudios", {"Studios": [{"StudioId": "es-ABC", "Name": "bigfruits-studio"}]})
+                                                             "IsDefaultVersion": True}},
+               {"PolicyArn": POLICY_ARN, "VersionId": "v1"})
+    aws.answer("iam", "AttachRolePolicy", {}, {"RoleName": "bigfruits-studio-user", "PolicyArn": POLICY_ARN})
+    aws.answer("emr", "ListStudios", {"Studios": [{"StudioId": "es-ABC", "Name": "bigfruits-studio"}]}, {})
     aws.answer("emr", "DescribeStudio", {"Studio": {"StudioId": "es-ABC", "Url": URL,
-                                                    "Tags": OUR_TAGS}})
+                                                    "Tags": OUR_TAGS}}, {"StudioId": "es-ABC"})
     result = ensure_studio(studio_context(s, aws, lambda _: None), s)
     assert result.url == URL and result.created == []
     writes = [op for op in aws.operations() if op.startswith(("Create", "Authorize", "Revoke"))]
@@ -166,17 +183,17 @@ def test_a_second_run_creates_nothing(aws: StubbedAws) -> None:
 
 def test_a_security_group_of_that_name_that_is_not_ours_is_an_error(aws: StubbedAws) -> None:
     network_answers(aws, [{"GroupName": "bigfruits-studio-workspace", "GroupId": "sg-x",
-                           "VpcId": "vpc-1", "Tags": []}])
+                           "VpcId": "vpc-1", "Tags": []}], settings())
     with pytest.raises(AwsError, match="not ours"):
         ensure_studio(studio_context(settings(), aws, lambda _: None), settings())
     assert "CreateSecurityGroup" not in aws.operations()
 
 
 def test_identity_center_mode_passes_the_user_role_and_maps_users(aws: StubbedAws) -> None:
-    fresh_account_answers(aws)
-    aws.answer("emr", "CreateStudioSessionMapping", {})
-    aws.answer("emr", "CreateStudioSessionMapping", {})
     s = settings(auth_mode="SSO", sso_users=("alice",), sso_groups=("data-team",))
+    fresh_account_answers(aws, s=s)
+    aws.answer("emr", "CreateStudioSessionMapping", {})
+    aws.answer("emr", "CreateStudioSessionMapping", {})
     ensure_studio(studio_context(s, aws, lambda _: None), s)
     (studio,) = aws.params("CreateStudio")
     assert studio["AuthMode"] == "SSO"
@@ -190,9 +207,9 @@ def test_identity_center_mode_passes_the_user_role_and_maps_users(aws: StubbedAw
 
 
 def test_no_default_vpc_says_what_to_pass(aws: StubbedAws) -> None:
-    aws.answer("sts", "GetCallerIdentity", {"Account": ACCOUNT})
-    aws.answer("ec2", "DescribeVpcs", {"Vpcs": []})
-    with pytest.raises(Exception, match="--vpc-id"):
+    aws.answer("sts", "GetCallerIdentity", {"Account": ACCOUNT}, {})
+    aws.answer("ec2", "DescribeVpcs", {"Vpcs": []}, {"Filters": [{"Name": "isDefault", "Values": ["true"]}]})
+    with pytest.raises(InputError, match="--vpc-id"):
         ensure_studio(studio_context(settings(), aws, lambda _: None), settings())
 
 
@@ -207,46 +224,54 @@ def test_destroy_removes_ours_in_dependency_order(aws: StubbedAws) -> None:
                    "UserIdGroupPairs": [{"GroupId": "sg-w"}]}]}
     # the Studio: looked for because our service role exists; a foreign one of the same name
     # is skipped, ours goes with its mapping
-    aws.answer("iam", "ListRoles", {"Roles": [role("bigfruits-studio-service")], "IsTruncated": False})
+    ours = {"PathPrefix": "/bigfruits/"}
+    groups = sent(ec2.find_tagged_studio_groups(settings()))
+    aws.answer("iam", "ListRoles", {"Roles": [role("bigfruits-studio-service")], "IsTruncated": False}, ours)
     aws.answer("emr", "ListStudios", {"Studios": [{"StudioId": "es-OTHER", "Name": "bigfruits-studio"},
-                                                  {"StudioId": "es-ABC", "Name": "bigfruits-studio"}]})
-    aws.answer("emr", "DescribeStudio", {"Studio": {"StudioId": "es-OTHER", "Tags": []}})
-    aws.answer("emr", "DescribeStudio", {"Studio": {"StudioId": "es-ABC", "Tags": OUR_TAGS}})
-    aws.answer("emr", "DescribeStudio", {"Studio": {"StudioId": "es-ABC", "Tags": OUR_TAGS}})
+                                                  {"StudioId": "es-ABC", "Name": "bigfruits-studio"}]}, {})
+    aws.answer("emr", "DescribeStudio", {"Studio": {"StudioId": "es-OTHER", "Tags": []}}, {"StudioId": "es-OTHER"})
+    aws.answer("emr", "DescribeStudio", {"Studio": {"StudioId": "es-ABC", "Tags": OUR_TAGS}}, {"StudioId": "es-ABC"})
+    aws.answer("emr", "DescribeStudio", {"Studio": {"StudioId": "es-ABC", "Tags": OUR_TAGS}}, {"StudioId": "es-ABC"})
     aws.answer("emr", "ListStudioSessionMappings", {"SessionMappings": [
-        {"StudioId": "es-ABC", "IdentityId": "u-1", "IdentityName": "alice", "IdentityType": "USER"}]})
-    aws.answer("emr", "DeleteStudioSessionMapping", {})
+        {"StudioId": "es-ABC", "IdentityId": "u-1", "IdentityName": "alice", "IdentityType": "USER"}]},
+        {"StudioId": "es-ABC"})
+    aws.answer("emr", "DeleteStudioSessionMapping", {},
+               {"StudioId": "es-ABC", "IdentityId": "u-1", "IdentityType": "USER"})
     aws.answer("emr", "DeleteStudio", {})
     # the groups: the engine's rule naming the workspace group goes before the workspace group
-    aws.answer("ec2", "DescribeSecurityGroups", {"SecurityGroups": [workspace, engine]})
-    aws.answer("ec2", "DescribeSecurityGroups", {"SecurityGroups": [workspace, engine]})
-    aws.answer("ec2", "RevokeSecurityGroupIngress", {"Return": True})
+    aws.answer("ec2", "DescribeSecurityGroups", {"SecurityGroups": [workspace, engine]}, groups)
+    aws.answer("ec2", "DescribeSecurityGroups", {"SecurityGroups": [workspace, engine]}, groups)
+    aws.answer("ec2", "RevokeSecurityGroupIngress", {"Return": True}, {"GroupId": "sg-e", "IpPermissions": [
+        {"IpProtocol": "tcp", "FromPort": 18888, "ToPort": 18888, "UserIdGroupPairs": [{"GroupId": "sg-w"}]}]})
     aws.fail("ec2", "DeleteSecurityGroup", "DependencyViolation")  # Studio's ENIs still going
     aws.answer("ec2", "DeleteSecurityGroup", {})
-    aws.answer("ec2", "DescribeSecurityGroups", {"SecurityGroups": [{**engine, "IpPermissions": []}]})
+    aws.answer("ec2", "DescribeSecurityGroups", {"SecurityGroups": [{**engine, "IpPermissions": []}]}, groups)
     aws.answer("ec2", "DeleteSecurityGroup", {})
     # the roles (not someone else's under our path) and the policy
     aws.answer("iam", "ListRoles", {"Roles": [role("bigfruits-studio-service"),
                                               role("bigfruits-studio-user"), role("someone-else")],
-                                    "IsTruncated": False})
+                                    "IsTruncated": False}, ours)
+    user, service = {"RoleName": "bigfruits-studio-user"}, {"RoleName": "bigfruits-studio-service"}
     aws.answer("iam", "ListAttachedRolePolicies", {"AttachedPolicies": [
-        {"PolicyName": "bigfruits-studio-user", "PolicyArn": POLICY_ARN}]})
-    aws.answer("iam", "ListRolePolicies", {"PolicyNames": [], "IsTruncated": False})
-    aws.answer("iam", "ListInstanceProfilesForRole", {"InstanceProfiles": [], "IsTruncated": False})
-    aws.answer("iam", "DetachRolePolicy", {})
-    aws.answer("iam", "DeleteRole", {})
-    aws.answer("iam", "ListAttachedRolePolicies", {"AttachedPolicies": []})
-    aws.answer("iam", "ListRolePolicies", {"PolicyNames": ["bigfruits-studio-service"],
-                                           "IsTruncated": False})
-    aws.answer("iam", "ListInstanceProfilesForRole", {"InstanceProfiles": [], "IsTruncated": False})
-    aws.answer("iam", "DeleteRolePolicy", {})
-    aws.answer("iam", "DeleteRole", {})
+        {"PolicyName": "bigfruits-studio-user", "PolicyArn": POLICY_ARN}]}, user)
+    aws.answer("iam", "ListRolePolicies", {"PolicyNames": [], "IsTruncated": False}, user)
+    aws.answer("iam", "ListInstanceProfilesForRole", {"InstanceProfiles": [], "IsTruncated": False}, user)
+    aws.answer("iam", "DetachRolePolicy", {}, {**user, "PolicyArn": POLICY_ARN})
+    aws.answer("iam", "DeleteRole", {}, user)
+    aws.answer("iam", "ListAttachedRolePolicies", {"AttachedPolicies": []}, service)
+    aws.answer("iam", "ListRolePolicies", {"PolicyNames": ["bigfruits-studio-service"], "IsTruncated": False},
+               service)
+    aws.answer("iam", "ListInstanceProfilesForRole", {"InstanceProfiles": [], "IsTruncated": False}, service)
+    aws.answer("iam", "DeleteRolePolicy", {}, {**service, "PolicyName": "bigfruits-studio-service"})
+    aws.answer("iam", "DeleteRole", {}, service)
     aws.answer("iam", "ListPolicies", {"Policies": [{"PolicyName": "bigfruits-studio-user",
-                                                     "Arn": POLICY_ARN}], "IsTruncated": False})
+                                                     "Arn": POLICY_ARN}], "IsTruncated": False},
+               {"Scope": "Local", "PathPrefix": "/bigfruits/"})
     aws.answer("iam", "ListPolicyVersions", {"Versions": [
-        {"VersionId": "v2", "IsDefaultVersion": True}, {"VersionId": "v1", "IsDefaultVersion": False}]})
-    aws.answer("iam", "DeletePolicyVersion", {})
-    aws.answer("iam", "DeletePolicy", {})
+        {"VersionId": "v2", "IsDefaultVersion": True}, {"VersionId": "v1", "IsDefaultVersion": False}]},
+        {"PolicyArn": POLICY_ARN})
+    aws.answer("iam", "DeletePolicyVersion", {}, {"PolicyArn": POLICY_ARN, "VersionId": "v1"})
+    aws.answer("iam", "DeletePolicy", {}, {"PolicyArn": POLICY_ARN})
 
     waits: List[float] = []
     removed = destroy_studio(studio_context(settings(), aws, waits.append))

@@ -7,7 +7,7 @@ for that refusal, which moto does not raise, so the order is tested as AWS would
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 import boto3
 import pytest
@@ -114,3 +114,41 @@ def test_destroy_deletes_the_security_group_only_after_its_cluster_terminated(aw
     assert out.index(f"removed cluster {cluster_id}") < out.index(f"removed security-group {group}")
     left = nothing_of_ours_left()
     assert left == {k: [] for k in left}, left
+
+
+class TerminatesSlowly(Ec2RefusesGroupsInUse):
+    """The fake above, consistent in ListClusters too (a cluster told to terminate is listed
+    among the active ones until a DescribeCluster has answered TERMINATED), and recording, at
+    each DeleteTags, the clusters it still had as not terminated."""
+
+    def __init__(self, inner: Sender) -> None:
+        super().__init__(inner)
+        self.untagged_while: List[Tuple[List[str], List[str]]] = []
+
+    def send(self, request: AwsRequest) -> Dict[str, Any]:
+        if request.operation == "DeleteTags":
+            alive = sorted(c for c, polls in self.terminating.items() if polls > 0)
+            self.untagged_while.append((list(request.params["Resources"]), alive))
+        answer = super().send(request)
+        if request.operation == "ListClusters":
+            listed = {c["Id"] for c in answer.get("Clusters", [])}
+            answer = copy.deepcopy(answer)
+            answer["Clusters"] += [{"Id": c} for c, polls in self.terminating.items()
+                                   if polls > 0 and c not in listed]
+        return answer
+
+
+def test_destroy_takes_the_emr_tags_back_only_after_the_cluster_terminated(aws_env, built_wheel) -> None:
+    """Protects the cluster while it ends: the EMR tag we added to the default VPC and subnet
+    goes only once EMR has answered TERMINATED (EMR still acts on the network while a cluster
+    terminates); the fake keeps the cluster TERMINATING for one poll after the request."""
+    run(["create-bucket"])
+    out = run(["create-cluster", "--yes", "--wheel", str(built_wheel)]).output
+    assert "for EMR's service policy" in out
+    fakes: List[TerminatesSlowly] = []
+    result = run(["destroy", "--yes"], injected(lambda sender: fakes.append(TerminatesSlowly(sender)) or fakes[-1]),
+                 expect_ok=False)
+    untagged = [resource for resources, _ in fakes[0].untagged_while for resource in resources]
+    assert [alive for _, alive in fakes[0].untagged_while] == [[], []], fakes[0].untagged_while
+    assert {r.split("-")[0] for r in untagged} == {"vpc", "subnet"}, fakes[0].untagged_while
+    assert result.exit_code == 0, result.output

@@ -130,6 +130,8 @@ class Account(Sender):
             found = next(c for c in w["clusters"] if c["Id"] == params["ClusterId"])
             state = "TERMINATED" if found["Id"] in self.terminated else "WAITING"
             return {"Cluster": {**found, "Status": {"State": state}}}
+        if op == "DescribeSubnets" and set(params) == {"SubnetIds"}:
+            return {"Subnets": [x for x in w.get("subnets", []) if x["SubnetId"] in params["SubnetIds"]]}
         if op == "ListBuckets":
             return {"Buckets": [{"Name": b["Name"]} for b in w["buckets"]]}
         if op == "GetBucketTagging":
@@ -162,8 +164,9 @@ class Account(Sender):
         if op == "GetInstanceProfile":
             found = [p for p in w["profiles"] if p["InstanceProfileName"] == params["InstanceProfileName"]]
             return {"InstanceProfile": {"Roles": [{"RoleName": n} for p in found for n in p["Roles"]]}}
-        if op.startswith("List") or op.startswith("Get") or op.startswith("Describe"):
-            return {}
+        if op.startswith(("List", "Get", "Describe")):
+            # a read this account does not model: an answer made up here could be anything
+            raise AssertionError(f"{op} {params} is not modelled by this in-memory account")
         self.writes.append(request)
         if op == "TerminateJobFlows":
             self.terminated.update(params["JobFlowIds"])
@@ -584,3 +587,72 @@ def test_a_dry_run_destroy_over_a_full_state_prints_only_valid_requests(
                       "DeleteInstanceProfile", "DeleteRole", "DeletePolicy", "DeleteRole",
                       "DeleteBucket"]
     assert (tmp_path / "state.json").read_text() == before
+
+
+# --- the EMR tag we added to network pieces that are not ours ------------------------------
+
+def _network_world(*others: Dict[str, Any]) -> Dict[str, List[Dict[str, Any]]]:
+    """Our cluster j-A in subnet-1 of vpc-1, and ``others``: clusters of other people."""
+    ours = {"Id": "j-A", "Tags": OURS, "Ec2InstanceAttributes": {"Ec2SubnetId": "subnet-1"}}
+    return _empty_world(clusters=[ours, *others], subnets=[
+        {"SubnetId": "subnet-1", "VpcId": "vpc-1"}, {"SubnetId": "subnet-2", "VpcId": "vpc-1"},
+        {"SubnetId": "subnet-9", "VpcId": "vpc-9"}])
+
+
+def _untagged(account: "Account") -> List[str]:
+    return [rid for r in account.writes if r.operation == "DeleteTags" for rid in r.params["Resources"]]
+
+
+@pytest.mark.pure
+def test_an_older_state_files_emr_tags_are_taken_back_after_its_cluster_terminated(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Protects other people's network from our tag, across versions: a state file as an
+    earlier bigfruits wrote it (the kind names are a file format, written out here, not taken
+    from ``core/kinds``) still has its EMR tags removed, only the tag we added
+    (``for-use-with-amazon-emr-managed-policies=true``), and only once our cluster there is
+    TERMINATED (DeleteTags after TerminateJobFlows and its wait)."""
+    import json
+
+    state_file = tmp_path / "state.json"
+    state_file.write_text(json.dumps({"cluster": "j-A", "resources": {
+        "cluster": {"j-A": {"flavor": "jupyterhub"}},
+        "emr-policy-tag": {"vpc-1": {}, "subnet-1": {}, "sg-0emrmaster": {}}}}))
+    account = Account(_network_world())
+    ctx = _context(account, tmp_path, monkeypatch)
+    assert ctx.settings.state_path() == state_file
+    removed = destroy(ctx, yes=True)
+    assert sorted(_untagged(account)) == ["sg-0emrmaster", "subnet-1", "vpc-1"]
+    assert all(r.params["Tags"] == [{"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"}]
+               for r in account.writes if r.operation == "DeleteTags")
+    ops = [r.operation for r in account.writes]
+    assert ops.index("TerminateJobFlows") < ops.index("DeleteTags")
+    assert ("emr-policy-tag", "subnet-1") in removed
+    assert json.loads(state_file.read_text())["resources"] == {}
+
+
+@pytest.mark.pure
+def test_a_tag_another_active_cluster_relies_on_is_kept_until_it_ends(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Protects someone else's running cluster: under AmazonEMRServicePolicy_v2 EMR needs the
+    tag on its subnet, VPC and managed groups to add or replace instances. A tag we added where
+    another active cluster runs stays (said, and still remembered); the others go; once that
+    cluster has ended, the next ``destroy`` takes the rest back."""
+    other = {"Id": "j-OTHER", "Tags": NOT_OURS["project b"], "Ec2InstanceAttributes": {
+        "Ec2SubnetId": "subnet-2", "EmrManagedMasterSecurityGroup": "sg-0emrmaster"}}
+    account = Account(_network_world(other))
+    ctx = _context(account, tmp_path, monkeypatch)
+    echoed: List[str] = []
+    monkeypatch.setattr(AwsContext, "echo", lambda self, m: echoed.append(m))
+    for kind, resource_id in (("cluster", "j-A"), ("emr-policy-tag", "vpc-1"), ("emr-policy-tag", "subnet-1"),
+                              ("emr-policy-tag", "sg-0emrmaster"), ("emr-policy-tag", "subnet-9")):
+        ctx.state.add(kind, resource_id)
+    destroy(ctx, yes=True)
+    assert _untagged(account) == ["subnet-1", "subnet-9"]  # neither used by j-OTHER
+    assert State(ctx.settings.state_path()).ids("emr-policy-tag") == ["sg-0emrmaster", "vpc-1"]
+    assert ("kept the EMR tag on vpc-1: active cluster(s) j-OTHER use it "
+            "(run `destroy` again once they have ended)") in echoed
+    assert "nothing of ours left to remove" not in echoed
+    account.terminated.add("j-OTHER")  # its owner ended it
+    destroy(_context(account, tmp_path, monkeypatch), yes=True)
+    assert _untagged(account) == ["subnet-1", "subnet-9", "sg-0emrmaster", "vpc-1"]
+    assert State(ctx.settings.state_path()).kinds() == []

@@ -65,3 +65,32 @@ def test_studio_and_key_pair_names(check, rule: str, name: str, ok: bool) -> Non
     with pytest.raises(InputError) as caught:
         check(name)
     assert caught.value.todo == rule and repr(name) in caught.value.what
+
+
+def test_each_bucket_rule_is_said_in_full() -> None:
+    """The one line a user reads: every reason, word for word (the key words alone let a
+    garbled reason pass)."""
+    assert names.bucket_problem("ab") == names.BUCKET_RULE == (
+        "use 3-63 lowercase letters, digits, hyphens and dots, starting and ending with a "
+        "letter or digit (S3's bucket naming rules)")
+    assert names.bucket_problem("my..bucket") == "no two adjacent dots (S3's bucket naming rules)"
+    assert names.bucket_problem("192.168.5.4") == "not formatted as an IP address (S3's bucket naming rules)"
+    reserved = ("no prefix xn--, sthree-, amzn-s3-demo- and no suffix -s3alias, --ol-s3, .mrap, --x-s3, "
+                "--table-s3 (reserved by S3)")
+    assert names.bucket_problem("xn--b") == names.bucket_problem("b--table-s3") == reserved
+    assert names.KEY_NAME_RULE == "use 1-255 printable ASCII characters without spaces"
+    assert names.STUDIO_NAME_RULE == "use 1-256 letters, digits, hyphens and underscores"
+    assert names.PROJECT_RULE == ("use 1-32 lowercase letters, digits and hyphens, starting with a letter "
+                                  "and not ending with a hyphen (it becomes part of bucket, role and group names)")
+    with pytest.raises(InputError) as refused:
+        names.check_key_name("my key")
+    assert refused.value.what == "--key-name 'my key' is not a key pair name EC2 accepts"
+    with pytest.raises(InputError) as refused:
+        names.check_studio_name("a b")
+    assert refused.value.what == "--name 'a b' is not a Studio name we can use"
+    with pytest.raises(InputError) as refused:
+        names.check_bucket("A")
+    assert refused.value.what == "--bucket 'A' is not a valid S3 bucket name"
+    with pytest.raises(InputError) as refused:
+        names.check_project("A")
+    assert refused.value.what == "--project 'A' is not a name AWS accepts everywhere we use it"

@@ -85,3 +85,46 @@ def test_a_tag_that_was_already_there_stays_after_destroy(aws_env, built_wheel) 
     run(["terminate"])
     run(["destroy", "--yes"])
     assert _tags_of(vpc, subnet, emr_group) == {"vpc": "true", "subnet": "true", "emr group": "true"}
+
+
+def test_in_the_mixed_case_destroy_takes_back_only_the_tags_we_added(aws_env, built_wheel) -> None:
+    """Protects tags other people put: the subnet already carried the EMR tag (someone's), the
+    VPC and EMR's group did not. create-cluster tags the two (and remembers only those);
+    destroy takes back exactly those two, and the subnet keeps its own tag."""
+    ec2 = boto("ec2")
+    vpc = _default_vpc()
+    emr_group = _emr_master_group(vpc)
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]]
+    ec2.create_tags(Resources=subnets, Tags=[{"Key": EMR_MANAGED_POLICIES_TAG, "Value": "true"}])
+    run(["create-bucket"])
+    out = run(["create-cluster", "--yes", "--wheel", str(built_wheel)]).output
+    subnet = _the_cluster()["Ec2InstanceAttributes"]["Ec2SubnetId"]  # type: ignore[index]
+    assert f"tagged {vpc}, {emr_group} for EMR's service policy" in out or \
+        f"tagged {emr_group}, {vpc} for EMR's service policy" in out, out
+    assert _tags_of(vpc, subnet, emr_group) == {"vpc": "true", "subnet": "true", "emr group": "true"}
+    run(["destroy", "--yes"])
+    assert _tags_of(vpc, subnet, emr_group) == {"vpc": "", "subnet": "true", "emr group": ""}
+
+
+def test_a_tag_another_projects_active_cluster_needs_stays_until_it_ends(aws_env, built_wheel) -> None:
+    """Project a tags the default VPC and subnet; project b's cluster then starts in the same
+    subnet (the tags are there already: b records none). ``destroy --project a`` terminates a's
+    cluster but keeps the tags b's cluster now relies on; once b's cluster is gone, the next
+    ``destroy --project a`` takes them back."""
+    vpc = _default_vpc()
+    emr_group = _emr_master_group(vpc)
+    run(["--project", "a", "create-bucket"])
+    run(["--project", "a", "create-cluster", "--yes", "--wheel", str(built_wheel)])
+    run(["--project", "b", "create-bucket"])
+    out_b = run(["--project", "b", "create-cluster", "--yes", "--wheel", str(built_wheel)]).output
+    assert "for EMR's service policy" not in out_b  # nothing left to tag
+    emr = boto("emr")
+    [b_cluster] = [c["Id"] for c in emr.list_clusters(ClusterStates=["WAITING", "RUNNING", "STARTING"])["Clusters"]
+                   if c["Name"] == "b-jupyterhub"]
+    subnet = emr.describe_cluster(ClusterId=b_cluster)["Cluster"]["Ec2InstanceAttributes"]["Ec2SubnetId"]
+    out = run(["--project", "a", "destroy", "--yes"]).output
+    assert f"kept the EMR tag on {subnet}: active cluster(s) {b_cluster} use it" in out, out
+    assert _tags_of(vpc, subnet, emr_group) == {"vpc": "true", "subnet": "true", "emr group": ""}
+    run(["--project", "b", "terminate"])
+    run(["--project", "a", "destroy", "--yes"])
+    assert _tags_of(vpc, subnet, emr_group) == {"vpc": "", "subnet": "", "emr group": ""}

@@ -62,3 +62,43 @@ def test_nodes_role_has_our_policy_not_the_account_wide_one(aws_env, built_wheel
     document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
     resources = {r for s in document["Statement"] for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
     assert f"arn:aws:s3:::{BUCKET}/*" in resources
+
+
+def test_the_service_role_may_pass_our_node_role_as_iam_stores_it(aws_env, built_wheel) -> None:
+    """Protects the cluster's start under AmazonEMRServicePolicy_v2 (which passes only a role
+    named EMR_EC2_DefaultRole): the PassRole policy is in IAM, on the service role, naming our
+    nodes' role, and v2 is attached. moto server: the role's policies as IAM keeps them."""
+    from bigfruits.aws.requests.iam import PASS_ROLE_POLICY_NAME
+    from bigfruits.aws.requests.iam_policies import pass_node_role_policy
+
+    run(["create-bucket"])
+    run(["create-cluster", "--yes", "--wheel", str(built_wheel)])
+    iam = boto("iam")
+    kept = iam.get_role_policy(RoleName="bigfruits-emr-service-role", PolicyName=PASS_ROLE_POLICY_NAME)
+    assert kept["PolicyDocument"] == pass_node_role_policy(
+        f"arn:aws:iam::{ACCOUNT}:role/bigfruits/bigfruits-emr-ec2-role")
+    attached = [p["PolicyArn"] for p in iam.list_attached_role_policies(
+        RoleName="bigfruits-emr-service-role")["AttachedPolicies"]]
+    assert attached == ["arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"]
+
+
+def test_a_service_role_an_older_version_made_gets_todays_trust_and_policies(aws_env, built_wheel) -> None:
+    """A role made before the trust named this account (any account's EMR could assume it) and
+    with the v1 policy attached: create-cluster updates its trust, detaches v1, attaches v2."""
+    import json
+
+    from bigfruits.aws.core.tags import managed_tags, tag_list
+    from bigfruits.aws.requests.iam_policies import service_trust_policy, trust_policy
+
+    iam = boto("iam")
+    iam.create_role(RoleName="bigfruits-emr-service-role", Path="/bigfruits/", Tags=tag_list(managed_tags("bigfruits")),
+                    AssumeRolePolicyDocument=json.dumps(trust_policy("elasticmapreduce.amazonaws.com")))
+    iam.attach_role_policy(RoleName="bigfruits-emr-service-role",
+                           PolicyArn="arn:aws:iam::aws:policy/service-role/AmazonElasticMapReduceRole")
+    run(["create-bucket"])
+    run(["create-cluster", "--yes", "--wheel", str(built_wheel)])
+    stored = iam.get_role(RoleName="bigfruits-emr-service-role")["Role"]["AssumeRolePolicyDocument"]
+    assert stored == service_trust_policy(ACCOUNT)
+    attached = [p["PolicyArn"] for p in iam.list_attached_role_policies(
+        RoleName="bigfruits-emr-service-role")["AttachedPolicies"]]
+    assert attached == ["arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"]

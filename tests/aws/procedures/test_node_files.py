@@ -4,18 +4,26 @@ and the one line a machine without the ImageNet weights gets."""
 from __future__ import annotations
 
 import json
+import subprocess
+import tarfile
+import zipfile
 from pathlib import Path
+from typing import Any, Dict, List
 
 import pytest
 
 from bigfruits.aws.core.send import Sender
 from bigfruits.aws.procedures import node_files
 from bigfruits.aws.procedures.jupyterhub import notebook_path, with_model
+from bigfruits.aws.procedures.node_files import build_wheelhouse as real_build_wheelhouse
 from bigfruits.aws.procedures.node_files import local_model as real_local_model
 from bigfruits.errors import EnvironmentProblem, InputError
 from bigfruits.pipeline.featurize import published
 from bigfruits.pipeline.featurize.engines import Prepared
 from bigfruits.pipeline.featurize.model import WeightsInfo
+
+#: pure: no Spark, no moto, no network, no subprocess (mutmut runs these per mutant)
+pytestmark = pytest.mark.pure
 
 
 def test_the_wheelhouse_is_binary_wheels_for_the_nodes_python_under_the_constraints(tmp_path) -> None:
@@ -115,3 +123,175 @@ def test_the_model_and_the_wheelhouse_are_uploaded_once_under_their_content(tmp_
     assert args[-2:] == ["--model", first] and len(ctx.uploads) == 3
     assert node_files.step_model_args(ctx, ["--model", "s3://b/m/"]) == ["--model", "s3://b/m/"]
     assert node_files.step_model_args(ctx, ["--engine", "tensorflow"]) == ["--engine", "tensorflow"]
+
+
+def write_wheel(path: Path, files: Dict[str, str], when: tuple = (2020, 1, 1, 0, 0, 0)) -> Path:
+    """A wheel (a zip) holding ``files``, each stamped ``when``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(zipfile.ZipInfo(name, when), text)
+    return path
+
+
+class PipDownload:
+    """Stands in for ``pip download`` (PyPI cannot be asked per test): writes one dependency
+    wheel into the ``-d`` folder of the command it is given, and records each command."""
+
+    def __init__(self) -> None:
+        self.commands: List[List[str]] = []
+
+    def __call__(self, command: List[str], **kwargs: Any) -> subprocess.CompletedProcess:
+        self.commands.append(command)
+        into = Path(command[command.index("-d") + 1])
+        into.mkdir(parents=True)
+        (into / "numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.whl").write_bytes(b"numpy")
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+
+@pytest.fixture
+def pip_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> PipDownload:
+    monkeypatch.setenv("BIGFRUITS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(node_files, "build_wheelhouse", real_build_wheelhouse)
+    fake = PipDownload()
+    monkeypatch.setattr(node_files.subprocess, "run", fake)
+    return fake
+
+
+WHEEL = "bigfruits-0.1.0-py3-none-any.whl"
+
+
+def test_new_code_under_the_same_file_names_gets_a_new_wheelhouse_in_the_bucket(
+        tmp_path: Path, pip_download: PipDownload) -> None:
+    """Protects against stale code on the nodes: the cached wheelhouse is keyed on what the
+    wheel *holds*, so a wheel whose files changed but not their names makes a new wheelhouse
+    (downloaded again, with the new wheel in it), uploaded under a new name; the same files
+    zipped again at another time reuse the cached one."""
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text("numpy<2\n")
+    old = write_wheel(tmp_path / "old" / WHEEL, {"bigfruits/__init__.py": "VERSION = 1", "bigfruits/x.py": ""})
+    new = write_wheel(tmp_path / "new" / WHEEL, {"bigfruits/__init__.py": "VERSION = 2", "bigfruits/x.py": ""})
+    same = write_wheel(tmp_path / "same" / WHEEL, {"bigfruits/__init__.py": "VERSION = 1", "bigfruits/x.py": ""},
+                       when=(2024, 5, 6, 7, 8, 10))
+    first = node_files.build_wheelhouse(old, constraints)
+    assert node_files.build_wheelhouse(same, constraints) == first and len(pip_download.commands) == 1
+    second = node_files.build_wheelhouse(new, constraints)
+    assert second != first and len(pip_download.commands) == 2
+    with tarfile.open(second) as tar:
+        assert tar.extractfile(WHEEL).read() == new.read_bytes()  # type: ignore[union-attr]
+        assert sorted(tar.getnames()) == [WHEEL, "numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.whl"]
+    ctx = _Bucket()
+    keys = [node_files.upload_wheelhouse(ctx, wheel) for wheel in (old, same, new)]
+    assert keys[0] == keys[1] != keys[2] and len(set(ctx.uploads)) == 2
+
+
+def test_other_constraints_or_extras_make_another_wheelhouse(tmp_path: Path, pip_download: PipDownload) -> None:
+    wheel = write_wheel(tmp_path / WHEEL, {"bigfruits/__init__.py": ""})
+    one, two = tmp_path / "one.txt", tmp_path / "two.txt"
+    one.write_text("numpy<2\n")
+    two.write_text("numpy<1.27\n")
+    made = {node_files.build_wheelhouse(wheel, one), node_files.build_wheelhouse(wheel, two),
+            node_files.build_wheelhouse(wheel, one, extras="node,tf")}
+    assert len(made) == 3 and len(pip_download.commands) == 3
+    assert pip_download.commands[2][-1].endswith(f"{WHEEL}[node,tf]")
+
+
+def test_a_failed_download_is_one_line_and_caches_nothing(tmp_path: Path, pip_download: PipDownload,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(command: List[str], **kwargs: Any) -> subprocess.CompletedProcess:
+        return subprocess.CompletedProcess(command, 1, "", "Collecting numpy\nERROR: No matching distribution for numpy<0\n")
+
+    monkeypatch.setattr(node_files.subprocess, "run", refused)
+    constraints = tmp_path / "c.txt"
+    constraints.write_text("numpy<0\n")
+    with pytest.raises(EnvironmentProblem) as failed:
+        node_files.build_wheelhouse(write_wheel(tmp_path / WHEEL, {"a": ""}), constraints)
+    assert failed.value.what == ("downloading the nodes' packages failed: "
+                                 "ERROR: No matching distribution for numpy<0")
+    assert list((tmp_path / "cache" / "wheelhouse").iterdir()) == []
+
+
+def test_a_new_graph_for_the_same_weights_is_uploaded_to_a_new_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Protects against a stale model on the nodes: the model's folder is named by the graph
+    it holds, not by its weights, so a graph exported again (another opset, a fixed export)
+    for the same weights is uploaded, and the step gets the new folder."""
+    weights = WeightsInfo("random", "random", "cd" * 32, False)
+    graphs = [b"graph exported by tf2onnx 1.16", b"graph exported by tf2onnx 1.17"]
+    monkeypatch.setattr(node_files, "local_model",
+                        lambda w, seed: Prepared("onnxruntime", graphs[0], weights, True))
+    ctx = _Bucket()
+    first = node_files.upload_model(ctx, "random", 0)
+    graphs.pop(0)
+    second = node_files.upload_model(ctx, "random", 0)
+    assert first != second and len(ctx.uploads) == 4
+    assert ctx.keys[second.split("s3://b/", 1)[1] + "model.onnx"] == b"graph exported by tf2onnx 1.17"
+    assert node_files.step_model_args(ctx, ["--weights", "random"]) == ["--weights", "random", "--model", second]
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--weights", "random", "--seed", "7"], ("random", 7)),
+    (["--weights=random", "--seed=7"], ("random", 7)),
+    (["--weights", "a", "--weights", "random"], ("random", 0)),  # the last one wins, as click reads it
+    (["--k", "5"], ("imagenet", 0)),
+    (["--weights"], ("imagenet", 0)),  # no value after it: not an option value
+])
+def test_the_steps_model_follows_its_weights_and_seed(args: List[str], expected: tuple,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: List[tuple] = []
+    monkeypatch.setattr(node_files, "upload_model", lambda ctx, weights, seed: asked.append((weights, seed)) or "s3://b/m/")
+    assert node_files.step_model_args(_Bucket(), args) == [*args, "--model", "s3://b/m/"]
+    assert asked == [expected]
+
+
+@pytest.mark.parametrize("args", [["--model", "s3://b/m/"], ["--model=s3://b/m/"], ["--engine", "tensorflow"],
+                                  ["--engine=tensorflow", "--k", "3"]])
+def test_a_step_naming_its_model_or_the_tensorflow_engine_uploads_nothing(args: List[str],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(node_files, "upload_model", lambda *a: pytest.fail("no model to upload"))
+    assert node_files.step_model_args(_Bucket(), args) == args
+
+
+def test_a_dry_run_makes_the_same_files_and_prints_their_uploads(monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path: Path) -> None:
+    """A dry run finds or exports the same graph and builds the same wheelhouse as a real run
+    (so it fails where the real command would), and prints the uploads: keys named by the real
+    digests, bodies by their size and file name."""
+    import hashlib
+    import io
+
+    from bigfruits.aws.core.context import AwsContext, Injected
+    from bigfruits.aws.core.send import DryRunSender
+    from bigfruits.aws.core.settings import AwsSettings
+    from bigfruits.aws.core.state import State
+
+    graph = b"graph bytes of this test"
+    monkeypatch.setattr(node_files, "local_model", lambda weights, seed: _prepared(graph))
+    tar = tmp_path / "wheelhouse.tar"
+    tar.write_bytes(b"wheelhouse of this test")
+    monkeypatch.setattr(node_files, "build_wheelhouse", lambda wheel, **k: tar)
+    out = io.StringIO()
+    ctx = AwsContext(AwsSettings(bucket="bkt", region="eu-west-1"), DryRunSender(out),
+                     State(Path("/nonexistent/state.json"), dry_run=True), Injected())
+    model_sha = hashlib.sha256(graph).hexdigest()
+    tar_sha = hashlib.sha256(tar.read_bytes()).hexdigest()
+    assert node_files.upload_model(ctx) == f"s3://bkt/models/{model_sha}/"
+    assert node_files.upload_wheelhouse(ctx, Path("w.whl")) == f"s3://bkt/wheelhouse/{tar_sha}.tar"
+    sent = [json.loads(line) for line in out.getvalue().splitlines()]
+    puts = [r["params"] for r in sent if r["operation"] == "PutObject"]
+    assert [p["Key"] for p in puts] == [f"models/{model_sha}/model.onnx", f"models/{model_sha}/model.json",
+                                        f"wheelhouse/{tar_sha}.tar"]
+    assert puts[0]["Body"] == f"<{len(graph)} bytes of model.onnx>"
+    assert puts[2]["Body"] == f"<{len(tar.read_bytes())} bytes of wheelhouse.tar>"
+
+
+def test_a_cached_model_is_not_exported_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    cached = _prepared(b"cached graph")
+    monkeypatch.setattr("bigfruits.pipeline.featurize.engines.from_cache", lambda engine, weights, seed: cached)
+    monkeypatch.setattr("bigfruits.pipeline.featurize.engines.prepare", lambda *a: pytest.fail("exported again"))
+    assert real_local_model("imagenet", 0) is cached
+    exported = _prepared(b"new export")
+    monkeypatch.setattr("bigfruits.pipeline.featurize.engines.from_cache", lambda engine, weights, seed: None)
+    monkeypatch.setattr("bigfruits.pipeline.featurize.engines.prepare",
+                        lambda engine, weights, seed: exported if (engine, weights, seed) == ("onnxruntime", "random", 4)
+                        else pytest.fail(f"asked for {engine} {weights} {seed}"))
+    assert real_local_model("random", 4) is exported

@@ -70,8 +70,9 @@ GP3_ANSWER = _answer(_product(
     {"volumeApiName": "gp3", "volumeType": "General Purpose", "usagetype": "EU-EBS:VolumeUsage.gp3"},
     "EBSSKUGP3", "GB-Mo", GP3, "$0.088 per GB-month of General Purpose (gp3) provisioned storage"))
 
-#: 1 master + 2 core m5.xlarge, each with its root and gp3 data volume.
-THREE = 3 * (EC2_M5_XLARGE + EMR_M5_XLARGE + GB_PER_INSTANCE * GP3 / HOURS_PER_MONTH)
+#: 1 master + 2 core m5.xlarge, each with its root and gp3 data volume and its public IPv4
+#: address ($0.005/h everywhere: https://aws.amazon.com/vpc/pricing/).
+THREE = 3 * (EC2_M5_XLARGE + EMR_M5_XLARGE + GB_PER_INSTANCE * GP3 / HOURS_PER_MONTH + 0.005)
 
 
 @pytest.fixture
@@ -99,7 +100,8 @@ def _price_list_answers(aws: StubbedAws) -> None:
 def test_eu_west_1_rates_come_from_the_price_list_and_the_label_names_eu_west_1(aws, tmp_path) -> None:
     _price_list_answers(aws)
     line = cost_line(_context(aws, tmp_path, [1e9]), {"m5.xlarge": 3})
-    assert line == f"about ${THREE:.2f}/hour (estimate: eu-west-1 on-demand EC2 + EMR + EBS gp3, from the AWS Price List)"
+    assert line == (f"about ${THREE:.2f}/hour (estimate: eu-west-1 on-demand EC2 + EMR + EBS gp3 from the "
+                    "AWS Price List, + public IPv4)")
     assert "us-east-1" not in line
     aws.stubbers["pricing"].assert_no_pending_responses()
     # Sent to the Price List's us-east-1 endpoint, asking about eu-west-1's products.
@@ -139,7 +141,7 @@ def test_access_denied_falls_back_to_us_east_1_list_prices_labelled_with_awss_co
     assert line == (f"{expected} (estimate at us-east-1 list prices, not eu-west-1's; "
                     "the Price List API could not be read: AccessDeniedException)")
     ec2, emr = RATES["us-east-1"].instances["m5.xlarge"]
-    assert expected == f"about ${3 * (ec2 + emr + GB_PER_INSTANCE * 0.08 / HOURS_PER_MONTH):.2f}/hour"
+    assert expected == f"about ${3 * (ec2 + emr + GB_PER_INSTANCE * 0.08 / HOURS_PER_MONTH + 0.005):.2f}/hour"
     assert not cache_path(ctx).exists()  # a refusal is not remembered: granting it works at once
 
 

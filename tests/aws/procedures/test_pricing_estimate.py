@@ -34,7 +34,7 @@ def test_cost_counts_ebs_and_says_which_regions_prices() -> None:
     rates = RATES["us-east-1"]
     ec2, emr = rates.instances["m5.xlarge"]
     ebs = (ROOT_VOLUME_GB + DATA_VOLUME_GB) * rates.gp3_gb_month / HOURS_PER_MONTH
-    assert hourly_cost({"m5.xlarge": 3}, rates) == pytest.approx(3 * (ec2 + emr + ebs))
+    assert hourly_cost({"m5.xlarge": 3}, rates) == pytest.approx(3 * (ec2 + emr + ebs + 0.005))  # + public IPv4
     # The table is us-east-1's: another region is never shown as if priced, and why is said.
     other = describe_cost({"m5.xlarge": 3}, priced=fallback("ap-south-1", "why"))
     assert "(estimate at us-east-1 list prices, not ap-south-1's; why)" in other
@@ -64,7 +64,8 @@ def test_create_cluster_without_the_price_list_says_us_east_1_estimate(aws_env, 
 @pytest.mark.pure
 def test_cost_estimate_says_it_is_an_estimate() -> None:
     # 3 x (EC2 0.192 + EMR 0.048) + 3 x 79 GB gp3 at $0.08/GB-month over 730 h (us-east-1)
-    assert hourly_cost({"m5.xlarge": 3}) == pytest.approx(0.72 + 3 * 79 * 0.08 / 730)
+    # + 3 public IPv4 addresses at $0.005/h
+    assert hourly_cost({"m5.xlarge": 3}) == pytest.approx(0.72 + 3 * 79 * 0.08 / 730 + 3 * 0.005)
     assert "estimate" in describe_cost({"m5.xlarge": 3})
-    assert "$1.49 so far" in describe_cost({"m5.xlarge": 3}, hours=2.0)
+    assert "$1.52 so far" in describe_cost({"m5.xlarge": 3}, hours=2.0)
     assert "unavailable" in describe_cost({"x9.huge": 1})

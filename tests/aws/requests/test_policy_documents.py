@@ -3,11 +3,12 @@
 What our roles may do is security: any change to a document (an action, a resource, a
 condition, a principal) must be deliberate, so it fails here until the golden file is updated
 in the same commit (``BIGFRUITS_UPDATE_GOLDEN=1 pytest tests/aws/requests/test_policy_documents.py``
-rewrites it; review the diff)."""
+rewrites it, then fails once saying so: review ``git diff`` and run again without it)."""
 from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any, Dict
 
@@ -28,6 +29,7 @@ def current_documents() -> Dict[str, Any]:
     docs: Dict[str, Any] = {
         "trust_policy(ec2)": p.trust_policy("ec2.amazonaws.com"),
         "service_trust_policy": p.service_trust_policy(ACCOUNT, "eu-west-3"),
+        "service_trust_policy(any region)": p.service_trust_policy(ACCOUNT),
         "role_arn": p.role_arn(ACCOUNT, "r"),
         "node_policy": p.node_policy("bf-bucket"),
         "pass_node_role_policy": p.pass_node_role_policy(p.role_arn(ACCOUNT, "bigfruits-emr-ec2-role")),
@@ -45,9 +47,31 @@ def current_documents() -> Dict[str, Any]:
 def test_policy_documents_are_the_reviewed_ones() -> None:
     """Protects what our roles and users may do: every document exactly as reviewed."""
     docs = json.loads(json.dumps(current_documents()))  # tuples -> lists, as sent
-    if os.environ.get("BIGFRUITS_UPDATE_GOLDEN") == "1":
-        GOLDEN.write_text(json.dumps(docs, indent=2, sort_keys=True) + "\n")
     golden = json.loads(GOLDEN.read_text())
+    if os.environ.get("BIGFRUITS_UPDATE_GOLDEN") == "1" and docs != golden:
+        GOLDEN.write_text(json.dumps(docs, indent=2, sort_keys=True) + "\n")
+        pytest.fail(f"rewrote {GOLDEN.name} from today's documents: review `git diff` (it becomes "
+                    "what the roles may do), then run again without BIGFRUITS_UPDATE_GOLDEN")
     assert sorted(docs) == sorted(golden)
     for name in golden:
         assert docs[name] == golden[name], name
+
+
+def test_updating_the_golden_file_never_passes_on_what_it_just_wrote(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Protects the review: with BIGFRUITS_UPDATE_GOLDEN=1 a changed document rewrites the
+    golden file and *fails*, so a run that rewrote it cannot be taken for a passing one; an
+    unchanged golden file is left as it is and passes."""
+    from _pytest.outcomes import Failed
+
+    golden = tmp_path / "iam_policies.json"
+    module = sys.modules[__name__]
+    monkeypatch.setattr(module, "GOLDEN", golden)
+    monkeypatch.setenv("BIGFRUITS_UPDATE_GOLDEN", "1")
+    golden.write_text(json.dumps({"node_policy": {"Statement": []}}))
+    with pytest.raises(Failed, match="rewrote iam_policies.json"):
+        test_policy_documents_are_the_reviewed_ones()
+    written = golden.read_text()
+    assert json.loads(written) == json.loads(json.dumps(current_documents()))
+    test_policy_documents_are_the_reviewed_ones()  # now the same: passes, rewrites nothing
+    assert golden.read_text() == written

@@ -5,6 +5,7 @@ These hold whatever statements are added or renamed, so a policy widened by mist
 with the rule it breaks, not only as a difference from the golden file."""
 from __future__ import annotations
 
+import json
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
@@ -49,8 +50,10 @@ def s3_grants(policy: Dict[str, Any]) -> List[Tuple[str, str, str]]:
     """(statement id, action, resource) of every S3 action the policy allows."""
     found = []
     for statement in policy["Statement"]:
-        assert statement["Effect"] == "Allow", statement  # a Deny would need other rules
+        assert statement["Effect"] in ("Allow", "Deny"), statement
         assert "NotAction" not in statement and "NotResource" not in statement, statement
+        if statement["Effect"] == "Deny":
+            continue  # takes away, grants nothing (what it takes away: test_studio_users_never_read_secrets)
         actions = _as_list(statement["Action"])
         for action in actions:
             if action.lower().startswith("s3:") or action == "*":
@@ -118,7 +121,25 @@ def test_studio_users_only_read_s3(mode: str) -> None:
     assert actions and not writing, writing
 
 
+@pytest.mark.parametrize("mode", ["IAM", "SSO"])
+def test_studio_users_never_read_secrets(mode: str) -> None:
+    """Protects the JupyterHub password create-cluster leaves under ``secrets/`` for its step:
+    a Studio user (role, or Identity Center session policy) reads the rest of our bucket but
+    not that. Evaluated by moto's IAM policy engine (Allow and Deny as IAM combines them; no
+    condition is involved in these S3 statements), not by reading the statements."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    policy = IAMPolicy(json.dumps(POLICIES[f"{mode}/user_policy"]))
+    secret = f"arn:aws:s3:::{BUCKET}/secrets/jupyterhub-password-0123456789abcdef"
+    assert policy.is_action_permitted("s3:GetObject", secret) == PermissionResult.DENIED
+    assert policy.is_action_permitted("s3:GetObjectVersion", secret) == PermissionResult.DENIED
+    for key in ("output/run-1/manifest.json", "raw/Test/Kiwi/0.jpg", "studio/ws/n.ipynb", "logs/j-1/x.gz"):
+        assert policy.is_action_permitted("s3:GetObject", f"arn:aws:s3:::{BUCKET}/{key}") == PermissionResult.PERMITTED
+    assert policy.is_action_permitted("s3:PutObject", f"arn:aws:s3:::{BUCKET}/raw/x") == PermissionResult.NEUTRAL
+
+
 def test_the_bucket_is_the_one_asked_for() -> None:
     """The rules above hold for any bucket name, not only the one they are written with."""
     other = p.node_policy("someone-elses")
-    assert all(g[2].startswith("arn:aws:s3:::someone-elses") for g in s3_grants(other))
+    grants = s3_grants(other)
+    assert grants and all(g[2].startswith("arn:aws:s3:::someone-elses") for g in grants)

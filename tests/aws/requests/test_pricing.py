@@ -57,7 +57,7 @@ def assert_get_products(request: Any, service_code: str) -> None:
 def _filters(request: Any) -> Dict[str, str]:
     """The filters as {field: value}, each checked to be an exact (TERM_MATCH) filter."""
     filters: List[Dict[str, str]] = request.params["Filters"]
-    assert all(set(f) == {"Type", "Field", "Value"} and f["Type"] == "TERM_MATCH" for f in filters)
+    assert filters and all(set(f) == {"Type", "Field", "Value"} and f["Type"] == "TERM_MATCH" for f in filters)
     return {f["Field"]: f["Value"] for f in filters}
 
 

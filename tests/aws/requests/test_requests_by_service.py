@@ -61,7 +61,6 @@ def test_tls_only_policy_denies_exactly_plain_http() -> None:
     assert request.params["Bucket"] == "bkt"
     assert json.loads(request.params["Policy"]) == {"Version": "2012-10-17",
                                                     "Statement": [TLS_ONLY_STATEMENT]}
-    assert json.loads(s3.tls_only_policy("bkt")) == json.loads(request.params["Policy"])
 
 
 def test_bucket_is_encrypted_tagged_and_laid_out() -> None:
@@ -76,17 +75,35 @@ def test_bucket_is_encrypted_tagged_and_laid_out() -> None:
     # nothing under output/: a marker there made the first submit's output "already exist"
     assert [r.params["Key"] for r in requests if r.operation == "PutObject"] == [
         "raw/", "logs/", "notebooks/", "bootstrap/"]
-    assert [r.operation for r in requests[:4]] == [
-        "PutPublicAccessBlock", "PutBucketEncryption", "PutBucketPolicy", "PutBucketTagging"]
+    assert [r.operation for r in requests[:5]] == [
+        "PutPublicAccessBlock", "PutBucketEncryption", "PutBucketPolicy", "PutBucketTagging",
+        "PutBucketLifecycleConfiguration"]
     for request in requests:
         _valid(request)
 
 
+def test_what_the_bucket_lets_expire() -> None:
+    """Protects the account from what only grows: EMR's logs after 30 days, wheelhouses after
+    60, a JupyterHub password whose step never ran after 1, the parts of failed multipart
+    uploads (billed, never listed) after 7; nothing else (raw/, output/, models/, studio/ stay)."""
+    rules = _one(s3.secure_bucket("bkt", "p"), "PutBucketLifecycleConfiguration")
+    assert rules.params["Bucket"] == "bkt"
+    assert rules.params["LifecycleConfiguration"] == {"Rules": [
+        {"ID": "expire-emr-logs", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 30}},
+        {"ID": "expire-old-wheelhouses", "Status": "Enabled", "Filter": {"Prefix": "wheelhouse/"},
+         "Expiration": {"Days": 60}},
+        {"ID": "expire-unused-secrets", "Status": "Enabled", "Filter": {"Prefix": "secrets/"},
+         "Expiration": {"Days": 1}},
+        {"ID": "abort-failed-multipart-uploads", "Status": "Enabled", "Filter": {"Prefix": ""},
+         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}]}
+    _valid(rules)
+
+
 def test_bucket_policy_request_is_what_s3_receives() -> None:
-    """Protects what reaches S3: moto ignores policy Conditions (it would deny everything), so
-    the TLS-only policy is checked here through botocore's Stubber instead: the request passes
-    S3's model, and the parameters the client sends are compared with a literal expectation
-    (not with the request itself)."""
+    """Protects what reaches S3 as a client sends it: through botocore's Stubber the request
+    passes S3's model, and the parameters the client sends are compared with a literal
+    expectation (not with the request itself). That the moto server then holds it:
+    tests/aws/commands/test_create_bucket.py."""
     client = botocore.session.get_session().create_client(
         "s3", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
     request = _one(s3.secure_bucket("bkt", "p"), "PutBucketPolicy")
@@ -122,6 +139,10 @@ def test_jupyterhub_flavor_persists_to_the_bucket_and_sets_a_password() -> None:
     assert [a["Name"] for a in params["Applications"]] == ["Hadoop", "Spark", "Livy", "JupyterHub"]
     conf = {c["Classification"]: c for c in params["Configurations"]}["jupyter-s3-conf"]["Properties"]
     assert conf == {"s3.persistence.enabled": "true", "s3.persistence.bucket": "bkt"}
+    # a notebook left open holds a Livy session (a YARN application: the cluster is not idle)
+    # for 2 h after its last cell, not Livy's 8 h; a cell still running is never ended for it
+    livy = {c["Classification"]: c for c in params["Configurations"]}["livy-conf"]["Properties"]
+    assert livy == {"livy.server.session.timeout": "2h", "livy.server.session.timeout-check.skip-busy": "true"}
     command = params["Steps"][0]["HadoopJarStep"]["Args"][2]
     # The step reads the password from S3 and deletes it on exit; the password is not in it.
     assert f"aws s3 cp --quiet {uri} - | sudo docker exec -i jupyterhub chpasswd" in command
@@ -140,8 +161,10 @@ def test_studio_flavor_has_livy_gateway_and_managed_policy_tag() -> None:
     assert [a["Name"] for a in params["Applications"]] == ["Spark", "Livy", "JupyterEnterpriseGateway"]
     assert {"Key": "for-use-with-amazon-emr-managed-policies", "Value": "true"} in params["Tags"]
     livy = {c["Classification"]: c for c in params["Configurations"]}["livy-conf"]["Properties"]
-    # AWS's EMR Studio recommendations: a long Livy session timeout, Spark in cluster mode.
-    assert livy == {"livy.server.session.timeout": "8h", "livy.spark.deploy-mode": "cluster"}
+    # AWS's EMR Studio recommendations: a long Livy session timeout, Spark sessions in cluster
+    # mode; a running cell never timed out
+    assert livy == {"livy.server.session.timeout": "8h", "livy.spark.deploy-mode": "cluster",
+                    "livy.server.session.timeout-check.skip-busy": "true"}
     assert params["Steps"] == []
 
 
@@ -167,9 +190,9 @@ def test_ssh_rule_is_only_the_callers_address() -> None:
 
 
 def test_roles_and_key_pair_requests_are_valid_and_tagged() -> None:
-    for request in iam.create_service_role("p") + iam.create_ec2_role("p") + [ec2.create_key_pair("k", "p")]:
+    for request in iam.create_service_role("p", "123456789012") + iam.create_ec2_role("p") + [ec2.create_key_pair("k", "p")]:
         _valid(request)
-    assert iam.create_service_role("p")[0].params["Path"] == "/bigfruits/"
+    assert iam.create_service_role("p", "123456789012")[0].params["Path"] == "/bigfruits/"
     assert iam.delete_role("r", ["arn:a"])[-1].operation == "DeleteRole"
 
 

@@ -306,11 +306,22 @@ def _trust(service: str) -> Dict[str, Any]:
         {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
 
 
+#: EMR's service role trusts EMR acting for this account only, in any region (AWS's trust
+#: policy for the service role, with the confused-deputy conditions: iam_policies.service_trust_policy)
+SERVICE_TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "elasticmapreduce.amazonaws.com"}, "Action": "sts:AssumeRole",
+     "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"},
+                   "ArnLike": {"aws:SourceArn": "arn:aws:elasticmapreduce:*:123456789012:*"}}}]}
+
+
 def test_service_role_gets_the_v2_policy_and_may_pass_only_our_node_role_to_ec2() -> None:
     """Protects the cluster's start under AmazonEMRServicePolicy_v2: v2 attached, the v1 policy
     (being deprecated) detached, and PassRole on exactly our nodes' role, to EC2 only (v2's own
-    PassRole names EMR_EC2_DefaultRole alone)."""
-    attach, pass_role, detach = iam.service_role_policies("p", "123456789012")
+    PassRole names EMR_EC2_DefaultRole alone); and who may assume the role: today's trust put
+    again on a role an older version made (its trust named EMR for any account)."""
+    trust, attach, pass_role, detach = iam.service_role_policies("p", "123456789012")
+    assert (trust.operation, trust.params["RoleName"]) == ("UpdateAssumeRolePolicy", "p-emr-service-role")
+    assert json.loads(trust.params["PolicyDocument"]) == SERVICE_TRUST
     assert (attach.operation, attach.params) == ("AttachRolePolicy", {
         "RoleName": "p-emr-service-role",
         "PolicyArn": "arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"})
@@ -322,28 +333,28 @@ def test_service_role_gets_the_v2_policy_and_may_pass_only_our_node_role_to_ec2(
     assert statement["Action"] == "iam:PassRole"
     assert statement["Resource"] == "arn:aws:iam::123456789012:role/bigfruits/p-emr-ec2-role"
     assert statement["Condition"] == {"StringLike": {"iam:PassedToService": "ec2.amazonaws.com*"}}
-    for request in (attach, pass_role, detach):
+    for request in (trust, attach, pass_role, detach):
         _valid(request)
 
 
-@pytest.mark.parametrize("build, role, service, policy", [
-    (iam.create_service_role, "p-emr-service-role", "elasticmapreduce.amazonaws.com",
-     None),  # its policies: service_role_policies (v2 + PassRole), tested below
-    (iam.create_ec2_role, "p-emr-ec2-role", "ec2.amazonaws.com",
+@pytest.mark.parametrize("build, role, trust, policy", [
+    (lambda project: iam.create_service_role(project, "123456789012"), "p-emr-service-role", SERVICE_TRUST,
+     None),  # its policies: service_role_policies (v2 + PassRole), tested above
+    (iam.create_ec2_role, "p-emr-ec2-role", _trust("ec2.amazonaws.com"),
      None),  # the nodes' role: our own inline policy (put_node_policy), no managed one
 ], ids=["service-role", "ec2-role"])
 def test_cluster_roles_trust_exactly_their_aws_service(build: Callable[[str], List[AwsRequest]], role: str,
-                                                       service: str, policy: Optional[str]) -> None:
+                                                       trust: Dict[str, Any], policy: Optional[str]) -> None:
     """Protects who may act as our cluster roles: each role's trust policy lets exactly one
-    AWS service assume it (EMR for the service role, EC2 for the instances' role), and the
-    role is ours (path, tags, description)."""
+    AWS service assume it (EMR, for this account only, for the service role; EC2 for the
+    instances' role), and the role is ours (path, tags, description)."""
     requests = build("p")
     create = requests[0]
     assert create.operation == "CreateRole"
     assert {k: v for k, v in create.params.items() if k != "AssumeRolePolicyDocument"} == {
         "RoleName": role, "Path": "/bigfruits/", "Description": "p: created by bigfruits aws",
         "Tags": [{"Key": "bigfruits:managed", "Value": "true"}, {"Key": "bigfruits:project", "Value": "p"}]}
-    assert json.loads(create.params["AssumeRolePolicyDocument"]) == _trust(service)
+    assert json.loads(create.params["AssumeRolePolicyDocument"]) == trust
     attached = [r.params for r in requests if r.operation == "AttachRolePolicy"]
     assert attached == ([{"RoleName": role, "PolicyArn": policy}] if policy else [])
     for request in requests:

@@ -139,12 +139,12 @@ def test_policies_are_least_privilege() -> None:
     for policy in (service_role_policy(s, "vpc-1", ["subnet-1"]), user_policy(s, "123456789012")):
         for statement in _statements(policy):
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            assert all(a != "*" and not a.endswith(":*") for a in actions), statement["Sid"]
+            assert actions and all(a != "*" and not a.endswith(":*") for a in actions), statement["Sid"]
             resources = statement["Resource"] if isinstance(statement["Resource"], list) \
                 else [statement["Resource"]]
             for action in actions:
                 if action.startswith("s3:") and action != "s3:ListAllMyBuckets":
-                    assert all(r.startswith("arn:aws:s3:::bf-bucket") for r in resources)
+                    assert resources and all(r.startswith("arn:aws:s3:::bf-bucket") for r in resources)
     service = service_role_policy(s, "vpc-1", ["subnet-1"])
     writes = [st for st in _statements(service) if "s3:PutObject" in st["Action"]]
     assert writes and all(r == "arn:aws:s3:::bf-bucket/studio/*" for st in writes for r in st["Resource"])

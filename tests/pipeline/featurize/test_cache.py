@@ -13,6 +13,7 @@ import pytest
 
 from bigfruits import locations
 from bigfruits.pipeline.featurize import cache
+from tests.support.ci import require_module
 from tests.support.paths import REPO, SAMPLE
 
 
@@ -66,7 +67,7 @@ SECOND_RUN = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_a_second_run_imports_no_tensorflow(tmp_path, monkeypatch):
-    pytest.importorskip("tf2onnx")
+    require_module("tf2onnx")
     from bigfruits.pipeline.featurize.engines import prepare
 
     env = {**os.environ, locations.CACHE_ENV: str(tmp_path / "cache"), "PYTHONPATH": str(REPO / "src")}

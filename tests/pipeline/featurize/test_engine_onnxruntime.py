@@ -6,9 +6,11 @@ import sys
 import numpy as np
 import pytest
 
-keras = pytest.importorskip("keras")
-pytest.importorskip("tf2onnx")
-pytest.importorskip("onnxruntime")
+from tests.support.ci import require_module  # noqa: E402
+
+keras = require_module("keras")
+require_module("tf2onnx")
+require_module("onnxruntime")
 
 from bigfruits.pipeline.featurize.engine_onnxruntime import (  # noqa: E402
     export_model,
@@ -62,7 +64,7 @@ def test_any_batch_size_and_thread_count(keras_model, onnx_bytes):
 
 def rss() -> int:
     """This process's resident memory in bytes."""
-    return pytest.importorskip("psutil").Process().memory_info().rss
+    return require_module("psutil").Process().memory_info().rss
 
 
 def test_release_memory_gives_the_batch_arena_back_and_changes_no_feature(onnx_bytes):

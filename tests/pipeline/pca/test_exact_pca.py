@@ -7,8 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-pyspark = pytest.importorskip("pyspark")
-sklearn_decomposition = pytest.importorskip("sklearn.decomposition")
+from tests.support.ci import require_module  # noqa: E402
+
+pyspark = require_module("pyspark")
+sklearn_decomposition = require_module("sklearn.decomposition")
 
 from pyspark.ml import Pipeline, PipelineModel  # noqa: E402
 from pyspark.ml.feature import PCA as SparkPCA  # noqa: E402

@@ -13,6 +13,7 @@ from bigfruits.pipeline.pca.moments import (
     pack_symmetric, top_components, unpack_symmetric, variances,
 )
 from tests.pipeline.pca.matrices import correlated, one_pass_moments
+from tests.support.ci import require_module
 
 #: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
 pytestmark = pytest.mark.pure
@@ -157,7 +158,7 @@ def test_components_for_variance_is_the_smallest_k_reaching_the_threshold() -> N
 
 def test_blas_threads_limits_blas_inside_the_block_only() -> None:
     """Protects the BLAS thread limit around the eigen-solve (at least 1 thread)."""
-    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import threadpoolctl  # a dependency of the package (pyproject.toml)
     before = [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
     with m.blas_threads(0):
         inside = [p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]
@@ -196,12 +197,30 @@ def test_shifted_blocks_equal_one_pass_even_on_sorted_data_with_offset():
 
 
 def test_top_components_same_with_and_without_scipy(monkeypatch):
-    pytest.importorskip("scipy.linalg")
+    """Both eigensolvers give the same components. Each path is shown to be the one taken:
+    scipy's ``eigh`` is called (and asked for k pairs only) in the first, numpy's in the second,
+    so a broken scipy import that fell back to numpy silently cannot pass as "with scipy"."""
+    linalg = require_module("scipy.linalg")
     data = correlated(200, 9, seed=12)
     cov = np.cov(data, rowvar=False)
+    calls = {"scipy": [], "numpy": 0}
+    scipy_eigh, numpy_eigh = linalg.eigh, np.linalg.eigh
+
+    def counting_scipy(*args, **kwargs):
+        calls["scipy"].append(kwargs.get("subset_by_index"))
+        return scipy_eigh(*args, **kwargs)
+
+    def counting_numpy(*args, **kwargs):
+        calls["numpy"] += 1
+        return numpy_eigh(*args, **kwargs)
+
+    monkeypatch.setattr(linalg, "eigh", counting_scipy)
+    monkeypatch.setattr(np.linalg, "eigh", counting_numpy)
     values, with_scipy = top_components(cov, 4)
+    assert calls == {"scipy": [[5, 8]], "numpy": 0}
     monkeypatch.setitem(sys.modules, "scipy.linalg", None)  # makes the import fail
     values_numpy, without_scipy = top_components(cov, 4)
+    assert calls == {"scipy": [[5, 8]], "numpy": 1}
     np.testing.assert_allclose(with_scipy, without_scipy, atol=1e-10)
     np.testing.assert_allclose(values, values_numpy, rtol=1e-12)
     np.testing.assert_allclose(values, np.linalg.eigvalsh(cov)[::-1][:4], rtol=1e-12)

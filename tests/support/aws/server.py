@@ -11,12 +11,11 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, Tuple
 
 import boto3
 import pytest
 
-from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.send import Sender
 from bigfruits.bench.local_servers import free_port
 from bigfruits.bench.s3_front import self_signed_cert
@@ -57,8 +56,10 @@ def moto_url(moto_tls: Tuple[Path, Path]) -> Iterator[str]:
     """One moto server (HTTPS, 127.0.0.1, free port) for the session, reset by ``aws_env``."""
     cert, key = moto_tls
     port = free_port()
+    # moto.server with bucket policies' TLS-only statements understood (see moto_tls_server.py)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port), "-c", str(cert), "-k", str(key)],
+        [sys.executable, str(Path(__file__).with_name("moto_tls_server.py")),
+         "-H", "127.0.0.1", "-p", str(port), "-c", str(cert), "-k", str(key)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         # AWS-managed policies (the EMR ones we attach) exist in moto only when loaded.
         env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
@@ -101,19 +102,12 @@ def boto(service: str) -> Any:
 
 
 class MotoSender(Sender):
-    """Sends to moto, except PutBucketPolicy: moto ignores policy Conditions (see its
-    ``put_bucket_policy`` docstring), so our TLS-only Deny would deny *every* later request.
-    The policy's shape is checked with botocore's Stubber in tests/aws/requests/test_requests_by_service.py."""
+    """The real sender to the moto server, every request sent as it is (the bucket policy
+    too: the server understands its TLS-only statement, ``moto_tls_server.py``); the base of
+    the fakes that add what moto lacks (``FakeEmr``)."""
 
     def __init__(self, inner: Sender) -> None:
         self.__dict__.update(inner.__dict__)
-        self.skipped: List[AwsRequest] = []
-
-    def send(self, request: AwsRequest) -> Dict[str, Any]:
-        if request.operation == "PutBucketPolicy":
-            self.skipped.append(request)
-            return {}
-        return super().send(request)
 
 
 def put_gz(bucket: str, key: str, text: str) -> None:

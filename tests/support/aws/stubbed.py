@@ -35,13 +35,19 @@ class StubbedAws(Sender):
         """The stubbed client of that service (and region), else a real one as Sender makes."""
         return self.by_key.get(client_key(service, region)) or super().client(service, region)
 
-    def answer(self, service: str, operation: str, response: Dict[str, Any]) -> "StubbedAws":
-        self.stubbers[service].add_response(xform_name(operation), response)
+    def answer(self, service: str, operation: str, response: Dict[str, Any],
+               expected: Optional[Dict[str, Any]] = None) -> "StubbedAws":
+        """The next ``operation`` of ``service`` gets ``response``; with ``expected``, only if
+        it was sent with exactly those parameters (``botocore.stub.ANY`` matches anything),
+        else Stubber fails the test."""
+        self.stubbers[service].add_response(xform_name(operation), response, expected)
         return self
 
-    def fail(self, service: str, operation: str, code: str) -> "StubbedAws":
+    def fail(self, service: str, operation: str, code: str,
+             expected: Optional[Dict[str, Any]] = None) -> "StubbedAws":
         self.stubbers[service].add_client_error(xform_name(operation), service_error_code=code,
-                                                service_message=f"simulated {code}")
+                                                service_message=f"simulated {code}",
+                                                expected_params=expected)
         return self
 
     def send(self, request: AwsRequest) -> Dict[str, Any]:

@@ -68,10 +68,6 @@ JAVA_OPENS = [
 ]
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
-
-
 def _missing(home: Path) -> List[str]:
     return [d + "/" for d in LAYOUT if not (home / d).is_dir()]
 
@@ -99,14 +95,11 @@ def skip_reason() -> Optional[str]:
 
 def home_or_skip() -> Path:
     """The Livy home; else the test is skipped with the reason, or, in CI, fails saying so."""
-    import pytest
+    from tests.support.ci import skip_or_fail
 
     home, why = find_home()
     if home is None:
-        if in_ci():
-            pytest.fail(f"CI=true: the real-Livy notebook tests must run in CI, but {why}",
-                        pytrace=False)
-        pytest.skip(why)
+        skip_or_fail(f"the real-Livy notebook tests cannot run: {why}")
     return home
 
 

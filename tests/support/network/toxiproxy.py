@@ -4,7 +4,8 @@ reading from S3 through the faults S3 has: latency, connections reset, stalled o
 The server is ``go install``-ed once into ``~/.cache/bigfruits-tests/toxiproxy`` from the Go
 module proxy (``bigfruits.bench.toxiproxy.toxiproxy_server``, which the benchmark uses too; CI
 does the same on first use). Where it cannot be had, the tests that need it skip with the
-reason, except in CI (``CI=true``), where they fail: CI must run them.
+reason, except under CI (``tests.support.ci``: ``CI`` true, 1 or yes), where they fail:
+CI must run them.
 
 Fixture ``toxiproxy``: one server for the session, its proxies removed before and after each
 test. Toxiproxy is a TCP proxy: TLS to moto passes through it untouched (the certificate names
@@ -12,7 +13,6 @@ test. Toxiproxy is a TCP proxy: TLS to moto passes through it untouched (the cer
 """
 from __future__ import annotations
 
-import os
 import subprocess
 from typing import Iterator
 
@@ -20,6 +20,7 @@ import pytest
 
 from bigfruits.bench.local_servers import stop
 from bigfruits.bench.toxiproxy import Toxiproxy, start_toxiproxy, toxiproxy_server
+from tests.support.ci import skip_or_fail
 
 __all__ = ["Toxiproxy", "require_toxiproxy", "toxiproxy", "toxiproxy_session"]
 
@@ -28,10 +29,7 @@ def require_toxiproxy() -> str:
     try:
         return toxiproxy_server()
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI must run the S3 fault tests: {exc}")
-        pytest.skip(f"Toxiproxy unavailable: {exc}")
-        raise  # unreachable
+        skip_or_fail(f"Toxiproxy unavailable for the S3 fault tests: {exc}")
 
 
 @pytest.fixture(scope="session")

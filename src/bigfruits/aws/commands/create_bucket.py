@@ -36,5 +36,7 @@ def create_bucket(ctx: AwsContext, name: Optional[str] = None) -> str:
         ctx.send(request)
     ctx.state.add(kinds.BUCKET, name, region=ctx.region)
     ctx.state.set(state.CURRENT_BUCKET, name)
-    ctx.echo(f"bucket s3://{name} ready (private, encrypted, TLS only)")
+    ctx.echo(f"bucket s3://{name} ready (private, encrypted, TLS only; EMR logs expire after "
+             f"{s3.LOGS_DAYS} days, wheelhouses after {s3.WHEELHOUSE_DAYS}, failed uploads after "
+             f"{s3.FAILED_UPLOAD_DAYS})")
     return name

@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Optional
 
 from bigfruits.aws.core import kinds, state
+from bigfruits.aws.core.cluster_limits import check_cluster_settings
 from bigfruits.aws.core.context import AwsContext
 from bigfruits.aws.procedures import cluster_launch, cluster_network, jupyterhub, node_files
 from bigfruits.aws.procedures.cluster_roles import ensure_roles
 from bigfruits.aws.procedures.pricing import cost_line
 from bigfruits.aws.procedures.ssh_access import prepare_access
 from bigfruits.aws.requests.emr import clusters, steps
-from bigfruits.aws.requests.emr.flavors import Flavor, get_flavor
+from bigfruits.aws.requests.emr.flavors import Flavor, get_flavor, livy_session_timeout
 from bigfruits.errors import InputError
 
 
@@ -28,6 +29,7 @@ def create_cluster(
 ) -> str:
     """What the cluster needs from this machine first (nothing sent if that fails), then
     everything it needs in AWS, then RunJobFlow; after that any failure terminates it."""
+    check_cluster_settings(ctx.settings)  # before any request
     flavor = get_flavor(flavor_name)
     notebook = _check_local_files(flavor, notebook, with_model)
     wheel = cluster_launch.prepare_node_files(ctx, wheel)
@@ -82,6 +84,9 @@ def _announce(ctx: AwsContext, flavor: Flavor) -> None:
     ctx.echo(f"  {settings.release}, 1 x {settings.master_type} + {settings.core_count} x {settings.core_type}; "
              f"auto-terminates after {settings.idle_timeout_s // 60} min idle")
     ctx.echo(f"  cost: {cost_line(ctx, clusters.instance_counts(settings))}")
+    if livy_session_timeout(flavor):  # a notebook's session keeps the cluster busy
+        ctx.echo(f"  a notebook left open keeps it billing: its Livy session ends {livy_session_timeout(flavor)} "
+                 f"after its last cell, then the cluster after {settings.idle_timeout_s // 60} min idle")
 
 
 def _wait_or_terminate(ctx: AwsContext, cluster_id: str, wait: bool, password_key: Optional[str]) -> None:

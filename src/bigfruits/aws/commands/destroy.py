@@ -10,7 +10,7 @@ and the bucket last, after asking (data lives there). Every removal tolerates "a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from bigfruits.aws.core import kinds, resource_names, state
 from bigfruits.aws.core.botocore_errors import GONE_CODES
@@ -30,8 +30,9 @@ class ResourceKind:
     name: str
     #: ids of live resources of ours found from tags/paths (works without the state file)
     discover: Callable[[AwsContext], List[str]]
-    #: removes one (waiting if it must); tolerates "already gone"
-    remove: Callable[[AwsContext, str], None]
+    #: removes one (waiting if it must); tolerates "already gone"; returns False when it kept
+    #: it on purpose (then it stays remembered for a later ``destroy``)
+    remove: Callable[[AwsContext, str], Optional[bool]]
     #: ask before removing (data lives there)
     needs_confirmation: bool = False
 
@@ -39,6 +40,7 @@ class ResourceKind:
 def destroy(ctx: AwsContext, yes: bool = False) -> List[Tuple[str, str]]:
     """Returns (kind, id) of everything removed; the bucket only after confirmation."""
     removed: List[Tuple[str, str]] = []
+    kept = False
     for kind in KINDS:
         ids = sorted(set(ctx.state.ids(kind.name)) | set(kind.discover(ctx)))
         for resource_id in ids:
@@ -46,11 +48,13 @@ def destroy(ctx: AwsContext, yes: bool = False) -> List[Tuple[str, str]]:
                 if not ctx.confirm(f"Delete {kind.name} {resource_id} and everything in it?"):
                     ctx.echo(f"kept {kind.name} {resource_id}")
                     continue
-            kind.remove(ctx, resource_id)
+            if kind.remove(ctx, resource_id) is False:
+                kept = True  # on purpose; it said why
+                continue
             ctx.state.remove(kind.name, resource_id)
             ctx.echo(f"removed {kind.name} {resource_id}")
             removed.append((kind.name, resource_id))
-    if not removed:
+    if not removed and not kept:
         ctx.echo("nothing of ours left to remove")
     return removed
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from bigfruits.aws.core import kinds, state
+from bigfruits.aws.core.cluster_limits import check_cluster_settings
 from bigfruits.aws.core.context import AwsContext
 from bigfruits.aws.procedures import cluster_launch, cluster_network
 from bigfruits.aws.procedures.bucket_files import download_results
@@ -39,6 +40,7 @@ def run_transient(
 ) -> str:
     """Start the batch cluster with the pipeline step, watch it, download the results; the
     cluster id. Failure and timeout raise ``AwsError`` (the cluster is gone or going)."""
+    check_cluster_settings(ctx.settings)  # before any request
     settings = ctx.settings
     check_step_model(extra_args)  # what this machine makes first: a failure here sends nothing
     wheel = cluster_launch.prepare_node_files(ctx, wheel)

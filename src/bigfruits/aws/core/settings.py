@@ -27,7 +27,11 @@ APP_NAME = "bigfruits"
 CONFIG_ENV = "BIGFRUITS_CONFIG"
 #: Environment variable that points at another state directory.
 STATE_DIR_ENV = "BIGFRUITS_STATE_DIR"
-DEFAULT_RELEASE = "emr-7.9.0"
+#: The newest EMR 7 release whose application versions were checked against what the nodes
+#: need (docs/aws-audit.md): Python 3.11 (and 3.9), Spark 3.5.6 (constraints-emr7.txt pins
+#: pyspark 3.5), Livy 0.8.0-incubating (the livy-conf keys of flavors.py). Released 2026-04-21:
+#: https://docs.aws.amazon.com/emr/latest/ReleaseGuide/emr-7130-release.html
+DEFAULT_RELEASE = "emr-7.13.0"
 
 
 def user_config_dir() -> Path:

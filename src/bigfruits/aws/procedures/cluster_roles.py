@@ -26,10 +26,11 @@ def _ensure_role(ctx: AwsContext, role_name: str, creation: List[AwsRequest]) ->
 
 def ensure_roles(ctx: AwsContext) -> None:
     """The cluster's service role and EC2 instance profile, created once, under our path."""
-    project = ctx.settings.project
-    created = _ensure_role(ctx, resource_names.service_role_name(project), iam.create_service_role(project))
+    project, account = ctx.settings.project, ctx.account_id()
+    created = _ensure_role(ctx, resource_names.service_role_name(project), iam.create_service_role(project, account))
     created |= _ensure_role(ctx, resource_names.node_role_name(project), iam.create_ec2_role(project))
-    attach_v2, pass_role, detach_v1 = iam.service_role_policies(project, ctx.account_id())
+    trust, attach_v2, pass_role, detach_v1 = iam.service_role_policies(project, account)
+    ctx.send(trust)  # a role an older version made gets aws:SourceAccount/SourceArn too
     ctx.send(attach_v2)
     ctx.send(pass_role)
     ctx.sender.attempt(detach_v1, "NoSuchEntity")

@@ -1,7 +1,11 @@
 """A rough cost estimate per hour: on-demand EC2 + the EMR surcharge per instance, plus the EBS
 volumes our cluster request asks for (root + one gp3 data volume per instance), by region.
 
-Only an *estimate*, in USD: S3, data transfer and public IPv4 addresses are not counted.
+Only an *estimate*, in USD: S3 and data transfer are not counted. Each node's public IPv4
+address is ($0.005 an hour each, in every region, since 2024-02-01:
+https://aws.amazon.com/vpc/pricing/ , "Public IPv4 Address" tab; a node launched into a default
+subnet gets one: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_InstanceNetworkInterfaceSpecification.html ),
+so a cluster in a private subnet costs that much less.
 
 The rates of the cluster's region are read from the AWS Price List Query API
 (``requests/pricing``: GetProducts, with the user's own credentials, which need
@@ -37,6 +41,8 @@ FALLBACK_REGION = "us-east-1"
 CACHE_FILE = "price-cache.json"
 CACHE_TTL_S = 24 * 3600
 NOT_ASKED = "the Price List API was not asked"
+#: $ per public IPv4 address and hour (one per node in a public subnet), the same everywhere
+PUBLIC_IPV4_HOUR = 0.005
 
 
 @dataclass(frozen=True)
@@ -53,8 +59,6 @@ RATES: Dict[str, Rates] = {
             "m5.xlarge": (0.192, 0.048),
             "m5.2xlarge": (0.384, 0.096),
             "m5.4xlarge": (0.768, 0.192),
-            "m6g.xlarge": (0.154, 0.039),
-            "m7g.xlarge": (0.1632, 0.041),
             "r5.xlarge": (0.252, 0.063),
             "r5.2xlarge": (0.504, 0.126),
             "c5.xlarge": (0.17, 0.043),
@@ -81,7 +85,8 @@ def fallback(asked: Optional[str], why_not: str) -> Priced:
 
 
 def hourly_cost(groups: Dict[str, int], rates: Optional[Rates] = None) -> Optional[float]:
-    """``{"m5.xlarge": 3}`` -> $/h (instances + their EBS), or None when a type is not priced."""
+    """``{"m5.xlarge": 3}`` -> $/h (instances, their EBS and public IPv4 address), or None when a
+    type is not priced."""
     rates = rates or RATES[FALLBACK_REGION]
     ebs_per_instance = (ROOT_VOLUME_GB + DATA_VOLUME_GB) * rates.gp3_gb_month / HOURS_PER_MONTH
     total = 0.0
@@ -89,7 +94,7 @@ def hourly_cost(groups: Dict[str, int], rates: Optional[Rates] = None) -> Option
         if instance_type not in rates.instances:
             return None
         ec2, emr = rates.instances[instance_type]
-        total += (ec2 + emr + ebs_per_instance) * count
+        total += (ec2 + emr + ebs_per_instance + PUBLIC_IPV4_HOUR) * count
     return total
 
 
@@ -103,7 +108,7 @@ def describe_cost(groups: Dict[str, int], hours: Optional[float] = None,
         why = f"; {priced.why_not}" if priced.why_not else ""
         return f"cost estimate unavailable (no {priced.region} price for {unknown}{why})"
     if priced.why_not is None:
-        label = f"estimate: {priced.region} on-demand EC2 + EMR + EBS gp3, from the AWS Price List"
+        label = f"estimate: {priced.region} on-demand EC2 + EMR + EBS gp3 from the AWS Price List, + public IPv4"
     else:
         other = f", not {priced.asked}'s" if priced.asked != priced.region else ""
         label = f"estimate at {priced.region} list prices{other}; {priced.why_not}"

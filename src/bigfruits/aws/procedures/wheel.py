@@ -85,7 +85,9 @@ def source_digest(root: Path) -> str:
 
 
 def build_from_checkout(root: Path, out_dir: Path) -> Path:
-    """``pip wheel --no-deps`` of a clean copy of ``root``'s sources, into ``out_dir``."""
+    """``pip wheel --no-deps`` of a clean copy of ``root``'s sources, into ``out_dir``: our wheel
+    alone; the nodes get its dependencies from the wheelhouse made on this machine
+    (``node_files.build_wheelhouse``), never from PyPI."""
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bigfruits-wheel-") as scratch:
         source = clean_source_copy(root, Path(scratch) / "source")

@@ -19,7 +19,7 @@ from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.resource_names import instance_profile_name, node_role_name, service_role_name
 from bigfruits.aws.core.tags import managed_tags, tag_list
 from bigfruits.aws.requests.iam_policies import (
-    IAM_PATH, node_policy, pass_node_role_policy, role_arn, trust_policy,
+    IAM_PATH, node_policy, pass_node_role_policy, role_arn, service_trust_policy, trust_policy,
 )
 
 SERVICE_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"
@@ -132,22 +132,23 @@ def instance_profile_arn(account_id: str, project: str) -> str:
     return f"arn:aws:iam::{account_id}:instance-profile{IAM_PATH}{instance_profile_name(project)}"
 
 
-def _create_cluster_role(name: str, service: str, project: str) -> AwsRequest:
-    return create_role(name, trust_policy(service), f"{project}: created by bigfruits aws",
-                       managed_tags(project))
+def _create_cluster_role(name: str, trust: Dict[str, Any], project: str) -> AwsRequest:
+    return create_role(name, trust, f"{project}: created by bigfruits aws", managed_tags(project))
 
 
-def create_service_role(project: str) -> List[AwsRequest]:
-    return [_create_cluster_role(service_role_name(project), "elasticmapreduce.amazonaws.com", project)]
+def create_service_role(project: str, account_id: str) -> List[AwsRequest]:
+    return [_create_cluster_role(service_role_name(project), service_trust_policy(account_id), project)]
 
 
 def service_role_policies(project: str, account_id: str) -> List[AwsRequest]:
-    """The service role's policies, for a new role and for one made by an older version (all
-    three are safe to repeat): v2 attached, PassRole on our nodes' role, v1 detached (the last
-    answers NoSuchEntity when it is not there)."""
+    """The service role's trust and policies, for a new role and for one made by an older
+    version (all four are safe to repeat): today's trust (EMR for this account only), v2
+    attached, PassRole on our nodes' role, v1 detached (the last answers NoSuchEntity when it
+    is not there)."""
     name = service_role_name(project)
     node_role = role_arn(account_id, node_role_name(project))
-    return [attach_policy(name, SERVICE_POLICY),
+    return [update_trust(name, service_trust_policy(account_id)),
+            attach_policy(name, SERVICE_POLICY),
             put_inline_policy(name, PASS_ROLE_POLICY_NAME, pass_node_role_policy(node_role)),
             AwsRequest("iam", "DetachRolePolicy", {"RoleName": name, "PolicyArn": OLD_SERVICE_POLICY})]
 
@@ -165,7 +166,7 @@ def create_ec2_role(project: str) -> List[AwsRequest]:
     ``put_node_policy``)."""
     name = node_role_name(project)
     return [
-        _create_cluster_role(name, "ec2.amazonaws.com", project),
+        _create_cluster_role(name, trust_policy("ec2.amazonaws.com"), project),
         AwsRequest("iam", "CreateInstanceProfile", {
             "InstanceProfileName": instance_profile_name(project), "Path": IAM_PATH,
             "Tags": tag_list(managed_tags(project))}),

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Sequence
 
 from bigfruits.aws.core.settings import StudioSettings
 from bigfruits.aws.core.tags import EMR_MANAGED_POLICIES_TAG, PROJECT_TAG
+from bigfruits.aws.requests.s3 import SECRETS_PREFIX
 
 Policy = Dict[str, Any]
 
@@ -88,9 +89,13 @@ def pass_node_role_policy(node_role_arn: str) -> Policy:
     }])
 
 
-def service_trust_policy(account_id: str, region: str) -> Policy:
-    """Only EMR, acting for this account and region, may assume the service role
-    (``aws:SourceAccount``/``aws:SourceArn`` guard against the confused deputy)."""
+def service_trust_policy(account_id: str, region: str = "*") -> Policy:
+    """Only EMR, acting for this account (in ``region``, or any), may assume the service role
+    (``aws:SourceAccount``/``aws:SourceArn`` guard against the confused deputy): the trust
+    policy AWS gives for EMR's service role,
+    https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-iam-role.html . The cluster
+    service role takes any region (one role serves a project's clusters in every region);
+    the Studio's, its own."""
     return _document([{
         "Effect": "Allow",
         "Principal": {"Service": "elasticmapreduce.amazonaws.com"},
@@ -193,7 +198,7 @@ def user_trust_policy(settings: StudioSettings, account_id: str) -> Policy:
 
 def user_policy(settings: StudioSettings, account_id: str) -> Policy:
     """What a Studio user may do: workspaces and their clusters, our Studio only (by tag), pass
-    the service role, read our bucket. Used as the user role's policy and as the session policy
+    the service role, read our bucket but its ``secrets/``. Used as the user role's policy and as the session policy
     of IAM Identity Center mappings."""
     region = settings.region
     return _document([
@@ -231,6 +236,12 @@ def user_policy(settings: StudioSettings, account_id: str) -> Policy:
          "Resource": f"arn:aws:s3:::{settings.bucket}"},
         {"Sid": "AllowReadingOurObjects", "Effect": "Allow",
          "Action": ["s3:GetObject"], "Resource": f"arn:aws:s3:::{settings.bucket}/*"},
+        # ... but not the JupyterHub password create-cluster leaves for its step (requests/s3:
+        # SECRETS_PREFIX): a Studio user has no business with another flavor's login. An
+        # explicit Deny wins over any Allow, this policy's or another one's the role gets.
+        {"Sid": "DenyReadingClusterSecrets", "Effect": "Deny",
+         "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+         "Resource": f"arn:aws:s3:::{settings.bucket}/{SECRETS_PREFIX}*"},
         {"Sid": "AllowBucketPicker", "Effect": "Allow",
          "Action": ["s3:ListAllMyBuckets"], "Resource": "*"},
     ])

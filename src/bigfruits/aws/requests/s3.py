@@ -23,6 +23,8 @@ BOOTSTRAP_PREFIX = "bootstrap/"
 #: (``wheelhouse/<sha256>.tar``), so no node downloads anything from the internet.
 MODELS_PREFIX = "models/"
 WHEELHOUSE_PREFIX = "wheelhouse/"
+#: Where create-cluster leaves the JupyterHub password for the step that sets it.
+SECRETS_PREFIX = "secrets/"
 #: Empty "folder" markers so the layout is visible in the console before anything is written.
 #: Nothing under output/: the pipeline publishes that folder, and refuses an existing one
 #: without --overwrite (markers there made the first `submit` fail: "output already exists").
@@ -98,8 +100,36 @@ def create_bucket(bucket: str, region: str) -> AwsRequest:
     return AwsRequest("s3", "CreateBucket", params)
 
 
+#: What the bucket lets go by itself (S3 lifecycle: objects expire so many days after they were
+#: written): EMR's logs, wheelhouses (content-named: a new bigfruits makes a new one, the old
+#: ones stay otherwise; an expired one in use is uploaded again by the next create-cluster or
+#: run, but a cluster older than this could not add or replace a node), a JupyterHub password
+#: whose step never ran, and parts of failed multipart uploads (billed, never listed).
+#: https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lifecycle-mgmt.html ,
+#: https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpu-abort-incomplete-mpu-lifecycle-config.html
+LOGS_DAYS, WHEELHOUSE_DAYS, SECRETS_DAYS, FAILED_UPLOAD_DAYS = 30, 60, 1, 7
+
+
+def lifecycle_rules(bucket: str) -> AwsRequest:
+    """The bucket's whole lifecycle configuration (PutBucketLifecycleConfiguration replaces
+    any other: this bucket is ours alone)."""
+    def expire(rule_id: str, prefix: str, days: int) -> Dict[str, object]:
+        return {"ID": rule_id, "Status": "Enabled", "Filter": {"Prefix": prefix}, "Expiration": {"Days": days}}
+
+    return AwsRequest("s3", "PutBucketLifecycleConfiguration", {
+        "Bucket": bucket,
+        "LifecycleConfiguration": {"Rules": [
+            expire("expire-emr-logs", LOGS_PREFIX, LOGS_DAYS),
+            expire("expire-old-wheelhouses", WHEELHOUSE_PREFIX, WHEELHOUSE_DAYS),
+            expire("expire-unused-secrets", SECRETS_PREFIX, SECRETS_DAYS),
+            {"ID": "abort-failed-multipart-uploads", "Status": "Enabled", "Filter": {"Prefix": ""},
+             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": FAILED_UPLOAD_DAYS}},
+        ]},
+    })
+
+
 def secure_bucket(bucket: str, project: str) -> List[AwsRequest]:
-    """Public access blocked, default encryption, TLS only, tagged, layout markers."""
+    """Public access blocked, default encryption, TLS only, tagged, what expires, layout markers."""
     requests = [
         AwsRequest(
             "s3",
@@ -130,6 +160,7 @@ def secure_bucket(bucket: str, project: str) -> List[AwsRequest]:
             "PutBucketTagging",
             {"Bucket": bucket, "Tagging": {"TagSet": tag_list(managed_tags(project))}},
         ),
+        lifecycle_rules(bucket),
     ]
     requests += [AwsRequest("s3", "PutObject", {"Bucket": bucket, "Key": key}) for key in LAYOUT]
     return requests
@@ -163,10 +194,6 @@ def delete_bucket(bucket: str) -> AwsRequest:
 
 def get_object(bucket: str, key: str) -> AwsRequest:
     return AwsRequest("s3", "GetObject", {"Bucket": bucket, "Key": key})
-
-
-#: Where create-cluster leaves the JupyterHub password for the step that sets it.
-SECRETS_PREFIX = "secrets/"
 
 
 def jupyterhub_password_key(token: str) -> str:

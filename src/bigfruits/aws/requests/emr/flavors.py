@@ -6,7 +6,7 @@ an entry here, not copying cluster code. ``{bucket}`` in a property value is fil
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from bigfruits.aws.core.tags import EMR_MANAGED_POLICIES_TAG
 from bigfruits.errors import InputError
@@ -34,6 +34,33 @@ class Flavor:
     joins_studio_network: bool = False
 
 
+#: A Livy session (each open notebook's kernel) is a running YARN application, and EMR counts a
+#: cluster with an active YARN application as busy, so its idle auto-termination never starts
+#: while a session lives ("A cluster is considered idle when ... No active YARN applications",
+#: https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-auto-termination-policy.html).
+#: Livy ends a session after this long without a statement; a notebook left open therefore
+#: bills for this long, then the cluster's --idle-timeout. ``skip-busy``: a cell still running
+#: (a long pipeline run) is never ended for it (LIVY-547; Livy 0.7+, EMR 7 ships 0.8.0).
+#: JupyterHub: 2 h (the cost of a forgotten notebook, ~9 h with Livy's 8 h, is the user's);
+#: Studio: 8 h, what AWS recommends for Studio's kernels (a session ended loses its variables):
+#: https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-studio-spark-optimization.html
+JUPYTERHUB_LIVY_TIMEOUT, STUDIO_LIVY_TIMEOUT = "2h", "8h"
+
+
+def livy_conf(timeout: str, **more: str) -> Dict[str, Any]:
+    return {"Classification": "livy-conf",
+            "Properties": {"livy.server.session.timeout": timeout,
+                           "livy.server.session.timeout-check.skip-busy": "true", **more}}
+
+
+def livy_session_timeout(flavor: "Flavor") -> Optional[str]:
+    """How long a notebook's idle Livy session (hence the cluster) lives, or None without Livy."""
+    for conf in flavor.configurations:
+        if conf.get("Classification") == "livy-conf":
+            return str(conf["Properties"]["livy.server.session.timeout"])
+    return None
+
+
 def spark_env() -> Dict[str, Any]:
     """Every flavor runs our package under Spark with the Python the bootstrap installed."""
     return {
@@ -58,9 +85,7 @@ FLAVORS: Dict[str, Flavor] = {
         applications=("Hadoop", "Spark", "Livy", "JupyterHub"),
         configurations=(
             spark_env(),
-            # Livy's default 1h session timeout loses a notebook's state over a long run.
-            # https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-studio-spark-optimization.html
-            {"Classification": "livy-conf", "Properties": {"livy.server.session.timeout": "8h"}},
+            livy_conf(JUPYTERHUB_LIVY_TIMEOUT),
             {
                 "Classification": "jupyter-s3-conf",
                 "Properties": {
@@ -78,13 +103,14 @@ FLAVORS: Dict[str, Flavor] = {
         applications=("Spark", "Livy", "JupyterEnterpriseGateway"),
         configurations=(
             spark_env(),
-            # Studio kernels are Livy sessions: AWS recommends an 8h session timeout (the default
-            # 1h loses work) and Spark in cluster mode, so drivers run on core nodes and the
-            # primary node keeps its memory for Livy and the gateway (our bootstrap installs the
-            # same Python on every node). EMR 7 ships Livy 0.8.0-incubating.
-            # https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-studio-spark-optimization.html
-            {"Classification": "livy-conf", "Properties": {"livy.server.session.timeout": "8h",
-                                                           "livy.spark.deploy-mode": "cluster"}},
+            # Studio kernels are Livy sessions: Spark sessions in cluster mode put each session's
+            # driver on a core node, and the primary node keeps its memory for Livy and the
+            # gateway (our bootstrap installs the same Python on every node). AWS recommends it
+            # for Studio's clusters, with this very livy-conf ("Cluster requirements for Amazon
+            # EMR Studio": "Set deploy mode for Spark sessions to cluster mode"):
+            # https://docs.aws.amazon.com/emr/latest/ManagementGuide/emr-studio-considerations.html
+            # (emr-studio-spark-optimization.html's "cluster mode" is about Spark *steps*.)
+            livy_conf(STUDIO_LIVY_TIMEOUT, **{"livy.spark.deploy-mode": "cluster"}),
         ),
         # EMR Studio's managed policies only act on resources carrying this tag.
         tags={EMR_MANAGED_POLICIES_TAG: "true"},
