@@ -122,6 +122,18 @@ def _img(path: str) -> str:
     return f'<img alt="" src="data:image/png;base64,{data}">'
 
 
+def precision_text(manifest: Dict[str, Any]) -> str:
+    """``fp32``, or ``int8`` with its layers kept in fp32 and its held-out fidelity to fp32."""
+    quantization = manifest.get("quantization")
+    if not quantization:
+        return manifest.get("precision", "fp32")
+    held, gate = quantization["fidelity"]["held_out"], quantization["gate"]
+    return (f"int8 ({len(quantization['kept_fp32'])} of {quantization['layers']} layers kept in "
+            f"fp32); features vs fp32 on {held['images']} held-out images: mean cosine "
+            f"{held['cosine_mean']:.4f} (gate >= {gate['cosine_mean']}), 1st percentile "
+            f"{held['cosine_p1']:.4f} (gate >= {gate['cosine_p1']})")
+
+
 def render_report(manifest: Dict[str, Any], plots: List[str],
                   errors: Optional[pd.DataFrame] = None) -> str:
     """One self-contained HTML page: the figures of the run, its plots, what failed."""
@@ -132,7 +144,8 @@ def render_report(manifest: Dict[str, Any], plots: List[str],
     rows = [("images", manifest["images_total"]), ("featurized", manifest["images_ok"]),
             ("failed", manifest["images_failed"]), ("components (k)", manifest["k"]),
             ("variance kept", f'{manifest["variance_kept"]:.4f}'),
-            ("engine", manifest["engine"]), ("weights", f'{weights["kind"]} ({weights["sha256"][:12]})'),
+            ("engine", manifest["engine"]), ("precision", precision_text(manifest)),
+            ("weights", f'{weights["kind"]} ({weights["sha256"][:12]})'),
             ("images/s (featurize)", f'{manifest["images_per_s"]:.1f}')]
     rows += [(f"time: {stage}", f"{seconds:.1f} s") for stage, seconds in manifest["timings"].items()]
     table = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
