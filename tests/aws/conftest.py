@@ -19,9 +19,14 @@ def no_model_export(monkeypatch):
     from bigfruits.pipeline.featurize.engines import Prepared
     from bigfruits.pipeline.featurize.model import WeightsInfo
 
-    def stand_in(weights: str, seed: int) -> Prepared:
+    def stand_in(weights: str, seed: int, precision: str = "fp32", calibration=None, echo=None) -> Prepared:
         sha = hashlib.sha256(f"{weights}:{seed}".encode()).hexdigest()
-        return Prepared("onnxruntime", STAND_IN_GRAPH, WeightsInfo("random", weights, sha, False), True)
+        info = WeightsInfo("random", weights, sha, False)
+        if precision == "fp32":
+            return Prepared("onnxruntime", STAND_IN_GRAPH, info, True)
+        report = {"precision": "int8", "quantizer": "stand-in", "kept_fp32": [],
+                  "calibration": {"sha256": hashlib.sha256(str(calibration).encode()).hexdigest()}}
+        return Prepared("onnxruntime", STAND_IN_GRAPH + b" (int8)", info, True, report)
 
     monkeypatch.setattr(node_files, "local_model", stand_in)
     return stand_in

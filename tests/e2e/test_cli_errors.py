@@ -107,3 +107,13 @@ def test_reuse_path_not_a_bigfruits_output(tmp_path, small_input):
                    "--weights", "random", "--reuse", str(small_input))
     assert_one_line_error(proc, "--reuse", "not a bigfruits output (no manifest.json)")
     assert proc.returncode == 2
+
+
+def test_int8_with_the_tensorflow_engine():
+    assert_one_line_error(run_cli("run", "--precision", "int8", "--engine", "tensorflow"),
+                          "--precision int8 is an ONNX Runtime graph")
+
+
+def test_calibration_without_int8(tmp_path):
+    assert_one_line_error(run_cli("run", "--calibration", str(tmp_path), "--output", str(tmp_path / "o")),
+                          "--calibration calibrates an int8 graph", "--precision int8")

@@ -108,17 +108,21 @@ def create_keypair_cmd(ctx: AwsContext) -> None:
 @click.option("--wheel", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Use this bigfruits wheel instead of building one from the checkout.")
 @click.option("--notebook", type=click.Path(path_type=Path), help="Notebook to place for JupyterHub.")
+@click.option("--precision", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True,
+              help="The notebooks' model: the fp32 graph, or the int8 graph made here (bigfruits run "
+                   "--precision).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--no-wait", is_flag=True, help="Return once requested, without waiting for WAITING.")
 @pass_aws(release="release", master_type="master_type", core_type="core_type",
           core_count="core_count", idle_timeout_s="idle_timeout_s", key_name="key_name",
           subnet_id="subnet_id")
 def create_cluster_cmd(ctx: AwsContext, flavor: str, wheel: Optional[Path], notebook: Optional[Path],
-                       yes: bool, no_wait: bool) -> None:
+                       precision: str, yes: bool, no_wait: bool) -> None:
     """An EMR cluster running our package (shows the cost estimate, asks first)."""
     from bigfruits.aws.commands.create_cluster import create_cluster
 
-    create_cluster(ctx, flavor, yes=yes, wheel=wheel, notebook=notebook, wait=not no_wait)
+    create_cluster(ctx, flavor, yes=yes, wheel=wheel, notebook=notebook, wait=not no_wait,
+                   precision=precision)
 
 
 @aws.command("status")

@@ -3,6 +3,7 @@ wheelhouse's download and its tar, the published model's files, the notebook's m
 and the one line a machine without the ImageNet weights gets."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from bigfruits.errors import EnvironmentProblem, InputError
 from bigfruits.pipeline.featurize import published
 from bigfruits.pipeline.featurize.engines import Prepared
 from bigfruits.pipeline.featurize.model import WeightsInfo
+from tests.support.paths import SAMPLE
 
 
 def test_the_wheelhouse_is_binary_wheels_for_the_nodes_python_under_the_constraints(tmp_path) -> None:
@@ -71,6 +73,11 @@ def test_the_placed_notebook_names_the_uploaded_model(tmp_path) -> None:
     cells = json.loads(copy.read_text())["cells"]
     [parameters] = [c for c in cells if "parameters" in c["metadata"].get("tags", [])]
     assert "model = 's3://b/models/abc/'" in "".join(parameters["source"])
+    assert 'precision = "fp32"' in "".join(parameters["source"])
+    int8 = with_model(committed, "s3://b/models/def/", tmp_path, "int8")
+    [parameters] = [c for c in json.loads(int8.read_text())["cells"] if "parameters" in c["metadata"].get("tags", [])]
+    assert "model = 's3://b/models/def/'" in "".join(parameters["source"])
+    assert "precision = 'int8'" in "".join(parameters["source"])
 
 
 class _Bucket(Sender):
@@ -115,3 +122,54 @@ def test_the_model_and_the_wheelhouse_are_uploaded_once_under_their_content(tmp_
     assert args[-2:] == ["--model", first] and len(ctx.uploads) == 3
     assert node_files.step_model_args(ctx, ["--model", "s3://b/m/"]) == ["--model", "s3://b/m/"]
     assert node_files.step_model_args(ctx, ["--engine", "tensorflow"]) == ["--engine", "tensorflow"]
+
+
+def test_an_int8_model_is_published_with_its_precision_and_report() -> None:
+    report = {"precision": "int8", "quantizer": "q-v1", "calibration": {"sha256": "c" * 64},
+              "kept_fp32": ["Conv__349"], "fidelity": {"held_out": {"cosine_mean": 0.99}}}
+    quantized = Prepared("onnxruntime", b"int8 graph", _prepared().weights, True, report)
+    sha, graph, identity = published.files_of(quantized)
+    assert json.loads(identity)["precision"] == "int8"
+    back = published.from_files("m/", graph, identity)
+    assert back.precision == "int8" and back.quantization == report and back.variant == quantized.variant
+    fp32 = published.from_files("m/", *published.files_of(_prepared())[1:])
+    assert fp32.precision == "fp32" and fp32.quantization is None
+    older = json.loads(published.files_of(_prepared())[2])
+    del older["precision"]  # a model.json from before int8: fp32
+    assert published.from_files("m/", b"graph", json.dumps(older).encode()).precision == "fp32"
+    broken = json.loads(identity)
+    del broken["quantization"]
+    with pytest.raises(InputError, match="not a bigfruits model identity"):
+        published.from_files("m/", graph, json.dumps(broken).encode())
+
+
+def test_a_step_with_int8_uploads_the_int8_graph_made_here(trained_int8, trained_weights, tmp_path,
+                                                           monkeypatch) -> None:
+    """``--precision int8`` in a step's arguments: the int8 graph (from this machine's cache,
+    calibrated on ``--calibration``) goes to its own models/<sha256>/ folder; the step keeps
+    ``--precision`` (the node checks the graph is int8) but not ``--calibration``, a folder of
+    this machine the node does not have."""
+    import shutil
+
+    monkeypatch.setattr(node_files, "local_model", real_local_model)  # the graphs made here
+    fp32, quantized = trained_int8
+    ctx = _Bucket()
+    fp32_uri = node_files.upload_model(ctx, str(trained_weights), 0, "fp32")
+    int8_uri = node_files.upload_model(ctx, str(trained_weights), 0, "int8")
+    assert fp32_uri != int8_uri and int8_uri.endswith(f"/{hashlib.sha256(quantized.blob).hexdigest()}/")
+    identity = json.loads(ctx.keys[int8_uri.split("/", 3)[3] + published.IDENTITY_NAME])
+    assert identity["precision"] == "int8" and identity["quantization"] == quantized.quantization
+    assert ctx.keys[int8_uri.split("/", 3)[3] + published.GRAPH_NAME] == quantized.blob
+    calibration = tmp_path / "my-images"
+    shutil.copytree(SAMPLE, calibration)  # the same images: the same set, the same graph
+    args = node_files.step_model_args(ctx, ["--k", "5", "--weights", str(trained_weights), "--precision",
+                                            "int8", f"--calibration={calibration}"])
+    assert args == ["--k", "5", "--weights", str(trained_weights), "--precision", "int8", "--model", int8_uri]
+    assert len(ctx.uploads) == 4  # nothing uploaded twice
+    with pytest.raises(InputError, match="--calibration calibrates an int8 graph"):
+        node_files.step_model_args(ctx, ["--weights", str(trained_weights), "--calibration", str(calibration)])
+
+
+def test_the_calibration_option_is_taken_out_in_both_spellings() -> None:
+    assert node_files.without_option(["--k", "5", "--calibration", "a", "--calibration=b", "--x"],
+                                     "--calibration") == ["--k", "5", "--x"]

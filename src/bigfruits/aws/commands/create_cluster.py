@@ -24,6 +24,7 @@ def create_cluster(
     wheel: Optional[Path] = None,
     notebook: Optional[Path] = None,
     wait: bool = True,
+    precision: str = "fp32",
 ) -> str:
     """Everything the cluster needs, then RunJobFlow; after that any failure terminates it."""
     flavor = get_flavor(flavor_name)
@@ -35,10 +36,10 @@ def create_cluster(
     group_id = prepare_access(ctx, vpc_id)
     ensure_roles(ctx)
     wheelhouse = cluster_launch.upload_bootstrap(ctx, wheel)
-    model = jupyterhub.place_model(ctx)
+    model = jupyterhub.place_model(ctx, precision)
     with tempfile.TemporaryDirectory(prefix="bigfruits-notebook-") as tmp:
         notebook = notebook if notebook is not None else jupyterhub.notebook_path()
-        jupyterhub.place_notebook(ctx, flavor, jupyterhub.with_model(notebook, model, Path(tmp))
+        jupyterhub.place_notebook(ctx, flavor, jupyterhub.with_model(notebook, model, Path(tmp), precision)
                                   if model else notebook)
     password, password_key, password_uri = None, None, None
     if flavor.sets_jupyterhub_password:

@@ -31,11 +31,12 @@ def notebook_path() -> Optional[Path]:
     return root / "notebooks" / NOTEBOOK_NAME
 
 
-def place_model(ctx: AwsContext) -> Optional[str]:
-    """The notebooks' model (ImageNet weights) in the bucket, when this machine has it; else
-    one line saying how (the cluster starts anyway: submit uploads the model it runs)."""
+def place_model(ctx: AwsContext, precision: str = "fp32") -> Optional[str]:
+    """The notebooks' model (ImageNet weights, at ``precision``) in the bucket, when this
+    machine has it; else one line saying how (the cluster starts anyway: submit uploads the
+    model it runs)."""
     try:
-        uri = upload_model(ctx)
+        uri = upload_model(ctx, "imagenet", 0, precision)
     except EnvironmentProblem as problem:
         ctx.echo(f"note: {problem} (the notebooks need it; submit uploads the model it runs)")
         return None
@@ -43,17 +44,22 @@ def place_model(ctx: AwsContext) -> Optional[str]:
     return uri
 
 
-def with_model(notebook: Optional[Path], model_uri: str, into: Path) -> Optional[Path]:
+def with_model(notebook: Optional[Path], model_uri: str, into: Path,
+               precision: str = "fp32") -> Optional[Path]:
     """A copy of ``notebook`` in ``into`` whose parameters cell says ``model = "<model_uri>"``
-    (the committed notebook says ``model = None``)."""
+    and ``precision = "<precision>"`` (the committed notebook says ``model = None`` and
+    ``precision = "fp32"``)."""
     if notebook is None or not notebook.is_file():
         return notebook
     text = notebook.read_text()
     line = json.dumps("model = None")[1:-1]
     if line not in text:
         return notebook
+    text = text.replace(line, json.dumps(f"model = {model_uri!r}")[1:-1], 1)
+    if precision != "fp32":
+        text = text.replace(json.dumps('precision = "fp32"')[1:-1], json.dumps(f"precision = {precision!r}")[1:-1], 1)
     copy = into / notebook.name
-    copy.write_text(text.replace(line, json.dumps(f"model = {model_uri!r}")[1:-1], 1))
+    copy.write_text(text)
     return copy
 
 
