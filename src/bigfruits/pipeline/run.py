@@ -23,6 +23,7 @@ from bigfruits.errors import EnvironmentProblem, InputError
 from bigfruits.pipeline import report
 from bigfruits.pipeline.config import RunConfig
 from bigfruits.pipeline.featurize.engines import Prepared, from_cache, prepare, resolve_engine
+from bigfruits.pipeline.featurize.calibration import calibration_set
 from bigfruits.pipeline.featurize.int8 import for_precision
 from bigfruits.pipeline.featurize.model import WeightsInfo, check_weights_arg, import_tensorflow
 from bigfruits.pipeline.featurize.published import read_published
@@ -231,6 +232,8 @@ def _check_local_paths(config: RunConfig) -> None:
     if is_local(output) and os.path.exists(output.replace("file:", "", 1)) and not config.overwrite:
         raise output_exists(output)
     check_local_previous_output(config.reuse)
+    if config.precision == "int8" and config.model is None:
+        calibration_set(config.calibration)  # a wrong --calibration is said before Spark starts
 
 
 def list_stage(spark: Any, config: RunConfig) -> Selection:

@@ -28,6 +28,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from bigfruits.errors import EnvironmentProblem
 from bigfruits.pipeline.config import DEFAULT_BATCH_SIZE, check_precision
 from bigfruits.pipeline.featurize import cache, quantize
 from bigfruits.pipeline.featurize.calibration import CalibrationSet, calibration_set, load_images
@@ -151,4 +152,9 @@ def for_precision(prepared: Prepared, precision: str, calibration: Optional[str]
                   echo: Echo = _stderr) -> Prepared:
     """``prepared`` (an fp32 graph) for ``--precision``: itself for fp32, its int8 graph else."""
     check_precision(precision, calibration)
-    return prepared if precision == "fp32" else int8_of(prepared, calibration, echo)
+    if precision == "fp32":
+        return prepared
+    if prepared.engine != "onnxruntime":
+        raise EnvironmentProblem("--precision int8 runs with ONNX Runtime, which is not installed here",
+                                 "pip install 'bigfruits[onnx]'")
+    return int8_of(prepared, calibration, echo)
