@@ -143,5 +143,5 @@ def measure_precision(bench: Any) -> None:
                                settings.precision_rounds)
     from bigfruits.pipeline.featurize.int8 import features_of
 
-    encoded = [Path(path).read_bytes() for path in sample[: settings.resize_images]]
+    encoded = [Path(path).read_bytes() for path in source_images(bench.folder(settings.resize_images))]
     results["resize_options"] = measure_resize_options(encoded, lambda x: features_of(fp32.blob, x, 1))
