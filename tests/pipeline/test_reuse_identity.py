@@ -127,10 +127,10 @@ def test_why_an_output_is_not_reusable_is_said() -> None:
     for field, value in (("engine", "tensorflow"), ("preprocessing", "v0"), ("weights_sha256", "cd" * 32),
                          ("feature_dim", 1000)):
         assert reuse.why_not_reusable({"model": {**now, field: value}}, now) == (
-            "made with another model (weights, engine or preprocessing)"), field
+            "made with another model (weights, engine, precision or preprocessing)"), field
     assert reuse.why_not_reusable({"model": {k: v for k, v in now.items() if k != "engine"}}, now) != ""
     assert reuse.why_not_reusable({"k": 5}, now) == "made by a bigfruits without --reuse support (no model identity)"
-    assert reuse.why_not_reusable({"model": None}, now) == "made with another model (weights, engine or preprocessing)"
+    assert reuse.why_not_reusable({"model": None}, now) == "made with another model (weights, engine, precision or preprocessing)"
 
 
 def test_dropped_are_the_previous_inputs_featurized_or_failed_that_are_gone() -> None:
@@ -186,3 +186,38 @@ def test_only_the_preprocessing_or_the_dimension_changed_is_not_reused(
     previous = model_identity("tensorflow", "ab" * 32)
     monkeypatch.setattr(reuse, name, value)
     assert not same_model(previous, model_identity("tensorflow", "ab" * 32))
+
+
+# --- precision: an int8 graph is another model than its fp32 graph --------------------------
+
+def quantization(calibration: str = "c" * 64, quantizer: str = "q-v1") -> Dict[str, Any]:
+    """The parts of an int8 report (``featurize/int8``) the identity reads."""
+    return {"calibration": {"sha256": calibration}, "quantizer": quantizer, "kept_fp32": ["x"]}
+
+
+def test_fp32_keeps_the_identity_it_had_before_int8() -> None:
+    """An output made before int8 existed (fp32) stays reusable by an fp32 run."""
+    assert model_identity("onnxruntime", "ab" * 32, None) == model_identity("onnxruntime", "ab" * 32)
+    assert "precision" not in model_identity("onnxruntime", "ab" * 32)
+
+
+@relaxed
+@given(sha=digests)
+def test_int8_and_fp32_of_the_same_weights_are_not_reused_for_each_other(sha: str) -> None:
+    fp32, int8 = model_identity("onnxruntime", sha), model_identity("onnxruntime", sha, quantization())
+    assert not same_model(fp32, int8) and not same_model(int8, fp32)
+    assert int8["precision"] == "int8" and same_model(int8, model_identity("onnxruntime", sha, quantization()))
+
+
+@relaxed
+@given(sha=digests, calibration=digests, other=digests)
+def test_only_the_calibration_set_changed_is_not_reused(sha: str, calibration: str, other: str) -> None:
+    if other == calibration:
+        return
+    assert not same_model(model_identity("onnxruntime", sha, quantization(calibration)),
+                          model_identity("onnxruntime", sha, quantization(other)))
+
+
+def test_only_the_quantizer_changed_is_not_reused() -> None:
+    assert not same_model(model_identity("onnxruntime", "ab" * 32, quantization(quantizer="q-v1")),
+                          model_identity("onnxruntime", "ab" * 32, quantization(quantizer="q-v2")))

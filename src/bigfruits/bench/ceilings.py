@@ -32,7 +32,8 @@ def decoded_batch(paths: List[str]) -> np.ndarray:
     return preprocess(np.stack(arrays))
 
 
-def _images_per_second(predict: Any, images: np.ndarray, batch: int) -> float:
+def images_per_second(predict: Any, images: np.ndarray, batch: int = CEILING_BATCH) -> float:
+    """``predict`` over ``images`` in batches of ``batch``, after one warm-up batch."""
     predict(images[:batch])  # warm-up: graph tracing, memory arenas
     clock = time.perf_counter()
     for start in range(0, len(images), batch):
@@ -48,7 +49,7 @@ def raw_tensorflow_rate(model: Any, images: np.ndarray, batch: int = CEILING_BAT
         lambda x: model(x, training=False),
         input_signature=[tf.TensorSpec((None,) + images.shape[1:], tf.float32)],
     )
-    return _images_per_second(lambda x: call(x).numpy(), images, batch)
+    return images_per_second(lambda x: call(x).numpy(), images, batch)
 
 
 def raw_onnxruntime_rate(
@@ -57,7 +58,7 @@ def raw_onnxruntime_rate(
     """The pipeline's own ONNX Runtime engine with ``threads`` threads: inference alone."""
     from bigfruits.pipeline.featurize.engine_onnxruntime import load_engine
 
-    return _images_per_second(load_engine(onnx_bytes, threads).predict, images, batch)
+    return images_per_second(load_engine(onnx_bytes, threads).predict, images, batch)
 
 
 def _decode_and_infer(onnx_path: str, paths: List[str], batch: int, start_line: Any,

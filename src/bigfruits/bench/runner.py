@@ -25,6 +25,7 @@ from bigfruits.bench import ceilings, users_patterns
 from bigfruits.bench.inputs import distinct_images, replicate_images, source_images
 from bigfruits.bench.memory import peak_memory
 from bigfruits.bench.pca_fits import synthetic_features, time_pca_fits
+from bigfruits.bench.precision import measure_precision
 from bigfruits.bench.s3_reads import measure_s3_reads
 from bigfruits.bench.table import writing_s
 from bigfruits.locations import BUNDLED_SAMPLE, PACKAGE_DIR
@@ -55,6 +56,14 @@ class BenchSettings:
     scale: bool = False
     #: images of the S3 step (local disk, then S3 through Toxiproxy at 0, 30 and 100 ms)
     s3_images: int = 1500
+    #: the precision step: images of its CLI runs (None: every distinct source image), of its
+    #: bare inference and fidelity, of its resize options; rounds of CLI runs; and another
+    #: bigfruits package (a folder holding ``bigfruits/``) whose fp32 run is compared
+    precision_images: Optional[int] = None
+    precision_inference_images: int = 1000
+    resize_images: int = 500
+    precision_rounds: int = 2
+    baseline: Optional[str] = None
     steps: Tuple[str, ...] = ("ceilings", "runs", "reuse", "sample", "memory", "pca", "users", "s3")
 
     @classmethod
@@ -62,7 +71,8 @@ class BenchSettings:
         """Small sizes (``--quick``): checks the benchmark works."""
         return cls(source, workdir, source_kind, images=200, users_images=40, ceiling_images=128,
                    pca_rows=2000, memory_sizes=(200,), reuse_images=300, added_images=50,
-                   s3_images=200)
+                   s3_images=200, precision_images=300, precision_inference_images=128,
+                   resize_images=64, precision_rounds=1)
 
 
 @dataclass
@@ -106,15 +116,17 @@ class Bench:
                            k=min(50, count), overwrite=True, progress=False)
         return run_pipeline(config, self.spark).manifest
 
-    def cli_run(self, output: str, *args: str, env: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    def cli_run(self, output: str, *args: str, env: Optional[Dict[str, str]] = None,
+                weights: Optional[str] = None, package: Optional[str] = None) -> Dict[str, Any]:
         """``bigfruits run`` as a user runs it, in its own process (``env``: its environment,
-        this bigfruits first on its path): wall seconds, peak memory of all its processes at one
+        this bigfruits, or the one in the folder ``package``, first on its path; ``weights``:
+        instead of the benchmark's): wall seconds, peak memory of all its processes at one
         instant, and its manifest."""
         import psutil
 
-        env = child_env(env)
+        env = child_env(env, package or PACKAGE_ROOT)
         command = [sys.executable, "-m", "bigfruits", "run", "--output", output, "--overwrite",
-                   "--weights", self.settings.weights, "--master", self.settings.master,
+                   "--weights", weights or self.settings.weights, "--master", self.settings.master,
                    "--no-progress", *args]
         clock = time.perf_counter()
         process = psutil.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -131,11 +143,12 @@ class Bench:
                 "peak_driver_python": peak["driver_python"], "manifest": manifest}
 
 
-def child_env(base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    """The environment of a measured subprocess: this bigfruits first on its path."""
+def child_env(base: Optional[Dict[str, str]] = None, package: str = PACKAGE_ROOT) -> Dict[str, str]:
+    """The environment of a measured subprocess: this bigfruits (or the one in the folder
+    ``package``) first on its path."""
     base = dict(os.environ) if base is None else base
     return {**base, "PYTHONPATH": os.pathsep.join(
-        filter(None, [PACKAGE_ROOT, base.get("PYTHONPATH")]))}
+        filter(None, [package, base.get("PYTHONPATH")]))}
 
 
 def sized(run: Dict[str, Any], source: str) -> Dict[str, Any]:
@@ -347,7 +360,7 @@ def measure_reads_from_s3(bench: Bench) -> None:
 STEPS: Dict[str, Callable[[Bench], None]] = {
     "users": measure_users_patterns, "ceilings": measure_ceilings, "runs": measure_runs_in_process,
     "reuse": measure_reuse, "sample": measure_sample_runs, "pca": measure_pca_fits,
-    "memory": measure_memory, "s3": measure_reads_from_s3}
+    "memory": measure_memory, "s3": measure_reads_from_s3, "precision": measure_precision}
 
 
 def breakdown(results: Dict[str, Any], count: int, cores: int) -> Dict[str, float]:

@@ -275,6 +275,89 @@ def _s3_section(results: Dict[str, Any]) -> List[str]:
         [[name, measured, MET_WORDS[met]] for name, measured, met in s3_targets(s3)])
 
 
+#: int8 against fp32, in one benchmark run (issue 28)
+INT8_FEATURIZE_RATIO, INT8_END_TO_END_RATIO = 1.8, 1.6
+
+
+def precision_targets(precision: Dict[str, Any]) -> List[Tuple[str, str, Optional[bool]]]:
+    """(target, measured, met) of the precision step: int8's speed against fp32's (featurize
+    stage, whole run), its fidelity (real images, its own held-out gate), fp32 unchanged."""
+    runs = precision.get("runs", {}).get("best", {})
+    fp32, int8 = runs.get("fp32", {}), runs.get("int8", {})
+    stage = _ratio(int8.get("featurize_rate"), fp32.get("featurize_rate"))
+    whole = _ratio(int8.get("end_to_end_rate"), fp32.get("end_to_end_rate"))
+    real = precision.get("fidelity_real_images", {})
+    held = (precision.get("quantization") or {}).get("fidelity", {}).get("held_out", {})
+    gate = (precision.get("quantization") or {}).get("gate", {})
+    rows = [
+        (f"featurize stage ({fp32.get('images')} images), int8 >= {INT8_FEATURIZE_RATIO}x fp32",
+         _fmt(stage, "{:.2f}x"), None if stage is None else stage >= INT8_FEATURIZE_RATIO),
+        (f"whole run end to end (wall), int8 >= {INT8_END_TO_END_RATIO}x fp32",
+         _fmt(whole, "{:.2f}x"), None if whole is None else whole >= INT8_END_TO_END_RATIO),
+        (f"int8 vs fp32 features on {real.get('images')} real images never calibrated on: "
+         f"mean cosine >= {gate.get('cosine_mean')}, 1st percentile >= {gate.get('cosine_p1')}",
+         "not measured" if not real else f"{real['cosine_mean']:.4f} / {real['cosine_p1']:.4f}",
+         real.get("passes")),
+        (f"the int8 graph's own gate ({held.get('images')} held-out calibration images)",
+         "not measured" if not held else f"{held['cosine_mean']:.4f} / {held['cosine_p1']:.4f}",
+         None if not held else held["cosine_mean"] >= gate["cosine_mean"] and held["cosine_p1"] >= gate["cosine_p1"]),
+    ]
+    same = precision.get("runs", {}).get("fp32_same_as_baseline")
+    baseline = runs.get("fp32 baseline")
+    if same and baseline:
+        rows.append((f"fp32 unchanged: features identical to the baseline's ({same['images']} images)",
+                     "identical" if same["identical"] else f"{same['differing']} differ", same["identical"]))
+        rows.append(("fp32 featurize rate against the baseline's (reported)",
+                     _fmt(_ratio(fp32.get("featurize_rate"), baseline["featurize_rate"]), "{:.0%}"), None))
+    return rows
+
+
+def _precision_section(results: Dict[str, Any]) -> List[str]:
+    """The precision step: rates side by side, each run round by round, the targets, the
+    resize options."""
+    precision = results.get("precision", {})
+    if not precision:
+        return []
+    quantization = precision.get("quantization") or {}
+    inference, runs = precision.get("inference", {}), precision.get("runs", {})
+    best, rounds = runs.get("best", {}), runs.get("rounds", {})
+    lines = [f"Precision: fp32 against int8, weights {precision.get('weights')}; the int8 graph "
+             f"keeps {len(quantization.get('kept_fp32', []))} of {quantization.get('layers')} layers in "
+             f"fp32 ({', '.join(quantization.get('kept_fp32', [])) or 'none'}), made in "
+             f"{quantization.get('seconds_to_make')} s (calibrated on "
+             f"{quantization.get('calibration', {}).get('source')}).", ""]
+    names = [name for name in ("fp32", "int8", "fp32 baseline") if name in best]
+    speed = [["bare inference, 1 thread, "
+              f"{inference.get('images')} decoded images (best of {len(inference.get('rounds', {}).get('fp32', []))})",
+              *[_fmt(inference.get("best", {}).get(name), "{:.1f}") for name in names]]]
+    for key, label in (("featurize_rate", "featurize stage"), ("end_to_end_rate", "whole run, wall")):
+        speed.append([f"`bigfruits run` {label} ({best.get('fp32', {}).get('images')} images, best of "
+                      f"{len(rounds.get('fp32', []))})", *[f"{best[name][key]:.1f}" for name in names]])
+    for row in speed:
+        row.append(_fmt(_ratio(_number(row[2]), _number(row[1])), "{:.2f}x"))
+    lines += _markdown_table(["images/s (alternating)", *names, "int8 / fp32"], speed)
+    lines += _markdown_table(
+        ["`bigfruits run`, round by round", "featurize s", "wall s", "peak all processes MiB"],
+        [[f"{name}, round {index + 1}", f"{run['featurize_s']:.1f}", f"{run['wall_s']:.1f}",
+          f"{run['peak_all_processes'] / 2**20:.0f}"]
+         for index in range(len(rounds.get("fp32", []))) for name in names for run in [rounds[name][index]]])
+    lines += _markdown_table(["target (issue 28)", "measured", "met"],
+                             [[name, measured, MET_WORDS[met]] for name, measured, met in precision_targets(precision)])
+    resize = precision.get("resize_options", [])
+    return lines + (_markdown_table(
+        [f"bytes -> 224x224 ({resize[0]['images']} real images, one core)", "ms/image", "x pipeline's speed",
+         "fp32 features: mean cosine", "1st percentile"],
+        [[row["option"], f"{row['ms_per_image']:.3f}", f"{row['speed']:.2f}x", f"{row['cosine_mean']:.4f}",
+          f"{row['cosine_p1']:.4f}"] for row in resize]) if resize else [])
+
+
+def _number(text: str) -> Optional[float]:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def _failed_steps_section(results: Dict[str, Any]) -> List[str]:
     errors = results.get("errors", {})
     if not errors:
@@ -288,6 +371,6 @@ def markdown(results: Dict[str, Any]) -> str:
     lines = _heading(results)
     for section in (_targets_section, _throughput_section, _pca_section, _cli_runs_section,
                     _startup_section, _sample_run_section, _breakdown_section, _s3_section,
-                    _failed_steps_section):
+                    _precision_section, _failed_steps_section):
         lines += section(results)
     return "\n".join(lines) + "\n"

@@ -14,6 +14,17 @@ from bigfruits.pipeline.featurize.model import FEATURE_DIM
 DEFAULT_BATCH_SIZE = 32
 #: components kept without --k or --variance (fewer on an input of fewer images: ``components``)
 DEFAULT_K = 50
+#: what ``--precision`` takes
+PRECISIONS = ("fp32", "int8")
+
+
+def check_precision(precision: str, calibration: Optional[str]) -> None:
+    """``--precision`` is one we make, and ``--calibration`` comes only with int8."""
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown --precision {precision!r}", "pass --precision fp32 or int8")
+    if calibration is not None and precision != "int8":
+        raise InputError("--calibration calibrates an int8 graph",
+                         "add --precision int8, or leave out --calibration")
 
 
 @dataclass
@@ -38,6 +49,10 @@ class RunConfig:
     spark_conf: Dict[str, str] = field(default_factory=dict)
     #: a published model folder (``featurize/published``): used instead of ``weights``
     model: Optional[str] = None
+    #: ``fp32`` (the exported graph) or ``int8`` (its quantized graph, ``featurize/int8``)
+    precision: str = "fp32"
+    #: int8 only: the folder of images that calibrates it (None: the bundled sample)
+    calibration: Optional[str] = None
 
     def __post_init__(self) -> None:
         if self.k is not None and self.variance is not None:
@@ -51,6 +66,16 @@ class RunConfig:
         if self.batch_size < 1:
             raise InputError(f"--batch-size must be at least 1 (got {self.batch_size})",
                              "pass e.g. --batch-size 32")
+        self._check_precision()
+
+    def _check_precision(self) -> None:
+        check_precision(self.precision, self.calibration)
+        if self.precision == "int8" and self.engine == "tensorflow":
+            raise InputError("--precision int8 is an ONNX Runtime graph",
+                             "leave out --engine (or pass --engine onnxruntime) with --precision int8")
+        if self.calibration is not None and self.model is not None:
+            raise InputError("--calibration with --model: a published int8 graph is calibrated "
+                             "already", "leave out --calibration (or pass --weights instead of --model)")
 
     def components(self, images: int, counted: str = "images") -> Tuple[Optional[int], str]:
         """(k for a PCA of ``images`` images, or None for ``--variance``; a note when the default

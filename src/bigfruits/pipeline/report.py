@@ -175,3 +175,15 @@ def class_table(labels: Iterable[str], failed: Dict[str, int]) -> pd.DataFrame:
     rows = [(label, images[label], images[label] - failed.get(label, 0), failed.get(label, 0))
             for label in sorted(images)]
     return pd.DataFrame(rows, columns=["class", "images", "featurized", "failed"])
+
+
+def precision_text(manifest: Dict[str, Any]) -> str:
+    """``fp32``, or ``int8`` with its layers kept in fp32 and its held-out fidelity to fp32."""
+    quantization = manifest.get("quantization")
+    if not quantization:
+        return manifest.get("precision", "fp32")
+    held, gate = quantization["fidelity"]["held_out"], quantization["gate"]
+    return (f"int8 ({len(quantization['kept_fp32'])} of {quantization['layers']} layers kept in "
+            f"fp32); features vs fp32 on {held['images']} held-out images: mean cosine "
+            f"{held['cosine_mean']:.4f} (gate >= {gate['cosine_mean']}), 1st percentile "
+            f"{held['cosine_p1']:.4f} (gate >= {gate['cosine_p1']})")

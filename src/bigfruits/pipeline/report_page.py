@@ -14,7 +14,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import pandas as pd
 
-from bigfruits.pipeline.report import (THRESHOLDS, axis_label, components_reaching,
+from bigfruits.pipeline.report import (THRESHOLDS, axis_label, components_reaching, precision_text,
                                        components_table)
 
 #: error rows listed in the page (errors/ has them all)
@@ -92,7 +92,7 @@ def run_section(manifest: Dict[str, Any]) -> str:
     date = manifest["created_at"].replace("T", " ").replace("Z", " UTC")
     meta = [("date", date), ("input", manifest["input"]), ("output", manifest["output"]),
             ("bigfruits", f'{manifest["bigfruits"]} (run {manifest["run_id"]})'),
-            ("engine", manifest["engine"]),
+            ("engine", manifest["engine"]), ("precision", precision_text(manifest)),
             ("weights", f'{weights["kind"]} (sha256 {weights["sha256"][:12]}…)')]
     failed = manifest["images_failed"]
     figures = [("images", manifest["images_total"]), ("featurized", manifest["images_ok"]),

@@ -32,10 +32,17 @@ IDENTITY_SCHEMA = "path string, size long, stamp string"
 NOT_FOUND, NO_MANIFEST = "not found", "not a bigfruits output (no manifest.json)"
 
 
-def model_identity(engine: str, weights_sha256: str) -> Dict[str, Any]:
-    """What must be equal for two runs' features to be interchangeable."""
-    return {"weights_sha256": weights_sha256, "engine": engine,
-            "preprocessing": PREPROCESSING_VERSION, "feature_dim": FEATURE_DIM}
+def model_identity(engine: str, weights_sha256: str,
+                   quantization: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """What must be equal for two runs' features to be interchangeable. An int8 graph
+    (``quantization``: its report) adds its precision, calibration set and quantizer; fp32's
+    identity is what it was before int8 existed, so earlier fp32 outputs stay reusable."""
+    identity = {"weights_sha256": weights_sha256, "engine": engine,
+                "preprocessing": PREPROCESSING_VERSION, "feature_dim": FEATURE_DIM}
+    if quantization is not None:
+        identity.update({"precision": "int8", "calibration_sha256": quantization["calibration"]["sha256"],
+                         "quantizer": quantization["quantizer"]})
+    return identity
 
 
 @dataclass
@@ -73,11 +80,11 @@ def unchanged_inputs(known: Iterable[Tuple[str, int, str]],
 
 def why_not_reusable(manifest: Dict[str, Any], identity: Dict[str, Any]) -> str:
     """Why a previous output's features cannot stand for this run's ("" when they can): its
-    manifest names another model (weights, engine, preprocessing, feature size), or none."""
+    manifest names another model (weights, engine, precision, preprocessing, feature size), or none."""
     if manifest.get("model") == identity:
         return ""
     if "model" in manifest:
-        return "made with another model (weights, engine or preprocessing)"
+        return "made with another model (weights, engine, precision or preprocessing)"
     return "made by a bigfruits without --reuse support (no model identity)"
 
 

@@ -24,6 +24,8 @@ from bigfruits.pipeline import report
 from bigfruits.pipeline.class_archive import records_at_exit
 from bigfruits.pipeline.config import RunConfig
 from bigfruits.pipeline.featurize.engines import Prepared, from_cache, prepare, resolve_engine
+from bigfruits.pipeline.featurize.calibration import calibration_set
+from bigfruits.pipeline.featurize.int8 import for_precision
 from bigfruits.pipeline.featurize.model import (WeightsInfo, check_weights_arg, download_imagenet_weights,
                                                 import_tensorflow)
 from bigfruits.pipeline.featurize.published import read_published
@@ -68,14 +70,21 @@ class Selection:
 @dataclass
 class Inference:
     """What the engine stage prepared: the engine's name, its threads per task, the weights,
-    the Spark broadcast of the payload every Python worker rebuilds the engine from, and
-    whether the model came from the user's cache."""
+    the Spark broadcast of the payload every Python worker rebuilds the engine from, whether
+    the model came from the user's cache, and an int8 graph's report."""
 
     engine: str
     threads: int
     weights: WeightsInfo
     payload: Any
     cached: bool = False
+    #: an int8 graph's report (``featurize/int8``); None for fp32
+    quantization: Optional[Dict[str, Any]] = None
+
+    @property
+    def identity(self) -> Dict[str, Any]:
+        """What ``--reuse`` compares (``reuse.model_identity``)."""
+        return model_identity(self.engine, self.weights.sha256, self.quantization)
 
 
 @dataclass
@@ -139,15 +148,15 @@ def start_preparing(config: RunConfig) -> "tuple[Future[Prepared], threading.Eve
     def action() -> Prepared:
         try:
             cached = from_cache(engine, config.weights, config.seed)
-            if cached is not None:
-                return cached
-            try:
-                import_tensorflow()
-            except ImportError:
-                pass  # prepare() says what to install
+            if cached is None:
+                try:
+                    import_tensorflow()
+                except ImportError:
+                    pass  # prepare() says what to install
         finally:
             quiet.set()
-        return prepare(engine, config.weights, config.seed)
+        fp32 = cached or prepare(engine, config.weights, config.seed)
+        return for_precision(fp32, config.precision, config.calibration)
 
     return _in_background(action, then=_import_later_stages), quiet
 
@@ -214,7 +223,7 @@ def _run(spark: Any, config: RunConfig, target: OutputTarget, started: float,
     stage done already, before Spark, for local and S3 inputs)."""
     selection = early or listed(stages, spark, config)
     with stages.stage("model", "preparing the model") as stage:
-        inference = engine_stage(spark, preparing, config.model)
+        inference = engine_stage(spark, preparing, config.model, config.precision)
         stage.done = describe_model(inference, config.model)
     with stages.stage("reuse", f"planning --reuse {config.reuse}", shown=bool(config.reuse)) as stage:
         reuse = reuse_stage(spark, config, selection, inference)
@@ -264,7 +273,8 @@ def describe_model(inference: Inference, model: Optional[str]) -> str:
              else ", built")
     source = (f"published model {model}" if model is not None else
               f"{inference.weights.kind} weights" + (", from the cache" if inference.cached else built))
-    return f"model ready: {inference.engine}, {source}"
+    precision = ", int8" if inference.quantization else ""
+    return f"model ready: {inference.engine}{precision}, {source}"
 
 
 def describe_accounted(accounted: Accounted) -> str:
@@ -289,6 +299,8 @@ def _check_local_paths(config: RunConfig) -> None:
         check_weights_arg(config.weights)
         if config.weights == "imagenet":
             download_imagenet_weights()
+    if config.precision == "int8" and config.model is None:
+        calibration_set(config.calibration)  # a wrong --calibration is said before Spark starts
 
 
 def note(message: str) -> None:
@@ -308,19 +320,25 @@ def list_stage(spark: Any, config: RunConfig) -> Selection:
     return Selection(listing, selected)
 
 
-def engine_stage(spark: Any, preparing: "Future[Prepared]", model: Optional[str] = None) -> Inference:
+def engine_stage(spark: Any, preparing: "Future[Prepared]", model: Optional[str] = None,
+                 precision: str = "fp32") -> Inference:
     """Wait for the model (prepared while Spark started, or read from the published folder
-    ``model``) and broadcast it in the chosen engine's form."""
+    ``model``, which must be of the ``precision`` asked) and broadcast it in the chosen
+    engine's form."""
     prepared = read_published(spark, model) if model is not None else preparing.result()
+    if prepared.precision != precision:
+        raise InputError(f"--model {model} is an {prepared.precision} graph, not {precision}",
+                         f"pass --precision {prepared.precision}, or publish the {precision} graph "
+                         f"(run and submit upload it for --precision {precision})")
     threads = int(spark.conf.get("spark.task.cpus", "1"))
     payload = spark.sparkContext.broadcast(prepared.payload(threads))
-    return Inference(prepared.engine, threads, prepared.weights, payload, prepared.cached)
+    return Inference(prepared.engine, threads, prepared.weights, payload, prepared.cached,
+                     prepared.quantization)
 
 
 def reuse_stage(spark: Any, config: RunConfig, selection: Selection, inference: Inference) -> Reuse:
     """With ``--reuse``: which images take their features from the previous output."""
-    identity = model_identity(inference.engine, inference.weights.sha256)
-    reuse = plan_reuse(spark, config.reuse, selection.images, identity)
+    reuse = plan_reuse(spark, config.reuse, selection.images, inference.identity)
     note(reuse.note)
     return reuse
 
@@ -516,7 +534,8 @@ def build_manifest(spark: Any, config: RunConfig, target: OutputTarget, selectio
         "python_workers": len(builds),
         "engine_builds": sum(builds.values()),
         "weights": weights.to_dict(),
-        "model": model_identity(inference.engine, weights.sha256),
+        "precision": "fp32" if inference.quantization is None else "int8",
+        "model": inference.identity,
         "model_from_cache": inference.cached,
         "features_meaningful": weights.meaningful,
         "spark_master": spark.sparkContext.master,
@@ -526,6 +545,8 @@ def build_manifest(spark: Any, config: RunConfig, target: OutputTarget, selectio
         "images_per_s": round(len(reuse.to_featurize) / max(timings["featurize"], 1e-9), 2),
         "images_per_s_end_to_end": round(images_total / max(timings["total"], 1e-9), 2),
     }
+    if inference.quantization is not None:
+        manifest["quantization"] = inference.quantization
     if not weights.meaningful:
         manifest["warning"] = "features computed with RANDOM weights: not meaningful (test run)"
     return manifest

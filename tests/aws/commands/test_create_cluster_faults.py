@@ -116,7 +116,7 @@ def _skip_setup(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr("bigfruits.aws.procedures.ssh_access.ensure_key_pair", lambda ctx: None)
     monkeypatch.setattr("bigfruits.aws.procedures.cluster_launch.upload_bootstrap", lambda ctx, wheel: None)
     monkeypatch.setattr("bigfruits.aws.procedures.jupyterhub.place_notebook", lambda ctx, f, n: None)
-    monkeypatch.setattr("bigfruits.aws.procedures.jupyterhub.place_model", lambda ctx: None)
+    monkeypatch.setattr("bigfruits.aws.procedures.jupyterhub.place_model", lambda ctx, precision: None)
 
 
 def test_run_job_flow_carries_auto_termination_and_terminates_on_later_error(tmp_path, monkeypatch) -> None:

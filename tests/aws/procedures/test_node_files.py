@@ -12,7 +12,6 @@ from typing import Any, Dict, List
 
 import pytest
 
-from bigfruits.aws.core.send import Sender
 from bigfruits.aws.procedures import node_files
 from bigfruits.aws.procedures.jupyterhub import notebook_path, with_model
 from bigfruits.aws.procedures.node_files import build_wheelhouse as real_build_wheelhouse
@@ -21,6 +20,7 @@ from bigfruits.errors import EnvironmentProblem, InputError
 from bigfruits.pipeline.featurize import published
 from bigfruits.pipeline.featurize.engines import Prepared
 from bigfruits.pipeline.featurize.model import WeightsInfo
+from tests.support.aws.upload_bucket import UploadBucket
 
 #: pure: no Spark, no moto, no network, no subprocess (mutmut runs these per mutant)
 pytestmark = pytest.mark.pure
@@ -79,37 +79,15 @@ def test_the_placed_notebook_names_the_uploaded_model(tmp_path) -> None:
     cells = json.loads(copy.read_text())["cells"]
     [parameters] = [c for c in cells if "parameters" in c["metadata"].get("tags", [])]
     assert "model = 's3://b/models/abc/'" in "".join(parameters["source"])
-
-
-class _Bucket(Sender):
-    """Just enough of an AwsContext for uploads: a bucket's keys, and what was uploaded (a real
-    ``Sender`` whose ``send`` answers ListObjectsV2 from those keys)."""
-
-    dry_run = False
-
-    def __init__(self) -> None:
-        super().__init__(session=None)
-        self.keys: dict = {}
-        self.uploads: list = []
-        self.sender = self
-
-    def bucket(self) -> str:
-        return "b"
-
-    def send(self, request):  # ListObjectsV2 only
-        prefix = request.params["Prefix"]
-        return {"Contents": [{"Key": k, "Size": 1, "ETag": "x"} for k in self.keys if k.startswith(prefix)]}
-
-    def upload_file(self, path: str, bucket: str, key: str) -> None:
-        self.uploads.append(key)
-        self.keys[key] = Path(path).read_bytes()
-
-    def echo(self, line: str) -> None:
-        pass
+    assert 'precision = "fp32"' in "".join(parameters["source"])
+    int8 = with_model(committed, "s3://b/models/def/", tmp_path, "int8")
+    [parameters] = [c for c in json.loads(int8.read_text())["cells"] if "parameters" in c["metadata"].get("tags", [])]
+    assert "model = 's3://b/models/def/'" in "".join(parameters["source"])
+    assert "precision = 'int8'" in "".join(parameters["source"])
 
 
 def test_the_model_and_the_wheelhouse_are_uploaded_once_under_their_content(tmp_path) -> None:
-    ctx = _Bucket()
+    ctx = UploadBucket()
     first = node_files.upload_model(ctx, "random", 3)
     again = node_files.upload_model(ctx, "random", 3)
     assert first == again and first.startswith("s3://b/models/") and len(ctx.uploads) == 2
@@ -180,7 +158,7 @@ def test_new_code_under_the_same_file_names_gets_a_new_wheelhouse_in_the_bucket(
     with tarfile.open(second) as tar:
         assert tar.extractfile(WHEEL).read() == new.read_bytes()  # type: ignore[union-attr]
         assert sorted(tar.getnames()) == [WHEEL, "numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.whl"]
-    ctx = _Bucket()
+    ctx = UploadBucket()
     keys = [node_files.upload_wheelhouse(ctx, wheel) for wheel in (old, same, new)]
     assert keys[0] == keys[1] != keys[2] and len(set(ctx.uploads)) == 2
 
@@ -218,8 +196,8 @@ def test_a_new_graph_for_the_same_weights_is_uploaded_to_a_new_folder(monkeypatc
     weights = WeightsInfo("random", "random", "cd" * 32, False)
     graphs = [b"graph exported by tf2onnx 1.16", b"graph exported by tf2onnx 1.17"]
     monkeypatch.setattr(node_files, "local_model",
-                        lambda w, seed: Prepared("onnxruntime", graphs[0], weights, True))
-    ctx = _Bucket()
+                        lambda *args: Prepared("onnxruntime", graphs[0], weights, True))
+    ctx = UploadBucket()
     first = node_files.upload_model(ctx, "random", 0)
     graphs.pop(0)
     second = node_files.upload_model(ctx, "random", 0)
@@ -238,8 +216,8 @@ def test_a_new_graph_for_the_same_weights_is_uploaded_to_a_new_folder(monkeypatc
 def test_the_steps_model_follows_its_weights_and_seed(args: List[str], expected: tuple,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     asked: List[tuple] = []
-    monkeypatch.setattr(node_files, "upload_model", lambda ctx, weights, seed: asked.append((weights, seed)) or "s3://b/m/")
-    assert node_files.step_model_args(_Bucket(), args) == [*args, "--model", "s3://b/m/"]
+    monkeypatch.setattr(node_files, "upload_model", lambda ctx, weights, seed, *rest: asked.append((weights, seed)) or "s3://b/m/")
+    assert node_files.step_model_args(UploadBucket(), args) == [*args, "--model", "s3://b/m/"]
     assert asked == [expected]
 
 
@@ -248,7 +226,7 @@ def test_the_steps_model_follows_its_weights_and_seed(args: List[str], expected:
 def test_a_step_naming_its_model_or_the_tensorflow_engine_uploads_nothing(args: List[str],
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(node_files, "upload_model", lambda *a: pytest.fail("no model to upload"))
-    assert node_files.step_model_args(_Bucket(), args) == args
+    assert node_files.step_model_args(UploadBucket(), args) == args
 
 
 def test_a_dry_run_makes_the_same_files_and_prints_their_uploads(monkeypatch: pytest.MonkeyPatch,
@@ -265,7 +243,7 @@ def test_a_dry_run_makes_the_same_files_and_prints_their_uploads(monkeypatch: py
     from bigfruits.aws.core.state import State
 
     graph = b"graph bytes of this test"
-    monkeypatch.setattr(node_files, "local_model", lambda weights, seed: _prepared(graph))
+    monkeypatch.setattr(node_files, "local_model", lambda *args: _prepared(graph))
     tar = tmp_path / "wheelhouse.tar"
     tar.write_bytes(b"wheelhouse of this test")
     monkeypatch.setattr(node_files, "build_wheelhouse", lambda wheel, **k: tar)
@@ -295,3 +273,25 @@ def test_a_cached_model_is_not_exported_again(monkeypatch: pytest.MonkeyPatch) -
                         lambda engine, weights, seed: exported if (engine, weights, seed) == ("onnxruntime", "random", 4)
                         else pytest.fail(f"asked for {engine} {weights} {seed}"))
     assert real_local_model("random", 4) is exported
+def test_an_int8_model_is_published_with_its_precision_and_report() -> None:
+    report = {"precision": "int8", "quantizer": "q-v1", "calibration": {"sha256": "c" * 64},
+              "kept_fp32": ["Conv__349"], "fidelity": {"held_out": {"cosine_mean": 0.99}}}
+    quantized = Prepared("onnxruntime", b"int8 graph", _prepared().weights, True, report)
+    sha, graph, identity = published.files_of(quantized)
+    assert json.loads(identity)["precision"] == "int8"
+    back = published.from_files("m/", graph, identity)
+    assert back.precision == "int8" and back.quantization == report and back.variant == quantized.variant
+    fp32 = published.from_files("m/", *published.files_of(_prepared())[1:])
+    assert fp32.precision == "fp32" and fp32.quantization is None
+    older = json.loads(published.files_of(_prepared())[2])
+    del older["precision"]  # a model.json from before int8: fp32
+    assert published.from_files("m/", b"graph", json.dumps(older).encode()).precision == "fp32"
+    broken = json.loads(identity)
+    del broken["quantization"]
+    with pytest.raises(InputError, match="not a bigfruits model identity"):
+        published.from_files("m/", graph, json.dumps(broken).encode())
+
+
+def test_the_calibration_option_is_taken_out_in_both_spellings() -> None:
+    assert node_files.without_option(["--k", "5", "--calibration", "a", "--calibration=b", "--x"],
+                                     "--calibration") == ["--k", "5", "--x"]

@@ -20,8 +20,8 @@ def local_stand_ins(monkeypatch: pytest.MonkeyPatch, folder: Path) -> Path:
     """What ``create-cluster``/``run``/``submit`` (and their dry runs, which make the same files)
     make on this machine, replaced for the command tests; the stand-in wheel's path.
 
-    - the model: a stand-in graph (seconds of TensorFlow per test saved); the node test and the
-      notebooks' test upload a real export;
+    - the model: a stand-in graph per precision (seconds of TensorFlow per test saved); the
+      node test and the notebooks' test upload a real export;
     - the wheelhouse: a tar of the wheel alone (no pip download from PyPI per test session); the
       node test builds and installs the real one with no package index reachable;
     - the wheel: a zip with the right name, since these tests only hash and upload it (a ``pip
@@ -33,9 +33,14 @@ def local_stand_ins(monkeypatch: pytest.MonkeyPatch, folder: Path) -> Path:
     from bigfruits.pipeline.featurize.engines import Prepared
     from bigfruits.pipeline.featurize.model import WeightsInfo
 
-    def stand_in_model(weights: str, seed: int) -> Prepared:
+    def stand_in_model(weights: str, seed: int, precision: str = "fp32", calibration=None, echo=None) -> Prepared:
         sha = hashlib.sha256(f"{weights}:{seed}".encode()).hexdigest()
-        return Prepared("onnxruntime", STAND_IN_GRAPH, WeightsInfo("random", weights, sha, False), True)
+        info = WeightsInfo("random", weights, sha, False)
+        if precision == "fp32":
+            return Prepared("onnxruntime", STAND_IN_GRAPH, info, True)
+        report = {"precision": "int8", "quantizer": "stand-in", "kept_fp32": [],
+                  "calibration": {"sha256": hashlib.sha256(str(calibration).encode()).hexdigest()}}
+        return Prepared("onnxruntime", STAND_IN_GRAPH + b" (int8)", info, True, report)
 
     def wheel_only(wheel, constraints=None, extras=None, echo=None):
         wheels = folder / "wheelhouse-wheels"

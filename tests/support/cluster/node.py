@@ -21,7 +21,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from bigfruits.aws.requests.emr import clusters
 from bigfruits.bench.local_servers import free_port
@@ -376,4 +376,22 @@ def node_python(make_wheel: Callable[[], Path], make_aws_env: Callable[[], Mappi
         kept = [line for line in done.stderr.splitlines() if not re.match(r"^\s*$", line)]
         raise RuntimeError(f"bootstrap.sh failed ({done.returncode}):\n" + "\n".join(kept[-40:]))
     (root / ".complete").write_text(key + "\n")
+    return python
+
+
+def node_python_asked_of(request: Any, scratch: Path) -> Path:
+    """``node_python`` for a test: the wheel and moto are asked of pytest (the fixtures
+    ``built_wheel``, ``moto_url`` and ``moto_tls``, which the test module imports) only when
+    the node must be built (test_node.py's node, or the cached one, needs neither)."""
+    from tests.support.aws.server import REGION
+
+    def aws() -> Dict[str, str]:
+        url, (cert, _key) = request.getfixturevalue("moto_url"), request.getfixturevalue("moto_tls")
+        return {"AWS_ENDPOINT_URL": url, "AWS_CA_BUNDLE": str(cert), "AWS_REGION": REGION,
+                "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing"}
+
+    started = time.monotonic()
+    python = node_python(lambda: request.getfixturevalue("built_wheel"), aws, scratch)
+    print(f"\nnode Python {python} ready in {time.monotonic() - started:.1f} s")
     return python

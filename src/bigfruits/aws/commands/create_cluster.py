@@ -26,12 +26,13 @@ def create_cluster(
     notebook: Optional[Path] = None,
     wait: bool = True,
     with_model: bool = True,
+    precision: str = "fp32",
 ) -> str:
     """What the cluster needs from this machine first (nothing sent if that fails), then
     everything it needs in AWS, then RunJobFlow; after that any failure terminates it."""
     check_cluster_settings(ctx.settings)  # before any request
     flavor = get_flavor(flavor_name)
-    notebook = _check_local_files(flavor, notebook, with_model)
+    notebook = _check_local_files(flavor, notebook, with_model, precision)
     wheel = cluster_launch.prepare_node_files(ctx, wheel)
     ctx = cluster_network.in_studio_subnet(ctx, flavor)
     _announce(ctx, flavor)
@@ -41,10 +42,10 @@ def create_cluster(
     group_id = prepare_access(ctx, vpc_id)
     ensure_roles(ctx)
     wheelhouse = cluster_launch.upload_bootstrap(ctx, wheel)
-    model = jupyterhub.place_model(ctx) if with_model else None
+    model = jupyterhub.place_model(ctx, precision) if with_model else None
     if notebook is not None:
         with tempfile.TemporaryDirectory(prefix="bigfruits-notebook-") as tmp:
-            jupyterhub.place_notebook(ctx, flavor, jupyterhub.with_model(notebook, model, Path(tmp)))
+            jupyterhub.place_notebook(ctx, flavor, jupyterhub.with_model(notebook, model, Path(tmp), precision))
     password, password_key, password_uri = None, None, None
     if flavor.sets_jupyterhub_password:
         password, password_key, password_uri = jupyterhub.put_password(ctx)
@@ -63,17 +64,18 @@ def create_cluster(
     return cluster_id
 
 
-def _check_local_files(flavor: Flavor, notebook: Optional[Path], with_model: bool) -> Optional[Path]:
+def _check_local_files(flavor: Flavor, notebook: Optional[Path], with_model: bool,
+                       precision: str) -> Optional[Path]:
     """The notebook to place (the flavors with JupyterHub: ``--notebook``, else ours) and the
-    notebooks' model (ImageNet weights, exported here once), checked before any request; the
-    notebook's path."""
+    notebooks' model (ImageNet weights at ``precision``, made here once), checked before any
+    request; the notebook's path."""
     if flavor.places_notebook:
         notebook = notebook or jupyterhub.notebook_path()
         jupyterhub.check_notebook(notebook)
     else:
         notebook = None
     if with_model:
-        node_files.local_model("imagenet", 0)
+        node_files.local_model("imagenet", 0, precision)
     return notebook
 
 

@@ -35,22 +35,26 @@ def check_notebook(notebook: Path) -> None:
                          "pass --notebook PATH to an .ipynb file, or leave it out to place ours")
 
 
-def place_model(ctx: AwsContext) -> str:
-    """The notebooks' model (ImageNet weights) in the bucket; its s3:// URI."""
-    uri = upload_model(ctx)
+def place_model(ctx: AwsContext, precision: str = "fp32") -> str:
+    """The notebooks' model (ImageNet weights, at ``precision``) in the bucket; its s3:// URI."""
+    uri = upload_model(ctx, "imagenet", 0, precision)
     ctx.echo(f"the notebooks run the model at {uri} (their `model` parameter)")
     return uri
 
 
-def with_model(notebook: Path, model_uri: Optional[str], into: Path) -> Path:
+def with_model(notebook: Path, model_uri: Optional[str], into: Path, precision: str = "fp32") -> Path:
     """A copy of ``notebook`` in ``into`` whose parameters cell says ``model = "<model_uri>"``
-    (ours says ``model = None``); the notebook itself when there is no model or no such line."""
+    and ``precision = "<precision>"`` (ours says ``model = None`` and ``precision = "fp32"``);
+    the notebook itself when there is no model or no such line."""
     text = notebook.read_text()
     line = json.dumps("model = None")[1:-1]
     if model_uri is None or line not in text:
         return notebook
+    text = text.replace(line, json.dumps(f"model = {model_uri!r}")[1:-1], 1)
+    if precision != "fp32":
+        text = text.replace(json.dumps('precision = "fp32"')[1:-1], json.dumps(f"precision = {precision!r}")[1:-1], 1)
     copy = into / notebook.name
-    copy.write_text(text.replace(line, json.dumps(f"model = {model_uri!r}")[1:-1], 1))
+    copy.write_text(text)
     return copy
 
 

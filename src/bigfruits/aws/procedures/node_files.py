@@ -7,9 +7,10 @@ S3 gateway endpoint works):
   one uncompressed tar (wheels are compressed already) kept in the user's cache under the key of
   what made it, uploaded as ``wheelhouse/<sha256 of the tar>.tar`` when missing; the bootstrap
   installs from it with ``pip install --no-index``.
-- the **model**: the ONNX graph this machine exported (or finds in its ONNX cache) and its
-  identity, uploaded as ``models/<sha256 of the graph>/`` when missing; the step runs it with
-  ``--model`` (ONNX Runtime only: no TensorFlow, Keras, onnx or tf2onnx on the nodes).
+- the **model**: the ONNX graph this machine exported (or finds in its ONNX cache), or for
+  ``--precision int8`` the int8 graph made from it here, and its identity, uploaded as
+  ``models/<sha256 of the graph>/`` when missing; the step runs it with ``--model`` (ONNX
+  Runtime only: no TensorFlow, Keras, onnx or tf2onnx on the nodes, nothing more for int8).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import tarfile
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from bigfruits.aws.procedures.bucket_files import list_keys, place_file
 from bigfruits.aws.core.context import AwsContext
@@ -132,10 +133,14 @@ def no_weights_yet() -> EnvironmentProblem:
                               "run `bigfruits fetch-weights` once (needs internet here, never on the cluster)")
 
 
-def local_model(weights: str, seed: int) -> Any:
-    """This machine's ONNX graph of ``weights`` (a ``Prepared``): from its ONNX cache, else
-    exported (TensorFlow and tf2onnx here); one line when the ImageNet weights are missing."""
+def local_model(weights: str, seed: int, precision: str = "fp32", calibration: Optional[str] = None,
+                echo: Callable[[str], None] = print) -> Any:
+    """This machine's ONNX graph of ``weights`` at ``precision`` (a ``Prepared``): from its
+    ONNX cache, else exported (TensorFlow and tf2onnx here) and for int8 quantized (calibrated
+    on ``calibration``, the bundled sample by default); one line when the ImageNet weights are
+    missing, or when the int8 graph fails its fidelity gate."""
     from bigfruits.pipeline.featurize.engines import from_cache, prepare
+    from bigfruits.pipeline.featurize.int8 import for_precision
     from bigfruits.pipeline.featurize.model import describe_weights
 
     prepared = from_cache(published.ENGINE, weights, seed)
@@ -143,42 +148,64 @@ def local_model(weights: str, seed: int) -> Any:
         if weights == "imagenet" and describe_weights(weights, seed)[3] is None:
             raise no_weights_yet()
         prepared = prepare(published.ENGINE, weights, seed)
-    return prepared
+    return for_precision(prepared, precision, calibration, echo)
 
 
-def upload_model(ctx: AwsContext, weights: str = "imagenet", seed: int = 0) -> str:
+def upload_model(ctx: AwsContext, weights: str = "imagenet", seed: int = 0, precision: str = "fp32",
+                 calibration: Optional[str] = None) -> str:
     """``s3://<bucket>/models/<sha256 of the graph>/``: this machine's ONNX graph of ``weights``
-    and its identity, uploaded when missing (a dry run finds or exports the same graph)."""
-    prepared = local_model(weights, seed)
+    at ``precision`` (int8: calibrated on ``calibration``) and its identity, uploaded when
+    missing (a dry run finds or makes the same graph). One function for every way a model
+    reaches nodes (steps, notebooks, Serverless)."""
+    prepared = local_model(weights, seed, precision, calibration, ctx.echo)
     sha, graph, identity = published.files_of(prepared)
     folder = f"{s3.MODELS_PREFIX}{sha}/"
     with tempfile.TemporaryDirectory(prefix="bigfruits-model-") as tmp:
         for name, data in ((published.GRAPH_NAME, graph), (published.IDENTITY_NAME, identity)):
             (Path(tmp) / name).write_bytes(data)
             _place_once(ctx, Path(tmp) / name, folder + name)
-    ctx.echo(f"model {sha[:12]}… ({prepared.weights.kind} weights) at {s3.s3_uri(ctx.bucket(), folder)}")
+    ctx.echo(f"model {sha[:12]}… ({prepared.weights.kind} weights, {prepared.precision}) at "
+             f"{s3.s3_uri(ctx.bucket(), folder)}")
     return s3.s3_uri(ctx.bucket(), folder)
 
 
-def step_model(extra_args: Sequence[str]) -> Optional[Tuple[str, int]]:
-    """The (weights, seed) whose graph a step with these ``run`` arguments needs uploaded; None
-    when they name a model already, or the TensorFlow engine (installed on the nodes by the user)."""
+def step_model(extra_args: Sequence[str]) -> Optional[Tuple[str, int, str, Optional[str]]]:
+    """The (weights, seed, precision, calibration) whose graph a step with these ``run``
+    arguments needs uploaded; None when they name a model already, or the TensorFlow engine
+    (installed on the nodes by the user)."""
     if _option(extra_args, "--model") is not None or _option(extra_args, "--engine") == "tensorflow":
         return None
-    return _option(extra_args, "--weights") or "imagenet", int(_option(extra_args, "--seed") or 0)
+    return (_option(extra_args, "--weights") or "imagenet", int(_option(extra_args, "--seed") or 0),
+            _option(extra_args, "--precision") or "fp32", _option(extra_args, "--calibration"))
 
 
 def check_step_model(extra_args: Sequence[str]) -> None:
-    """Before any request: the step's model is on this machine (or exported now), else one line."""
+    """Before any request: the step's model is on this machine (or made now), else one line."""
     needed = step_model(extra_args)
     if needed is not None:
         local_model(*needed)
 
 
+def without_option(args: Sequence[str], name: str) -> List[str]:
+    """``args`` without any ``--name VALUE`` / ``--name=VALUE``."""
+    kept: List[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == name:
+            skip = True
+        elif not arg.startswith(name + "="):
+            kept.append(arg)
+    return kept
+
+
 def step_model_args(ctx: AwsContext, extra_args: Sequence[str]) -> List[str]:
     """A step's ``run`` arguments with ``--model`` added: the graph of its ``--weights``/``--seed``
-    uploaded from here (see ``step_model``)."""
+    at its ``--precision`` uploaded from here (see ``step_model``; int8: made here, calibrated
+    on its ``--calibration`` folder, which is of this machine and so taken out of the step's
+    arguments; ``--precision`` stays, and the node checks the graph is of that precision)."""
     needed = step_model(extra_args)
     if needed is None:
         return list(extra_args)
-    return [*extra_args, "--model", upload_model(ctx, *needed)]
+    return [*without_option(extra_args, "--calibration"), "--model", upload_model(ctx, *needed)]

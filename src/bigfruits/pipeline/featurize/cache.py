@@ -6,6 +6,10 @@ Two kinds of files under ``cache_dir()`` (``$BIGFRUITS_CACHE_DIR``, else
 
 - ``onnx/<weights sha256>-opset<N>-tf2onnx<version>.onnx``: the exported graph, named by the
   sha256 of the weight tensors (the identity the manifest reports) and what made it.
+- ``onnx/<the fp32 graph's name>-int8-<key>.onnx`` and ``.json`` beside it: the int8 graph made
+  from that fp32 graph (``int8``), keyed by the calibration set's sha256 and the quantizer
+  version, and its report (calibration, layers kept in fp32, fidelity); the graph is used only
+  with its report.
 - ``weights/<source key>.json``: which tensor sha256 a ``--weights`` argument gives, so the ONNX
   file can be found without building the Keras model. The source key is the sha256 of what
   determines the tensors: a weights file's bytes (also the cached ImageNet download), or for
@@ -115,3 +119,25 @@ def read_onnx(weights_sha256: str, opset: int) -> Optional[bytes]:
 
 def write_onnx(weights_sha256: str, opset: int, blob: bytes) -> None:
     _write_atomically(onnx_path(weights_sha256, opset), blob)
+
+
+def int8_path(weights_sha256: str, opset: int, calibration_sha256: str, quantizer: str) -> str:
+    """The int8 graph made from ``onnx_path(weights_sha256, opset)`` with this calibration set
+    and quantizer (its report: the same name ending in ``.json``)."""
+    key = hashlib.sha256(f"{calibration_sha256}:{quantizer}".encode()).hexdigest()[:24]
+    return onnx_path(weights_sha256, opset)[: -len(".onnx")] + f"-int8-{key}.onnx"
+
+
+def read_int8(path: str) -> "tuple[bytes, dict] | None":
+    """``(graph, report)`` cached at ``path``, or None when either is missing or unreadable."""
+    blob, report = _read(path), _read(path[: -len(".onnx")] + ".json")
+    try:
+        return (blob, json.loads(report)) if blob and report else None
+    except ValueError:
+        return None
+
+
+def write_int8(path: str, blob: bytes, report: dict) -> None:
+    """The graph first, its report last: a reader finds both or takes neither."""
+    _write_atomically(path, blob)
+    _write_atomically(path[: -len(".onnx")] + ".json", json.dumps(report, indent=1).encode())

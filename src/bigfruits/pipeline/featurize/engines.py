@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from dataclasses import dataclass
-from typing import Any, Dict, Protocol, Tuple
+from typing import Any, Dict, Optional, Protocol, Tuple
 
 import numpy as np
 
@@ -51,10 +51,13 @@ class EnginePayload:
     blob: bytes
     weights_sha256: str
     threads: int
+    #: ``fp32``, or ``int8:<calibration sha256>:<quantizer>``: two graphs of the same weights
+    #: are two engines (a worker reused across runs must not keep the other one)
+    variant: str = "fp32"
 
     @property
-    def cache_key(self) -> Tuple[str, str, int]:
-        return (self.engine, self.weights_sha256, self.threads)
+    def cache_key(self) -> Tuple[str, str, int, str]:
+        return (self.engine, self.weights_sha256, self.threads, self.variant)
 
 
 def installed(engine: str) -> bool:
@@ -87,15 +90,27 @@ def _module(engine: str) -> Any:
 @dataclass(frozen=True)
 class Prepared:
     """What the driver needs before broadcasting: the engine's bytes, the weights they carry,
-    and whether they came from the user's cache (``cached``: no TensorFlow, no export)."""
+    whether they came from the user's cache (``cached``: no TensorFlow, no export), and for an
+    int8 graph (``int8``) its report: calibration set, quantizer, layers kept, fidelity."""
 
     engine: str
     blob: bytes
     weights: Any  # model.WeightsInfo
     cached: bool
+    quantization: Optional[Dict[str, Any]] = None
+
+    @property
+    def precision(self) -> str:
+        return "fp32" if self.quantization is None else "int8"
+
+    @property
+    def variant(self) -> str:
+        if self.quantization is None:
+            return "fp32"
+        return f"int8:{self.quantization['calibration']['sha256']}:{self.quantization['quantizer']}"
 
     def payload(self, threads: int) -> EnginePayload:
-        return EnginePayload(self.engine, self.blob, self.weights.sha256, max(1, threads))
+        return EnginePayload(self.engine, self.blob, self.weights.sha256, max(1, threads), self.variant)
 
 
 def _onnx_opset(engine: str) -> "int | None":
