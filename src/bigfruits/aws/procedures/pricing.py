@@ -227,8 +227,10 @@ def serverless_rates(ctx: AwsContext) -> Tuple[Dict[str, float], str]:
                 found = price_list.serverless_usd(ctx.send(price_list.emr_serverless(region)))
                 missing = sorted(set(price_list.SERVERLESS_USAGE) - set(found))
                 why_not = f"it has no EMR Serverless {', '.join(missing)} price in {region}" if missing else None
-            except (AwsError, BotoCoreError) as exc:
-                why_not = f"the Price List API could not be read: {getattr(exc, 'code', '') or type(exc).__name__}"
+            except AwsError as exc:  # AWS's code when it answered; else what happened (offline...)
+                why_not = f"the Price List API could not be read: {exc.code or exc.what}"
+            except BotoCoreError as exc:  # a read timeout...: not translated, still no traceback
+                why_not = f"the Price List API could not be read: {type(exc).__name__}"
         if why_not is not None:
             return dict(SERVERLESS_RATES[FALLBACK_REGION]), f"{FALLBACK_REGION} list prices; {why_not}"
         entry = {**found, "at": ctx.injected.wall_clock()}

@@ -26,6 +26,8 @@ import tempfile
 from pathlib import Path
 from typing import Callable, List
 
+from packaging.utils import parse_wheel_filename
+
 from bigfruits.aws.core.context import AwsContext
 from bigfruits.aws.procedures import node_files, wheel_closure
 from bigfruits.aws.procedures.bucket_files import place_once
@@ -38,6 +40,8 @@ from bigfruits.locations import cache_dir
 #: Inside the archive: what it was made for, which the driver checks and `probe` prints.
 TAG_FILE = "bigfruits-archive.json"
 INSTALL_TIMEOUT_S = 20 * 60
+#: Part of an archive's cache key: how it is laid out (a change makes the old ones unused).
+ARCHIVE_FORMAT = "deps-by-name-1"
 
 
 def check_python(python_version: str) -> str:
@@ -47,13 +51,16 @@ def check_python(python_version: str) -> str:
     return python_version
 
 
-def install_command(wheels: List[Path], target: Path, python_version: str) -> List[str]:
-    """pip unpacks exactly these wheels (the target's closure) for CPython ``python_version``;
-    nothing is resolved or fetched, nothing compiled (the image's Python compiles its own)."""
+def install_command(pins: List[str], wheels: Path, target: Path, python_version: str) -> List[str]:
+    """pip unpacks exactly these ``name==version`` (the target's closure) from the folder of
+    wheels, for CPython ``python_version``: nothing is resolved or fetched, nothing compiled
+    (the image's Python compiles its own). By name from ``--find-links``, not by file: a file
+    would be recorded (direct_url.json) with this machine's temporary path, and the same wheels
+    would not make the same archive."""
     platforms = [arg for p in node_files.NODE_PLATFORMS for arg in ("--platform", p)]
-    return [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--target", str(target),
-            "--only-binary", ":all:", *platforms, "--python-version", python_version,
-            "--implementation", "cp", "--no-compile", "--disable-pip-version-check", *map(str, wheels)]
+    return [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--find-links", str(wheels), "--no-deps",
+            "--target", str(target), "--only-binary", ":all:", *platforms, "--python-version", python_version,
+            "--implementation", "cp", "--no-compile", "--disable-pip-version-check", *pins]
 
 
 def deterministic_targz(folder: Path, out: Path) -> None:
@@ -87,7 +94,8 @@ def unpack_closure(wheelhouse: Path, target: Path, python_version: str, scratch:
     if found.missing:  # the wheelhouse builder completes it: a partial archive is never made
         raise EnvironmentProblem(f"the wheelhouse lacks {', '.join(found.missing)}",
                                  "delete ~/.cache/bigfruits/wheelhouse")
-    done = subprocess.run(install_command(found.wheels, target, python_version), capture_output=True,
+    pins = ["{}=={}".format(*parse_wheel_filename(path.name)[:2]) for path in found.wheels]
+    done = subprocess.run(install_command(pins, wheels, target, python_version), capture_output=True,
                           text=True, timeout=INSTALL_TIMEOUT_S)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
@@ -106,7 +114,7 @@ def build_archive(python_version: str = emr_serverless.DEFAULT_PYTHON,
         wheel = build_wheel(Path(tmp) / "wheel")
         wheelhouse = node_files.build_wheelhouse(wheel, echo=echo, python_version=python_version)
         folder = Path(cache_dir()) / "serverless"
-        made_from = f"{wheelhouse.name}\0{python_version}\0{wheel_closure.FORMAT}"
+        made_from = f"{wheelhouse.name}\0{python_version}\0{wheel_closure.FORMAT}\0{ARCHIVE_FORMAT}"
         key = hashlib.sha256(made_from.encode()).hexdigest()[:32]
         archive = folder / f"{key}.tar.gz"
         if archive.is_file():

@@ -118,5 +118,5 @@ def complete(root: str, python_version: str, download: Callable[[Sequence[str], 
             return folder, found
         extra = sorted(set(extra) | set(found.missing))
     raise EnvironmentProblem(
-        f"the packages for Python {python_version} stay incomplete: {', '.join(found.missing)}",
+        f"the packages for Python {python_version} stay incomplete: {', '.join(sorted(found.missing))}",
         "check that these have wheels for CPython on manylinux x86_64 under the constraints")
