@@ -41,7 +41,9 @@ def serverless_run(ctx: AwsContext, input_uri: Optional[str] = None, output_uri:
     role = resource_names.serverless_role_name(ctx.settings.project)
     if not ctx.dry_run and ctx.sender.attempt(iam.get_role(role), "NoSuchEntity") is None:
         raise InputError(f"the job runtime role {role} is missing", "run `bigfruits aws serverless create`")
-    confs = {**serverless.archive_confs(serverless_archive.place_archive(ctx, archive), python_version),
+    archive_uri = serverless_archive.place_archive(ctx, archive)
+    ctx.echo(f"dependency archive for Python {python_version}: {archive_uri}")
+    confs = {**serverless.archive_confs(archive_uri, python_version),
              **serverless.sizing_confs(executors(ctx, application_id))}
     driver = serverless_scripts.upload_script(ctx, serverless_scripts.driver_script(python_version), "driver.py")
     arguments = ["run", "--input", input_uri, "--output", output_uri, *step_model_args(ctx, extra_args)]

@@ -101,8 +101,19 @@ def ensure_job_role(ctx: AwsContext, application_arn: str) -> str:
 
 # --- destroy: job runs cancelled, STOPPED first, then deleted ---------------------------------
 
+#: What an account answers credentials that may not use EMR Serverless (then none was created).
+NOT_ALLOWED_CODES = ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation")
+
+
 def discover_applications(ctx: AwsContext) -> List[str]:
-    return [str(a["applicationId"]) for a in our_applications(ctx)]
+    """Ours, by tags; credentials without EMR Serverless made none, and destroy goes on."""
+    try:
+        return [str(a["applicationId"]) for a in our_applications(ctx)]
+    except AwsError as exc:
+        if exc.code not in NOT_ALLOWED_CODES:
+            raise
+        ctx.echo(f"EMR Serverless applications not listed ({exc.code}): skipped, these credentials may not use it")
+        return []
 
 
 def _wait(ctx: AwsContext, fetch: Any, state_of: Any, done: Tuple[str, ...], what: str) -> Dict[str, Any]:
