@@ -241,3 +241,18 @@ def test_the_archive_is_for_the_python_asked(aws_env, tmp_path: Path, no_archive
     params = job["jobDriver"]["sparkSubmit"]["sparkSubmitParameters"]
     assert "spark.executorEnv.PYSPARK_PYTHON=/usr/bin/python3.11" in params
     assert serverless_archive.check_python("3.11") == "3.11"
+
+
+def test_ctrl_c_stops_the_watching_not_the_run(aws_env, tmp_path: Path) -> None:
+    """FakeServerless keeps the run RUNNING; Ctrl-C while waiting says the run goes on and how
+    to stop it, and cancels nothing."""
+    ready(tmp_path)
+    obj = faked(job_states=["RUNNING"])
+
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    obj.sleep = interrupted
+    result = run(RUN, obj, expect_ok=False)
+    assert result.exit_code != 0 and "goes on (`bigfruits aws serverless cancel` stops it)" in result.output
+    assert obj.fakes[0].cancelled == [] and "CancelJobRun" not in [r.operation for r in obj.fakes[0].sent]

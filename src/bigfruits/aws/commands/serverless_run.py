@@ -54,7 +54,12 @@ def serverless_run(ctx: AwsContext, input_uri: Optional[str] = None, output_uri:
     ctx.echo(f"job run {job_run_id} started on {application_id}; results go to {output_uri}")
     if not wait or ctx.dry_run:
         return job_run_id
-    final = show_job_end(ctx, application_id, wait_for_job(ctx, application_id, job_run_id, timeout_s + 600))
+    try:
+        answer = wait_for_job(ctx, application_id, job_run_id, timeout_s + 600)
+    except KeyboardInterrupt:
+        ctx.echo(f"stopped watching; job run {job_run_id} goes on (`bigfruits aws serverless cancel` stops it)")
+        raise
+    final = show_job_end(ctx, application_id, answer)
     if final != "SUCCESS":
         raise AwsError(f"the job run {final}",
                        "read the stderr above (`bigfruits aws serverless logs` shows more)")

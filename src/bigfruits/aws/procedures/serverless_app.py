@@ -63,7 +63,8 @@ def ensure_application(ctx: AwsContext, vcpus: int, interactive: bool) -> Dict[s
     existing = our_applications(ctx)
     if existing:
         application = existing[0]
-        ctx.echo(f"application {application['applicationId']} exists ({application.get('state', '?')}): kept")
+        ctx.echo(f"application {application['applicationId']} exists ({application.get('state', '?')}, "
+                 f"{application.get('releaseLabel', '?')}): kept (`destroy` first to make it anew)")
     else:
         name = resource_names.serverless_application_name(ctx.settings.project)
         application = ctx.send(serverless.create_application(
