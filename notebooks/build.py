@@ -1,9 +1,11 @@
 """Generate the two notebooks from one source, or check that they are up to date.
 
-    python notebooks/build.py          # write notebooks/*.ipynb
+    python notebooks/build.py          # write src/bigfruits/notebooks/*.ipynb
     python notebooks/build.py --check  # exit 1 if a notebook differs from its source
 
-Both notebooks come from ``src/bigfruits.md`` (jupytext Markdown). On EMR, JupyterHub and EMR
+Both notebooks come from ``src/bigfruits.md`` (jupytext Markdown) and are written into the
+package (``src/bigfruits/notebooks/``), which ships them: ``create-cluster`` places the JupyterHub
+one from there and ``bigfruits notebooks`` copies both out, installed or not. On EMR, JupyterHub and EMR
 Studio both run notebooks in sparkmagic's PySpark kernel, which sends each cell to a Livy
 session on the cluster, so both get that kernel and the very same code cells. Only Markdown
 cells may differ: a Markdown cell tagged ``jupyterhub`` or ``emr-studio`` goes into that
@@ -21,6 +23,8 @@ import nbformat
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "src" / "bigfruits.md"
+#: Where the notebooks go: the package's data (bigfruits.locations.NOTEBOOKS_DIR).
+OUT = HERE.parent / "src" / "bigfruits" / "notebooks"
 
 #: flavor -> notebook file
 FLAVORS: Dict[str, str] = {
@@ -81,7 +85,7 @@ def stale_notebooks() -> List[str]:
     """Notebook files that differ from what their source generates."""
     stale = []
     for flavor, name in FLAVORS.items():
-        path = HERE / name
+        path = OUT / name
         if not path.exists() or path.read_text(encoding="utf-8") != render(flavor):
             stale.append(path.name)
     return stale
@@ -97,8 +101,8 @@ def main(argv: List[str]) -> int:
             print(f"{name} is out of date: run python notebooks/build.py", file=sys.stderr)
         return 1 if stale else 0
     for flavor, name in FLAVORS.items():
-        (HERE / name).write_text(render(flavor), encoding="utf-8")
-        print(f"wrote notebooks/{name}")
+        (OUT / name).write_text(render(flavor), encoding="utf-8")
+        print(f"wrote src/bigfruits/notebooks/{name}")
     return 0
 
 

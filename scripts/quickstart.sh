@@ -32,9 +32,9 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install -q -e ".[spark,tf,onnx,test]"
 
 weights=imagenet
-if ! .venv/bin/bigfruits fetch-weights; then
-  echo "quickstart: ImageNet weights cannot be downloaded here; running the demo with --weights random." >&2
-  echo "quickstart: those features are NOT meaningful; pass --weights PATH to a weights file for real ones." >&2
+if ! .venv/bin/bigfruits fetch-weights 2>/dev/null; then
+  echo "quickstart: no internet for the ImageNet weights, so the demo runs with --weights random:"
+  echo "quickstart: its features are NOT meaningful (pass --weights PATH to a weights file for real ones)."
   weights=random
 fi
 .venv/bin/bigfruits run --weights "$weights" --output output/sample --overwrite "$@"

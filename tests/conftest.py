@@ -41,3 +41,32 @@ def weights_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("weights") / "mobilenet_v2_test.weights.h5"
     model.save_weights(str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def imagenet_stand_in(tmp_path_factory, weights_file: Path, model_cache: Path) -> Path:
+    """A Keras home whose "ImageNet download" is the seeded weights file (the real one cannot be
+    downloaded here), its tensors' digest and ONNX export in this session's model cache: what
+    ``bigfruits fetch-weights`` leaves on a user's machine, so the cloud commands find a model to
+    upload (its features are not ImageNet's: no test calls them so). Its folder (KERAS_HOME)."""
+    import shutil
+
+    from bigfruits.pipeline.featurize import cache
+    from bigfruits.pipeline.featurize.engines import prepare
+    from bigfruits.pipeline.featurize.model import IMAGENET_FILE, describe_weights
+
+    home = tmp_path_factory.mktemp("keras-home")
+    (home / "models").mkdir()
+    shutil.copyfile(weights_file, home / "models" / IMAGENET_FILE)
+    prepared = prepare("onnxruntime", str(weights_file))  # exported into the session's cache
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KERAS_HOME", str(home))
+        cache.remember_sha256(describe_weights("imagenet")[3], prepared.weights.sha256)
+    return home
+
+
+@pytest.fixture
+def imagenet_here(imagenet_stand_in: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``imagenet_stand_in`` as this test's Keras home."""
+    monkeypatch.setenv("KERAS_HOME", str(imagenet_stand_in))
+    return imagenet_stand_in

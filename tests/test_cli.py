@@ -49,7 +49,7 @@ def test_aws_help_imports_no_aws_sdk_client_machinery() -> None:
 def test_lazy_commands_help_is_the_commands_own() -> None:
     """--help shows each lazy command's help from ``LAZY_COMMANDS``: it must be the command's."""
     ctx = cli.cli.make_context("bigfruits", [], resilient_parsing=True)
-    for name, (_, text) in cli.LAZY_COMMANDS.items():
+    for name, (_, text, _) in cli.LAZY_COMMANDS.items():
         command = cli.cli.get_command(ctx, name)
         assert command is not None
         assert command.help.split("\n\n")[0].split() == text.split()

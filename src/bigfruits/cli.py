@@ -1,7 +1,7 @@
 """The ``bigfruits`` command: parses arguments, delegates to the package, and turns known
 errors into one line on stderr with a non-zero exit (never a traceback for a user mistake).
 
-``run`` and ``fetch-weights`` are defined here; ``aws`` and ``bench`` live with their code and
+``run``, ``fetch-weights`` and ``notebooks`` are defined here; ``aws`` and ``bench`` live with their code and
 are imported only when invoked, so ``bigfruits --help`` and ``bigfruits run`` load neither the
 AWS commands nor the benchmark's tools."""
 from __future__ import annotations
@@ -13,17 +13,19 @@ from typing import Dict, List, Optional, Tuple
 import click
 
 from bigfruits import __version__
-from bigfruits.errors import BigfruitsError
+from bigfruits.errors import BigfruitsError, EnvironmentProblem
 
 
 #: name -> ("module:attribute" of the click command, its help as the command's docstring
-#: starts, which ``bigfruits --help`` shortens without importing the module)
-LAZY_COMMANDS: Dict[str, Tuple[str, str]] = {
+#: starts, which ``bigfruits --help`` shortens without importing the module, the extra that
+#: brings what it imports beyond bigfruits' own dependencies, or "")
+LAZY_COMMANDS: Dict[str, Tuple[str, str, str]] = {
     "aws": ("bigfruits.aws.cli:aws",
-            "Run the pipeline on AWS EMR: bucket, dataset, cluster (JupyterHub), steps, teardown."),
+            "Run the pipeline on AWS EMR: bucket, dataset, cluster (JupyterHub, EMR Studio), steps, "
+            "teardown.", ""),
     "bench": ("bigfruits.bench.__main__:main",
               "Benchmark on real images: ceilings, runs, --reuse, start-up, memory, PCA, reads from S3, "
-              "full size."),
+              "full size.", "bench"),
 }
 
 
@@ -37,13 +39,20 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
         if cmd_name not in LAZY_COMMANDS:
             return super().get_command(ctx, cmd_name)
-        module, _, attribute = LAZY_COMMANDS[cmd_name][0].partition(":")
-        return getattr(importlib.import_module(module), attribute)
+        target, _, extra = LAZY_COMMANDS[cmd_name]
+        module, _, attribute = target.partition(":")
+        try:
+            return getattr(importlib.import_module(module), attribute)
+        except ModuleNotFoundError as exc:
+            if not extra or (exc.name or "").startswith("bigfruits"):
+                raise
+            raise EnvironmentProblem(f"`bigfruits {cmd_name}` needs {exc.name}, which is not installed",
+                                     f"pip install 'bigfruits[{extra}]'") from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """click's own listing, with each lazy command stood in for by its help text."""
         listed = click.Group(commands={**self.commands, **{
-            name: click.Command(name, help=text) for name, (_, text) in LAZY_COMMANDS.items()}})
+            name: click.Command(name, help=text) for name, (_, text, _) in LAZY_COMMANDS.items()}})
         click.Group.format_commands(listed, ctx, formatter)
 
 
@@ -120,15 +129,31 @@ def run_command(input_uri: "str | None", output: str, k: "int | None", variance:
 
 @cli.command("fetch-weights")
 def fetch_weights_command() -> None:
-    """Download MobileNetV2's ImageNet weights into Keras' cache (~/.keras/models), so later
-    runs (and offline ones) find them; fails with one line when there is no internet."""
-    import socket
+    """Download MobileNetV2's ImageNet weights into Keras' cache (~/.keras/models) and export
+    their ONNX graph into bigfruits' cache, so later runs (offline ones too) and the cloud
+    commands find both; one line when there is no internet."""
+    from bigfruits.pipeline.featurize.engines import prepare, resolve_engine
+    from bigfruits.pipeline.featurize.model import download_imagenet_weights
 
-    from bigfruits.pipeline.featurize.model import load_model
+    download_imagenet_weights()
+    prepared = prepare(resolve_engine("auto"), "imagenet")
+    click.echo(f"ImageNet weights ready (sha256 of tensors {prepared.weights.sha256[:16]}…)")
 
-    socket.setdefaulttimeout(30)
-    _, weights = load_model("imagenet")
-    click.echo(f"ImageNet weights ready (sha256 of tensors {weights.sha256[:16]}…)")
+
+@cli.command("notebooks")
+@click.argument("dest", required=False, default=".", type=click.Path(file_okay=False))
+def notebooks_command(dest: str) -> None:
+    """Copy the two notebooks (JupyterHub, EMR Studio) into DEST [.]: what create-cluster places
+    for JupyterHub, and what you upload into an EMR Studio Workspace."""
+    import shutil
+    from pathlib import Path
+
+    from bigfruits.locations import NOTEBOOKS_DIR
+
+    Path(dest).mkdir(parents=True, exist_ok=True)
+    for notebook in sorted(NOTEBOOKS_DIR.glob("*.ipynb")):
+        shutil.copyfile(notebook, Path(dest) / notebook.name)
+        click.echo(str(Path(dest) / notebook.name))
 
 
 def main(argv: "list[str] | None" = None) -> int:

@@ -34,6 +34,7 @@ from click.testing import CliRunner
 
 from bigfruits.aws.cli import aws
 from bigfruits.aws.core.context import Injected
+from tests.support.aws.stand_ins import local_stand_ins
 
 pytestmark = pytest.mark.pure
 
@@ -109,6 +110,10 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> List[Tuple[str, Request]
     mp = pytest.MonkeyPatch()
     mp.setenv("XDG_CONFIG_HOME", str(home))
     mp.setenv("BIGFRUITS_CONFIG", str(home / "none.toml"))
+    local_stand_ins(mp, tmp_path_factory.mktemp("stand-ins"))  # module scope: set up here
+    key = home / "bigfruits" / "keys" / "bigfruits-key.pem"  # connect checks it before any request
+    key.parent.mkdir(parents=True)
+    key.write_text("stand-in private key\n")
     found: List[Tuple[str, Request]] = []
     try:
         for state_name, state in (("empty", {"resources": {}}), ("full", FULL_STATE)):

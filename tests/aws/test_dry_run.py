@@ -2,6 +2,7 @@
 and sends nothing (no endpoint, no credentials are set up here: any sending would fail)."""
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import List
 
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 from bigfruits.aws.cli import aws
 from bigfruits.aws.core.context import Injected
 from tests.support.aws.model import service_model
+from tests.support.aws.stand_ins import STAND_IN_GRAPH
 
 #: pure: no Spark, no moto, no network (run per mutant by mutmut, docs/mutation-testing.md)
 pytestmark = pytest.mark.pure
@@ -76,17 +78,19 @@ def test_dry_run_prints_only_valid_requests(args, tmp_path, monkeypatch) -> None
         assert "Ec2KeyName" not in run["Instances"] and "CreateKeyPair" not in operations
     if args[0] in ("create-cluster", "run"):
         run = [json.loads(x) for x in lines if '"RunJobFlow"' in x][0]["params"]
-        # the nodes install from the wheelhouse uploaded (when missing) under its content hash
+        # the nodes install from the wheelhouse uploaded (when missing) under its content hash:
+        # a dry run makes the wheelhouse (here the stand-in of tests/support/aws/stand_ins.py)
+        # and names it as the real run would
+        house = hashlib.sha256((tmp_path / "wheelhouse.tar").read_bytes()).hexdigest()
         [action] = run["BootstrapActions"]
-        assert action["ScriptBootstrapAction"]["Args"][:2] == [
-            "s3://bf-b/wheelhouse/<sha256 of the wheelhouse>.tar", "node"]
-        assert '"Key": "wheelhouse/<sha256 of the wheelhouse>.tar"' in "".join(
-            x for x in lines if '"PutObject"' in x)
+        assert action["ScriptBootstrapAction"]["Args"][:2] == [f"s3://bf-b/wheelhouse/{house}.tar", "node"]
+        assert f'"Key": "wheelhouse/{house}.tar"' in "".join(x for x in lines if '"PutObject"' in x)
     if args[0] in ("submit", "run"):
         # the model the step runs: uploaded when missing, named by its content, passed as --model
         step = [json.loads(x) for x in lines if '"AddJobFlowSteps"' in x or '"RunJobFlow"' in x][-1]["params"]
         step_args = step["Steps"][-1]["HadoopJarStep"]["Args"]
-        assert step_args[-2:] == ["--model", "s3://bf-b/models/<sha256 of the graph>/"]
+        graph = hashlib.sha256(STAND_IN_GRAPH).hexdigest()
+        assert step_args[-2:] == ["--model", f"s3://bf-b/models/{graph}/"]
     if args[0] == "submit":
         assert operations == ["ListObjectsV2", "PutObject", "ListObjectsV2", "PutObject", "AddJobFlowSteps"]
         assert '"JobFlowId": "j-EXISTING"' in lines[-1]

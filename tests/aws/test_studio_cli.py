@@ -104,14 +104,14 @@ def _wrapper(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, env=env, timeout=120)
 
 
-def test_wrapper_script_forwards_and_defaults_to_the_studio_flavor(tmp_path: Path) -> None:
+def test_wrapper_script_forwards_and_defaults_to_the_studio_flavor(tmp_path: Path, built_wheel: Path) -> None:
+    """In its own process (no stand-ins): the dry run makes the real wheelhouse of our wheel
+    (kept in this session's cache), and --no-model spares it the model this machine lacks."""
     studio = _wrapper("--region", "eu-west-3", "--bucket", "bf-b", "--dry-run", "create-studio")
     assert studio.returncode == 0, studio.stderr
     assert "CreateStudio" in [line["operation"] for line in _lines(studio.stdout)]
-    wheel = tmp_path / "bigfruits-0.1.0-py3-none-any.whl"
-    wheel.write_bytes(b"not really a wheel")
     cluster = _wrapper("--region", "eu-west-3", "--bucket", "bf-b", "--dry-run", "create-cluster",
-                       "--yes", "--no-wait", "--wheel", str(wheel))
+                       "--yes", "--no-wait", "--no-model", "--wheel", str(built_wheel))
     assert cluster.returncode == 0, cluster.stderr
     (run,) = [line["params"] for line in _lines(cluster.stdout) if line["operation"] == "RunJobFlow"]
     assert {app["Name"] for app in run["Applications"]} >= {"Livy", "JupyterEnterpriseGateway"}

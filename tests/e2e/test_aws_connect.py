@@ -105,7 +105,7 @@ def _ssh_rules() -> list:
 def test_connect_forwards_through_a_real_sshd(aws_env, built_wheel, sshd, web) -> None:
     ssh_port, client_key = sshd
     run(["create-bucket"])
-    run(["create-cluster", "--yes", "--wheel", str(built_wheel)])
+    run(["create-cluster", "--yes", "--no-model", "--wheel", str(built_wheel)])  # a bare cluster: no notebooks here
     pem = aws_env["tmp"] / "xdg" / "bigfruits" / "keys" / "bigfruits-key.pem"
     pem.write_bytes(client_key.read_bytes())  # the moto key pair's key stands for the real one
     local = free_port()

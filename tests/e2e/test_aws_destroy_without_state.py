@@ -14,7 +14,7 @@ __all__ = ["aws_env", "built_wheel", "moto_tls", "moto_url"]
 @pytest.mark.slow
 def test_destroy_from_tags_after_state_loss(aws_env, built_wheel) -> None:
     run(["create-bucket"])
-    run(["create-cluster", "--yes", "--wheel", str(built_wheel)])
+    run(["create-cluster", "--yes", "--no-model", "--wheel", str(built_wheel)])  # a bare cluster: no notebooks here
     boto("ec2").create_key_pair(KeyName="not-ours")
     for state in (aws_env["tmp"] / "state").glob("*.json"):
         state.unlink()

@@ -28,7 +28,7 @@ RESULTS = {"features/part-0.parquet": b"PAR1features", "pca/components.csv": b"p
 
 
 @pytest.mark.slow
-def test_whole_lifecycle_leaves_nothing_behind(aws_env, built_wheel, tmp_path: Path) -> None:
+def test_whole_lifecycle_leaves_nothing_behind(aws_env, built_wheel, imagenet_here, tmp_path: Path) -> None:
     data = make_dataset(tmp_path / "fruits")
     notebook = tmp_path / "bigfruits-jupyterhub.ipynb"
     notebook.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
@@ -57,9 +57,10 @@ def test_whole_lifecycle_leaves_nothing_behind(aws_env, built_wheel, tmp_path: P
     password = re.search(r"JupyterHub user jovyan, password (\S+)", out).group(1)
     cluster_id = boto("emr").list_clusters()["Clusters"][0]["Id"]
     keys = [o["Key"] for o in boto("s3").list_objects_v2(Bucket=BUCKET, Prefix="")["Contents"]]
-    # Our wheel travels inside the nodes' wheelhouse, named by its content (no ImageNet weights
-    # on this machine: no model to upload yet, which create-cluster says in one line).
+    # Our wheel travels inside the nodes' wheelhouse, named by its content; the notebooks' model
+    # (here the export of the ImageNet stand-in, tests/conftest.py) in a folder named by its graph.
     assert [k for k in keys if k.startswith("wheelhouse/") and k.endswith(".tar")]
+    assert [k for k in keys if re.fullmatch(r"models/[0-9a-f]{64}/model\.onnx", k)]
     assert "jupyter/jovyan/bigfruits-jupyterhub.ipynb" in keys
     # The password waits, encrypted, in our bucket for the step; no EMR API shows it.
     [secret] = [key for key in keys if key.startswith("secrets/jupyterhub-password-")]

@@ -113,7 +113,8 @@ def _features(folder: Path) -> Dict[str, Any]:
             for path, label, vec in zip(frame["path"], frame["label"], frame["features"])}
 
 
-def test_bootstrap_then_the_step_on_s3_as_the_cluster_runs_them(aws_env, moto_tls, moto_url, tmp_path: Path) -> None:
+def test_bootstrap_then_the_step_on_s3_as_the_cluster_runs_them(aws_env, moto_tls, moto_url, imagenet_here,
+                                                                tmp_path: Path) -> None:
     images = _images(tmp_path / "images" / "Test")
     recorded: List[Any] = []
 

@@ -18,9 +18,12 @@ from typing import Any, Dict, List
 import nbformat
 import pytest
 
+from bigfruits.locations import NOTEBOOKS_DIR
 from tests.support.paths import REPO
 
-NOTEBOOKS = REPO / "notebooks"
+#: The notebooks as shipped (package data), and their one source with its generator.
+NOTEBOOKS = NOTEBOOKS_DIR
+NOTEBOOK_SOURCE = REPO / "notebooks"
 FLAVOR_FILES = {"jupyterhub": "bigfruits-jupyterhub.ipynb", "emr-studio": "bigfruits-emr-studio.ipynb"}
 #: The sparkmagic magics the notebooks may use (sparkmagic's KernelMagics: ``configure``, ``info``
 #: and ``matplot``, which asks Livy's Python REPL for the current figure as a PNG).
@@ -44,10 +47,10 @@ def _code(notebook: nbformat.NotebookNode) -> List[str]:
 
 
 def test_committed_notebooks_are_what_the_source_generates() -> None:
-    build = _load("notebooks_build", NOTEBOOKS / "build.py")
+    build = _load("notebooks_build", NOTEBOOK_SOURCE / "build.py")
     assert build.stale_notebooks() == []
     assert set(build.FLAVORS.values()) == set(FLAVOR_FILES.values())
-    assert sorted(p.name for p in (NOTEBOOKS / "src").iterdir()) == ["bigfruits.md"]
+    assert sorted(p.name for p in (NOTEBOOK_SOURCE / "src").iterdir()) == ["bigfruits.md"]
 
 
 def test_both_notebooks_use_the_pyspark_kernel_with_the_same_code_cells() -> None:

@@ -120,9 +120,9 @@ def test_listing_errors_without_spark(tmp_path):
         def exists(self, path):  # type: ignore[no-untyped-def]
             raise RuntimeError("AccessDenied: no\nstack trace")
 
-    with pytest.raises(InputError) as denied:
-        list_images(fake_spark(Unreadable()), str(tmp_path))
-    assert denied.value.what == f"cannot read {tmp_path}: AccessDenied: no"
+    with pytest.raises(InputError) as denied:  # a file system listed through Hadoop
+        list_images(fake_spark(Unreadable()), "hdfs://nn:8020/data")
+    assert denied.value.what == "cannot read hdfs://nn:8020/data: AccessDenied: no"
 
     def no_connector(self, conf):  # type: ignore[no-untyped-def]
         raise RuntimeError("UnsupportedFileSystemException: No FileSystem for scheme \"s3a\"")
@@ -190,8 +190,8 @@ def test_listing_messages_say_what_to_do(tmp_path):
             raise RuntimeError("x" * 300)
 
     with pytest.raises(InputError) as raised:
-        list_images(fake_spark(Unreadable()), str(tmp_path))
-    assert raised.value.what == f"cannot read {tmp_path}: {'x' * 200}"
+        list_images(fake_spark(Unreadable()), "hdfs://nn:8020/data")
+    assert raised.value.what == f"cannot read hdfs://nn:8020/data: {'x' * 200}"
     assert raised.value.todo == "check the path and your access to it"
 
 
@@ -221,14 +221,19 @@ def test_listing_is_relative_to_the_root_and_follows_links(tmp_path):
     ("file:/d/in", "local"), ("file:/d/in:1", "local"), ("s3://b/raw", "s3"), ("s3a://b/raw", "s3"), ("s3n://b/raw", "s3"),
     ("hdfs://nn:8020/raw", "hadoop"), ("gs://b/raw", "hadoop"),
 ])
-def test_each_scheme_is_listed_by_its_fastest_lister(root, lister, monkeypatch):
+def test_each_scheme_is_listed_by_its_fastest_lister(root, lister, monkeypatch, tmp_path):
     """Protects listing speed and correctness: local folders through Python, S3 through
     boto3 alone (no Hadoop connector needed to read S3), anything else through Hadoop's
-    FileSystem (py4j), each given the right root."""
+    FileSystem (py4j), each given the right root; the first two need no Spark at all."""
     from types import SimpleNamespace
 
     from bigfruits.pipeline import ingest
 
+    if lister == "local":  # listed only if it exists (a missing folder is the user's mistake)
+        folder = tmp_path / root[len("file:/"):]
+        folder.mkdir(parents=True)
+        root = f"file:{folder}"
+    assert ingest.listed_without_spark(root) == (lister != "hadoop")
     calls = []
     entry = [(root + "/a.jpg", 1, "")]
     monkeypatch.setattr(ingest, "walk_local", lambda path: calls.append(("local", path)) or iter(entry))
@@ -307,3 +312,24 @@ def test_listing_root_loses_only_its_trailing_slash(tmp_path):
     listing = list_images(fake_spark(ObjectStoreFs()), str(root) + "/")
     assert listing.root == f"file:{root}"
     assert [f.path for f in listing.images] == [f"file:{root}/Test/Kiwi/a.jpg"]
+
+
+@pytest.mark.pure
+def test_images_directly_in_the_input_are_said_to_take_its_name(tmp_path):
+    """A flat folder of images is labelled by the folder's own name: one line says so (and
+    none when every image sits in a class folder)."""
+    from bigfruits.pipeline.ingest import unfoldered_note
+
+    flat = tmp_path / "my photos"
+    flat.mkdir()
+    for name in ("a.jpg", "b.png"):
+        (flat / name).write_bytes(b"x")
+    listing = list_images(None, str(flat))
+    assert listing.unfoldered == 2
+    assert unfoldered_note(listing) == (f"2 images are directly in file:{flat}, so their class is that "
+                                        "folder's name ('my photos'): classes come from folder names "
+                                        "(<class>/<image>.jpg)")
+    (flat / "Kiwi").mkdir()
+    for name in ("a.jpg", "b.png"):
+        (flat / name).rename(flat / "Kiwi" / name)
+    assert unfoldered_note(list_images(None, str(flat))) == ""

@@ -25,20 +25,65 @@ class _Invocation:
         self.config = config
         self.injected = injected
 
+    def updated(self, given: Dict[str, Any]) -> "_Invocation":
+        """This invocation with the global options ``given`` (by parameter name) where set."""
+        given = {name: value for name, value in given.items() if value is not None}
+        config = given.pop("config", self.config)
+        dry_run = bool(given.pop("dry_run", self.dry_run))
+        return _Invocation({**self.overrides, **given}, dry_run, config, self.injected)
+
     def context(self, **more: Any) -> AwsContext:
         overrides = {**self.overrides, **{k: v for k, v in more.items() if v is not None}}
         settings = build_settings(read_config(self.config), overrides)
         return AwsContext.create(settings, self.dry_run, self.injected)
 
 
-def pass_aws(**setting_params: str) -> Callable:
-    """Decorator: build the ``AwsContext`` (with the named command options as settings
-    overrides, e.g. ``pass_aws(bucket="bucket")``) and pass it as the first argument."""
+#: The options every ``aws`` command takes, before its name or after it (as the AWS CLI's
+#: global options): (flag, parameter name, click settings). Given in both places, the one after
+#: the command name wins.
+GLOBAL_OPTIONS: Tuple[Tuple[str, str, Dict[str, Any]], ...] = (
+    ("--profile", "profile", {"help": "AWS profile (else AWS_PROFILE / default)."}),
+    ("--region", "region", {"help": "AWS region (else AWS_REGION / the profile's region / the config file)."}),
+    ("--project", "project", {"help": "Name prefix and tag value of everything created [bigfruits]."}),
+    ("--bucket", "bucket", {"help": "Bucket name [<project>-<account>-<region>]."}),
+    ("--config", "config", {"type": click.Path(path_type=Path),
+                            "help": "TOML config file with an [aws] table [~/.config/bigfruits/config.toml]."}),
+    ("--state-file", "state_file", {"type": click.Path(path_type=Path),
+                                    "help": "Where to remember what was created."}),
+    ("--dry-run", "dry_run", {"is_flag": True, "default": None,
+                              "help": "Send nothing; print each request as one JSON line (everything "
+                                      "local is still made and checked)."}),
+)
+#: What a command's own copy of a global option is called in its parameters.
+GLOBAL_PREFIX = "global_"
+CLUSTER_HELP = "Another cluster than the current one (the last create-cluster)."
+WHEEL_HELP = ("The bigfruits wheel the nodes install [this bigfruits': built from its checkout, "
+              "or repacked from the installed package].")
+
+
+def global_options(prefix: str = "", **extra: Any) -> Callable:
+    """Decorator: the global options, with parameter names ``<prefix><name>``."""
 
     def decorate(func: Callable) -> Callable:
+        for flag, name, settings in reversed(GLOBAL_OPTIONS):
+            func = click.option(flag, prefix + name, **{**settings, **extra.get(name, {})})(func)
+        return func
+
+    return decorate
+
+
+def pass_aws(**setting_params: str) -> Callable:
+    """Decorator: the global options (also after the command's name), then the ``AwsContext``
+    built from them (with the named command options as settings overrides, e.g.
+    ``pass_aws(release="release")``), passed as the first argument."""
+
+    def decorate(func: Callable) -> Callable:
+        @global_options(GLOBAL_PREFIX)
         @functools.wraps(func)
         @click.pass_obj
         def wrapper(inv: _Invocation, *args: Any, **kwargs: Any) -> Any:
+            given = {name: kwargs.pop(GLOBAL_PREFIX + name) for _, name, _ in GLOBAL_OPTIONS}
+            inv = inv.updated(given)
             overrides = {setting: kwargs.pop(param) for setting, param in setting_params.items()}
             return func(inv.context(**overrides), *args, **kwargs)
 
@@ -48,27 +93,22 @@ def pass_aws(**setting_params: str) -> Callable:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--profile", envvar="AWS_PROFILE", help="AWS profile (else AWS_PROFILE / default).")
-@click.option("--region", help="AWS region (else AWS_REGION / the profile's region / config).")
-@click.option("--project", help="Name prefix and tag value of everything created [bigfruits].")
-@click.option("--bucket", help="Bucket name [<project>-<account>-<region>].")
-@click.option("--config", "config", type=click.Path(path_type=Path),
-              help="TOML config file with an [aws] table [~/.config/bigfruits/config.toml].")
-@click.option("--state-file", type=click.Path(path_type=Path), help="Where to remember what was created.")
-@click.option("--dry-run", is_flag=True, help="Send nothing; print each request as one JSON line.")
+@global_options(profile={"envvar": "AWS_PROFILE"})
 @click.pass_context
 def aws(ctx: click.Context, profile: Optional[str], region: Optional[str], project: Optional[str],
-        bucket: Optional[str], config: Optional[Path], state_file: Optional[Path], dry_run: bool) -> None:
-    """Run the pipeline on AWS EMR: bucket, dataset, cluster (JupyterHub), steps, teardown."""
+        bucket: Optional[str], config: Optional[Path], state_file: Optional[Path], dry_run: Optional[bool]) -> None:
+    """Run the pipeline on AWS EMR: bucket, dataset, cluster (JupyterHub, EMR Studio), steps,
+    teardown.
+
+    The options below go before or after the command's name."""
     injected = ctx.obj if isinstance(ctx.obj, Injected) else Injected()
-    overrides = {"profile": profile, "region": region, "project": project, "bucket": bucket,
-                 "state_file": state_file}
-    ctx.obj = _Invocation(overrides, dry_run, config, injected)
+    ctx.obj = _Invocation({}, False, None, injected).updated(
+        {"profile": profile, "region": region, "project": project, "bucket": bucket,
+         "config": config, "state_file": state_file, "dry_run": dry_run})
 
 
 @aws.command("create-bucket")
-@click.option("--bucket", "bucket_name", help="Bucket name (overrides the group's --bucket).")
-@pass_aws(bucket="bucket_name")
+@pass_aws()
 def create_bucket_cmd(ctx: AwsContext) -> None:
     """A private, encrypted, TLS-only bucket with our layout (idempotent)."""
     from bigfruits.aws.commands.create_bucket import create_bucket
@@ -97,7 +137,8 @@ def create_keypair_cmd(ctx: AwsContext) -> None:
 
 
 @aws.command("create-cluster")
-@click.option("--flavor", type=click.Choice(sorted(FLAVORS)), default="jupyterhub", show_default=True)
+@click.option("--flavor", type=click.Choice(sorted(FLAVORS)), default="jupyterhub", show_default=True,
+              help="jupyterhub: JupyterHub reached through `connect`; studio: for EMR Studio Workspaces (Livy, Jupyter Enterprise Gateway).")
 @click.option("--release", help="EMR release label [emr-7.9.0].")
 @click.option("--master-type", help="Master instance type [m5.xlarge].")
 @click.option("--core-type", help="Core instance type [m5.xlarge].")
@@ -106,24 +147,28 @@ def create_keypair_cmd(ctx: AwsContext) -> None:
 @click.option("--key-name", help="EC2 key pair name [<project>-key].")
 @click.option("--subnet-id", help="Subnet to start in [the default VPC; for --flavor studio, "
               "the subnet of the Studio create-studio made].")
-@click.option("--wheel", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Use this bigfruits wheel instead of building one from the checkout.")
-@click.option("--notebook", type=click.Path(path_type=Path), help="Notebook to place for JupyterHub.")
+@click.option("--wheel", type=click.Path(exists=True, dir_okay=False, path_type=Path), help=WHEEL_HELP)
+@click.option("--notebook", type=click.Path(path_type=Path),
+              help="Notebook to place for JupyterHub [ours, shipped with bigfruits].")
+@click.option("--no-model", is_flag=True,
+              help="Start without the notebooks' model (the ImageNet graph, exported here once): a "
+                   "bare cluster for steps only (submit uploads the model each step runs).")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.option("--no-wait", is_flag=True, help="Return once requested, without waiting for WAITING.")
 @pass_aws(release="release", master_type="master_type", core_type="core_type",
           core_count="core_count", idle_timeout_s="idle_timeout_s", key_name="key_name",
           subnet_id="subnet_id")
 def create_cluster_cmd(ctx: AwsContext, flavor: str, wheel: Optional[Path], notebook: Optional[Path],
-                       yes: bool, no_wait: bool) -> None:
+                       no_model: bool, yes: bool, no_wait: bool) -> None:
     """An EMR cluster running our package (shows the cost estimate, asks first)."""
     from bigfruits.aws.commands.create_cluster import create_cluster
 
-    create_cluster(ctx, flavor, yes=yes, wheel=wheel, notebook=notebook, wait=not no_wait)
+    create_cluster(ctx, flavor, yes=yes, wheel=wheel, notebook=notebook, wait=not no_wait,
+                   with_model=not no_model)
 
 
 @aws.command("status")
-@click.option("--cluster-id", help="Another cluster than the current one.")
+@click.option("--cluster-id", help=CLUSTER_HELP)
 @pass_aws()
 def status_cmd(ctx: AwsContext, cluster_id: Optional[str]) -> None:
     """State, uptime, master, applications, steps, cost so far; warns about others running."""
@@ -133,11 +178,11 @@ def status_cmd(ctx: AwsContext, cluster_id: Optional[str]) -> None:
 
 
 @aws.command("connect")
-@click.option("--cluster-id")
+@click.option("--cluster-id", help=CLUSTER_HELP)
 @click.option("--forward", "forwards", multiple=True, metavar="LOCAL:REMOTE",
               help="Port to forward (repeatable) [9443, 18080, 8088].")
 @click.option("--host", help="Reach the master at this address instead of its public DNS.")
-@click.option("--ssh-port", type=int, default=22, show_default=True)
+@click.option("--ssh-port", type=int, default=22, show_default=True, help="The master's SSH port.")
 @click.option("--user", "ssh_user", help="SSH user [hadoop].")
 @click.option("--my-ip", help="Your public IPv4 (else looked up at checkip.amazonaws.com).")
 @pass_aws(ssh_user="ssh_user")
@@ -168,8 +213,8 @@ STEP_OUTPUT_HELP = "s3:// output in the project's bucket [s3://<bucket>/output/<
 @aws.command("submit", context_settings={"ignore_unknown_options": True})
 @click.option("--input", "input_uri", help=STEP_INPUT_HELP)
 @click.option("--output", "output_uri", help=STEP_OUTPUT_HELP)
-@click.option("--cluster-id")
-@click.option("--no-wait", is_flag=True)
+@click.option("--cluster-id", help=CLUSTER_HELP)
+@click.option("--no-wait", is_flag=True, help="Return once submitted (`status` and `logs` follow the step).")
 @click.option("--timeout", "timeout_s", type=float, default=3 * 3600, show_default=True, help="Seconds.")
 @click.argument("pipeline_args", nargs=-1, type=click.UNPROCESSED)
 @pass_aws()
@@ -189,10 +234,12 @@ def submit_cmd(ctx: AwsContext, input_uri: Optional[str], output_uri: Optional[s
 @click.option("--core-type", help="Core instance type [m5.xlarge].")
 @click.option("--core-count", type=int, help="Number of core nodes [2].")
 @click.option("--subnet-id", help="Subnet to start in [the default VPC].")
-@click.option("--wheel", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Use this bigfruits wheel instead of building one from the checkout.")
+@click.option("--wheel", type=click.Path(exists=True, dir_okay=False, path_type=Path), help=WHEEL_HELP)
 @click.option("--timeout", "timeout_s", type=float, default=3 * 3600, show_default=True,
               help="Seconds to wait; then the cluster is terminated.")
+@click.option("--no-wait", is_flag=True,
+              help="Return once started (the cluster still terminates itself when the step ends; "
+                   "`status`, `logs` and `download-results` follow it).")
 @click.option("--download-to", "dest", type=click.Path(path_type=Path), default=Path("results"),
               show_default=True, help="Where the results are downloaded on success.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -200,21 +247,22 @@ def submit_cmd(ctx: AwsContext, input_uri: Optional[str], output_uri: Optional[s
 @pass_aws(release="release", master_type="master_type", core_type="core_type",
           core_count="core_count", subnet_id="subnet_id")
 def run_cmd(ctx: AwsContext, input_uri: Optional[str], output_uri: Optional[str], wheel: Optional[Path],
-            timeout_s: float, dest: Path, yes: bool, pipeline_args: tuple) -> None:
+            timeout_s: float, no_wait: bool, dest: Path, yes: bool, pipeline_args: tuple) -> None:
     """The pipeline on a cluster of its own that terminates itself when the step ends (even if
     this machine sleeps); waits, shows a failure's stderr, downloads the results. Extra args go
     to `bigfruits run` (e.g. -- --k 50)."""
     from bigfruits.aws.commands.run import run_transient
 
     run_transient(ctx, input_uri, output_uri, pipeline_args, wheel=wheel, yes=yes,
-                  timeout_s=timeout_s, dest=dest)
+                  timeout_s=timeout_s, dest=dest, wait=not no_wait)
 
 
 @aws.command("logs")
 @click.option("--step-id", help="Step [the last submitted].")
-@click.option("--stream", type=click.Choice(["stderr", "stdout", "controller"]), default="stderr", show_default=True)
-@click.option("--lines", type=int, default=30, show_default=True)
-@click.option("--cluster-id")
+@click.option("--stream", type=click.Choice(["stderr", "stdout", "controller"]), default="stderr", show_default=True,
+              help="Which log of the step.")
+@click.option("--lines", type=int, default=30, show_default=True, help="How many lines from its end.")
+@click.option("--cluster-id", help=CLUSTER_HELP)
 @pass_aws()
 def logs_cmd(ctx: AwsContext, step_id: Optional[str], stream: str, lines: int, cluster_id: Optional[str]) -> None:
     """The end of a step's log from S3."""
@@ -235,8 +283,8 @@ def download_results_cmd(ctx: AwsContext, dest: Path, run_id: Optional[str]) -> 
 
 
 @aws.command("terminate")
-@click.option("--cluster-id")
-@click.option("--no-wait", is_flag=True)
+@click.option("--cluster-id", help=CLUSTER_HELP)
+@click.option("--no-wait", is_flag=True, help="Return once asked, without waiting until it is gone.")
 @pass_aws()
 def terminate_cmd(ctx: AwsContext, cluster_id: Optional[str], no_wait: bool) -> None:
     """Close port 22 and the tunnel, terminate the cluster and wait until it is gone."""

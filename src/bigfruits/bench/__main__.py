@@ -39,8 +39,9 @@ def _sizes(text: str) -> tuple:
 @click.option("--s3-images", type=int,
               help="Images of the S3 step: local disk, then S3 (moto) through Toxiproxy at 0, 30 "
                    "and 100 ms added (1500).")
-@click.option("--steps", default="ceilings,runs,reuse,sample,memory,pca,users,s3", show_default=True)
-@click.option("--master", default="local[*]", show_default=True)
+@click.option("--steps", default="ceilings,runs,reuse,sample,memory,pca,users,s3", show_default=True,
+              help="Which measurements, comma-separated (docs/performance.md says what each is).")
+@click.option("--master", default="local[*]", show_default=True, help="Spark master of the measured runs.")
 @click.option("--out", "out_dir", default="bench/results", show_default=True,
               type=click.Path(file_okay=False), help="Where latest.json and latest.md go.")
 @click.option("--workdir", type=click.Path(file_okay=False),

@@ -17,9 +17,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from itertools import zip_longest
 from typing import Any, Dict, Iterator, List, Optional, Tuple
+from urllib.parse import urlparse
 
 from bigfruits.errors import EnvironmentProblem, InputError
-from bigfruits.pipeline.hadoop_fs import hadoop_path, list_files
+from bigfruits.pipeline.hadoop_fs import hadoop_path, is_local, list_files
 from bigfruits.pipeline.s3 import is_s3, list_objects
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -51,6 +52,8 @@ class Listing:
     root: str
     images: List[ImageFile]
     skipped: Dict[str, int]
+    #: images directly in the input folder (labelled by its name, not by a class folder)
+    unfoldered: int = 0
 
 
 #: the class of an image is its parent folder's name (``.../Test/Apple Red 1/x.jpg``); one
@@ -106,19 +109,16 @@ def walk_hadoop(fs: Any, root: Any) -> Iterator[Entry]:
                f"mtime_ms:{status.getModificationTime()}")
 
 
-def _walk(fs: Any, root: Any, root_text: str) -> Iterator[Entry]:
-    """The fastest lister for the scheme (S3: ``s3.list_objects``): listing through py4j costs
-    ~3 ms a file (3.5 minutes for Fruits-360's 67,692 images), Python's own listing a few
-    microseconds."""
-    scheme = root_text.split(":", 1)[0]
-    if scheme == "file":
-        return walk_local(root_text[len("file:"):])
-    return walk_hadoop(fs, root)
+def listed_without_spark(input_uri: str) -> bool:
+    """Local folders and S3 prefixes are listed in Python (os.walk, boto3), before Spark starts:
+    a wrong ``--input`` or ``--classes`` then fails in a second; other file systems need Hadoop."""
+    return is_s3(input_uri) or is_local(input_uri)
 
 
 def list_entries(spark: Any, input_uri: str) -> Tuple[str, List[Entry]]:
     """``(root, entries)``: an S3 prefix is listed with boto3 alone (no Hadoop connector needed
-    to read from S3), anything else through Hadoop's qualified path."""
+    to read from S3), a local folder with Python's walk (``spark`` may then be None), anything
+    else through Hadoop's qualified path."""
     try:
         if is_s3(input_uri):
             root_text = input_uri.rstrip("/")
@@ -126,11 +126,16 @@ def list_entries(spark: Any, input_uri: str) -> Tuple[str, List[Entry]]:
             if not entries:
                 raise input_not_found(input_uri)
             return root_text, entries
+        if is_local(input_uri):
+            folder = os.path.abspath(urlparse(input_uri).path if input_uri.startswith("file:") else input_uri)
+            if not os.path.exists(folder):
+                raise input_not_found(input_uri)
+            return "file:" + folder.rstrip("/"), list(walk_local(folder))
         fs, root = hadoop_path(spark, input_uri)
         if not fs.exists(root):
             raise input_not_found(input_uri)
         root_text = root.toString().rstrip("/")
-        return root_text, list(_walk(fs, root, root_text))
+        return root_text, list(walk_hadoop(fs, root))
     except (InputError, EnvironmentProblem):
         raise
     except Exception as exc:  # credentials, bucket in another region, ...
@@ -145,6 +150,7 @@ def list_images(spark: Any, input_uri: str) -> Listing:
     root_text, entries = list_entries(spark, input_uri)
     images: List[ImageFile] = []
     skipped: Dict[str, int] = defaultdict(int)
+    unfoldered = 0
     for path, size, stamp in entries:
         relative = path[len(root_text):].lstrip("/") if path.startswith(root_text) else path
         reason = skip_reason(relative)
@@ -152,11 +158,21 @@ def list_images(spark: Any, input_uri: str) -> Listing:
             skipped[reason] += 1
         else:
             images.append(ImageFile(path, size, stamp))
+            unfoldered += "/" not in relative
     if not images:
         raise InputError(f"no images found in {input_uri}",
                          "expected .jpg/.jpeg/.png files in <split>/<class>/ folders")
     images.sort(key=lambda image: image.path)
-    return Listing(root_text, images, dict(skipped))
+    return Listing(root_text, images, dict(skipped), unfoldered)
+
+
+def unfoldered_note(listing: Listing) -> str:
+    """One line when images sit directly in the input folder: they are labelled by its name."""
+    if not listing.unfoldered:
+        return ""
+    return (f"{listing.unfoldered} images are directly in {listing.root}, so their class is that "
+            f"folder's name ({label_of(listing.root + '/x')!r}): classes come from folder names "
+            "(<class>/<image>.jpg)")
 
 
 def select_images(images: List[ImageFile], classes: Optional[str] = None,

@@ -23,12 +23,13 @@ from bigfruits.errors import EnvironmentProblem, InputError
 from bigfruits.pipeline import report
 from bigfruits.pipeline.config import RunConfig
 from bigfruits.pipeline.featurize.engines import Prepared, from_cache, prepare, resolve_engine
-from bigfruits.pipeline.featurize.model import WeightsInfo, check_weights_arg, import_tensorflow
+from bigfruits.pipeline.featurize.model import (WeightsInfo, check_weights_arg, download_imagenet_weights,
+                                                import_tensorflow)
 from bigfruits.pipeline.featurize.published import read_published
 from bigfruits.pipeline.featurize.udf import WorkerBuilds, featurize
 from bigfruits.pipeline.hadoop_fs import absolute_uri, is_local
-from bigfruits.pipeline.ingest import (ImageFile, Listing, images_frame, input_not_found,
-                                       list_images, select_images)
+from bigfruits.pipeline.ingest import (ImageFile, Listing, images_frame, input_not_found, list_images,
+                                       listed_without_spark, select_images, unfoldered_note)
 from bigfruits.pipeline.outputs import OutputTarget, output_exists
 from bigfruits.pipeline.progress import image_progress
 from bigfruits.pipeline.reuse import (FEATURE_COLUMNS, Reuse, check_local_previous_output,
@@ -162,6 +163,7 @@ def run_pipeline(config: RunConfig, spark: Any = None) -> RunResult:
     """Run the whole pipeline; on any failure nothing is published and staging is removed."""
     started = time.perf_counter()
     _check_local_paths(config)
+    early = list_stage(None, config) if listed_without_spark(absolute_uri(config.input)) else None
     preparing, quiet = start_preparing(config)
     if spark is None:
         from pyspark.sql import SparkSession  # noqa: F401  (the import overlaps TF's)
@@ -172,7 +174,7 @@ def run_pipeline(config: RunConfig, spark: Any = None) -> RunResult:
     target.check_free(config.overwrite)
     try:
         with sql_conf(spark, RUN_SETTINGS):
-            manifest = _run(spark, config, target, started, preparing)
+            manifest = _run(spark, config, target, started, preparing, early)
     except BaseException:
         target.discard()
         raise
@@ -181,11 +183,12 @@ def run_pipeline(config: RunConfig, spark: Any = None) -> RunResult:
 
 
 def _run(spark: Any, config: RunConfig, target: OutputTarget, started: float,
-         preparing: "Future[Prepared]") -> Dict[str, Any]:
-    """The stages, in order. The manifest's ``write`` time covers both stages that write
-    results: account (features/, errors/) and write (the PCA outputs and plots)."""
+         preparing: "Future[Prepared]", early: Optional[Selection] = None) -> Dict[str, Any]:
+    """The stages, in order (the list stage done already, before Spark, for local and S3
+    inputs). The manifest's ``write`` time covers both stages that write results: account
+    (features/, errors/) and write (the PCA outputs and plots)."""
     timings: Dict[str, float] = {}
-    selection = list_stage(spark, config)
+    selection = early or list_stage(spark, config)
     inference = engine_stage(spark, preparing, config.model)
     with timed(timings, "reuse"):
         reuse = reuse_stage(spark, config, selection, inference)
@@ -214,24 +217,35 @@ def timed(timings: Dict[str, float], name: str) -> Iterator[None]:
 
 
 def _check_local_paths(config: RunConfig) -> None:
-    """Catch the common mistakes on local paths in a blink, before Spark and TensorFlow start."""
-    if config.model is None:
-        check_weights_arg(config.weights)
+    """Catch the common mistakes in a blink, before Spark and TensorFlow start: local input and
+    output paths, a previous output to reuse, the weights (ImageNet's downloaded now if missing:
+    no internet is one line, not a JVM later)."""
     input_uri, output = absolute_uri(config.input), absolute_uri(config.output)
     if is_local(input_uri) and not os.path.exists(input_uri.replace("file:", "", 1)):
         raise input_not_found(input_uri)
     if is_local(output) and os.path.exists(output.replace("file:", "", 1)) and not config.overwrite:
         raise output_exists(output)
     check_local_previous_output(config.reuse)
+    if config.model is None:
+        check_weights_arg(config.weights)
+        if config.weights == "imagenet":
+            download_imagenet_weights()
+
+
+def note(message: str) -> None:
+    """One line for the user on stderr (beside the progress bars)."""
+    if message:
+        print(f"bigfruits: {message}", file=sys.stderr, flush=True)
 
 
 def list_stage(spark: Any, config: RunConfig) -> Selection:
-    """List the input and select the images (``--classes``, ``--limit``)."""
+    """List the input and select the images (``--classes``, ``--limit``); ``spark`` is None
+    when it runs before Spark starts (local and S3 inputs). A default k too large for the
+    selection is lowered, said in one line."""
     listing = list_images(spark, absolute_uri(config.input))
+    note(unfoldered_note(listing))
     selected = select_images(listing.images, config.classes, config.limit)
-    if config.k is not None and config.k > len(selected):
-        raise InputError(f"--k {config.k} is more than the {len(selected)} images selected",
-                         f"pass --k {len(selected)} or less, or select more images")
+    note(config.components(len(selected), "images selected")[1])
     return Selection(listing, selected)
 
 
@@ -248,8 +262,7 @@ def reuse_stage(spark: Any, config: RunConfig, selection: Selection, inference: 
     """With ``--reuse``: which images take their features from the previous output."""
     identity = model_identity(inference.engine, inference.weights.sha256)
     reuse = plan_reuse(spark, config.reuse, selection.images, identity)
-    if reuse.note:
-        print(f"bigfruits: {reuse.note}", file=sys.stderr, flush=True)
+    note(reuse.note)
     return reuse
 
 
@@ -353,9 +366,8 @@ def account_stage(spark: Any, config: RunConfig, target: OutputTarget, selection
     if not ok_paths:
         raise InputError(f"none of the {len(selected)} images could be featurized",
                          f"see the errors above; e.g. {errors.first()['error']}")
-    if config.k is not None and config.k > len(ok_paths):
-        raise InputError(f"--k {config.k} is more than the {len(ok_paths)} images featurized",
-                         f"pass --k {len(ok_paths)} or less")
+    if len(ok_paths) < len(selected):  # fewer than the selection's k was chosen for
+        note(config.components(len(ok_paths), "images featurized")[1])
     return Accounted(features, errors, len(ok_paths), len(failed_paths))
 
 
@@ -364,8 +376,9 @@ def pca_stage(config: RunConfig, accounted: Accounted) -> Any:
     read as many rows from features/ as the account stage counted."""
     from bigfruits.pipeline.pca import ExactPCA
 
+    k, _ = config.components(accounted.images_ok, "images featurized")
     pca = ExactPCA(inputCol="features", outputCol="pca")
-    pca = pca.setK(config.k) if config.k is not None else pca.setVarianceThreshold(config.variance)
+    pca = pca.setK(k) if k is not None else pca.setVarianceThreshold(config.variance)
     model = pca.fit(accounted.features)
     if model.n_samples_ != accounted.images_ok:
         raise RuntimeError(f"accounting mismatch: {accounted.images_ok} images featurized, "

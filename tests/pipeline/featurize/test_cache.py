@@ -83,3 +83,17 @@ def test_a_second_run_imports_no_tensorflow(tmp_path, monkeypatch):
     seen = json.loads(proc.stdout.strip().splitlines()[-1])
     assert seen == {"tensorflow": False, "keras": False, "cached": True,
                     "sha256": first.weights.sha256, "ok": 3}
+
+
+def test_an_install_without_tf2onnx_finds_any_export_of_the_weights(monkeypatch, tmp_path):
+    """A light install (the cloud commands, a node) cannot export, so an export of the same
+    weights and opset by whichever tf2onnx made it is the graph it needs; where tf2onnx is
+    installed, only its own version's export is (another version may export differently)."""
+    monkeypatch.setenv(locations.CACHE_ENV, str(tmp_path / "c"))
+    monkeypatch.setattr(cache, "_version", lambda package: "1.16.1")
+    cache.write_onnx("ab" * 32, 15, b"graph by 1.16.1")
+    monkeypatch.setattr(cache, "_version", lambda package: "1.17.0")
+    assert cache.read_onnx("ab" * 32, 15) is None
+    monkeypatch.setattr(cache, "_version", lambda package: "none")
+    assert cache.read_onnx("ab" * 32, 15) == b"graph by 1.16.1"
+    assert cache.read_onnx("ab" * 32, 13) is None and cache.read_onnx("cd" * 32, 15) is None

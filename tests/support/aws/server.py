@@ -38,6 +38,20 @@ def _urlopen(url: str, cafile: Path, method: str = "GET", timeout: float = 30.0)
     urllib.request.urlopen(urllib.request.Request(url, method=method), timeout=timeout, context=context).close()
 
 
+def wait_for_moto(url: str, cert: Path, proc: "subprocess.Popen[bytes]", timeout_s: float = 60) -> None:
+    """Until the moto server at ``url`` answers (it fails the test if the process ends first)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            _urlopen(f"{url}/moto-api/", cert)
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail("moto server did not start")
+            time.sleep(0.2)
+
+
 @pytest.fixture(scope="session")
 def moto_url(moto_tls: Tuple[Path, Path]) -> Iterator[str]:
     """One moto server (HTTPS, 127.0.0.1, free port) for the session, reset by ``aws_env``."""
@@ -50,16 +64,7 @@ def moto_url(moto_tls: Tuple[Path, Path]) -> Iterator[str]:
         env={**os.environ, "MOTO_IAM_LOAD_MANAGED_POLICIES": "true"},
     )
     url = f"https://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            _urlopen(f"{url}/moto-api/", cert)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("moto server did not start")
-            time.sleep(0.2)
+    wait_for_moto(url, cert, proc)
     yield url
     proc.terminate()
     try:

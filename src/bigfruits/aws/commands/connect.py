@@ -21,6 +21,9 @@ def connect(
     my_ip: Optional[str] = None,
 ) -> int:
     """Open port 22 for the caller's IP, then the background tunnel; returns its pid."""
+    pem = ctx.settings.private_key_path()
+    if not pem.is_file():  # before any request, in a dry run too
+        raise InputError(f"private key {pem} not found", "run `bigfruits aws create-keypair`")
     cluster_id = current_cluster(ctx, cluster_id)
     cluster = ctx.send(clusters.describe_cluster(cluster_id))["Cluster"]
     if cluster["Status"]["State"] not in clusters.READY_STATES and not ctx.dry_run:
@@ -42,8 +45,6 @@ def _open_tunnel(ctx: AwsContext, cluster_id: str, target: str,
                  forwards: Sequence[Tuple[int, int]], port: int) -> int:
     """The tunnel (a previous one closed first), remembered in the state; its pid."""
     pem = ctx.settings.private_key_path()
-    if not pem.is_file():
-        raise InputError(f"private key {pem} not found", "run `bigfruits aws create-keypair`")
     control = ssh_access.ssh_dir(ctx) / "tunnel.ctl"
     tunnel.close_tunnel(control, ctx.state.get(state.TUNNEL_PID))
     known_hosts = ssh_access.known_hosts_path(ctx, cluster_id)

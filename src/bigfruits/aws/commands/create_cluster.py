@@ -8,7 +8,7 @@ from typing import Optional
 
 from bigfruits.aws.core import kinds, state
 from bigfruits.aws.core.context import AwsContext
-from bigfruits.aws.procedures import cluster_launch, cluster_network, jupyterhub
+from bigfruits.aws.procedures import cluster_launch, cluster_network, jupyterhub, node_files
 from bigfruits.aws.procedures.cluster_roles import ensure_roles
 from bigfruits.aws.procedures.pricing import cost_line
 from bigfruits.aws.procedures.ssh_access import prepare_access
@@ -24,9 +24,13 @@ def create_cluster(
     wheel: Optional[Path] = None,
     notebook: Optional[Path] = None,
     wait: bool = True,
+    with_model: bool = True,
 ) -> str:
-    """Everything the cluster needs, then RunJobFlow; after that any failure terminates it."""
+    """What the cluster needs from this machine first (nothing sent if that fails), then
+    everything it needs in AWS, then RunJobFlow; after that any failure terminates it."""
     flavor = get_flavor(flavor_name)
+    notebook = _check_local_files(flavor, notebook, with_model)
+    wheel = cluster_launch.prepare_node_files(ctx, wheel)
     ctx = cluster_network.in_studio_subnet(ctx, flavor)
     _announce(ctx, flavor)
     if not (yes or ctx.dry_run) and not ctx.confirm("Create this cluster?"):
@@ -35,11 +39,10 @@ def create_cluster(
     group_id = prepare_access(ctx, vpc_id)
     ensure_roles(ctx)
     wheelhouse = cluster_launch.upload_bootstrap(ctx, wheel)
-    model = jupyterhub.place_model(ctx)
-    with tempfile.TemporaryDirectory(prefix="bigfruits-notebook-") as tmp:
-        notebook = notebook if notebook is not None else jupyterhub.notebook_path()
-        jupyterhub.place_notebook(ctx, flavor, jupyterhub.with_model(notebook, model, Path(tmp))
-                                  if model else notebook)
+    model = jupyterhub.place_model(ctx) if with_model else None
+    if notebook is not None:
+        with tempfile.TemporaryDirectory(prefix="bigfruits-notebook-") as tmp:
+            jupyterhub.place_notebook(ctx, flavor, jupyterhub.with_model(notebook, model, Path(tmp)))
     password, password_key, password_uri = None, None, None
     if flavor.sets_jupyterhub_password:
         password, password_key, password_uri = jupyterhub.put_password(ctx)
@@ -56,6 +59,20 @@ def create_cluster(
     _wait_or_terminate(ctx, cluster_id, wait and not ctx.dry_run, password_key)
     _show_password(ctx, password, wait)
     return cluster_id
+
+
+def _check_local_files(flavor: Flavor, notebook: Optional[Path], with_model: bool) -> Optional[Path]:
+    """The notebook to place (the flavors with JupyterHub: ``--notebook``, else ours) and the
+    notebooks' model (ImageNet weights, exported here once), checked before any request; the
+    notebook's path."""
+    if flavor.places_notebook:
+        notebook = notebook or jupyterhub.notebook_path()
+        jupyterhub.check_notebook(notebook)
+    else:
+        notebook = None
+    if with_model:
+        node_files.local_model("imagenet", 0)
+    return notebook
 
 
 def _announce(ctx: AwsContext, flavor: Flavor) -> None:

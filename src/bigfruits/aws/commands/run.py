@@ -16,7 +16,7 @@ from bigfruits.aws.core.context import AwsContext
 from bigfruits.aws.procedures import cluster_launch, cluster_network
 from bigfruits.aws.procedures.bucket_files import download_results
 from bigfruits.aws.procedures.cluster_roles import ensure_roles
-from bigfruits.aws.procedures.node_files import step_model_args
+from bigfruits.aws.procedures.node_files import check_step_model, step_model_args
 from bigfruits.aws.procedures.pricing import cost_line
 from bigfruits.aws.procedures.step_watch import show_step_failure, step_locations, step_named, wait_for_step
 from bigfruits.aws.requests.emr import clusters, steps
@@ -35,10 +35,13 @@ def run_transient(
     yes: bool = False,
     timeout_s: float = RUN_TIMEOUT_S,
     dest: Path = Path("results"),
+    wait: bool = True,
 ) -> str:
     """Start the batch cluster with the pipeline step, watch it, download the results; the
     cluster id. Failure and timeout raise ``AwsError`` (the cluster is gone or going)."""
     settings = ctx.settings
+    check_step_model(extra_args)  # what this machine makes first: a failure here sends nothing
+    wheel = cluster_launch.prepare_node_files(ctx, wheel)
     bucket = ctx.bucket()
     # before the prompt: a wrong --input or --output must start nothing
     input_uri, output_uri = step_locations(ctx, bucket, input_uri, output_uri)
@@ -60,19 +63,31 @@ def run_transient(
     ctx.echo(f"cluster {cluster_id} started; results go to {output_uri}")
     if ctx.dry_run:
         return cluster_id
-    _watch(ctx, cluster_id, timeout_s)
+    step_id = _pipeline_step(ctx, cluster_id)
+    if not wait:
+        ctx.echo(f"not waiting: `bigfruits aws status --cluster-id {cluster_id}` follows it, `bigfruits aws "
+                 f"logs --cluster-id {cluster_id}` shows its step's log, `bigfruits aws download-results` "
+                 "fetches the results once the step has completed")
+        return cluster_id
+    _watch(ctx, cluster_id, step_id, timeout_s)
     download_results(ctx, dest)
     return cluster_id
 
 
-def _watch(ctx: AwsContext, cluster_id: str, timeout_s: float) -> None:
-    """Until the pipeline step ends; giving up (not Ctrl-C) terminates the cluster, and a step
-    that did not complete raises with its stderr shown."""
+def _pipeline_step(ctx: AwsContext, cluster_id: str) -> str:
+    """The id of the cluster's pipeline step, remembered for `logs`; a cluster without one is
+    terminated."""
     step_id = step_named(ctx, cluster_id, steps.PIPELINE_STEP_NAME)
     if step_id is None:
         ctx.sender.attempt(clusters.terminate([cluster_id]))
         raise AwsError(f"cluster {cluster_id} has no pipeline step", "it was terminated: run again")
     ctx.state.set(state.LAST_STEP, step_id)
+    return step_id
+
+
+def _watch(ctx: AwsContext, cluster_id: str, step_id: str, timeout_s: float) -> None:
+    """Until the pipeline step ends; giving up (not Ctrl-C) terminates the cluster, and a step
+    that did not complete raises with its stderr shown."""
     with cluster_launch.terminated_on_failure(
             ctx, cluster_id,
             f"stopped watching; cluster {cluster_id} goes on and terminates itself when the step ends",

@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 
 from bigfruits.aws.core import state
 from bigfruits.aws.core.context import AwsContext
-from bigfruits.aws.procedures.node_files import step_model_args
+from bigfruits.aws.procedures.node_files import check_step_model, step_model_args
 from bigfruits.aws.procedures.our_clusters import current_cluster
 from bigfruits.aws.procedures.step_watch import (STEP_TIMEOUT_S, show_step_failure, step_locations,
                                                  wait_for_step)
@@ -24,6 +24,7 @@ def submit(
     timeout_s: float = STEP_TIMEOUT_S,
 ) -> str:
     """The pipeline as an EMR step on S3 input/output; waits, and on failure shows why."""
+    check_step_model(extra_args)  # before any request
     bucket = ctx.bucket()
     input_uri, output_uri = step_locations(ctx, bucket, input_uri, output_uri)
     found = current_cluster(ctx, cluster_id)

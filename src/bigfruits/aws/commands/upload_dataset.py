@@ -1,6 +1,9 @@
-"""``upload-dataset``: a local image tree to ``raw/``, skipping files already there unchanged."""
+"""``upload-dataset``: the images of a local tree to ``raw/``, skipping files already there
+unchanged; what is not an input image (a README, a LICENSE, hidden files) stays here, said in
+one line: the pipeline's own rule (``ingest.skip_reason``) decides."""
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Optional
 
@@ -9,6 +12,7 @@ from bigfruits.aws.procedures.bucket_files import list_keys, local_files, run_pa
 from bigfruits.aws.requests import s3
 from bigfruits.errors import InputError
 from bigfruits.locations import BUNDLED_SAMPLE
+from bigfruits.pipeline.ingest import skip_reason
 
 
 def upload_dataset(ctx: AwsContext, path: Optional[Path] = None) -> int:
@@ -17,9 +21,19 @@ def upload_dataset(ctx: AwsContext, path: Optional[Path] = None) -> int:
     root = Path(path) if path else BUNDLED_SAMPLE
     if not root.is_dir():
         raise InputError(f"dataset folder {root} not found", "pass the folder to upload (e.g. fruits-360/Test)")
-    files = list(local_files(root))
+    files, skipped = [], Counter()
+    for path in local_files(root):
+        reason = skip_reason(path.relative_to(root).as_posix())
+        if reason:
+            skipped[reason] += 1
+        else:
+            files.append(path)
     if not files:
-        raise InputError(f"dataset folder {root} has no files", "pass a folder of images")
+        raise InputError(f"dataset folder {root} has no images",
+                         "pass a folder of .jpg/.jpeg/.png images in <class>/ folders")
+    if skipped:
+        ctx.echo("not uploaded (not input images): " + ", ".join(
+            f"{count} {reason}" for reason, count in sorted(skipped.items())))
     bucket = ctx.bucket()
     remote = list_keys(ctx, bucket, s3.RAW_PREFIX)
     todo = []

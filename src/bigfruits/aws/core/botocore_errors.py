@@ -1,5 +1,5 @@
-"""botocore's exceptions -> one-line ``AwsError``s that say what happened and what to do, keeping
-AWS's operation, error code and message on the error."""
+"""botocore's exceptions (and boto3's transfer errors around them) -> one-line ``AwsError``s that
+say what happened and what to do, keeping AWS's operation, error code and message on the error."""
 from __future__ import annotations
 
 from typing import Optional
@@ -36,7 +36,10 @@ def translate(exc: BaseException, service: str, operation: str,
     if isinstance(exc, bce.ProfileNotFound):
         return AwsError(str(exc), "check --profile against ~/.aws/config")
     if isinstance(exc, bce.NoRegionError):
-        return AwsError("no AWS region set", "pass --region, set AWS_REGION, or put region in the config file")
+        from bigfruits.aws.core.settings import config_path
+
+        return AwsError("no AWS region set", "pass --region, set AWS_REGION, or set `region` in "
+                        f"~/.aws/config (`aws configure`) or under [aws] in {config_path()}")
     if isinstance(exc, bce.EndpointConnectionError):
         return AwsError(
             f"cannot reach AWS for {where} ({exc})",
@@ -44,7 +47,21 @@ def translate(exc: BaseException, service: str, operation: str,
         )
     if isinstance(exc, bce.ClientError):
         return _client_error(exc, where, endpoint)
+    if _is_boto3_transfer_error(exc):
+        # boto3's transfer manager (upload_file, download_file) wraps AWS's answer in its own
+        # exception: the answer is what the user needs to read.
+        inner = exc.__cause__ or exc.__context__
+        if isinstance(inner, (bce.BotoCoreError, bce.ClientError)):
+            return translate(inner, service, operation, endpoint)
+        return AwsError(f"{where}: {exc}", "check the network and re-run (unchanged files are skipped)",
+                        operation=where)
     return exc
+
+
+def _is_boto3_transfer_error(exc: BaseException) -> bool:
+    from boto3.exceptions import Boto3Error
+
+    return isinstance(exc, Boto3Error)
 
 
 def _client_error(exc: "bce.ClientError", where: str, endpoint: Optional[str] = None) -> BaseException:

@@ -204,7 +204,12 @@ class DryRunSender(Sender):
         raise RuntimeError("a dry run must not create AWS clients")
 
     def upload_file(self, path: str, bucket: str, key: str) -> None:
-        self.send(AwsRequest("s3", "PutObject", {"Bucket": bucket, "Key": key, "Body": f"<contents of {path}>"}))
+        """Printed as the PutObject it stands for, with what it would carry (the file is real:
+        a dry run makes the same files as a real run)."""
+        from pathlib import Path
+
+        body = f"<{Path(path).stat().st_size} bytes of {Path(path).name}>"
+        self.send(AwsRequest("s3", "PutObject", {"Bucket": bucket, "Key": key, "Body": body}))
 
     def download_file(self, bucket: str, key: str, path: str) -> None:
         self.send(AwsRequest("s3", "GetObject", {"Bucket": bucket, "Key": key}))

@@ -46,8 +46,9 @@ def same_content(path: Path, remote: Optional[Tuple[int, str]]) -> bool:
 
 
 def local_files(root: Path) -> Iterator[Path]:
+    """Every file below ``root``, in name order (which of them to send is the caller's choice)."""
     for path in sorted(root.rglob("*")):
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts):
+        if path.is_file():
             yield path
 
 

@@ -5,7 +5,6 @@ the cluster is ready. Choosing its network and roles first is ``cluster_network`
 from __future__ import annotations
 
 import re
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, Optional
@@ -14,8 +13,7 @@ from bigfruits.aws.core.context import AwsContext
 from bigfruits.aws.core.request import AwsRequest
 from bigfruits.aws.core.waiting import wait_for
 from bigfruits.aws.procedures.bucket_files import place_file
-from bigfruits.aws.procedures.node_files import upload_wheelhouse
-from bigfruits.aws.procedures.wheel import build_wheel
+from bigfruits.aws.procedures import node_files, wheel as cluster_wheels
 from bigfruits.aws.requests import s3
 from bigfruits.aws.requests.emr import clusters
 from bigfruits.errors import AwsError, InputError
@@ -29,19 +27,24 @@ IAM_NOT_YET = re.compile(r"instance ?profile|service ?role|jobflowrole|job flow 
 START_TIMEOUT_S = 40 * 60
 
 
-def upload_bootstrap(ctx: AwsContext, wheel: Optional[Path]) -> str:
-    """The bootstrap script and constraints, and the wheelhouse of our wheel (see
-    ``node_files``: uploaded when missing); the wheelhouse's s3:// URI."""
+def prepare_node_files(ctx: AwsContext, wheel: Optional[Path]) -> Path:
+    """Before any request: the wheel the nodes install (``--wheel``, else this bigfruits' own:
+    see ``wheel``) and its wheelhouse, built here or found in the cache, so that a failure to
+    make them sends nothing (a dry run makes them too). The wheel's path."""
+    wheel = wheel or cluster_wheels.cluster_wheel()
+    if wheel.name != clusters.wheel_name():
+        raise InputError(f"wheel {wheel.name} is not {clusters.wheel_name()}",
+                         "pass the wheel of this version of bigfruits")
+    node_files.build_wheelhouse(wheel, echo=ctx.echo)
+    return wheel
+
+
+def upload_bootstrap(ctx: AwsContext, wheel: Path) -> str:
+    """The bootstrap script and constraints, and the wheelhouse of ``wheel`` (made by
+    ``prepare_node_files``), uploaded when missing; the wheelhouse's s3:// URI."""
     for name in (clusters.BOOTSTRAP_SCRIPT, clusters.CONSTRAINTS_FILE):
         place_file(ctx, NODE_DIR / name, s3.BOOTSTRAP_PREFIX + name)
-    if ctx.dry_run and wheel is None:
-        wheel = Path("the wheel built from this checkout")
-    with tempfile.TemporaryDirectory() as tmp:
-        wheel = wheel or build_wheel(Path(tmp))
-        if wheel.name != clusters.wheel_name() and not ctx.dry_run:
-            raise InputError(f"wheel {wheel.name} is not {clusters.wheel_name()}",
-                             "pass the wheel of this version")
-        return upload_wheelhouse(ctx, wheel)
+    return node_files.upload_wheelhouse(ctx, wheel)
 
 
 def iam_not_visible_yet(exc: AwsError) -> bool:

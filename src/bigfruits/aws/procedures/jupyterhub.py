@@ -17,52 +17,46 @@ from bigfruits.aws.procedures.step_watch import step_named, wait_for_step
 from bigfruits.aws.requests import s3
 from bigfruits.aws.requests.emr import steps
 from bigfruits.aws.requests.emr.flavors import JUPYTER_PERSISTENCE_PREFIX, Flavor
-from bigfruits.errors import AwsError, EnvironmentProblem
-from bigfruits.locations import project_root
+from bigfruits.errors import AwsError, InputError
+from bigfruits.locations import NOTEBOOKS_DIR
 
 NOTEBOOK_NAME = "bigfruits-jupyterhub.ipynb"
 
 
-def notebook_path() -> Optional[Path]:
-    """``notebooks/bigfruits-jupyterhub.ipynb`` of the checkout (None when installed)."""
-    root = project_root()
-    if root is None or not (root / "notebooks" / NOTEBOOK_NAME).is_file():
-        return None
-    return root / "notebooks" / NOTEBOOK_NAME
+def notebook_path() -> Path:
+    """Our JupyterHub notebook, shipped in the package (installed or not)."""
+    return NOTEBOOKS_DIR / NOTEBOOK_NAME
 
 
-def place_model(ctx: AwsContext) -> Optional[str]:
-    """The notebooks' model (ImageNet weights) in the bucket, when this machine has it; else
-    one line saying how (the cluster starts anyway: submit uploads the model it runs)."""
-    try:
-        uri = upload_model(ctx)
-    except EnvironmentProblem as problem:
-        ctx.echo(f"note: {problem} (the notebooks need it; submit uploads the model it runs)")
-        return None
+def check_notebook(notebook: Path) -> None:
+    """Before any request: the notebook to place exists (``--notebook``, else ours)."""
+    if not notebook.is_file():
+        raise InputError(f"notebook {notebook} not found",
+                         "pass --notebook PATH to an .ipynb file, or leave it out to place ours")
+
+
+def place_model(ctx: AwsContext) -> str:
+    """The notebooks' model (ImageNet weights) in the bucket; its s3:// URI."""
+    uri = upload_model(ctx)
     ctx.echo(f"the notebooks run the model at {uri} (their `model` parameter)")
     return uri
 
 
-def with_model(notebook: Optional[Path], model_uri: str, into: Path) -> Optional[Path]:
+def with_model(notebook: Path, model_uri: Optional[str], into: Path) -> Path:
     """A copy of ``notebook`` in ``into`` whose parameters cell says ``model = "<model_uri>"``
-    (the committed notebook says ``model = None``)."""
-    if notebook is None or not notebook.is_file():
-        return notebook
+    (ours says ``model = None``); the notebook itself when there is no model or no such line."""
     text = notebook.read_text()
     line = json.dumps("model = None")[1:-1]
-    if line not in text:
+    if model_uri is None or line not in text:
         return notebook
     copy = into / notebook.name
     copy.write_text(text.replace(line, json.dumps(f"model = {model_uri!r}")[1:-1], 1))
     return copy
 
 
-def place_notebook(ctx: AwsContext, flavor: Flavor, notebook: Optional[Path]) -> None:
-    """Our notebook in JupyterHub's S3 persistence folder (the flavors that have JupyterHub)."""
+def place_notebook(ctx: AwsContext, flavor: Flavor, notebook: Path) -> None:
+    """The notebook in JupyterHub's S3 persistence folder (the flavors that have JupyterHub)."""
     if not flavor.places_notebook:
-        return
-    if notebook is None or not notebook.is_file():
-        ctx.echo(f"note: notebooks/{NOTEBOOK_NAME} not found: JupyterHub starts without our notebook")
         return
     uri = place_file(ctx, notebook, JUPYTER_PERSISTENCE_PREFIX + NOTEBOOK_NAME)
     ctx.echo(f"notebook placed at {uri} (JupyterHub's S3 persistence folder)")

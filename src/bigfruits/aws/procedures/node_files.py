@@ -21,7 +21,7 @@ import tarfile
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Tuple
 
 from bigfruits.aws.procedures import wheel_closure
 from bigfruits.aws.procedures.bucket_files import list_keys, place_file
@@ -131,10 +131,8 @@ def _place_once(ctx: AwsContext, path: Path, key: str) -> str:
 
 
 def upload_wheelhouse(ctx: AwsContext, wheel: Path) -> str:
-    """``s3://<bucket>/wheelhouse/<sha256>.tar`` for ``wheel``, uploaded when missing."""
-    if ctx.dry_run:
-        key = f"{s3.WHEELHOUSE_PREFIX}<sha256 of the wheelhouse>.tar"
-        return _place_once(ctx, Path("the wheelhouse built for the nodes"), key)
+    """``s3://<bucket>/wheelhouse/<sha256>.tar`` for ``wheel``, uploaded when missing (a dry run
+    builds it all the same, and prints the upload it would send)."""
     tar = build_wheelhouse(wheel, echo=ctx.echo)
     return _place_once(ctx, tar, f"{s3.WHEELHOUSE_PREFIX}{file_sha256(tar)}.tar")
 
@@ -171,12 +169,7 @@ def local_model(weights: str, seed: int) -> Any:
 
 def upload_model(ctx: AwsContext, weights: str = "imagenet", seed: int = 0) -> str:
     """``s3://<bucket>/models/<sha256 of the graph>/``: this machine's ONNX graph of ``weights``
-    and its identity, uploaded when missing."""
-    if ctx.dry_run:
-        folder = f"{s3.MODELS_PREFIX}<sha256 of the graph>/"
-        for name in (published.GRAPH_NAME, published.IDENTITY_NAME):
-            _place_once(ctx, Path(f"the exported {name}"), folder + name)
-        return s3.s3_uri(ctx.bucket(), folder)
+    and its identity, uploaded when missing (a dry run finds or exports the same graph)."""
     prepared = local_model(weights, seed)
     sha, graph, identity = published.files_of(prepared)
     folder = f"{s3.MODELS_PREFIX}{sha}/"
@@ -188,12 +181,25 @@ def upload_model(ctx: AwsContext, weights: str = "imagenet", seed: int = 0) -> s
     return s3.s3_uri(ctx.bucket(), folder)
 
 
+def step_model(extra_args: Sequence[str]) -> Optional[Tuple[str, int]]:
+    """The (weights, seed) whose graph a step with these ``run`` arguments needs uploaded; None
+    when they name a model already, or the TensorFlow engine (installed on the nodes by the user)."""
+    if _option(extra_args, "--model") is not None or _option(extra_args, "--engine") == "tensorflow":
+        return None
+    return _option(extra_args, "--weights") or "imagenet", int(_option(extra_args, "--seed") or 0)
+
+
+def check_step_model(extra_args: Sequence[str]) -> None:
+    """Before any request: the step's model is on this machine (or exported now), else one line."""
+    needed = step_model(extra_args)
+    if needed is not None:
+        local_model(*needed)
+
+
 def step_model_args(ctx: AwsContext, extra_args: Sequence[str]) -> List[str]:
     """A step's ``run`` arguments with ``--model`` added: the graph of its ``--weights``/``--seed``
-    uploaded from here. Unchanged when they name a model already, or the TensorFlow engine
-    (which then must be installed on the nodes by the user)."""
-    args = list(extra_args)
-    if _option(args, "--model") is not None or _option(args, "--engine") == "tensorflow":
-        return args
-    uri = upload_model(ctx, _option(args, "--weights") or "imagenet", int(_option(args, "--seed") or 0))
-    return [*args, "--model", uri]
+    uploaded from here (see ``step_model``)."""
+    needed = step_model(extra_args)
+    if needed is None:
+        return list(extra_args)
+    return [*extra_args, "--model", upload_model(ctx, *needed)]

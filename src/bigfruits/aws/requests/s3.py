@@ -62,7 +62,7 @@ def cluster_location(uri: str, bucket: str, option: str) -> str:
         raise InputError(
             f"{option} {uri}: the cluster's role may only use the project's bucket s3://{bucket}/",
             f"pass {option} {s3_uri(bucket, key or '…')}"
-            + (" (upload the images there with `bigfruits aws upload`)" if option == "--input" else ""))
+            + (" (upload the images there with `bigfruits aws upload-dataset PATH`)" if option == "--input" else ""))
     return uri
 
 

@@ -18,6 +18,7 @@ only costs the export next time.
 """
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
@@ -99,7 +100,16 @@ def onnx_path(weights_sha256: str, opset: int) -> str:
 
 
 def read_onnx(weights_sha256: str, opset: int) -> Optional[bytes]:
+    """The graph exported from these weights at this opset by this environment's tf2onnx; where
+    tf2onnx is not installed (a light install that runs or uploads models it cannot export),
+    the newest export of them by any tf2onnx."""
     data = _read(onnx_path(weights_sha256, opset))
+    if not data and _version("tf2onnx") == "none":
+        pattern = os.path.join(cache_dir(), "onnx", f"{weights_sha256}-opset{opset}-tf2onnx*.onnx")
+        for path in sorted(glob.glob(pattern), key=os.path.getmtime, reverse=True):
+            data = _read(path)
+            if data:
+                break
     return data or None
 
 

@@ -20,6 +20,11 @@ from bigfruits.errors import EnvironmentProblem, InputError
 INPUT_SHAPE = (224, 224, 3)
 FEATURE_DIM = 1280
 IMAGENET_FILE = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
+#: Where Keras' ``MobileNetV2(weights="imagenet")`` downloads it from (keras.applications.mobilenet_v2);
+#: ``$BIGFRUITS_IMAGENET_URL`` names a mirror instead (a proxy of your organisation, a test server).
+IMAGENET_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/" + IMAGENET_FILE
+IMAGENET_URL_ENV = "BIGFRUITS_IMAGENET_URL"
+DOWNLOAD_TIMEOUT_S = 30
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,49 @@ def check_weights_arg(weights: str) -> None:
         )
 
 
+def imagenet_download_path() -> str:
+    """Where Keras keeps its ImageNet download (``$KERAS_HOME/models``, else ``~/.keras/models``),
+    which ``MobileNetV2(weights="imagenet")`` reads instead of downloading again."""
+    keras_home = os.path.expanduser(os.environ.get("KERAS_HOME", os.path.join("~", ".keras")))
+    return os.path.join(keras_home, "models", IMAGENET_FILE)
+
+
+def no_imagenet_weights(reason: str) -> EnvironmentProblem:
+    return EnvironmentProblem(
+        f"could not download the ImageNet weights ({reason}; no internet?)",
+        f"without internet, pass --weights PATH to a MobileNetV2 no-top weights file "
+        f"(Keras' {IMAGENET_FILE}), or --weights random for a test run")
+
+
+def download_imagenet_weights(timeout_s: float = DOWNLOAD_TIMEOUT_S) -> str:
+    """Keras' ImageNet weights file in Keras' own cache, downloaded now if missing (no
+    TensorFlow needed: Keras later finds it there), written atomically; its path. Done before
+    Spark starts, so a machine without internet learns it in a second, not after the JVM."""
+    import urllib.request
+
+    path = imagenet_download_path()
+    if os.path.isfile(path):
+        return path
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    partial = f"{path}.partial-{os.getpid()}"
+    try:
+        url = os.environ.get(IMAGENET_URL_ENV) or IMAGENET_URL
+        with urllib.request.urlopen(url, timeout=timeout_s) as answer, open(partial, "wb") as out:  # noqa: S310
+            while True:
+                chunk = answer.read(1 << 20)
+                if not chunk:
+                    break
+                out.write(chunk)
+        os.replace(partial, path)
+    except OSError as exc:  # URLError, timeouts, a full disk
+        reason = str(getattr(exc, "reason", exc)).splitlines()[0][:100]
+        raise no_imagenet_weights(reason) from None
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return path
+
+
 def describe_weights(weights: str, seed: int = 0) -> "tuple[str, str, bool, str | None]":
     """``(kind, source, meaningful, cache key)`` of a ``--weights`` argument, without TensorFlow.
     The key (see ``cache.source_key``) names what determines the tensors; ``None`` when that
@@ -128,8 +176,7 @@ def describe_weights(weights: str, seed: int = 0) -> "tuple[str, str, bool, str 
     if weights == "random":
         return "random", f"seed={seed}", False, cache.source_key("random", str(seed))
     if weights == "imagenet":
-        keras_home = os.path.expanduser(os.environ.get("KERAS_HOME", os.path.join("~", ".keras")))
-        download = os.path.join(keras_home, "models", IMAGENET_FILE)
+        download = imagenet_download_path()
         key = cache.source_key("file", cache.file_sha256(download)) if os.path.isfile(download) else None
         return "imagenet", "keras.applications (cached download)", True, key
     check_weights_arg(weights)
@@ -147,12 +194,7 @@ def load_model(weights: str = "imagenet", seed: int = 0) -> "tuple[Any, WeightsI
         try:
             model = build_mobilenet("imagenet")
         except Exception as exc:  # Keras raises a bare Exception("URL fetch failure ...")
-            reason = str(exc).splitlines()[0].split(" on http")[0][:100]
-            raise EnvironmentProblem(
-                f"could not download the ImageNet weights ({reason}; no internet?)",
-                f"without internet, pass --weights PATH to a MobileNetV2 no-top weights file "
-                f"(Keras' {IMAGENET_FILE}), or --weights random for a test run",
-            ) from None
+            raise no_imagenet_weights(str(exc).splitlines()[0].split(" on http")[0][:100]) from None
     else:
         check_weights_arg(weights)
         path = os.path.expanduser(weights)
