@@ -34,6 +34,7 @@ from click.testing import CliRunner
 
 from bigfruits.aws.cli import aws
 from bigfruits.aws.core.context import Injected
+from tests.support.aws.serverless import archive_stand_in
 
 pytestmark = pytest.mark.pure
 
@@ -109,6 +110,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> List[Tuple[str, Request]
     mp = pytest.MonkeyPatch()
     mp.setenv("XDG_CONFIG_HOME", str(home))
     mp.setenv("BIGFRUITS_CONFIG", str(home / "none.toml"))
+    archives = archive_stand_in(mp, tmp_path_factory.mktemp("archives"))  # module scope: set up here
     found: List[Tuple[str, Request]] = []
     try:
         for state_name, state in (("empty", {"resources": {}}), ("full", FULL_STATE)):
@@ -119,6 +121,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> List[Tuple[str, Request]
                 found += [(f"{state_name} {name}", r) for r in requests]
     finally:
         mp.undo()
+    assert archives == ["3.9", "3.11"]  # the serverless runs' (stand-in) archives, with an application
     assert {r["operation"] for _, r in found} >= {"RunJobFlow", "CreateStudio", "CreateRole",
                                                   "CreateSecurityGroup", "PutRolePolicy", "CreateApplication",
                                                   "StartJobRun", "GetServiceQuota", "StopApplication",
