@@ -34,6 +34,7 @@ from click.testing import CliRunner
 
 from bigfruits.aws.cli import aws
 from bigfruits.aws.core.context import Injected
+from tests.support.aws.serverless import archive_stand_in
 from tests.support.aws.stand_ins import local_stand_ins
 
 pytestmark = pytest.mark.pure
@@ -111,6 +112,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> List[Tuple[str, Request]
     mp.setenv("XDG_CONFIG_HOME", str(home))
     mp.setenv("BIGFRUITS_CONFIG", str(home / "none.toml"))
     local_stand_ins(mp, tmp_path_factory.mktemp("stand-ins"))  # module scope: set up here
+    archives = archive_stand_in(mp, tmp_path_factory.mktemp("archives"))
     key = home / "bigfruits" / "keys" / "bigfruits-key.pem"  # connect checks it before any request
     key.parent.mkdir(parents=True)
     key.write_text("stand-in private key\n")
@@ -124,6 +126,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> List[Tuple[str, Request]
                 found += [(f"{state_name} {name}", r) for r in requests]
     finally:
         mp.undo()
+    assert archives == ["3.9", "3.11"]  # the serverless runs' (stand-in) archives, with an application
     assert {r["operation"] for _, r in found} >= {"RunJobFlow", "CreateStudio", "CreateRole",
                                                   "CreateSecurityGroup", "PutRolePolicy", "CreateApplication",
                                                   "StartJobRun", "GetServiceQuota", "StopApplication",

@@ -17,10 +17,9 @@ import pytest
 
 from bigfruits.aws.procedures import serverless_archive
 from bigfruits.errors import InputError
-from tests.aws.conftest import STAND_IN_ARCHIVE
 from tests.support.aws.cli import injected, make_dataset, run
 from tests.support.aws.server import ACCOUNT, BUCKET, REGION, MotoSender, boto, nothing_of_ours_left
-from tests.support.aws.serverless import BILLED, FakeServerless, price_list_answer
+from tests.support.aws.serverless import BILLED, STAND_IN_ARCHIVE, FakeServerless, price_list_answer
 
 ROLE = "bigfruits-serverless-job-role"
 RUN = ["serverless", "run", "--", "--k", "5", "--weights", "random"]
@@ -227,6 +226,7 @@ def test_run_before_create_and_a_quota_too_small_say_what_to_do(aws_env, tmp_pat
     result = run(RUN, moto(), expect_ok=False)
     assert isinstance(result.exception, InputError)
     assert "run `bigfruits aws serverless create`" in str(result.exception)
+    assert no_archive_build == []  # said before minutes of building an archive
     result = run(["serverless", "create"], faked(quota=4.0), expect_ok=False)
     assert isinstance(result.exception, InputError)
     assert "4 vCPU" in str(result.exception) and "Service Quotas" in str(result.exception)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from bigfruits.aws.core.request import AwsRequest
@@ -115,3 +116,29 @@ class FakeServerless(MotoSender):
             for stream, text in self.logs.items():
                 put_gz(BUCKET, emr_serverless.driver_log_key(params["applicationId"], job, stream), text)
         return answer
+
+
+#: What the command tests upload as "the dependency archive": they test what is sent and
+#: where; the real one (a pip install for the image's Python) is built and run by
+#: tests/e2e/test_serverless_archive.py and test_serverless_spark_submit.py.
+STAND_IN_ARCHIVE = b"stand-in dependency archive of the command tests: never unpacked"
+
+
+def archive_stand_in(monkeypatch: Any, folder: Path) -> List[str]:
+    """``serverless_archive.build_archive`` replaced by a small file named by the Python it is
+    for (the real one builds our wheel, a wheelhouse from PyPI and the archive: tens of seconds,
+    a network); the Pythons it was asked for, in order. For function-scoped fixtures and, called
+    directly, module-scoped ones (which set up before any function-scoped fixture)."""
+    from bigfruits.aws.procedures import serverless_archive
+
+    built: List[str] = []
+
+    def stand_in(python_version: str = "3.9", echo: Any = None) -> Path:
+        serverless_archive.check_python(python_version)
+        path = folder / f"stand-in-archive-{python_version}.tar.gz"
+        path.write_bytes(STAND_IN_ARCHIVE + python_version.encode())
+        built.append(python_version)
+        return path
+
+    monkeypatch.setattr(serverless_archive, "build_archive", stand_in)
+    return built

@@ -36,8 +36,8 @@ def serverless_run(ctx: AwsContext, input_uri: Optional[str] = None, output_uri:
     did not succeed raises ``AwsError`` after its details and stderr are shown."""
     serverless_archive.check_python(python_version)
     input_uri, output_uri = job_locations(ctx, ctx.bucket(), input_uri, output_uri)
-    archive = serverless_archive.build_archive(python_version, ctx.echo)  # local and slow: first
-    application_id = current_application(ctx)
+    application_id = current_application(ctx)  # none yet: one line, before minutes of building
+    archive = serverless_archive.build_archive(python_version, ctx.echo)  # local and slow: next
     role = resource_names.serverless_role_name(ctx.settings.project)
     if not ctx.dry_run and ctx.sender.attempt(iam.get_role(role), "NoSuchEntity") is None:
         raise InputError(f"the job runtime role {role} is missing", "run `bigfruits aws serverless create`")
