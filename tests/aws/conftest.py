@@ -20,6 +20,14 @@ def stand_ins(monkeypatch, tmp_path):
     return local_stand_ins(monkeypatch, tmp_path)
 
 
+@pytest.fixture(autouse=True)
+def no_archive_build(monkeypatch, tmp_path):
+    """``serverless run`` builds no real dependency archive here (``archive_stand_in``)."""
+    from tests.support.aws.serverless import archive_stand_in
+
+    return archive_stand_in(monkeypatch, tmp_path)
+
+
 @pytest.fixture
 def aws() -> Iterator[StubbedAws]:
     stubbed = StubbedAws()

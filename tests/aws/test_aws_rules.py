@@ -34,6 +34,7 @@ from click.testing import CliRunner
 
 from bigfruits.aws.cli import aws
 from bigfruits.aws.core.context import Injected
+from tests.support.aws.serverless import archive_stand_in
 from tests.support.aws.stand_ins import local_stand_ins
 
 pytestmark = pytest.mark.pure
@@ -56,14 +57,26 @@ COMMANDS: Dict[str, List[str]] = {
     "create-studio IAM": ["create-studio"],
     "create-studio SSO": ["create-studio", "--auth-mode", "SSO", "--sso-user", "alice",
                           "--sso-group", "data-team"],
+    "serverless create": ["serverless", "create"],
+    "serverless create interactive": ["serverless", "create", "--interactive", "--max-vcpus", "12"],
+    "serverless run": ["serverless", "run", "--", "--k", "20"],
+    "serverless run 3.11": ["serverless", "run", "--python", "3.11", "--input", f"s3://{BUCKET}/raw/Test/",
+                            "--", "--k", "20", "--weights", "random"],
+    "serverless status": ["serverless", "status"],
+    "serverless logs": ["serverless", "logs", "--stream", "stdout"],
+    "serverless cancel": ["serverless", "cancel"],
+    "serverless probe": ["serverless", "probe"],
     "destroy": ["destroy", "--yes"],
 }
 FULL_STATE = {
     "cluster": "j-EXISTING", "last_step": "s-LAST", "last_output": f"s3://{BUCKET}/output/run-1/",
+    "serverless_job": "00fapplication1/00frun1",
     "resources": {"cluster": {"j-EXISTING": {"flavor": "jupyterhub"}},
                   "security-group": {"sg-0123456789abcdef0": {"name": "bigfruits-ssh"}},
                   "key-pair": {"bigfruits-key": {}},
-                  "iam-role": {"bigfruits-emr-service-role": {}, "bigfruits-emr-ec2-role": {}},
+                  "iam-role": {"bigfruits-emr-service-role": {}, "bigfruits-emr-ec2-role": {},
+                               "bigfruits-serverless-job-role": {}},
+                  "serverless-application": {"00fapplication1": {"name": "bigfruits-serverless"}},
                   "instance-profile": {"bigfruits-emr-ec2-role": {}},
                   "emr-policy-tag": {"subnet-0abc": {}},
                   "bucket": {BUCKET: {}},
@@ -99,6 +112,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> List[Tuple[str, Request]
     mp.setenv("XDG_CONFIG_HOME", str(home))
     mp.setenv("BIGFRUITS_CONFIG", str(home / "none.toml"))
     local_stand_ins(mp, tmp_path_factory.mktemp("stand-ins"))  # module scope: set up here
+    archives = archive_stand_in(mp, tmp_path_factory.mktemp("archives"))
     key = home / "bigfruits" / "keys" / "bigfruits-key.pem"  # connect checks it before any request
     key.parent.mkdir(parents=True)
     key.write_text("stand-in private key\n")
@@ -112,8 +126,11 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> List[Tuple[str, Request]
                 found += [(f"{state_name} {name}", r) for r in requests]
     finally:
         mp.undo()
+    assert archives == ["3.9", "3.11"]  # the serverless runs' (stand-in) archives, with an application
     assert {r["operation"] for _, r in found} >= {"RunJobFlow", "CreateStudio", "CreateRole",
-                                                  "CreateSecurityGroup", "PutRolePolicy"}
+                                                  "CreateSecurityGroup", "PutRolePolicy", "CreateApplication",
+                                                  "StartJobRun", "GetServiceQuota", "StopApplication",
+                                                  "DeleteApplication", "CancelJobRun"}
     return found
 
 
@@ -350,7 +367,8 @@ def policy_problems(document: Dict[str, Any]) -> List[str]:
 
 def test_every_policy_names_real_actions_on_well_formed_resources(corpus: List[Tuple[str, Request]]) -> None:
     docs = policy_documents(corpus)
-    assert len({json.dumps(d, sort_keys=True) for _, d in docs}) >= 6  # node, pass-role, Studio x2, trusts
+    # node, pass-role, Studio x2, trusts, the serverless job role's policy and trust
+    assert len({json.dumps(d, sort_keys=True) for _, d in docs}) >= 8
     problems = [f"{label}: {p}" for label, doc in docs for p in policy_problems(doc)]
     assert not problems, "\n".join(sorted(set(problems)))
 

@@ -12,6 +12,7 @@ import click
 from bigfruits.aws.core.context import AwsContext, Injected
 from bigfruits.aws.core.settings import AUTH_MODES, build_settings, parse_forward, read_config
 from bigfruits.aws.requests.emr.flavors import FLAVORS
+from bigfruits.aws.requests.emr_serverless import PYTHONS as SERVERLESS_PYTHONS
 
 
 class _Invocation:
@@ -326,3 +327,93 @@ def create_studio_cmd(ctx: AwsContext, name: Optional[str], auth_mode: str, vpc_
     create_studio(ctx, name=name, auth_mode=auth_mode, vpc_id=vpc_id, subnet_ids=tuple(subnet_ids),
                   idc_instance_arn=idc_instance_arn, sso_users=tuple(sso_users),
                   sso_groups=tuple(sso_groups))
+
+
+# --- EMR Serverless: no cluster, billed per second --------------------------------------------
+
+@aws.group("serverless")
+def serverless_group() -> None:
+    """EMR Serverless: the pipeline as a job run on an application that starts on demand and
+    stops by itself (no cluster, no SSH); see docs/emr-serverless.md."""
+
+
+@serverless_group.command("create")
+@click.option("--release", help="EMR release label, an emr-7.* [emr-7.13.0].")
+@click.option("--max-vcpus", type=int, help="Cap below the account's EMR Serverless vCPU quota [the quota].")
+@click.option("--interactive", is_flag=True, help="Let EMR Studio Workspaces attach the application.")
+@pass_aws(release="release")
+def serverless_create_cmd(ctx: AwsContext, max_vcpus: Optional[int], interactive: bool) -> None:
+    """The application (capped at the account's vCPU quota) and its job runtime role (idempotent)."""
+    from bigfruits.aws.commands.serverless_create import serverless_create
+
+    serverless_create(ctx, max_vcpus=max_vcpus, interactive=interactive)
+
+
+#: The archive's Python: what the image runs (`serverless probe` shows it).
+PYTHON_HELP = "The image's Python the dependency archive is made for: 3.9 (EMR Serverless 7.x) or 3.11 [3.9]."
+
+
+@serverless_group.command("run", context_settings={"ignore_unknown_options": True})
+@click.option("--input", "input_uri", help="s3:// input under s3://<bucket>/raw/ [s3://<bucket>/raw/].")
+@click.option("--output", "output_uri", help="s3:// output under s3://<bucket>/output/ [a new folder each run].")
+@click.option("--python", "python_version", type=click.Choice(SERVERLESS_PYTHONS), default=SERVERLESS_PYTHONS[0],
+              show_default=True, help=PYTHON_HELP)
+@click.option("--no-wait", is_flag=True, help="Return once the job run is started.")
+@click.option("--timeout", "timeout_s", type=float, default=3 * 3600, show_default=True,
+              help="Seconds; EMR Serverless cancels the run after that (executionTimeoutMinutes).")
+@click.argument("pipeline_args", nargs=-1, type=click.UNPROCESSED)
+@pass_aws()
+def serverless_run_cmd(ctx: AwsContext, input_uri: Optional[str], output_uri: Optional[str], python_version: str,
+                       no_wait: bool, timeout_s: float, pipeline_args: tuple) -> None:
+    """The pipeline as a job run; waits, then prints what it cost. Extra args go to `bigfruits run`
+    (e.g. -- --k 50)."""
+    from bigfruits.aws.commands.serverless_run import serverless_run
+
+    serverless_run(ctx, input_uri, output_uri, pipeline_args, python_version=python_version, wait=not no_wait,
+                   timeout_s=timeout_s)
+
+
+@serverless_group.command("status")
+@pass_aws()
+def serverless_status_cmd(ctx: AwsContext) -> None:
+    """The application's state and cap, its last job runs and what they cost."""
+    from bigfruits.aws.commands.serverless_status import serverless_status
+
+    serverless_status(ctx)
+
+
+#: Which job run: "<application id>/<job run id>" as `serverless run` prints them.
+JOB_HELP = "APPLICATION_ID/JOB_RUN_ID [the last run]."
+
+
+@serverless_group.command("logs")
+@click.option("--job", help=JOB_HELP)
+@click.option("--stream", type=click.Choice(["stderr", "stdout"]), default="stderr", show_default=True)
+@click.option("--lines", type=int, default=30, show_default=True)
+@pass_aws()
+def serverless_logs_cmd(ctx: AwsContext, job: Optional[str], stream: str, lines: int) -> None:
+    """The end of a job run's driver log, from S3."""
+    from bigfruits.aws.commands.serverless_logs import serverless_logs
+
+    serverless_logs(ctx, job, stream, lines)
+
+
+@serverless_group.command("cancel")
+@click.option("--job", help=JOB_HELP)
+@click.option("--no-wait", is_flag=True)
+@pass_aws()
+def serverless_cancel_cmd(ctx: AwsContext, job: Optional[str], no_wait: bool) -> None:
+    """Cancel a job run and wait until it is cancelled."""
+    from bigfruits.aws.commands.serverless_cancel import serverless_cancel
+
+    serverless_cancel(ctx, job, wait=not no_wait)
+
+
+@serverless_group.command("probe")
+@click.option("--no-wait", is_flag=True)
+@pass_aws()
+def serverless_probe_cmd(ctx: AwsContext, no_wait: bool) -> None:
+    """A one-minute job run that prints the image's Python interpreters and package versions."""
+    from bigfruits.aws.commands.serverless_probe import serverless_probe
+
+    serverless_probe(ctx, wait=not no_wait)

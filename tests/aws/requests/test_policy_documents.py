@@ -33,6 +33,9 @@ def current_documents() -> Dict[str, Any]:
         "role_arn": p.role_arn(ACCOUNT, "r"),
         "node_policy": p.node_policy("bf-bucket"),
         "pass_node_role_policy": p.pass_node_role_policy(p.role_arn(ACCOUNT, "bigfruits-emr-ec2-role")),
+        "serverless_trust_policy": p.serverless_trust_policy(
+            ACCOUNT, f"arn:aws:emr-serverless:eu-west-3:{ACCOUNT}:/applications/00fapplication"),
+        "serverless_job_policy": p.serverless_job_policy("bf-bucket"),
     }
     for mode, extra in (("IAM", {}), ("SSO", {"auth_mode": "SSO", "sso_users": ("alice",),
                                              "sso_groups": ("team",),

@@ -23,7 +23,8 @@ class StubbedAws(Sender):
         session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
                                         region_name="eu-west-3")
         super().__init__(session)
-        self.clients = {name: session.client(name) for name in ("emr", "ec2", "iam", "sts")}
+        self.clients = {name: session.client(name)
+                        for name in ("emr", "ec2", "iam", "sts", "service-quotas", "emr-serverless")}
         # The Price List answers from us-east-1 whatever the session's region, as in real use.
         self.clients["pricing"] = session.client("pricing", region_name=PRICING_REGION)
         self.by_key = {client_key(name): client for name, client in self.clients.items()}

@@ -2,7 +2,8 @@
 from the state file *and* from tags (or our IAM path), and say what was removed.
 
 ``KINDS`` below is that order: the Studio first (it attaches to clusters), the clusters, the
-EMR tag we added to the default VPC, subnet or EMR's groups (once no cluster of ours uses
+EMR Serverless application (its job runs cancelled, STOPPED, deleted; its role goes with our
+other roles), the EMR tag we added to the default VPC, subnet or EMR's groups (once no cluster of ours uses
 them), the port-22 rules, Studio's security groups (cross-references first) before our SSH group, the key
 pair, the instance profile before its role, Studio's roles and user policy, our cluster roles,
 and the bucket last, after asking (data lives there). Every removal tolerates "already gone".
@@ -20,6 +21,7 @@ from bigfruits.aws.core.tags import is_ours
 from bigfruits.aws.procedures.bucket_files import bucket_is_ours, list_keys
 from bigfruits.aws.procedures.cluster_network import remove_emr_tag
 from bigfruits.aws.procedures.our_clusters import our_active_clusters, terminate_and_wait
+from bigfruits.aws.procedures.serverless_app import discover_applications, remove_application
 from bigfruits.aws.requests import ec2, iam, s3
 from bigfruits.aws.requests.emr import studio as studio_requests
 from bigfruits.errors import AwsError
@@ -296,6 +298,7 @@ def _nothing_to_discover(ctx: AwsContext) -> List[str]:
 KINDS: List[ResourceKind] = [
     ResourceKind(kinds.STUDIO, discover_studios, remove_studio),
     ResourceKind(kinds.CLUSTER, _clusters, _remove_cluster),
+    ResourceKind(kinds.SERVERLESS_APPLICATION, discover_applications, remove_application),
     ResourceKind(kinds.EMR_TAG, _nothing_to_discover, remove_emr_tag),
     ResourceKind(kinds.SSH_RULE, _ssh_rules, _remove_ssh_rule),
     ResourceKind(kinds.STUDIO_SECURITY_GROUP, discover_studio_groups, remove_studio_group),

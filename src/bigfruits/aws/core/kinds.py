@@ -11,6 +11,8 @@ STUDIO_SECURITY_GROUP = "studio-security-group"
 STUDIO_ROLE = "studio-role"
 STUDIO_POLICY = "studio-policy"
 CLUSTER = "cluster"
+#: The EMR Serverless application (its job runtime role is an ``iam-role`` like the others).
+SERVERLESS_APPLICATION = "serverless-application"
 #: A network piece we did not create that carries EMR's tag because we added it.
 EMR_TAG = "emr-policy-tag"
 SSH_RULE = "ssh-rule"

@@ -37,3 +37,14 @@ def studio_piece_name(project: str, piece: str) -> str:
     """A Studio's role, policy or security group: ``<project>-studio-<piece>`` (a role's
     inline policy shares its role's name)."""
     return f"{project}-studio-{piece}"
+
+
+def serverless_application_name(project: str) -> str:
+    """The EMR Serverless application (``serverless create``)."""
+    return f"{project}-serverless"
+
+
+def serverless_role_name(project: str) -> str:
+    """The job runtime role EMR Serverless assumes for our job runs (its inline policy shares
+    its name)."""
+    return f"{project}-serverless-job-role"

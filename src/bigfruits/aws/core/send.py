@@ -91,6 +91,9 @@ DRY_RUN_RESPONSES: Dict[str, Union[Answer, Callable[[Dict[str, Any]], Answer]]] 
     "CreateRole": _iam_arn("Role", "RoleName"),
     "CreatePolicy": _iam_arn("Policy", "PolicyName"),
     "CreateStudio": {"StudioId": "<studio-id>", "Url": "<studio-url>"},
+    "CreateApplication": {"applicationId": "<application-id>", "name": "<application-name>",
+                          "arn": "arn:aws:emr-serverless:<region>:<account-id>:/applications/<application-id>"},
+    "StartJobRun": {"applicationId": "<application-id>", "jobRunId": "<job-run-id>", "arn": "<job-run-arn>"},
 }
 
 

@@ -22,6 +22,8 @@ CURRENT_BUCKET = "bucket"
 #: The last pipeline step submitted, and where it writes (``logs``, ``download-results``).
 LAST_STEP = "last_step"
 LAST_OUTPUT = "last_output"
+#: The last EMR Serverless job run (``serverless status/logs/cancel``): "<application id>/<job run id>".
+LAST_SERVERLESS_JOB = "serverless_job"
 #: The background SSH tunnel: its pid and control socket.
 TUNNEL_PID = "tunnel_pid"
 TUNNEL_CONTROL = "tunnel_control"

@@ -68,6 +68,13 @@ def place_file(ctx: AwsContext, path: Path, key: str) -> str:
     return s3.s3_uri(bucket, key)
 
 
+def place_once(ctx: AwsContext, path: Path, key: str) -> str:
+    """Upload unless the key is there already (a key named by its content); its s3:// URI."""
+    if key in list_keys(ctx, ctx.bucket(), key):
+        return s3.s3_uri(ctx.bucket(), key)
+    return place_file(ctx, path, key)
+
+
 def results_location(ctx: AwsContext, run_id: Optional[str] = None) -> Tuple[str, str]:
     """(bucket, prefix) of a run's output: ``run_id``'s folder in our bucket, else the output
     of the last `submit` or `run` (wherever it went)."""

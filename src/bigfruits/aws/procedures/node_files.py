@@ -24,6 +24,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
+from bigfruits.aws.procedures import wheel_closure
 from bigfruits.aws.procedures.bucket_files import list_keys, place_file
 from bigfruits.aws.core.context import AwsContext
 from bigfruits.aws.requests import s3
@@ -47,19 +48,38 @@ def wheel_digest(wheel: Path) -> str:
     return digest.hexdigest()
 
 
-def wheelhouse_key(wheel: Path, constraints: Path, extras: str = clusters.WHEEL_EXTRAS) -> str:
-    """What a wheelhouse is made from: our wheel's files, the constraints, the extras, the platform."""
+def wheelhouse_key(wheel: Path, constraints: Path, extras: str = clusters.WHEEL_EXTRAS,
+                   python_version: str = NODE_PYTHON_VERSION) -> str:
+    """What a wheelhouse is made from: our wheel's files, the constraints, the extras, the
+    target Python and platform (and the closure's format: markers read for the target)."""
     digest = hashlib.sha256()
-    for part in (wheel_digest(wheel), constraints.read_text(), extras, NODE_PYTHON_VERSION, *NODE_PLATFORMS):
+    for part in (wheel_digest(wheel), constraints.read_text(), extras, python_version, *NODE_PLATFORMS,
+                 wheel_closure.FORMAT):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()[:32]
 
 
-def download_command(wheel: Path, constraints: Path, into: Path, extras: str = clusters.WHEEL_EXTRAS) -> List[str]:
+def download_command(wheel: Path, constraints: Path, into: Path, extras: str = clusters.WHEEL_EXTRAS,
+                     python_version: str = NODE_PYTHON_VERSION, more: Sequence[str] = ()) -> List[str]:
+    """``more``: top-level requirements the target needs beyond what pip's markers (evaluated
+    for this Python, not the target's) bring (``wheel_closure``)."""
     platforms = [arg for p in NODE_PLATFORMS for arg in ("--platform", p)]
     return [sys.executable, "-m", "pip", "download", "-q", "--only-binary", ":all:", *platforms,
-            "--python-version", NODE_PYTHON_VERSION, "--implementation", "cp",
-            "-d", str(into), "-c", str(constraints), f"{wheel}[{extras}]"]
+            "--python-version", python_version, "--implementation", "cp",
+            "-d", str(into), "-c", str(constraints), f"{wheel}[{extras}]", *more]
+
+
+def download_wheels(wheel: Path, constraints: Path, extras: str, python_version: str,
+                    more: Sequence[str], into: Path) -> None:
+    """pip download of our wheel's dependencies (and ``more``) into ``into``, our wheel beside."""
+    done = subprocess.run(download_command(wheel, constraints, into, extras, python_version, more),
+                          capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT_S)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise EnvironmentProblem(f"downloading the packages for Python {python_version} failed: {last}",
+                                 "this machine needs PyPI (or your index) once; the nodes never do")
+    if not (into / wheel.name).is_file():
+        (into / wheel.name).write_bytes(wheel.read_bytes())
 
 
 def deterministic_tar(folder: Path, out: Path) -> None:
@@ -74,27 +94,28 @@ def deterministic_tar(folder: Path, out: Path) -> None:
 
 
 def build_wheelhouse(wheel: Path, constraints: Path = NODE_DIR / clusters.CONSTRAINTS_FILE,
-                     extras: str = clusters.WHEEL_EXTRAS, echo=lambda line: None) -> Path:
-    """The wheelhouse tar for ``wheel`` (from the user's cache when made before)."""
+                     extras: str = clusters.WHEEL_EXTRAS, echo=lambda line: None,
+                     python_version: str = NODE_PYTHON_VERSION) -> Path:
+    """The wheelhouse tar for ``wheel`` on CPython ``python_version``: exactly the closure that
+    Python installs (from the user's cache when made before)."""
     folder = Path(cache_dir()) / "wheelhouse"
-    tar = folder / f"{wheelhouse_key(wheel, constraints, extras)}.tar"
+    tar = folder / f"{wheelhouse_key(wheel, constraints, extras, python_version)}.tar"
     if tar.is_file():
         return tar
     folder.mkdir(parents=True, exist_ok=True)
-    echo(f"downloading the nodes' packages (CPython {NODE_PYTHON_VERSION}, manylinux x86_64) "
-         "into the wheelhouse (once per version of bigfruits)")
+    echo(f"downloading the packages for CPython {python_version}, manylinux x86_64, "
+         "into a wheelhouse (once per version of bigfruits)")
     with tempfile.TemporaryDirectory(prefix="bigfruits-wheelhouse-", dir=folder) as scratch:
-        wheels = Path(scratch) / "wheels"
-        done = subprocess.run(download_command(wheel, constraints, wheels, extras),
-                              capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT_S)
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise EnvironmentProblem(f"downloading the nodes' packages failed: {last}",
-                                     "this machine needs PyPI (or your index) once; the nodes never do")
-        if not (wheels / wheel.name).is_file():
-            (wheels / wheel.name).write_bytes(wheel.read_bytes())
+        _, found = wheel_closure.complete(
+            f"bigfruits[{extras}]", python_version,
+            lambda more, into: download_wheels(wheel, constraints, extras, python_version, more, into),
+            Path(scratch))
+        kept = Path(scratch) / "closure"
+        kept.mkdir()
+        for path in found.wheels:
+            os.link(path, kept / path.name)
         partial = Path(scratch) / "wheelhouse.tar"
-        deterministic_tar(wheels, partial)
+        deterministic_tar(kept, partial)
         os.replace(partial, tar)
     return tar
 

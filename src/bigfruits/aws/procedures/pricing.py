@@ -206,3 +206,44 @@ def region_rates(ctx: AwsContext, groups: Dict[str, int]) -> Priced:
         gp3 = cache[f"{region} gp3"]
     instances = {t: (float(e["ec2"]), float(e["emr"])) for t, e in cached.items() if e is not None}
     return Priced(region, region, Rates(instances=instances, gp3_gb_month=float(gp3["gb_month"])))
+
+
+# -- EMR Serverless: billed vCPU-hours, GB-hours and storage GB-hours x the region's rates -----
+
+#: us-east-1 x86 list prices per vCPU-hour, GB-hour and storage GB-hour beyond the 20 GB each
+#: worker has free (https://aws.amazon.com/emr/pricing/ , EMR Serverless; as AWS's own
+#: benchmark write-ups multiply them): the fallback when the Price List cannot be read.
+SERVERLESS_RATES: Dict[str, Dict[str, float]] = {
+    "us-east-1": {"vCPUHour": 0.052624, "memoryGBHour": 0.0057785, "storageGBHour": 0.000111}}
+
+
+def serverless_rates(ctx: AwsContext) -> Tuple[Dict[str, float], str]:
+    """The region's EMR Serverless rates and where they come from (the Price List, cached for
+    a day; else the us-east-1 table, saying why)."""
+    region = ctx.region
+    path = cache_path(ctx)
+    cache = _read_cache(path)
+    key = f"{region} emr-serverless"
+    entry = _fresh(cache, key, ctx.injected.wall_clock(), *price_list.SERVERLESS_USAGE)
+    if entry is None:
+        why_not = f"dry run: {NOT_ASKED}" if ctx.dry_run else None
+        if why_not is None:
+            try:
+                found = price_list.serverless_usd(ctx.send(price_list.emr_serverless(region)))
+                missing = sorted(set(price_list.SERVERLESS_USAGE) - set(found))
+                why_not = f"it has no EMR Serverless {', '.join(missing)} price in {region}" if missing else None
+            except AwsError as exc:  # AWS's code when it answered; else what happened (offline...)
+                why_not = f"the Price List API could not be read: {exc.code or exc.what}"
+            except BotoCoreError as exc:  # a read timeout...: not translated, still no traceback
+                why_not = f"the Price List API could not be read: {type(exc).__name__}"
+        if why_not is not None:
+            return dict(SERVERLESS_RATES[FALLBACK_REGION]), f"{FALLBACK_REGION} list prices; {why_not}"
+        entry = {**found, "at": ctx.injected.wall_clock()}
+        cache[key] = entry
+        _write_cache(path, cache)
+    return {k: float(entry[k]) for k in price_list.SERVERLESS_USAGE}, f"{region} rates from the AWS Price List"
+
+
+def serverless_cost(billed: Dict[str, float], rates: Dict[str, float]) -> float:
+    """USD of a job run's ``billedResourceUtilization`` at ``rates``."""
+    return sum(float(billed.get(k, 0.0)) * rates[k] for k in rates)

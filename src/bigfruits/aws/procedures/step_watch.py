@@ -51,10 +51,16 @@ def show_step_failure(ctx: AwsContext, cluster_id: str, step_id: str, status: Di
 def step_log_tail(ctx: AwsContext, cluster_id: str, step_id: str, stream: str = "stderr",
                   lines: int = LOG_TAIL_LINES) -> str:
     """The end of a step's log from S3 (EMR copies it there a few minutes after the step)."""
-    key = steps.step_log_key(cluster_id, step_id, stream)
+    return s3_log_tail(ctx, steps.step_log_key(cluster_id, step_id, stream), stream, lines,
+                       "EMR uploads logs every few minutes; try `bigfruits aws logs` later")
+
+
+def s3_log_tail(ctx: AwsContext, key: str, stream: str, lines: int, later: str) -> str:
+    """The end of a (gzip) log in our bucket, with the driver's one-line errors; ``later``
+    says what to do when it is not there yet."""
     answer = ctx.sender.attempt(s3.get_object(ctx.bucket(), key), "NoSuchKey", "404")
     if not answer or "Body" not in answer:
-        return f"  (no {stream} in s3://{ctx.bucket()}/{key} yet: EMR uploads logs every few minutes; try `bigfruits aws logs` later)"
+        return f"  (no {stream} in s3://{ctx.bucket()}/{key} yet: {later})"
     raw = answer["Body"].read()
     try:
         text = gzip.decompress(raw).decode("utf-8", "replace")

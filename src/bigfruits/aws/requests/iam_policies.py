@@ -12,7 +12,8 @@ from typing import Any, Dict, List, Sequence
 
 from bigfruits.aws.core.settings import StudioSettings
 from bigfruits.aws.core.tags import EMR_MANAGED_POLICIES_TAG, PROJECT_TAG
-from bigfruits.aws.requests.s3 import SECRETS_PREFIX
+from bigfruits.aws.requests.emr_serverless import LOGS as SERVERLESS_LOGS, SERVERLESS_PREFIX
+from bigfruits.aws.requests.s3 import MODELS_PREFIX, OUTPUT_PREFIX, RAW_PREFIX, SECRETS_PREFIX
 
 Policy = Dict[str, Any]
 
@@ -244,4 +245,48 @@ def user_policy(settings: StudioSettings, account_id: str) -> Policy:
          "Resource": f"arn:aws:s3:::{settings.bucket}/{SECRETS_PREFIX}*"},
         {"Sid": "AllowBucketPicker", "Effect": "Allow",
          "Action": ["s3:ListAllMyBuckets"], "Resource": "*"},
+    ])
+
+
+# --- EMR Serverless: the job runtime role ---------------------------------------------------
+
+def serverless_trust_policy(account_id: str, application_arn: str) -> Policy:
+    """Only EMR Serverless, running a job of *our application* in this account, may assume the
+    job runtime role: ``aws:SourceAccount`` and ``aws:SourceArn`` guard against the confused
+    deputy (EMR Serverless names the application as the source, as in its KMS and ECR
+    examples: https://docs.aws.amazon.com/emr/latest/EMR-Serverless-UserGuide/security-iam-runtime-role.html)."""
+    return _document([{
+        "Effect": "Allow",
+        "Principal": {"Service": "emr-serverless.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": account_id},
+            "ArnLike": {"aws:SourceArn": application_arn},
+        },
+    }])
+
+
+#: What a job run reads (the images, the model, its archive and driver) and writes (the
+#: pipeline's output, EMR Serverless's logs of the run) in our bucket.
+SERVERLESS_READS = (RAW_PREFIX, MODELS_PREFIX, SERVERLESS_PREFIX, OUTPUT_PREFIX)
+SERVERLESS_WRITES = (OUTPUT_PREFIX, SERVERLESS_LOGS)
+
+
+def serverless_job_policy(bucket: str) -> Policy:
+    """The job runtime role's only policy: our bucket, by prefix; nothing else (no Glue, no
+    other bucket, no network). Writing ``output/`` includes deleting (the pipeline publishes
+    from a staging folder beside its output) and multipart uploads (large Parquet files)."""
+    prefixes = sorted(set(SERVERLESS_READS) | set(SERVERLESS_WRITES))
+    return _document([
+        {"Sid": "ListOurPrefixes", "Effect": "Allow", "Action": ["s3:ListBucket"],
+         "Resource": f"arn:aws:s3:::{bucket}",
+         "Condition": {"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}}},
+        {"Sid": "LocateOurBucket", "Effect": "Allow", "Action": ["s3:GetBucketLocation"],
+         "Resource": f"arn:aws:s3:::{bucket}"},
+        {"Sid": "ReadInputsModelsAndArchives", "Effect": "Allow", "Action": ["s3:GetObject"],
+         "Resource": [f"arn:aws:s3:::{bucket}/{p}*" for p in SERVERLESS_READS]},
+        {"Sid": "WriteOutputsAndLogs", "Effect": "Allow",
+         "Action": ["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts"],
+         "Resource": [f"arn:aws:s3:::{bucket}/{p}*" for p in SERVERLESS_WRITES]},
     ])

@@ -102,3 +102,34 @@ def gp3_gb_month_usd(answer: Dict[str, Any]) -> Optional[float]:
         if usd is not None:
             return usd
     return None
+
+
+# --- EMR Serverless: per vCPU-hour, GB-hour and storage GB-hour ------------------------------
+
+#: The Price List's product family of EMR Serverless (under service code ElasticMapReduce);
+#: its usage types end in ``EMR-SERVERLESS-vCPUHours``, ``-MemoryGBHours``, ``-StorageGBHours``
+#: (x86; Graviton's say ``-ARM-``), as GetProducts answers recorded in public repositories show:
+#: not checked against a live account here (AWS is not reachable), so a product that does not
+#: match is reported as missing and the cost falls back to ``SERVERLESS_RATES``, labelled.
+SERVERLESS_FAMILY = "EMR Serverless"
+SERVERLESS_USAGE = {"vCPUHour": "EMR-SERVERLESS-vCPUHours", "memoryGBHour": "EMR-SERVERLESS-MemoryGBHours",
+                    "storageGBHour": "EMR-SERVERLESS-StorageGBHours"}
+
+
+def emr_serverless(region: str) -> AwsRequest:
+    """Every EMR Serverless rate of ``region`` (a handful of products: one page)."""
+    return _get_products(EMR, regionCode=region, productFamily=SERVERLESS_FAMILY)
+
+
+def serverless_usd(answer: Dict[str, Any]) -> Dict[str, float]:
+    """{"vCPUHour": $, "memoryGBHour": $, "storageGBHour": $} of the x86 products found in a
+    GetProducts answer (a missing one is left out)."""
+    found: Dict[str, float] = {}
+    for product in _products(answer.get("PriceList", [])):
+        usage = _usage_type(product)
+        for key, suffix in SERVERLESS_USAGE.items():
+            if usage.endswith(suffix) and key not in found:  # "...-ARM-vCPUHours" does not end so
+                usd = _on_demand_usd(product, None)
+                if usd is not None:
+                    found[key] = usd
+    return found
