@@ -295,12 +295,12 @@ def _check_local_paths(config: RunConfig) -> None:
     if is_local(output) and os.path.exists(output.replace("file:", "", 1)) and not config.overwrite:
         raise output_exists(output)
     check_local_previous_output(config.reuse)
+    if config.precision == "int8" and config.model is None:
+        calibration_set(config.calibration)  # a wrong --calibration: said before any download
     if config.model is None:
         check_weights_arg(config.weights)
         if config.weights == "imagenet":
             download_imagenet_weights()
-    if config.precision == "int8" and config.model is None:
-        calibration_set(config.calibration)  # a wrong --calibration is said before Spark starts
 
 
 def note(message: str) -> None:

@@ -58,6 +58,7 @@ _GROUP = ("groups", "GroupId", "GroupId", "InvalidGroup.NotFound")
 _BUCKET = ("buckets", "Name", "Bucket", "NoSuchBucket")
 _STUDIO = ("studios", "StudioId", "StudioId", "InvalidRequestException")
 _POLICY = ("policies", "Arn", "PolicyArn", "NoSuchEntity")
+_APPLICATION = ("applications", "applicationId", "applicationId", "ResourceNotFoundException")
 #: requests about one named resource: (world list, its id field, the request's id parameter,
 #: AWS's error code when there is no such resource)
 NAMED = {
@@ -71,6 +72,7 @@ NAMED = {
     **{op: _BUCKET for op in ("GetBucketTagging", "ListObjectsV2", "DeleteObjects", "DeleteBucket")},
     **{op: _STUDIO for op in ("DescribeStudio", "DeleteStudio")},
     **{op: _POLICY for op in ("ListPolicyVersions", "DeletePolicy")},
+    **{op: _APPLICATION for op in ("GetApplication", "ListJobRuns", "StopApplication", "DeleteApplication")},
     "DeleteKeyPair": ("keys", "KeyName", "KeyName", "InvalidKeyPair.NotFound"),
 }
 #: operation -> (world list, the resource's id field, the request's id parameter)
@@ -81,6 +83,7 @@ DELETES = {
     "DeleteInstanceProfile": ("profiles", "InstanceProfileName", "InstanceProfileName"),
     "DeleteRole": ("roles", "RoleName", "RoleName"),
     "DeleteBucket": ("buckets", "Name", "Bucket"),
+    "DeleteApplication": ("applications", "applicationId", "applicationId"),
 }
 
 
@@ -164,10 +167,20 @@ class Account(Sender):
         if op == "GetInstanceProfile":
             found = [p for p in w["profiles"] if p["InstanceProfileName"] == params["InstanceProfileName"]]
             return {"InstanceProfile": {"Roles": [{"RoleName": n} for p in found for n in p["Roles"]]}}
+        if op == "ListApplications":  # EMR Serverless: the live ones, as summaries
+            return {"applications": [{"id": a["applicationId"], "state": a["state"]} for a in w.get("applications", [])
+                                     if a["state"] in params["states"]]}
+        if op == "GetApplication":  # its tags as a map, as EMR Serverless answers them
+            found = next(a for a in w["applications"] if a["applicationId"] == params["applicationId"])
+            return {"application": {**found, "tags": {t["Key"]: t["Value"] for t in found["Tags"]}}}
+        if op == "ListJobRuns":
+            return {"jobRuns": []}
         if op.startswith(("List", "Get", "Describe")):
             # a read this account does not model: an answer made up here could be anything
             raise AssertionError(f"{op} {params} is not modelled by this in-memory account")
         self.writes.append(request)
+        if op == "StopApplication":
+            next(a for a in w["applications"] if a["applicationId"] == params["applicationId"])["state"] = "STOPPED"
         if op == "TerminateJobFlows":
             self.terminated.update(params["JobFlowIds"])
         elif op in DELETES:
@@ -189,7 +202,7 @@ def _world(*keys: str) -> Dict[str, List[Dict[str, Any]]]:
     by_key = {"a": OURS, **{KINDS[k]: v for k, v in NOT_OURS.items()}}
     sets = {key: by_key[key] for key in keys}
     world: Dict[str, List[Dict[str, Any]]] = {k: [] for k in (
-        "roles", "profiles", "groups", "keys", "clusters", "buckets", "studios")}
+        "roles", "profiles", "groups", "keys", "clusters", "buckets", "studios", "applications")}
     for key, tags in sets.items():
         name = "a" if key == "a" else f"x{key}"
         world["roles"] += [
@@ -210,6 +223,8 @@ def _world(*keys: str) -> Dict[str, List[Dict[str, Any]]]:
         world["clusters"].append({"Id": f"j-{key.upper()}", "Tags": tags})
         world["buckets"].append({"Name": f"{name}-bucket", "Tags": tags})
         world["studios"].append({"StudioId": f"es-{key.upper()}", "Tags": tags})
+        world["applications"].append({"applicationId": f"00app{key.replace(' ', '')}", "state": "STARTED",
+                                      "Tags": tags})
     return world
 
 
@@ -229,7 +244,8 @@ def test_destroy_removes_project_a_and_nothing_of_project_b_or_half_tagged(
     account = Account(_world("a", *KINDS.values()))
     removed = destroy(_context(account, tmp_path, monkeypatch), yes=True)
     assert sorted(removed) == sorted([
-        ("studio", "es-A"), ("cluster", "j-A"), ("ssh-rule", "sg-assh|198.51.100.0/32"),
+        ("studio", "es-A"), ("cluster", "j-A"), ("serverless-application", "00appa"),
+        ("ssh-rule", "sg-assh|198.51.100.0/32"),
         ("studio-security-group", "sg-astudio"), ("security-group", "sg-assh"),
         ("key-pair", "a-key"), ("instance-profile", "a-node-profile"),
         ("studio-role", "a-studio-service"), ("iam-role", "a-emr-service-role"),
@@ -366,11 +382,13 @@ def _full_world() -> Dict[str, List[Dict[str, Any]]]:
     return world
 
 
-#: in KINDS order: Studio, cluster, SSH rule, Studio's group, SSH group, key pair, instance
+#: in KINDS order: Studio, cluster, Serverless application, SSH rule, Studio's group, SSH group, key pair, instance
 #: profile (its role taken out first), Studio's role, the cluster role (policies first), bucket
 EXPECTED_WRITES = [
     ("DeleteStudio", {"StudioId": "es-A"}),
     ("TerminateJobFlows", {"JobFlowIds": ["j-A"]}),
+    ("StopApplication", {"applicationId": "00appa"}),  # started: stopped, then deleted
+    ("DeleteApplication", {"applicationId": "00appa"}),
     ("RevokeSecurityGroupIngress", {"GroupId": "sg-assh", "IpPermissions": [
         {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
          "IpRanges": [{"CidrIp": "198.51.100.0/32", "Description": "bigfruits connect"}]}]}),

@@ -15,6 +15,7 @@ from typing import Any, Dict, List
 
 import pytest
 
+from bigfruits.aws.core.settings import DEFAULT_RELEASE
 from bigfruits.aws.procedures import serverless_archive
 from bigfruits.errors import InputError
 from tests.support.aws.cli import injected, make_dataset, run
@@ -63,7 +64,7 @@ def test_the_lifecycle_on_moto_leaves_nothing(aws_env, tmp_path: Path) -> None:
     out = run(["serverless", "create"], moto()).output
     assert "exists" in out and len(live_applications()) == 1
     application = boto("emr-serverless").get_application(applicationId=application_id)["application"]
-    assert application["releaseLabel"] == "emr-7.9.0" and application["name"] == "bigfruits-serverless"
+    assert application["releaseLabel"] == DEFAULT_RELEASE == "emr-7.13.0" and application["name"] == "bigfruits-serverless"
     assert application["autoStopConfiguration"] == {"enabled": True, "idleTimeoutMinutes": 5}
     assert application["autoStartConfiguration"] == {"enabled": True}
     # moto has no Service Quotas for emr-serverless: AWS's documented 16 vCPU, said so
