@@ -65,8 +65,10 @@ def alternate(actions: Dict[str, Callable[[], Any]], rounds: int) -> Dict[str, L
 def bare_inference(models: Dict[str, bytes], images: np.ndarray, rounds: int) -> Dict[str, Any]:
     """Images per second of each graph on one thread (the pipeline's engine), alternating."""
     from bigfruits.pipeline.featurize.engine_onnxruntime import load_engine
+    from bigfruits.pipeline.featurize.engines import INT8_RUN_BATCH
 
-    engines = {name: load_engine(blob, 1) for name, blob in models.items()}
+    engines = {name: load_engine(blob, 1, INT8_RUN_BATCH if name == "int8" else None)
+               for name, blob in models.items()}
     rates = alternate({name: (lambda engine=engine: ceilings.images_per_second(engine.predict, images))
                        for name, engine in engines.items()}, rounds)
     return {"images": len(images), "rounds": rates, "best": {name: max(v) for name, v in rates.items()}}

@@ -104,3 +104,40 @@ def test_trim_heap_returns_freed_pages_to_the_system():
     assert freed_not_returned > 100 * 2**20, freed_not_returned >> 20  # else nothing to see
     assert after < freed_not_returned / 4, (freed_not_returned >> 20, after >> 20)
     del keep
+
+
+def recorded_run_sizes(engine) -> list:
+    """Wraps the engine's session: the number of images each ``session.run`` received."""
+    sizes, run = [], engine.session.run
+
+    class Recording:
+        def __getattr__(self, name):
+            return getattr(engine.session, name)
+
+        def run(self, outputs, feeds, *rest):
+            sizes.append(next(iter(feeds.values())).shape[0])
+            return run(outputs, feeds, *rest)
+
+    engine.session = Recording()
+    return sizes
+
+
+def test_an_int8_payload_runs_a_few_images_per_call_and_fp32_its_whole_batch(onnx_bytes):
+    """What a worker builds from the broadcast payload (``engine_for``): an int8 graph runs
+    ``INT8_RUN_BATCH`` images per ``session.run`` (faster: its activations stay in cache), the
+    same features in the same order; fp32 still one run per decoded batch (same bits as before)."""
+    from bigfruits.pipeline.featurize.engines import INT8_RUN_BATCH, EnginePayload, engine_for
+
+    images = preprocessed_images(INT8_RUN_BATCH * 2 + 1, seed=5)
+    fp32 = engine_for(EnginePayload("onnxruntime", onnx_bytes, "w" * 64, 1, "fp32"))
+    fp32_sizes = recorded_run_sizes(fp32)
+    whole = fp32.predict(images)
+    assert fp32_sizes == [len(images)]
+    int8 = engine_for(EnginePayload("onnxruntime", onnx_bytes, "w" * 64, 1, "int8:cal:quantizer"))
+    assert int8 is not fp32
+    int8_sizes = recorded_run_sizes(int8)
+    split = int8.predict(images)
+    assert int8_sizes == [INT8_RUN_BATCH, INT8_RUN_BATCH, 1]
+    assert split.shape == whole.shape and split.dtype == np.float32
+    np.testing.assert_allclose(split, whole, rtol=1e-5, atol=1e-6)  # same rows, same order
+    assert int8.predict(images[:0]).shape == (0, 1280)
