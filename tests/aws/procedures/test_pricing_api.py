@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, List
 
 import boto3
-import pytest
 
 from bigfruits.aws.commands.status import status
 from bigfruits.aws.procedures.pricing import (
@@ -75,14 +74,6 @@ GP3_ANSWER = _answer(_product(
 THREE = 3 * (EC2_M5_XLARGE + EMR_M5_XLARGE + GB_PER_INSTANCE * GP3 / HOURS_PER_MONTH + 0.005)
 
 
-@pytest.fixture
-def aws() -> Iterator[StubbedAws]:
-    stubbed = StubbedAws()
-    for stubber in stubbed.stubbers.values():
-        stubber.activate()
-    yield stubbed
-    for stubber in stubbed.stubbers.values():
-        stubber.deactivate()
 
 
 def _context(sender: Any, tmp_path: Any, clock: List[float]) -> AwsContext:

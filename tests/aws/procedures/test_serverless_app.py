@@ -3,7 +3,7 @@ Stubber (each request and answer held to the emr-serverless model): only ours is
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -23,15 +23,6 @@ def arn(app_id: str) -> str:
     return f"arn:aws:emr-serverless:eu-west-3:123456789012:/applications/{app_id}"
 
 
-@pytest.fixture
-def aws() -> Iterator[StubbedAws]:
-    stubbed = StubbedAws()
-    for stubber in stubbed.stubbers.values():
-        stubber.activate()
-    yield stubbed
-    for stubber in stubbed.stubbers.values():
-        stubber.assert_no_pending_responses()
-        stubber.deactivate()
 
 
 def context(aws: Any, tmp_path: Path) -> AwsContext:
