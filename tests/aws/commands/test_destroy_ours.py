@@ -140,6 +140,10 @@ class Account(Sender):
             return {"Studios": [{"StudioId": s["StudioId"]} for s in w["studios"]]}
         if op == "DescribeStudio":
             return {"Studio": next(s for s in w["studios"] if s["StudioId"] == params["StudioId"])}
+        if op == "ListApplications":
+            # EMR Serverless: these worlds hold no application (finding and removing ours, and
+            # leaving others', is tested over Stubber in tests/aws/procedures/test_serverless_app.py)
+            return {"applications": []}
         if op in ("ListStudioSessionMappings",):
             return {"SessionMappings": []}
         if op == "ListObjectsV2":
