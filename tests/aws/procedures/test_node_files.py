@@ -103,12 +103,17 @@ def test_the_model_and_the_wheelhouse_are_uploaded_once_under_their_content(tmp_
     assert node_files.step_model_args(ctx, ["--engine", "tensorflow"]) == ["--engine", "tensorflow"]
 
 
-def write_wheel(path: Path, files: Dict[str, str], when: tuple = (2020, 1, 1, 0, 0, 0)) -> Path:
-    """A wheel (a zip) holding ``files``, each stamped ``when``."""
+def write_wheel(path: Path, files: Dict[str, str], when: tuple = (2020, 1, 1, 0, 0, 0),
+                requires: tuple = ("numpy",)) -> Path:
+    """A wheel (a zip) holding ``files`` and the METADATA the wheelhouse's closure reads (its
+    ``Requires-Dist``: ``requires``), each stamped ``when``."""
+    name, version = path.name.split("-")[:2]
+    metadata = "".join(f"{line}\n" for line in (
+        "Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", *(f"Requires-Dist: {r}" for r in requires)))
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(zipfile.ZipInfo(name, when), text)
+        for member, text in {**files, f"{name}-{version}.dist-info/METADATA": metadata}.items():
+            archive.writestr(zipfile.ZipInfo(member, when), text)
     return path
 
 
@@ -123,7 +128,7 @@ class PipDownload:
         self.commands.append(command)
         into = Path(command[command.index("-d") + 1])
         into.mkdir(parents=True)
-        (into / "numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.whl").write_bytes(b"numpy")
+        write_wheel(into / "numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.whl", {}, requires=())
         return subprocess.CompletedProcess(command, 0, "", "")
 
 
@@ -184,7 +189,7 @@ def test_a_failed_download_is_one_line_and_caches_nothing(tmp_path: Path, pip_do
     constraints.write_text("numpy<0\n")
     with pytest.raises(EnvironmentProblem) as failed:
         node_files.build_wheelhouse(write_wheel(tmp_path / WHEEL, {"a": ""}), constraints)
-    assert failed.value.what == ("downloading the nodes' packages failed: "
+    assert failed.value.what == ("downloading the packages for Python 3.11 failed: "
                                  "ERROR: No matching distribution for numpy<0")
     assert list((tmp_path / "cache" / "wheelhouse").iterdir()) == []
 
