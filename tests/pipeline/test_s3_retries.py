@@ -109,6 +109,9 @@ def test_backoff_doubles_up_to_its_cap_and_starts_at_zero(monkeypatch: pytest.Mo
     ("PreconditionFailed", 412, "changed since it was listed (its ETag no longer matches: "
                                 "PreconditionFailed, HTTP 412)"),
     ("NoSuchKey", 404, "vanished since it was listed (NoSuchKey, HTTP 404)"),
+    # an error answer without a body: botocore takes the HTTP status for the code
+    ("412", 412, "changed since it was listed (its ETag no longer matches: PreconditionFailed, HTTP 412)"),
+    ("404", 404, "vanished since it was listed (NoSuchKey, HTTP 404)"),
     ("SlowDown", 503, "S3 GET failed after retries: SlowDown (HTTP 503)"),
     ("AccessDenied", 403, "S3 GET failed after retries: AccessDenied (HTTP 403)"),
 ])
