@@ -171,3 +171,57 @@ def test_one_image_bigger_than_the_byte_cap_is_read_alone_and_nothing_is_skipped
     monkeypatch.setattr(fetch, "read_one", lambda row, settings: (b"x", None))
     rows = [("s3://b/a", 500, ""), ("s3://b/b", -3, ""), ("s3://b/c", 10, ""), ("s3://b/d", 500, "")]
     assert [row for row, _ in fetch_ahead(rows, max_in_flight=0, max_bytes=100)] == rows
+
+
+def pulled_at_each_answer(monkeypatch, sizes, **caps):
+    """How many rows ``fetch_ahead`` has taken from the rows (read or about to be) when it
+    answers each one: how far it reads ahead, which the caps decide (reads answered at once)."""
+    monkeypatch.setattr(fetch, "read_one", lambda row, settings: (b"x", None))
+    pulled = []
+
+    def rows():
+        for i, size in enumerate(sizes):
+            pulled.append(i)
+            yield (f"s3://b/{i}", size, "")
+
+    return [len(pulled) for _ in fetch_ahead(rows(), **caps)]
+
+
+def test_reading_ahead_goes_exactly_as_far_as_the_byte_cap_allows(monkeypatch):
+    """Protects the byte budget's arithmetic: reads whose listed bytes add up to the cap exactly
+    all run (two of 10 under 20: the first answer comes with 2 in flight and the 3rd row
+    taken); a 0-byte row (an empty file) costs nothing and gives nothing back."""
+    assert pulled_at_each_answer(monkeypatch, [10] * 5, max_in_flight=8, max_bytes=20) == [3, 4, 5, 5, 5]
+    # ten empty files and two of 10 bytes in flight; each 10 consumed lets the next one in
+    assert pulled_at_each_answer(monkeypatch, [0] * 10 + [10] * 5, max_in_flight=16, max_bytes=20) == [
+        13] * 11 + [14, 15, 15, 15]
+
+
+def test_one_read_in_flight_when_asked_for_one_or_none(monkeypatch):
+    for asked in (0, 1):
+        assert pulled_at_each_answer(monkeypatch, [1] * 4, max_in_flight=asked) == [2, 3, 4, 4]
+
+
+def test_no_rows_no_answers():
+    assert list(fetch_ahead(iter([]))) == []
+
+
+def test_reads_get_the_settings_and_run_in_named_threads(monkeypatch):
+    """The workers' S3 settings reach every read; the reading threads are named for what they
+    do (a thread dump of a stuck worker says which threads are ours)."""
+    seen = []
+    monkeypatch.setattr(fetch, "read_one",
+                        lambda row, settings: seen.append((settings, threading.current_thread().name)) or (b"x", None))
+    settings = fetch.S3Settings(region="eu-west-3")
+    list(fetch_ahead([("s3://b/k", 1, "")] * 3, settings))
+    assert [s for s, _ in seen] == [settings] * 3 and all(name.startswith("bigfruits-fetch") for _, name in seen)
+
+
+@pytest.mark.parametrize("scheme", ["s3", "s3a", "s3n"])
+def test_an_s3_reads_error_is_kept_as_is_for_every_s3_scheme(monkeypatch, scheme):
+    def gone(*args):
+        raise OSError("vanished since it was listed (NoSuchKey, HTTP 404)")
+
+    monkeypatch.setattr(fetch, "get_object", gone)
+    assert read_one((f"{scheme}://b/k.jpg", 5, "etag:e"), None) == (
+        None, "vanished since it was listed (NoSuchKey, HTTP 404)")

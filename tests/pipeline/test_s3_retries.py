@@ -109,6 +109,9 @@ def test_backoff_doubles_up_to_its_cap_and_starts_at_zero(monkeypatch: pytest.Mo
     ("PreconditionFailed", 412, "changed since it was listed (its ETag no longer matches: "
                                 "PreconditionFailed, HTTP 412)"),
     ("NoSuchKey", 404, "vanished since it was listed (NoSuchKey, HTTP 404)"),
+    # an error answer without a body: botocore takes the HTTP status for the code
+    ("412", 412, "changed since it was listed (its ETag no longer matches: PreconditionFailed, HTTP 412)"),
+    ("404", 404, "vanished since it was listed (NoSuchKey, HTTP 404)"),
     ("SlowDown", 503, "S3 GET failed after retries: SlowDown (HTTP 503)"),
     ("AccessDenied", 403, "S3 GET failed after retries: AccessDenied (HTTP 403)"),
 ])
@@ -215,3 +218,23 @@ def test_the_workers_settings_come_from_the_drivers_environment(monkeypatch: pyt
     assert S3Settings.from_environment().endpoint_url == "https://general:1"
     monkeypatch.setenv("AWS_ENDPOINT_URL", "")
     assert S3Settings.from_environment().endpoint_url is None
+
+
+def test_an_empty_folder_lists_nothing(client: Any) -> None:
+    """S3 leaves ``Contents`` out of a page with no key (an empty or mistyped input folder)."""
+    client.stubber.add_response("list_objects_v2", {"IsTruncated": False, "KeyCount": 0, "Prefix": "empty/"},
+                                {"Bucket": "bkt", "Prefix": "empty/"})
+    assert list(list_objects("s3://bkt/empty")) == []
+
+
+def test_a_read_uses_the_client_of_its_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The workers' settings (endpoint, region, CA bundle, attempts) choose the client a GET uses."""
+    asked: List[S3Settings] = []
+
+    class Answering:
+        def get_object(self, **params: Any) -> Dict[str, Any]:
+            return {"Body": body(BODY, len(BODY))}
+
+    monkeypatch.setattr(pipeline_s3, "s3_client", lambda settings: asked.append(settings) or Answering())
+    settings = S3Settings(endpoint_url="https://127.0.0.1:9", region="eu-west-3")
+    assert get_object("s3://bkt/k", len(BODY), "", settings) == BODY and asked == [settings]

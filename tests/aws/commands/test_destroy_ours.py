@@ -470,6 +470,9 @@ def test_nothing_to_remove_is_said(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(AwsContext, "echo", lambda self, m: echoed.append(m))
     assert destroy(_context(Account(_world("b")), tmp_path, monkeypatch), yes=True) == []
     assert echoed == ["nothing of ours left to remove"]
+    echoed.clear()  # a destroy that removed something never says so
+    assert destroy(_context(Account(_world("a")), tmp_path / "a", monkeypatch), yes=True) != []
+    assert echoed and "nothing of ours left to remove" not in echoed
 
 
 def _empty_world(**lists: List[Dict[str, Any]]) -> Dict[str, List[Dict[str, Any]]]:

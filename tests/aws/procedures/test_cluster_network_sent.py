@@ -162,3 +162,57 @@ def test_a_studio_cluster_starts_in_a_studio_subnet_that_reaches_the_internet(aw
     assert cluster_network.in_studio_subnet(ctx, get_flavor("jupyterhub")) is ctx  # not a Studio cluster
     given = context(aws, tmp_path, subnet_id="subnet-mine")
     assert cluster_network.in_studio_subnet(given, get_flavor("studio")) is given  # --subnet-id wins
+
+
+def routes(to: str) -> Dict[str, Any]:
+    key = "NatGatewayId" if to.startswith("nat-") else "GatewayId"
+    return {"RouteTables": [{"Routes": [{"DestinationCidrBlock": "0.0.0.0/0", key: to}]}]}
+
+
+def own_tables(subnet_id: str) -> Dict[str, Any]:
+    return {"Filters": [{"Name": "association.subnet-id", "Values": [subnet_id]}]}
+
+
+MAIN_TABLE = {"Filters": [{"Name": "vpc-id", "Values": ["vpc-1"]}, {"Name": "association.main", "Values": ["true"]}]}
+
+
+def test_a_studio_recorded_without_subnets_is_passed_over_and_the_vpcs_main_table_counts(
+        aws: StubbedAws, tmp_path: Path, echoed: List[str]) -> None:
+    """Protects a Studio cluster's subnet when the state holds an older Studio without subnets,
+    and a subnet with no table of its own (the VPC's main table routes it out, through NAT)."""
+    ctx = context(aws, tmp_path)
+    ctx.state.add("studio", "es-0", vpc="vpc-0", subnets=[])
+    ctx.state.add("studio", "es-1", vpc="vpc-1", subnets=["subnet-nat"])
+    aws.answer("ec2", "DescribeRouteTables", {"RouteTables": []}, own_tables("subnet-nat"))
+    aws.answer("ec2", "DescribeRouteTables", routes("nat-1"), MAIN_TABLE)
+    assert cluster_network.in_studio_subnet(ctx, get_flavor("studio")).settings.subnet_id == "subnet-nat"
+    assert echoed == ["  in subnet subnet-nat, in the VPC of Studio es-1"]
+
+
+def test_studio_subnets_that_reach_nothing_are_refused_in_one_line(aws: StubbedAws, tmp_path: Path) -> None:
+    ctx = context(aws, tmp_path)
+    ctx.state.add("studio", "es-1", vpc="vpc-1", subnets=["subnet-a", "subnet-b"])
+    aws.answer("ec2", "DescribeRouteTables", routes("local"), own_tables("subnet-a"))
+    aws.answer("ec2", "DescribeRouteTables", routes("vgw-1"), own_tables("subnet-b"))
+    with pytest.raises(InputError) as refused:
+        cluster_network.in_studio_subnet(ctx, get_flavor("studio"))
+    assert str(refused.value) == (
+        "none of Studio es-1's subnets (subnet-a, subnet-b) reaches the internet, so the bootstrap could not "
+        "install anything: pass --subnet-id of a subnet routing 0.0.0.0/0 to an internet or NAT gateway")
+
+
+@pytest.mark.parametrize("code", ["InvalidSubnetID.NotFound", "InvalidGroup.NotFound", "InvalidVpcID.NotFound"])
+def test_a_tag_on_something_already_gone_counts_as_taken_back(aws: StubbedAws, tmp_path: Path, code: str) -> None:
+    """A subnet, group or VPC deleted since we tagged it: nothing left to take back, destroy goes on."""
+    aws.answer("emr", "ListClusters", {"Clusters": []})
+    aws.fail("ec2", "DeleteTags", code)
+    assert cluster_network.remove_emr_tag(context(aws, tmp_path), "subnet-gone") is True
+
+
+def test_a_kept_tag_names_every_cluster_using_it(aws: StubbedAws, tmp_path: Path, echoed: List[str]) -> None:
+    aws.answer("emr", "ListClusters", {"Clusters": [{"Id": "j-1"}, {"Id": "j-2"}]})
+    for cluster_id in ("j-1", "j-2"):
+        aws.answer("emr", "DescribeCluster", cluster(cluster_id, Ec2SubnetId="subnet-a"), {"ClusterId": cluster_id})
+    assert cluster_network.remove_emr_tag(context(aws, tmp_path), "subnet-a") is False
+    assert echoed == ["kept the EMR tag on subnet-a: active cluster(s) j-1, j-2 use it "
+                      "(run `destroy` again once they have ended)"]

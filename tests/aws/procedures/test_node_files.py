@@ -104,13 +104,13 @@ def test_the_model_and_the_wheelhouse_are_uploaded_once_under_their_content(tmp_
 
 
 def write_wheel(path: Path, files: Dict[str, str], when: tuple = (2020, 1, 1, 0, 0, 0),
-                requires: str = "numpy") -> Path:
-    """A wheel (a zip) holding ``files`` and the METADATA its name says, requiring ``requires``
-    (the wheelhouse follows it), each file stamped ``when``."""
+                requires: tuple = ("numpy",)) -> Path:
+    """A wheel (a zip) holding ``files`` and the METADATA the wheelhouse's closure reads (its
+    ``Requires-Dist``: ``requires``), each stamped ``when``."""
     name, version = path.name.split("-")[:2]
+    metadata = "".join(f"{line}\n" for line in (
+        "Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", *(f"Requires-Dist: {r}" for r in requires)))
     path.parent.mkdir(parents=True, exist_ok=True)
-    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-    metadata += "".join(f"Requires-Dist: {r}\n" for r in requires.split(",") if r)
     with zipfile.ZipFile(path, "w") as archive:
         for member, text in {**files, f"{name}-{version}.dist-info/METADATA": metadata}.items():
             archive.writestr(zipfile.ZipInfo(member, when), text)
@@ -128,8 +128,7 @@ class PipDownload:
         self.commands.append(command)
         into = Path(command[command.index("-d") + 1])
         into.mkdir(parents=True)
-        write_wheel(into / "numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.whl", {"numpy/__init__.py": ""},
-                    requires="")
+        write_wheel(into / "numpy-1.26.4-cp311-cp311-manylinux_2_17_x86_64.whl", {}, requires=())
         return subprocess.CompletedProcess(command, 0, "", "")
 
 
