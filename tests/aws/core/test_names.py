@@ -82,15 +82,11 @@ def test_each_bucket_rule_is_said_in_full() -> None:
     assert names.STUDIO_NAME_RULE == "use 1-256 letters, digits, hyphens and underscores"
     assert names.PROJECT_RULE == ("use 1-32 lowercase letters, digits and hyphens, starting with a letter "
                                   "and not ending with a hyphen (it becomes part of bucket, role and group names)")
-    with pytest.raises(InputError) as refused:
-        names.check_key_name("my key")
-    assert refused.value.what == "--key-name 'my key' is not a key pair name EC2 accepts"
-    with pytest.raises(InputError) as refused:
-        names.check_studio_name("a b")
-    assert refused.value.what == "--name 'a b' is not a Studio name we can use"
-    with pytest.raises(InputError) as refused:
-        names.check_bucket("A")
-    assert refused.value.what == "--bucket 'A' is not a valid S3 bucket name"
-    with pytest.raises(InputError) as refused:
-        names.check_project("A")
-    assert refused.value.what == "--project 'A' is not a name AWS accepts everywhere we use it"
+    for check, name, what in [
+            (names.check_key_name, "my key", "--key-name 'my key' is not a key pair name EC2 accepts"),
+            (names.check_studio_name, "a b", "--name 'a b' is not a Studio name we can use"),
+            (names.check_bucket, "A", "--bucket 'A' is not a valid S3 bucket name"),
+            (names.check_project, "A", "--project 'A' is not a name AWS accepts everywhere we use it")]:
+        with pytest.raises(InputError) as refused:
+            check(name)
+        assert refused.value.what == what
