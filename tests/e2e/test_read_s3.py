@@ -75,13 +75,14 @@ def test_run_from_s3_through_faults_equals_the_local_run(tmp_path, moto_url, mot
         toxiproxy.toxic("s3", "slow_close", toxicity=0.2, stream="upstream", delay=500)  # costs no retry
         manifest = run(f"s3a://{BUCKET}/raw", tmp_path / "out-s3",
                        {**env, "AWS_ENDPOINT_URL": f"https://127.0.0.1:{port}"})
+    # first what a user would lose (an image whose every attempt failed is an error row here)
+    assert manifest["images_failed"] == 0, pq.read_table(tmp_path / "out-s3" / "errors").to_pylist()
+    assert manifest["images_total"] == manifest["images_ok"] == reference["images_ok"] == IMAGES
     assert throttle.served_503 >= 25
     assert throttle.cut_answers == IMAGES  # every image's first answer cut mid-body, then asked again
     object_gets = {k: n for k, n in throttle.gets.items() if "/raw/" in k}
     assert len(object_gets) == IMAGES and min(object_gets.values()) >= 2, object_gets
     assert throttle.connections_without_request >= 1, "no connection reset or stalled: the faults never happened"
-    assert manifest["images_total"] == manifest["images_ok"] == reference["images_ok"] == IMAGES
-    assert manifest["images_failed"] == 0
     ours, theirs = features(tmp_path / "out-s3"), features(tmp_path / "out-local")
     assert ours.keys() == theirs.keys()
     for key in ours:

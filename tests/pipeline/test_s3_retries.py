@@ -131,9 +131,14 @@ def test_an_input_without_an_etag_is_read_without_if_match(client: Any) -> None:
     assert get_object("s3://bkt/k", len(BODY), "mtime:5", S3Settings()) == BODY
 
 
-def test_a_connection_error_past_botocores_retries_is_one_line() -> None:
+def test_a_connection_error_past_botocores_retries_is_one_line(waits: List[float]) -> None:
+    """A reset past botocore's retries (its retry quota may be empty: it then retries nothing)
+    is retried here within the attempts, then one line naming it."""
+    calls: List[Dict[str, Any]] = []
+
     class Refusing:
         def get_object(self, **params: Any) -> Dict[str, Any]:
+            calls.append(params)
             raise ConnectionResetError("[Errno 104] Connection reset by peer")
 
     with pytest.MonkeyPatch.context() as patch:
@@ -142,6 +147,47 @@ def test_a_connection_error_past_botocores_retries_is_one_line() -> None:
             get_object("s3://bkt/k", 1, "", S3Settings())
     assert str(failed.value) == ("S3 GET failed after retries: ConnectionResetError: "
                                  "[Errno 104] Connection reset by peer")
+    assert len(calls) == S3Settings().max_attempts == len(waits) + 1
+
+
+def test_a_read_timeout_when_botocore_retries_no_more_is_asked_again() -> None:
+    """Protects images from becoming error rows once botocore's retry quota is empty (a burst
+    of timeouts): two lost answers, then the bytes."""
+    from botocore.exceptions import ReadTimeoutError
+
+    answers: List[Any] = [ReadTimeoutError(endpoint_url="https://s3/k"),
+                          ReadTimeoutError(endpoint_url="https://s3/k"), b"abc"]
+
+    class Flaky:
+        def get_object(self, **params: Any) -> Dict[str, Any]:
+            answer = answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return {"Body": io.BytesIO(answer)}
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline_s3, "s3_client", lambda settings: Flaky())
+        patch.setattr(pipeline_s3.time, "sleep", lambda s: None)
+        assert get_object("s3://bkt/k", 3, "", S3Settings()) == b"abc"
+    assert answers == []
+
+
+def test_a_refused_connection_is_not_asked_again() -> None:
+    """Nothing listening (a wrong endpoint): one line at once, not the attempts' waits."""
+    from botocore.exceptions import EndpointConnectionError
+
+    calls: List[int] = []
+
+    class Nobody:
+        def get_object(self, **params: Any) -> Dict[str, Any]:
+            calls.append(1)
+            raise EndpointConnectionError(endpoint_url="https://nowhere")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline_s3, "s3_client", lambda settings: Nobody())
+        with pytest.raises(OSError, match="S3 GET failed after retries: EndpointConnectionError"):
+            get_object("s3://bkt/k", 1, "", S3Settings())
+    assert calls == [1]
 
 
 def listing(client: Any, prefix: str, pages: List[List[Dict[str, Any]]]) -> None:

@@ -116,6 +116,22 @@ def backoff_s(attempt: int) -> float:
     return random.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** attempt))
 
 
+#: An answer lost on a connection that was made (reset, closed, read timeout). botocore retries
+#: these within its *retry quota*, a token bucket per client (500; a retry after a timeout or
+#: reset costs 14, after throttling 5: botocore.retries.standard, described in
+#: https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html). A burst of
+#: faults empties it, and every GET of that client then fails at its first fault: with 32 reads
+#: in flight per worker, dozens of images became error rows (tests/e2e/test_read_s3.py). Those
+#: are retried here too, within the same ``max_attempts`` per image. A refused connection
+#: (nothing listening, wrong endpoint) is not: it fails at once, as before.
+LOST_ANSWERS = ("ReadTimeoutError", "ConnectionClosedError", "ResponseStreamingError",
+                "ConnectionResetError", "ProtocolError", "IncompleteReadError")
+
+
+def answer_lost(exc: BaseException) -> bool:
+    return type(exc).__name__ in LOST_ANSWERS
+
+
 def describe_error(exc: BaseException) -> str:
     """An S3 error as its code and status (``SlowDown (HTTP 503)``), else the exception."""
     response = getattr(exc, "response", None)
@@ -147,7 +163,11 @@ def get_object(path: str, size: int, stamp: str, settings: S3Settings) -> bytes:
                 raise OSError("vanished since it was listed (NoSuchKey, HTTP 404)") from None
             raise OSError(f"S3 GET failed after retries: {describe_error(exc)}") from None
         except Exception as exc:  # connection errors and timeouts past botocore's own retries
-            raise OSError(f"S3 GET failed after retries: {describe_error(exc)}") from None
+            attempt += 1
+            if not answer_lost(exc) or attempt >= settings.max_attempts:
+                raise OSError(f"S3 GET failed after retries: {describe_error(exc)}") from None
+            time.sleep(backoff_s(attempt))
+            continue
         try:
             body = response["Body"].read()
         except Exception as exc:  # the answer cut short (reset, timeout): botocore does not retry
