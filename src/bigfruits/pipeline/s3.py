@@ -128,6 +128,10 @@ LOST_ANSWERS = ("ReadTimeoutError", "ConnectionClosedError", "ResponseStreamingE
                 "ConnectionResetError", "ProtocolError", "IncompleteReadError")
 
 
+#: Throttling and server errors, retried here too when botocore's quota let it retry no more.
+RETRIED_CODES = ("SlowDown", "503", "ServiceUnavailable", "InternalError", "500", "RequestTimeout")
+
+
 def answer_lost(exc: BaseException) -> bool:
     return type(exc).__name__ in LOST_ANSWERS
 
@@ -161,7 +165,11 @@ def get_object(path: str, size: int, stamp: str, settings: S3Settings) -> bytes:
                               "PreconditionFailed, HTTP 412)") from None
             if code in ("NoSuchKey", "404"):
                 raise OSError("vanished since it was listed (NoSuchKey, HTTP 404)") from None
-            raise OSError(f"S3 GET failed after retries: {describe_error(exc)}") from None
+            attempt += 1
+            if code not in RETRIED_CODES or attempt >= settings.max_attempts:
+                raise OSError(f"S3 GET failed after retries: {describe_error(exc)}") from None
+            time.sleep(backoff_s(attempt))
+            continue
         except Exception as exc:  # connection errors and timeouts past botocore's own retries
             attempt += 1
             if not answer_lost(exc) or attempt >= settings.max_attempts:
